@@ -1,0 +1,87 @@
+"""Per-sequence KV cache in fixed slots, with O(1) rollback.
+
+Layout per layer: [slots, max_len, kv_heads, head_dim]. A sequence owns one slot; its length is a
+Python int, so rejecting draft tokens is just lowering that number (the stale entries are
+overwritten by the next write). Sliding-window layers keep their full history too and limit what
+they see through the mask, so rollback is the same for them.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..batch import FlatBatch
+
+
+class CacheFullError(RuntimeError):
+    pass
+
+
+class KVCache:
+    def __init__(self, num_layers: int, num_slots: int, max_len: int, num_kv_heads: int,
+                 head_dim: int, dtype=torch.float32, device="cpu"):
+        shape = (num_slots, max_len, num_kv_heads, head_dim)
+        # Zeros, not empty: masked keys still enter the value product, and 0 * NaN would be NaN.
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+        self.num_slots, self.max_len = num_slots, max_len
+        self.lengths = [0] * num_slots
+        self._free = list(range(num_slots - 1, -1, -1))
+
+    @classmethod
+    def for_model(cls, cfg, num_slots: int, max_len: int, dtype, device, num_layers: int | None = None):
+        return cls(num_layers or cfg.num_layers, num_slots, max_len, cfg.num_kv_heads, cfg.head_dim,
+                   dtype, device)
+
+    # --- slot bookkeeping -------------------------------------------------------------------
+    @property
+    def free_slots(self) -> int:
+        return len(self._free)
+
+    def allocate(self) -> int:
+        if not self._free:
+            raise CacheFullError("no free KV-cache slot")
+        slot = self._free.pop()
+        self.lengths[slot] = 0
+        return slot
+
+    def release(self, slot: int) -> None:
+        self.lengths[slot] = 0
+        self._free.append(slot)
+
+    def truncate(self, slot: int, length: int) -> None:
+        """Forget everything past `length` tokens (rejected drafts)."""
+        if not 0 <= length <= self.lengths[slot]:
+            raise ValueError(f"cannot truncate slot {slot} of length {self.lengths[slot]} to {length}")
+        self.lengths[slot] = length
+
+    # --- reads and writes for one forward ---------------------------------------------------
+    def check_room(self, batch: FlatBatch) -> None:
+        for slot, start, end in zip(batch.slots, batch.starts, batch.ends):
+            if start != self.lengths[slot]:
+                raise ValueError(f"slot {slot} holds {self.lengths[slot]} tokens, batch starts at {start}")
+            if end > self.max_len:
+                raise CacheFullError(f"sequence needs {end} cache entries, the cache holds {self.max_len}")
+
+    def write(self, layer: int, batch: FlatBatch, k: torch.Tensor, v: torch.Tensor) -> None:
+        """k, v [N, kv_heads, D] for the batch's new tokens."""
+        if batch.single:
+            s, a, b = batch.slots[0], batch.starts[0], batch.ends[0]
+            self.k[layer][s, a:b] = k
+            self.v[layer][s, a:b] = v
+        else:
+            self.k[layer][batch.row_slot, batch.positions] = k
+            self.v[layer][batch.row_slot, batch.positions] = v
+
+    def read(self, layer: int, batch: FlatBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys/values of the batch's sequences up to their new ends: [B, kv_heads, max_ctx, D]."""
+        if batch.single:
+            s, b = batch.slots[0], batch.ends[0]
+            return (self.k[layer][s, :b].unsqueeze(0).transpose(1, 2),
+                    self.v[layer][s, :b].unsqueeze(0).transpose(1, 2))
+        k = self.k[layer][:, :batch.max_ctx].index_select(0, batch.slot_index)
+        v = self.v[layer][:, :batch.max_ctx].index_select(0, batch.slot_index)
+        return k.transpose(1, 2), v.transpose(1, 2)
+
+    def commit(self, batch: FlatBatch) -> None:
+        for slot, end in zip(batch.slots, batch.ends):
+            self.lengths[slot] = end

@@ -1,0 +1,121 @@
+"""The building blocks shared by every target and every drafter: norm, rotary, MLP, attention.
+
+There is ONE attention (`attend`): scaled dot-product attention with grouped-query heads and an
+explicit boolean mask. Targets (causal, optionally sliding-window) and drafters (block-bidirectional
+with injected context) differ only in the keys/values and the mask they hand it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig, RopeConfig
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6, offset: bool = False):
+        super().__init__()
+        self.eps = eps
+        self.offset = offset  # Gemma stores w and scales by (1 + w); its weights start at zero
+        self.weight = nn.Parameter(torch.zeros(dim) if offset else torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        w = self.weight.float()
+        return (xf * (1.0 + w if self.offset else w)).to(x.dtype)
+
+
+class Rotary(nn.Module):
+    """Rotary position embedding (the "rotate half" layout transformers uses)."""
+
+    def __init__(self, head_dim: int, rope: RopeConfig):
+        super().__init__()
+        inv_freq = 1.0 / (rope.theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        self.register_buffer("inv_freq", inv_freq * rope.inv_freq_scale(), persistent=False)
+
+    def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """positions [N] -> cos, sin [N, head_dim] (computed in fp32, as transformers does)."""
+        freqs = positions.float()[:, None] * self.inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x [N, heads, D]; cos/sin [N, D]."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos[:, None, :] + rotated * sin[:, None, :]
+
+
+class MLP(nn.Module):
+    def __init__(self, hidden: int, intermediate: int, act: str):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.gate_proj(x)
+        g = F.silu(g) if self.act == "silu" else F.gelu(g, approximate="tanh")
+        return self.down_proj(g * self.up_proj(x))
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+           scale: float, softcap: float | None = None) -> torch.Tensor:
+    """The one attention. q [B, Hq, n, D]; k, v [B, Hkv, m, D]; mask bool [B|1, 1|Hq, n, m]
+    (True = may attend) or None for "everything". Returns [B, Hq, n, D]."""
+    if softcap is None:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale,
+                                              enable_gqa=q.shape[1] != k.shape[1])
+    # Logit soft-capping (Gemma 2 style) has no fused kernel: spell it out.
+    rep = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale
+    scores = softcap * torch.tanh(scores / softcap)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.matmul(scores.softmax(-1), v)
+
+
+class Attention(nn.Module):
+    """Projections, q/k norm and rotary; the caller decides which keys a query sees."""
+
+    def __init__(self, cfg: ModelConfig, in_dim: int | None = None):
+        super().__init__()
+        in_dim = in_dim or cfg.hidden_size
+        self.num_heads, self.num_kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        self.scale, self.softcap = cfg.scale, cfg.attn_logit_softcap
+        self.q_proj = nn.Linear(in_dim, cfg.num_heads * cfg.head_dim, bias=cfg.attention_bias)
+        self.k_proj = nn.Linear(in_dim, cfg.num_kv_heads * cfg.head_dim, bias=cfg.attention_bias)
+        self.v_proj = nn.Linear(in_dim, cfg.num_kv_heads * cfg.head_dim, bias=cfg.attention_bias)
+        self.o_proj = nn.Linear(cfg.num_heads * cfg.head_dim, cfg.hidden_size, bias=False)
+        if cfg.qk_norm:
+            self.q_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps, cfg.norm_offset)
+            self.k_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps, cfg.norm_offset)
+        else:
+            self.q_norm = self.k_norm = None
+
+    def project_q(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """x [N, in] -> rotated queries [N, Hq, D]."""
+        q = self.q_proj(x).view(x.shape[0], self.num_heads, self.head_dim)
+        if self.q_norm is not None:
+            q = self.q_norm(q)
+        return apply_rotary(q, cos, sin)
+
+    def project_kv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+        """x [N, in] -> rotated keys and values [N, Hkv, D]."""
+        k = self.k_proj(x).view(x.shape[0], self.num_kv_heads, self.head_dim)
+        v = self.v_proj(x).view(x.shape[0], self.num_kv_heads, self.head_dim)
+        if self.k_norm is not None:
+            k = self.k_norm(k)
+        return apply_rotary(k, cos, sin), v
+
+    def attend_and_project(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                           mask: torch.Tensor | None) -> torch.Tensor:
+        """q [B, Hq, n, D]; k, v [B, Hkv, m, D] -> [B, n, hidden] after o_proj."""
+        out = attend(q, k, v, mask, self.scale, self.softcap)
+        b, _, n, _ = out.shape
+        return self.o_proj(out.transpose(1, 2).reshape(b, n, self.num_heads * self.head_dim))
