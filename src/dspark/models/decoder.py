@@ -2,6 +2,7 @@
 Hugging Face state dict loads as it is."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -44,6 +45,18 @@ class DecoderLayer(nn.Module):
             return x + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(x)))
         x = x + h
         return x + self.mlp(self.post_attention_layernorm(x))
+
+
+def cached_attention(attn: Attention, h: torch.Tensor, *, cos, sin, cache: KVCache, layer_idx: int,
+                     batch: FlatBatch, window: int | None = None) -> torch.Tensor:
+    """Causal attention of a flat batch against the KV cache (targets, Eagle3 and MTP drafters):
+    writes the new keys/values, then lets each new token see its sequence's cache up to itself."""
+    q = attn.project_q(h, cos, sin)
+    k, v = attn.project_kv(h, cos, sin)
+    cache.write(layer_idx, batch, k, v)
+    keys, values = cache.read(layer_idx, batch)
+    q = batch.pad(q).transpose(1, 2)                    # [B, Hq, max_new, D]
+    return batch.unpad(attn.attend_and_project(q, keys, values, batch.mask(window)))
 
 
 @dataclass
@@ -116,16 +129,8 @@ class TargetModel(nn.Module):
             cos, sin = cos_sin[layer.sliding and m.rotary_local is not None]
             window = cfg.sliding_window if layer.sliding else None
 
-            def mix(h, i=i, layer=layer, cos=cos, sin=sin, window=window):
-                attn = layer.self_attn
-                q = attn.project_q(h, cos, sin)
-                k, v = attn.project_kv(h, cos, sin)
-                cache.write(i, batch, k, v)
-                keys, values = cache.read(i, batch)
-                q = batch.pad(q).transpose(1, 2)                    # [B, Hq, max_new, D]
-                return batch.unpad(attn.attend_and_project(q, keys, values, batch.mask(window)))
-
-            x = layer(x, mix)
+            x = layer(x, functools.partial(cached_attention, layer.self_attn, cos=cos, sin=sin,
+                                           cache=cache, layer_idx=i, batch=batch, window=window))
             if i in want:
                 tapped[i] = x
         cache.commit(batch)

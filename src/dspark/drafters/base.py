@@ -1,0 +1,57 @@
+"""The drafter protocol: what every drafter receives each round and what it must return.
+
+Per round the engine calls `observe` with the target's feature taps for the tokens the target has
+just processed and committed, then `propose` for a batch of sequences. A proposal carries the draft
+tokens, the exact distributions they were drawn from (after every logits processing step and any
+sequential-head correction: verification divides by these) and optionally a confidence per position.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..sequence import Sequence
+
+
+@dataclass
+class Proposal:
+    tokens: list[int]
+    # [n, V] the distributions the tokens were sampled from; None = a deterministic proposal
+    # (one-hot at each token, e.g. n-gram lookup or greedy drafting).
+    probs: torch.Tensor | None = None
+    # [n] c_k = P(slot k survives | slots < k survived); calibrated when a calibration is loaded.
+    confidences: torch.Tensor | None = None
+    # [n] the raw confidence logits (what calibration and evaluation record).
+    confidence_logits: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def truncated(self, n: int) -> "Proposal":
+        """The first n drafts. Lossless when n does not depend on the draft values beyond what the
+        scheduler's causal rule allows."""
+        cut = lambda t: None if t is None else t[:n]  # noqa: E731
+        return Proposal(self.tokens[:n], cut(self.probs), cut(self.confidences), cut(self.confidence_logits))
+
+
+class Drafter:
+    """Base class; the `none` drafter (plain decoding through the same loop) is this class itself."""
+    algorithm = "none"
+    gamma = 0
+    tap_layers: tuple[int, ...] = ()   # target decoder layers whose outputs the drafter reads
+
+    def start(self, seq: Sequence) -> None:
+        """A new request was admitted (before its prefill)."""
+
+    def observe(self, seq: Sequence, taps: torch.Tensor | None, hidden: torch.Tensor | None) -> None:
+        """The target has processed and committed m more tokens of `seq`: those are
+        seq.tokens[seq.num_processed - m : seq.num_processed]. taps [m, len(tap_layers) * H]
+        (layer outputs concatenated in tap_layers order) and hidden [m, H] (final normed state)."""
+
+    def propose(self, seqs: list[Sequence]) -> list[Proposal]:
+        return [Proposal([]) for _ in seqs]
+
+    def finish(self, seq: Sequence) -> None:
+        """The request retired; drop its state."""
+        seq.draft_state = None

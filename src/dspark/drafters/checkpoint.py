@@ -1,0 +1,129 @@
+"""One checkpoint format for every drafter: a directory with
+
+    config.json        {"format_version": 1, "algorithm": "dspark" | "dflash" | "eagle3" | "mtp",
+                        "config": {hyper-parameters of that algorithm},
+                        "target": {"name", "arch", "vocab_size", "hidden_size", "num_layers", "tap_layers"}}
+    model.safetensors  the drafter's own weights (never the target's embedding or LM head)
+    calibration.json   optional: STS temperatures for the confidence head (deepspec calibrate)
+
+Loading checks the fingerprint against the target and names the first mismatch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import DSparkError
+
+FORMAT_VERSION = 1
+REGISTRY: dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: a drafter module with `algorithm`, a `Config` dataclass, `self.config`,
+    `build(config, target_model)` and a state_dict of its own weights only."""
+    REGISTRY[cls.algorithm] = cls
+    return cls
+
+
+def config_from_dict(config_cls, data: dict[str, Any], where: str):
+    """Typed config from JSON/TOML data; unknown keys are errors, not silently ignored."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise DSparkError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    try:
+        return config_cls(**data)
+    except TypeError as e:
+        raise DSparkError(f"{where}: {e}") from None
+
+
+def target_fingerprint(target_cfg, tap_layers, name: str) -> dict[str, Any]:
+    return {"name": name, **target_cfg.fingerprint(), "tap_layers": list(tap_layers)}
+
+
+def check_target(fingerprint: dict[str, Any], target_cfg, target_name: str, where: str) -> None:
+    mine = target_cfg.fingerprint()
+    for key, want in mine.items():
+        have = fingerprint.get(key)
+        if have != want:
+            raise DSparkError(
+                f"{where} was trained for target {fingerprint.get('name', '?')!r} with {key}={have}, "
+                f"but target {target_name!r} has {key}={want}")
+    taps = fingerprint.get("tap_layers", [])
+    if any(not 0 <= t < target_cfg.num_layers for t in taps):
+        raise DSparkError(f"{where}: tap layers {taps} do not exist in target {target_name!r}")
+
+
+def save_drafter(drafter, path: str | Path, target_name: str) -> Path:
+    from safetensors.torch import save_file
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    meta = {"format_version": FORMAT_VERSION, "algorithm": drafter.algorithm,
+            "config": dataclasses.asdict(drafter.config),
+            "target": target_fingerprint(drafter.target_cfg, drafter.tap_layers, target_name)}
+    state = {k: v.detach().to("cpu").contiguous() for k, v in drafter.state_dict().items()}
+    tmp = path / "model.safetensors.partial"
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    tmp.replace(path / "model.safetensors")
+    (path / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    cfg_file = path / "config.json"
+    if not cfg_file.exists():
+        raise DSparkError(f"{path} is not a drafter checkpoint (no config.json)")
+    try:
+        meta = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as e:
+        raise DSparkError(f"{cfg_file} is not valid JSON: {e}") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DSparkError(f"{cfg_file}: unsupported format_version {meta.get('format_version')!r} "
+                          f"(this DSpark reads {FORMAT_VERSION})")
+    if meta.get("algorithm") not in REGISTRY:
+        raise DSparkError(f"{cfg_file}: unknown algorithm {meta.get('algorithm')!r}; "
+                          f"known: {', '.join(sorted(REGISTRY))}")
+    return meta
+
+
+def load_drafter(path: str | Path, target, device=None, dtype=None):
+    """Load a drafter for `target` (a loader.Target or anything with .model, .config, .name)."""
+    from safetensors.torch import load_file
+    path = Path(path)
+    if not path.is_dir():
+        raise DSparkError(f"drafter checkpoint {path} does not exist")
+    meta = read_meta(path)
+    cls = REGISTRY[meta["algorithm"]]
+    check_target(meta.get("target", {}), target.config, target.name, str(path))
+    config = config_from_dict(cls.Config, meta["config"], f"{path}/config.json")
+    weights = path / "model.safetensors"
+    if not weights.exists():
+        raise DSparkError(f"{path} has no model.safetensors")
+    try:
+        state = load_file(str(weights))
+    except Exception as e:  # truncated or garbled file
+        raise DSparkError(f"corrupt drafter weights {weights}: {e}") from None
+    drafter = cls.build(config, target.model)
+    missing = set(drafter.state_dict()) - set(state)
+    unexpected = set(state) - set(drafter.state_dict())
+    if missing or unexpected:
+        raise DSparkError(f"{weights} does not match a {meta['algorithm']} drafter with this config: "
+                          f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+    for k, v in drafter.state_dict().items():
+        if state[k].shape != v.shape:
+            raise DSparkError(f"{weights}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+    drafter.load_state_dict(state)
+    drafter.to(device=device or target.model.device, dtype=dtype or target.model.dtype)
+    calib = path / "calibration.json"
+    if calib.exists() and hasattr(drafter, "load_calibration"):
+        drafter.load_calibration(json.loads(calib.read_text()))
+    return drafter.eval()
+
+
+def tensor_bytes(state: dict[str, torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in state.values())

@@ -1,0 +1,77 @@
+"""Logits processing and sampling: the one place temperature, top-k and top-p are applied.
+
+Drafters and verification both call `probabilities` with the same parameters, which is what makes
+speculative sampling lossless with respect to the *processed* target distribution. Greedy decoding
+is the one-hot distribution at the argmax, so the same verification rule covers it exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .errors import DSparkError
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0     # 0 = greedy
+    top_p: float = 1.0
+    top_k: int = 0               # 0 = off
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise DSparkError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise DSparkError("top_p must be in (0, 1]")
+        if self.top_k < 0:
+            raise DSparkError("top_k must be >= 0")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    def generator(self, device="cpu") -> torch.Generator:
+        g = torch.Generator(device=device)
+        if self.seed is None:
+            g.seed()
+        else:
+            g.manual_seed(self.seed)
+        return g
+
+
+def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
+    """logits [R, V] -> the distribution tokens are drawn from, [R, V] fp32."""
+    logits = logits.float()
+    if params.greedy:
+        out = torch.zeros_like(logits)
+        out.scatter_(-1, logits.argmax(-1, keepdim=True), 1.0)
+        return out
+    logits = logits / params.temperature
+    if params.top_k and params.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, params.top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if params.top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+        drop_sorted = (sorted_p.cumsum(-1) - sorted_p) >= params.top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        probs = probs.masked_fill(drop, 0.0)
+        probs = probs / probs.sum(-1, keepdim=True)
+    return probs
+
+
+def sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """probs [R, V] -> tokens [R]."""
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def sample_logits(logits: torch.Tensor, params: SamplingParams,
+                  generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Process and sample; returns (tokens [R], the probabilities they were drawn from [R, V])."""
+    probs = probabilities(logits, params)
+    if params.greedy:
+        return probs.argmax(-1), probs
+    return sample(probs, generator), probs

@@ -1,0 +1,35 @@
+"""The state of one request as the engine and the drafters see it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .sampling import SamplingParams
+
+
+@dataclass
+class Sequence:
+    id: int
+    tokens: list[int]                 # prompt + committed output; the last one is the anchor
+    prompt_len: int
+    params: SamplingParams
+    generator: torch.Generator
+    max_new_tokens: int
+    slot: int = -1                    # target KV-cache slot
+    num_processed: int = 0            # tokens[:num_processed] are in the target's KV cache
+    draft_state: Any = None           # owned by the drafter
+    stop: list[str] = field(default_factory=list)
+    # statistics of this request's rounds
+    rounds: int = 0
+    accepted_counts: list[int] = field(default_factory=list)   # accepted drafts per round
+    proposed_counts: list[int] = field(default_factory=list)   # verified drafts per round
+
+    @property
+    def num_new(self) -> int:
+        return len(self.tokens) - self.prompt_len
+
+    @property
+    def output_ids(self) -> list[int]:
+        return self.tokens[self.prompt_len:]
