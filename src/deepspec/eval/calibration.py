@@ -1,0 +1,351 @@
+"""Confidence calibration: ECE / ROC-AUC / Brier of prefix-survival estimates, and Sequential
+Temperature Scaling (STS, METHOD.md section 4), plus the `deepspec calibrate` command.
+
+The confidence head gives, per draft slot k, a logit z_k of c_k = P(slot k survives | slots < k
+survived). The prefix-survival estimate is a_j = prod_{i<=j} sigmoid(z_i / T_i); the realized survival
+of slot j in a round is 1[accepted >= j], observed for the slots that were verified (metrics.py's
+conventions: slots after an accepted EOS are not observations).
+
+STS fits T_1..T_gamma left to right: T_k minimises the ECE (20 equal-width bins) of a_k against the
+realized survival at k over the rounds that verified slot k, with T_1..T_{k-1} already fixed. Positive
+temperatures keep the order of each slot's confidences.
+
+calibration.json (written next to the drafter, read by the runtime for `temperatures`):
+    {"method": "sts", "temperatures": [T_1..T_gamma], "ece_before": [...], "ece_after": [...],
+     "num_rounds": N, ...extra diagnostics (see `calibrate`)}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .metrics import (RoundRecord, _sigmoid, calibration_dataset, confidence_arrays, load_records,
+                      prefix_survival_matrix)
+
+N_BINS = 20
+DEFAULT_GRID = tuple(np.exp(np.linspace(math.log(0.05), math.log(20.0), 161)).tolist())
+
+
+# ------------------------------------------------------------------------------ scores
+
+def ece(pred, realized, n_bins: int = N_BINS) -> float | None:
+    """Expected calibration error: sum over equal-width bins of (bin count / N) * |mean pred - mean
+    realized|. Predictions are clipped to [0, 1]; a prediction of exactly 1 falls in the last bin."""
+    pred = np.asarray(pred, dtype=np.float64).ravel()
+    y = np.asarray(realized, dtype=np.float64).ravel()
+    if pred.size == 0:
+        return None
+    return float(_ece_columns(pred[:, None], y, n_bins)[0])
+
+
+def _ece_columns(pred: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
+    """ECE of every column of pred [n, m] against y [n] at once."""
+    n, m = pred.shape
+    p = np.clip(pred, 0.0, 1.0)
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1) + n_bins * np.arange(m)[None, :]
+    bins = bins.ravel()
+    sum_p = np.bincount(bins, weights=p.ravel(), minlength=n_bins * m)
+    sum_y = np.bincount(bins, weights=np.broadcast_to(y[:, None], (n, m)).ravel(), minlength=n_bins * m)
+    return np.abs(sum_p - sum_y).reshape(m, n_bins).sum(axis=1) / n
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties get the mean of the ranks they span."""
+    order = np.argsort(x, kind="mergesort")
+    _, inverse, counts = np.unique(x[order], return_inverse=True, return_counts=True)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    avg = starts + (counts + 1) / 2.0
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = avg[inverse]
+    return ranks
+
+
+def auc(scores, labels) -> float | None:
+    """ROC-AUC via the Mann-Whitney rank statistic (ties count one half); None if one class only."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels).ravel().astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = _average_ranks(s)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def brier(pred, realized) -> float | None:
+    """Mean squared error of probabilities against 0/1 outcomes."""
+    p = np.asarray(pred, dtype=np.float64).ravel()
+    y = np.asarray(realized, dtype=np.float64).ravel()
+    return float(np.mean((p - y) ** 2)) if p.size else None
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(sum(vals) / len(vals)) if vals else None
+
+
+def confidence_report(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
+                      gamma: int | None = None, n_bins: int = N_BINS) -> dict[str, Any]:
+    """Calibration of the prefix-survival estimate a_j (with `temperatures`, raw if None).
+
+    Returns lists indexed by position (element i = position i+1): "position", "n", "ece", "auc",
+    "brier", "mean_predicted", "mean_realized"; "ece_mean" (mean over positions with data) and
+    "pooled" (the same scores over all (round, position) pairs together)."""
+    data = calibration_dataset(records, temperatures, gamma)
+    return _report(data, n_bins)
+
+
+def _report(data: dict[int, tuple[np.ndarray, np.ndarray]], n_bins: int = N_BINS) -> dict[str, Any]:
+    rep: dict[str, Any] = {k: [] for k in ("position", "n", "ece", "auc", "brier", "mean_predicted",
+                                           "mean_realized")}
+    for j in sorted(data):
+        p, y = data[j]
+        rep["position"].append(j)
+        rep["n"].append(int(p.size))
+        rep["ece"].append(ece(p, y, n_bins))
+        rep["auc"].append(auc(p, y))
+        rep["brier"].append(brier(p, y))
+        rep["mean_predicted"].append(float(p.mean()) if p.size else None)
+        rep["mean_realized"].append(float(y.mean()) if y.size else None)
+    rep["ece_mean"] = _mean(rep["ece"])
+    if data:
+        p_all = np.concatenate([data[j][0] for j in data])
+        y_all = np.concatenate([data[j][1] for j in data])
+    else:
+        p_all = y_all = np.zeros(0)
+    rep["pooled"] = {"n": int(p_all.size), "ece": ece(p_all, y_all, n_bins), "auc": auc(p_all, y_all),
+                     "brier": brier(p_all, y_all)}
+    return rep
+
+
+# ------------------------------------------------------------------------------------ STS
+
+def _best_temperature(prev: np.ndarray, z: np.ndarray, y: np.ndarray, grid: np.ndarray,
+                      n_bins: int) -> tuple[float, float]:
+    """argmin_T ECE(prev * sigmoid(z / T)) over `grid`; ties go to the T closest to 1."""
+    a = prev[:, None] * _sigmoid(z[:, None] / grid[None, :])
+    e = _ece_columns(a, y, n_bins)
+    best = e.min()
+    cand = np.flatnonzero(e <= best + 1e-12)
+    i = cand[np.argmin(np.abs(np.log(grid[cand])))]
+    return float(grid[i]), float(e[i])
+
+
+def fit_sts_arrays(logits: np.ndarray, accepted: np.ndarray, attempted: np.ndarray,
+                   grid: Sequence[float] = DEFAULT_GRID, refine: int = 41,
+                   n_bins: int = N_BINS) -> list[float]:
+    """STS on dense arrays (see `metrics.confidence_arrays`). A slot with no data keeps T = 1."""
+    grid = np.asarray(sorted(float(t) for t in grid), dtype=np.float64)
+    if grid.size == 0 or (grid <= 0).any():
+        raise ValueError("STS temperature grid must be non-empty and positive")
+    n, gamma = logits.shape
+    temps: list[float] = []
+    prev_all = np.ones(n)
+    for k in range(1, gamma + 1):
+        mask = attempted >= k
+        if not mask.any():
+            temps.append(1.0)
+            continue
+        z = logits[mask, k - 1]
+        y = (accepted[mask] >= k).astype(np.float64)
+        prev = prev_all[mask]
+        t, _ = _best_temperature(prev, z, y, grid, n_bins)
+        if refine and grid.size > 1:  # finer log grid between the neighbours of the coarse optimum
+            i = int(np.searchsorted(grid, t))
+            lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+            fine = np.exp(np.linspace(math.log(lo), math.log(hi), refine))
+            t, _ = _best_temperature(prev, z, y, np.unique(np.append(fine, t)), n_bins)
+        temps.append(t)
+        # a_k over ALL rows with slot k (NaN elsewhere is harmless: those rows never reach k+1)
+        prev_all = prev_all * _sigmoid(logits[:, k - 1] / t)
+    return temps
+
+
+def fit_sts(records: Sequence[RoundRecord], gamma: int | None = None,
+            grid: Sequence[float] = DEFAULT_GRID, refine: int = 41, n_bins: int = N_BINS) -> list[float]:
+    """Sequential Temperature Scaling: one positive temperature per draft slot 1..gamma."""
+    logits, acc, att = confidence_arrays(records, gamma)
+    return fit_sts_arrays(logits, acc, att, grid, refine, n_bins)
+
+
+def apply_temperatures(logits: Sequence[float], temperatures: Sequence[float]) -> list[float]:
+    """Calibrated conditional confidences c_k = sigmoid(z_k / T_k) (T = 1 past the fitted slots)."""
+    z = np.asarray(logits, dtype=np.float64)
+    t = np.array([temperatures[i] if i < len(temperatures) else 1.0 for i in range(z.size)])
+    return _sigmoid(z / t).tolist()
+
+
+def split_records(records: Sequence[RoundRecord], holdout_fraction: float, seed: int = 0):
+    """(fit, holdout) split over rounds by a fixed-seed permutation."""
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError("holdout fraction must be in [0, 1)")
+    records = list(records)
+    perm = np.random.default_rng(seed).permutation(len(records))
+    n_hold = int(round(holdout_fraction * len(records)))
+    hold = sorted(perm[:n_hold].tolist())
+    fit = sorted(perm[n_hold:].tolist())
+    return [records[i] for i in fit], [records[i] for i in hold]
+
+
+def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_fraction: float = 0.5,
+              seed: int = 0, grid: Sequence[float] = DEFAULT_GRID, n_bins: int = N_BINS,
+              return_data: bool = False) -> dict[str, Any]:
+    """Fit STS on part of the rounds, score before/after on the rest (on the fit rounds themselves
+    when holdout_fraction is 0). Only rounds with confidence logits are used.
+
+    Returns the calibration.json content: "method", "temperatures", "ece_before", "ece_after",
+    "num_rounds" (rounds used), plus "gamma", "auc_before", "auc_after", "brier_before",
+    "brier_after", "n_eval" (per position), "ece_mean_before", "ece_mean_after", "ece_pooled_before",
+    "ece_pooled_after", "num_fit_rounds", "num_eval_rounds", "holdout_fraction", "seed".
+    With return_data=True also "_data_before" / "_data_after": {position: (pred, realized)} on the
+    evaluation rounds (for reliability plots; not JSON-able, drop before saving)."""
+    rows = [r for r in records if r.confidence_logits is not None]
+    if not rows:
+        raise ValueError("no round carries confidence logits (does this drafter have a confidence head?)")
+    if gamma is None:
+        gamma = max(min(r.effective_proposed, len(r.confidence_logits)) for r in rows)
+    fit_rows, hold_rows = split_records(rows, holdout_fraction, seed)
+    if not fit_rows:
+        raise ValueError(f"not enough rounds ({len(rows)}) to hold out {holdout_fraction:.0%}")
+    eval_rows = hold_rows if hold_rows else fit_rows
+    temps = fit_sts(fit_rows, gamma, grid, n_bins=n_bins)
+    data_before = calibration_dataset(eval_rows, None, gamma)
+    data_after = calibration_dataset(eval_rows, temps, gamma)
+    before, after = _report(data_before, n_bins), _report(data_after, n_bins)
+    out: dict[str, Any] = {
+        "method": "sts",
+        "temperatures": temps,
+        "ece_before": before["ece"],
+        "ece_after": after["ece"],
+        "num_rounds": len(rows),
+        "gamma": gamma,
+        "auc_before": before["auc"],
+        "auc_after": after["auc"],
+        "brier_before": before["brier"],
+        "brier_after": after["brier"],
+        "n_eval": before["n"],
+        "ece_mean_before": before["ece_mean"],
+        "ece_mean_after": after["ece_mean"],
+        "ece_pooled_before": before["pooled"]["ece"],
+        "ece_pooled_after": after["pooled"]["ece"],
+        "num_fit_rounds": len(fit_rows),
+        "num_eval_rounds": len(eval_rows),
+        "holdout_fraction": holdout_fraction,
+        "seed": seed,
+    }
+    if return_data:
+        out["_data_before"], out["_data_after"] = data_before, data_after
+    return out
+
+
+def calibration_path(drafter: str | Path) -> Path:
+    """Where calibration.json goes: inside a drafter directory, or next to a drafter file; a path
+    ending in .json is used as is."""
+    p = Path(drafter)
+    if p.suffix == ".json":
+        return p
+    if p.is_dir():
+        return p / "calibration.json"
+    if p.exists():
+        return p.parent / "calibration.json"
+    return p / "calibration.json"  # a drafter directory that does not exist yet
+
+
+def save_calibration(result: dict[str, Any], drafter: str | Path) -> Path:
+    path = calibration_path(drafter)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = {k: v for k, v in result.items() if not k.startswith("_")}
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(clean, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load_temperatures(path: str | Path) -> list[float]:
+    """The temperatures of a calibration.json (a drafter directory or the file itself)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "calibration.json"
+    data = json.loads(p.read_text())
+    temps = [float(t) for t in data["temperatures"]]
+    if any(not t > 0 for t in temps):
+        raise ValueError(f"{p}: temperatures must be positive")
+    return temps
+
+
+# -------------------------------------------------------------------------------- command
+
+def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--records", nargs="+", action="extend", required=True, metavar="FILE.jsonl",
+                        help="round records (deepspec eval --out DIR writes DIR/rounds/<drafter>/<dataset>.jsonl); "
+                             "several files are pooled")
+    parser.add_argument("--drafter", metavar="PATH",
+                        help="drafter directory: calibration.json is written into it")
+    parser.add_argument("--holdout-fraction", type=float, default=0.5,
+                        help="share of rounds held out to score before/after (default 0.5; 0 = score on the fit rounds)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fit/holdout split (default 0)")
+    parser.add_argument("--gamma", type=int, default=None,
+                        help="number of draft slots to calibrate (default: the longest verified in the records)")
+    parser.add_argument("--out", metavar="DIR", help="write reliability diagrams and a threshold sweep here")
+
+
+def _pct(x: float | None) -> str:
+    return "   -  " if x is None else f"{100 * x:5.2f}%"
+
+
+def _fmt_auc(x: float | None) -> str:
+    return "  -  " if x is None else f"{x:.3f}"
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from dspark.errors import DSparkError
+    for f in args.records:
+        if not Path(f).is_file():
+            raise DSparkError(f"records file {f} does not exist")
+    try:
+        records = load_records(args.records)
+        result = calibrate(records, gamma=args.gamma, holdout_fraction=args.holdout_fraction,
+                           seed=args.seed, return_data=True)
+    except ValueError as e:
+        raise DSparkError(str(e)) from None
+
+    where = "held-out" if args.holdout_fraction > 0 else "fit (no holdout)"
+    print(f"STS on {result['num_fit_rounds']} rounds, scored on {result['num_eval_rounds']} {where} rounds "
+          f"({result['num_rounds']} rounds with confidences in {len(args.records)} file(s))")
+    print(f"{'pos':>3} {'n':>7} {'T':>7} {'ECE before':>11} {'ECE after':>10} {'AUC before':>11} {'AUC after':>10}")
+    for i, t in enumerate(result["temperatures"]):
+        print(f"{i + 1:>3} {result['n_eval'][i]:>7} {t:7.3f} {_pct(result['ece_before'][i]):>11} "
+              f"{_pct(result['ece_after'][i]):>10} {_fmt_auc(result['auc_before'][i]):>11} "
+              f"{_fmt_auc(result['auc_after'][i]):>10}")
+    print(f"mean ECE over positions: {_pct(result['ece_mean_before']).strip()} -> "
+          f"{_pct(result['ece_mean_after']).strip()};  pooled ECE: {_pct(result['ece_pooled_before']).strip()} -> "
+          f"{_pct(result['ece_pooled_after']).strip()}")
+
+    if args.drafter:
+        path = save_calibration(result, args.drafter)
+        print(f"wrote {path}")
+    else:
+        print("no --drafter given: calibration.json not written")
+
+    if args.out:
+        from . import plots
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        p1 = plots.plot_reliability_pair(result["_data_before"], result["_data_after"],
+                                         out / "reliability.png", title="Prefix survival before/after STS")
+        _, hold = split_records([r for r in records if r.confidence_logits is not None],
+                                args.holdout_fraction, args.seed)
+        sweep_rows = hold or [r for r in records if r.confidence_logits is not None]
+        p2 = plots.plot_threshold_sweep(sweep_rows, [i / 10 for i in range(10)], out / "threshold_sweep.png",
+                                        temperatures=result["temperatures"])
+        print(f"wrote {p1}\nwrote {p2}")
+    return 0
+
+
+# the CLI also accepts plain add_arguments/run
+add_arguments = add_calibrate_arguments
+run = run_calibrate

@@ -1,0 +1,247 @@
+"""The engine: every path (generate, eval, serve, bench) runs this same round.
+
+    step():
+      admit      waiting requests take a KV slot and are prefilled (chunked, flat batch)
+      draft      the drafter proposes a block for every running request
+      schedule   the policy picks how many drafts of each to verify
+      verify     ONE target forward over all verified tokens, flattened; lossless accept/reject
+      commit     extend tokens, roll the KV cache back past rejected drafts, feed the drafter
+      retire     end of sequence, stop strings, max_tokens, cancellation
+"""
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+
+import torch
+
+from .batch import FlatBatch
+from .drafters.base import Drafter, Proposal
+from .errors import DSparkError
+from .models.decoder import TargetModel
+from .sampling import SamplingParams, sample_logits
+from .schedule import Policy, make_policy
+from .sequence import Sequence
+from .verify import verify
+
+
+@dataclass
+class EngineConfig:
+    max_batch: int = 8            # concurrent sequences (KV-cache slots)
+    max_len: int = 2048           # tokens per sequence: prompt + output + one draft block
+    prefill_chunk: int = 512      # prompt tokens per prefill forward
+    policy: str = "fixed"
+
+
+@dataclass
+class StepEvent:
+    seq: Sequence
+    new_tokens: list[int]
+    finished: bool
+    finish_reason: str | None = None
+
+
+@dataclass
+class EngineStats:
+    steps: int = 0
+    rounds: int = 0
+    verified_tokens: int = 0      # tokens in verification forwards (anchors + drafts)
+    drafted: int = 0
+    accepted: int = 0
+    committed: int = 0
+    accepted_per_position: list[int] = field(default_factory=list)
+    proposed_per_position: list[int] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, model: TargetModel, drafter: Drafter | None = None, config: EngineConfig | None = None,
+                 eos_ids: set[int] | None = None, tokenizer=None, policy: Policy | None = None,
+                 sps_table=None):
+        self.model = model
+        self.drafter = drafter or Drafter()
+        self.config = config or EngineConfig()
+        self.eos_ids = set(eos_ids or model.cfg.eos_token_ids)
+        self.tokenizer = tokenizer  # only needed for stop strings
+        self.policy = policy or make_policy(self.config.policy, drafter=self.drafter, sps_table=sps_table)
+        self.cache = model.new_cache(self.config.max_batch, self.config.max_len)
+        self.waiting: deque[Sequence] = deque()
+        self.prefilling: list[Sequence] = []
+        self.running: list[Sequence] = []
+        self.stats = EngineStats()
+        self._ids = itertools.count()
+        self._cancelled: set[int] = set()
+
+    # --- requests ------------------------------------------------------------------------
+    def add_request(self, prompt_ids: list[int], params: SamplingParams | None = None,
+                    max_new_tokens: int = 256, stop: list[str] | None = None) -> Sequence:
+        params = params or SamplingParams()
+        if not prompt_ids:
+            raise DSparkError("empty prompt")
+        if max_new_tokens < 1:
+            raise DSparkError("max_new_tokens must be at least 1")
+        room = self.config.max_len - self.drafter.gamma - 1
+        if len(prompt_ids) >= room:
+            raise DSparkError(f"prompt has {len(prompt_ids)} tokens; the context holds {self.config.max_len} "
+                              f"(at most {room - 1} prompt tokens with this drafter)")
+        vocab = self.model.cfg.vocab_size
+        if any(not 0 <= t < vocab for t in prompt_ids):
+            raise DSparkError(f"prompt holds token ids outside the vocabulary (0..{vocab - 1})")
+        seq = Sequence(id=next(self._ids), tokens=list(prompt_ids), prompt_len=len(prompt_ids), params=params,
+                       generator=params.generator(self.model.device), max_new_tokens=max_new_tokens,
+                       stop=list(stop or []))
+        seq.round_log = []
+        self.waiting.append(seq)
+        return seq
+
+    def cancel(self, seq: Sequence) -> None:
+        self._cancelled.add(seq.id)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.waiting or self.prefilling or self.running)
+
+    # --- the round -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def step(self) -> list[StepEvent]:
+        events: list[StepEvent] = []
+        self._drop_cancelled(events)
+        self._admit()
+        if self.prefilling:
+            events += self._prefill()
+        if self.running:
+            events += self._decode_round()
+        self.stats.steps += 1
+        return events
+
+    def _admit(self) -> None:
+        # Admission control: a request waits until a KV slot is free.
+        while self.waiting and self.cache.free_slots:
+            seq = self.waiting.popleft()
+            seq.slot = self.cache.allocate()
+            self.drafter.start(seq)
+            self.prefilling.append(seq)
+
+    def _prefill(self) -> list[StepEvent]:
+        budget, parts = self.config.prefill_chunk, []
+        for seq in self.prefilling:
+            if budget <= 0:
+                break
+            n = min(budget, seq.prompt_len - seq.num_processed)
+            parts.append((seq, n))
+            budget -= n
+        batch = FlatBatch.build([(s.slot, s.num_processed, s.tokens[s.num_processed:s.num_processed + n])
+                                 for s, n in parts], self.model.device)
+        ends = torch.tensor([n for _, n in parts]).cumsum(0) - 1
+        batch.logit_rows = ends.to(self.model.device)
+        out = self.model(batch, self.cache, taps=self.drafter.tap_layers)
+        taps = torch.cat(out.taps, dim=-1) if out.taps else None
+        events, row = [], 0
+        for i, (seq, n) in enumerate(parts):
+            rows = slice(row, row + n)
+            row += n
+            seq.num_processed += n
+            self.drafter.observe(seq, None if taps is None else taps[rows], out.hidden[rows])
+            if seq.num_processed == seq.prompt_len:    # prompt done: its last row gives token 1
+                tok, _ = sample_logits(out.logits[i:i + 1], seq.params, seq.generator)
+                self.prefilling.remove(seq)
+                self.running.append(seq)
+                events.append(self._commit_tokens(seq, [int(tok[0])]))
+        return events
+
+    def _decode_round(self) -> list[StepEvent]:
+        seqs = list(self.running)
+        proposals = self.drafter.propose(seqs) if self.drafter.gamma > 0 else [Proposal([]) for _ in seqs]
+        # Hard caps that do not depend on draft values: output budget and context room.
+        caps = [max(0, min(len(p), s.max_new_tokens - s.num_new - 1, self.config.max_len - len(s.tokens) - 1))
+                for s, p in zip(seqs, proposals)]
+        lengths = self.policy.choose(seqs, proposals, caps)
+        proposals = [p.truncated(n) for p, n in zip(proposals, lengths)]
+        batch = FlatBatch.build([(s.slot, s.num_processed, [s.tokens[-1]] + p.tokens)
+                                 for s, p in zip(seqs, proposals)], self.model.device)
+        out = self.model(batch, self.cache, taps=self.drafter.tap_layers)
+        verdicts = verify(out.logits, proposals, [s.params for s in seqs], [s.generator for s in seqs])
+        self.policy.observe(seqs, proposals, verdicts)
+        taps = torch.cat(out.taps, dim=-1) if out.taps else None
+        events, row = [], 0
+        st = self.stats
+        st.rounds += 1
+        st.verified_tokens += batch.tokens.numel()
+        for seq, prop, drafted, v in zip(seqs, proposals, [len(p) for p in proposals], verdicts):
+            n, a = len(prop.tokens), v.accepted
+            # The target processed anchor + a accepted drafts; forget the rejected rest.
+            keep = slice(row, row + 1 + a)
+            row += n + 1
+            self.cache.truncate(seq.slot, seq.num_processed + 1 + a)
+            seq.num_processed += 1 + a
+            self.drafter.observe(seq, None if taps is None else taps[keep], out.hidden[keep])
+            ev = self._commit_tokens(seq, v.tokens)
+            committed = len(ev.new_tokens)
+            seq.round_log.append({
+                "proposed": n, "accepted": a, "committed": committed, "drafted": drafted,
+                # the round ended on an accepted end-of-sequence draft (no bonus token)
+                "eos": ev.finish_reason == "eos" and committed <= a,
+                "confidence_logits": None if prop.confidence_logits is None
+                else [float(x) for x in prop.confidence_logits]})
+            seq.rounds += 1
+            seq.accepted_counts.append(a)
+            seq.proposed_counts.append(n)
+            st.drafted += n
+            st.accepted += a
+            st.committed += committed
+            for j in range(n):
+                if j >= len(st.proposed_per_position):
+                    st.proposed_per_position.append(0)
+                    st.accepted_per_position.append(0)
+                st.proposed_per_position[j] += 1
+                st.accepted_per_position[j] += int(j < a)
+            events.append(ev)
+        return events
+
+    # --- commit and retire ---------------------------------------------------------------
+    def _commit_tokens(self, seq: Sequence, tokens: list[int]) -> StepEvent:
+        eos_at = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
+        if eos_at is not None:                   # an end-of-sequence token ends the output
+            tokens = tokens[:eos_at + 1]
+        room = seq.max_new_tokens - seq.num_new
+        if len(tokens) > room:
+            tokens, eos_at = tokens[:room], None
+        reason = "eos" if eos_at is not None else ("length" if len(tokens) == room else None)
+        seq.tokens.extend(tokens)
+        if reason is None and seq.stop and self.tokenizer is not None:
+            text = self.tokenizer.decode(seq.output_ids)
+            if any(s in text for s in seq.stop):
+                reason = "stop"
+        if reason is not None:
+            self._retire(seq)
+        return StepEvent(seq, tokens, reason is not None, reason)
+
+    def _retire(self, seq: Sequence) -> None:
+        if seq in self.running:
+            self.running.remove(seq)
+        if seq in self.prefilling:
+            self.prefilling.remove(seq)
+        self.drafter.finish(seq)
+        self.policy.forget(seq)
+        self.cache.release(seq.slot)
+        seq.slot = -1
+
+    def _drop_cancelled(self, events: list[StepEvent]) -> None:
+        if not self._cancelled:
+            return
+        for seq in list(self.waiting):
+            if seq.id in self._cancelled:
+                self.waiting.remove(seq)
+                events.append(StepEvent(seq, [], True, "cancelled"))
+        for seq in self.prefilling + self.running:
+            if seq.id in self._cancelled:
+                self._retire(seq)
+                events.append(StepEvent(seq, [], True, "cancelled"))
+        self._cancelled.clear()
+
+    def run_until_done(self, on_event=None) -> None:
+        while self.has_work:
+            for ev in self.step():
+                if on_event:
+                    on_event(ev)
+

@@ -1,0 +1,239 @@
+"""Verification-length policies: how many of each request's drafts to verify this step.
+
+Every policy returns lengths l_r <= caps[r] (caps hold the output budget and context room). The
+choice may depend on the draft values only in the causal way METHOD section 4 describes, or the
+output would no longer follow the target distribution:
+
+  none          no speculation (plain decoding through the same loop)
+  fixed         the whole block
+  mtp1          one draft token (the MTP-1 production baseline's verification width)
+  threshold     truncate at the first calibrated confidence below t (diagnostic baseline)
+  dspark        Algorithm 1: admit (request, position) pairs in descending prefix survival
+                a_{r,j} = prod_{i<=j} c_{r,i} while tau * SPS(B) improves, and STOP at the first
+                pair that does not improve it. Whether x_k is verified then depends only on pairs
+                ranked above it, none of which depend on x_k's value.
+  dspark-async  the total budget K comes from confidences two steps old (a full search over a
+                jagged SPS curve is safe there); this step verifies its K most confident prefix
+                tokens (top-K in descending a_{r,j}, again never looking below x_k to decide x_k).
+
+Requests whose drafter has no confidence head use the running prefix-survival rates of past
+rounds as a_{r,j}: they do not depend on the current drafts at all.
+"""
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import DSparkError
+
+POLICIES = ("none", "fixed", "mtp1", "threshold", "dspark", "dspark-async")
+
+
+@dataclass
+class SPSTable:
+    """Target steps per second as a function of the tokens in one forward."""
+    tokens: list[int]
+    steps_per_second: list[float]
+    meta: dict | None = None
+
+    def __post_init__(self):
+        if not self.tokens or len(self.tokens) != len(self.steps_per_second):
+            raise DSparkError("SPS table needs matching, non-empty 'tokens' and 'steps_per_second'")
+        order = sorted(range(len(self.tokens)), key=self.tokens.__getitem__)
+        self.tokens = [int(self.tokens[i]) for i in order]
+        self.steps_per_second = [float(self.steps_per_second[i]) for i in order]
+
+    def __call__(self, b: int) -> float:
+        """Linear interpolation of step time; past the table, time grows at the last slope."""
+        ts, sec = self.tokens, [1.0 / s for s in self.steps_per_second]
+        if b <= ts[0]:
+            return 1.0 / sec[0]
+        for i in range(1, len(ts)):
+            if b <= ts[i]:
+                w = (b - ts[i - 1]) / (ts[i] - ts[i - 1])
+                return 1.0 / (sec[i - 1] + w * (sec[i] - sec[i - 1]))
+        slope = (sec[-1] - sec[-2]) / (ts[-1] - ts[-2]) if len(ts) > 1 else sec[-1] / ts[-1]
+        return 1.0 / (sec[-1] + max(slope, 0.0) * (b - ts[-1]))
+
+    def to_json(self) -> dict:
+        return {"tokens": self.tokens, "steps_per_second": self.steps_per_second, **(self.meta or {})}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SPSTable":
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise DSparkError(f"cannot read SPS table {path}: {e}") from None
+        meta = {k: v for k, v in d.items() if k not in ("tokens", "steps_per_second")}
+        return cls(d.get("tokens", []), d.get("steps_per_second", []), meta)
+
+    @classmethod
+    def flat(cls) -> "SPSTable":
+        """A step costs the same whatever its size (for tests and when nothing was profiled)."""
+        return cls([1, 1_000_000], [1.0, 1.0])
+
+
+class Policy:
+    name = "fixed"
+
+    def choose(self, seqs, proposals, caps: list[int]) -> list[int]:
+        return list(caps)
+
+    def observe(self, seqs, proposals, verdicts) -> None:
+        """The verdicts of the step just verified (for policies that learn from history)."""
+
+    def forget(self, seq) -> None:
+        """A request retired."""
+
+
+class NoSpeculation(Policy):
+    name = "none"
+
+    def choose(self, seqs, proposals, caps):
+        return [0] * len(caps)
+
+
+class MTP1(Policy):
+    name = "mtp1"
+
+    def choose(self, seqs, proposals, caps):
+        return [min(1, c) for c in caps]
+
+
+class _SurvivalPolicy(Policy):
+    """Shared bookkeeping: per-position acceptance history, and a_{r,j} for the current drafts."""
+
+    def __init__(self, gamma: int):
+        self.gamma = max(gamma, 1)
+        self.proposed = [1] * self.gamma      # Laplace-smoothed prefix survival of past rounds
+        self.accepted = [1] * self.gamma
+
+    def observe(self, seqs, proposals, verdicts):
+        for p, v in zip(proposals, verdicts):
+            for j in range(min(len(p.tokens), self.gamma)):
+                self.proposed[j] += 1
+                self.accepted[j] += int(j < v.accepted)
+
+    def survival(self, proposal, cap: int) -> list[float]:
+        """a_j for j = 1..cap."""
+        if proposal.confidences is not None:
+            c = proposal.confidences[:cap].double().clamp(0, 1)
+            return torch.cumprod(c, 0).tolist()
+        rates = [min(self.accepted[j] / self.proposed[j], 1.0) for j in range(min(cap, self.gamma))]
+        return [min(rates[:j + 1]) for j in range(len(rates))]  # keep it non-increasing
+
+
+class Threshold(_SurvivalPolicy):
+    name = "threshold"
+
+    def __init__(self, gamma: int, threshold: float = 0.5):
+        super().__init__(gamma)
+        self.threshold = threshold
+
+    def choose(self, seqs, proposals, caps):
+        out = []
+        for p, cap in zip(proposals, caps):
+            if p.confidences is None:
+                out.append(cap)
+                continue
+            n = 0
+            while n < cap and float(p.confidences[n]) >= self.threshold:
+                n += 1
+            out.append(n)
+        return out
+
+
+def _ranked(survivals: list[list[float]]) -> list[tuple[float, int, int]]:
+    """(a, r, j) in descending a; ties keep position order so a prefix is always admitted first."""
+    items = [(a, r, j) for r, s in enumerate(survivals) for j, a in enumerate(s, start=1)]
+    items.sort(key=lambda t: (-t[0], t[2], t[1]))
+    return items
+
+
+def greedy_admission(survivals: list[list[float]], sps: SPSTable, early_stop: bool = True) -> list[int]:
+    """Algorithm 1. With early_stop=False it keeps scanning and returns the best cut seen: that is
+    the biased variant of the paper's appendix counterexample (kept for the test that shows it)."""
+    r_count = len(survivals)
+    lengths = [0] * r_count
+    tau, b = float(r_count), r_count
+    best = tau * sps(b)
+    best_lengths = list(lengths)
+    for a, r, j in _ranked(survivals):
+        tau, b = tau + a, b + 1
+        lengths[r] = j
+        value = tau * sps(b)
+        if value > best:
+            best, best_lengths = value, list(lengths)
+        elif early_stop:
+            break
+    return best_lengths
+
+
+class DSparkPolicy(_SurvivalPolicy):
+    name = "dspark"
+
+    def __init__(self, gamma: int, sps: SPSTable, early_stop: bool = True):
+        super().__init__(gamma)
+        self.sps, self.early_stop = sps, early_stop
+
+    def choose(self, seqs, proposals, caps):
+        return greedy_admission([self.survival(p, c) for p, c in zip(proposals, caps)], self.sps,
+                                self.early_stop)
+
+
+class DSparkAsync(_SurvivalPolicy):
+    name = "dspark-async"
+
+    def __init__(self, gamma: int, sps: SPSTable, lag: int = 2):
+        super().__init__(gamma)
+        self.sps = sps
+        self.history: deque[tuple[int, list[float]]] = deque(maxlen=lag)
+
+    def capacity(self) -> int | None:
+        """Tokens to verify beyond the anchors, from the oldest snapshot: a global search."""
+        if len(self.history) < self.history.maxlen:
+            return None
+        r_count, survivals = self.history[0]
+        tau, best, best_k = float(r_count), r_count * self.sps(r_count), 0
+        for k, a in enumerate(sorted(survivals, reverse=True), start=1):
+            tau += a
+            value = tau * self.sps(r_count + k)
+            if value > best:
+                best, best_k = value, k
+        return best_k
+
+    def choose(self, seqs, proposals, caps):
+        survivals = [self.survival(p, c) for p, c in zip(proposals, caps)]
+        k = self.capacity()
+        self.history.append((len(caps), [a for s in survivals for a in s]))
+        if k is None:   # warm-up: nothing old enough yet, verify one token each
+            return [min(1, c) for c in caps]
+        lengths = [0] * len(caps)
+        for _, r, j in _ranked(survivals)[:k]:
+            lengths[r] = j
+        return lengths
+
+
+def make_policy(name: str, drafter=None, sps_table: SPSTable | None = None, threshold: float = 0.5) -> Policy:
+    gamma = getattr(drafter, "gamma", 0) or 1
+    if name == "none":
+        return NoSpeculation()
+    if name == "fixed":
+        return Policy()
+    if name == "mtp1":
+        return MTP1()
+    if name == "threshold":
+        return Threshold(gamma, threshold)
+    if name == "dspark":
+        return DSparkPolicy(gamma, sps_table or SPSTable.flat())
+    if name == "dspark-async":
+        return DSparkAsync(gamma, sps_table or SPSTable.flat())
+    raise DSparkError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
