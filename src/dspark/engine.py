@@ -61,7 +61,7 @@ class Engine:
         self.model = model
         self.drafter = drafter or Drafter()
         self.config = config or EngineConfig()
-        self.eos_ids = set(eos_ids or model.cfg.eos_token_ids)
+        self.eos_ids = set(model.cfg.eos_token_ids if eos_ids is None else eos_ids)
         self.tokenizer = tokenizer  # only needed for stop strings
         self.policy = policy or make_policy(self.config.policy, drafter=self.drafter, sps_table=sps_table)
         self.cache = model.new_cache(self.config.max_batch, self.config.max_len)

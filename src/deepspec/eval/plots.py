@@ -81,7 +81,8 @@ def plot_threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[fl
                          xytext=(0, 6), ha="center", fontsize=8)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8,
+              frameon=False)
     ax.set_title(f"{title} ({sweep['rounds']} rounds)")
     return _save(fig, path)
 
@@ -100,8 +101,9 @@ def reliability_curve(pred, realized, n_bins: int = N_BINS):
     return centres, mp, my, cnt
 
 
-def _reliability_axes(ax, series, n_bins: int, show_hist: bool = True):
-    """series: [(label, pred, realized, style)]; the histogram is that of the first series."""
+def _reliability_axes(ax, series, n_bins: int, show_hist: bool = True, min_count: int = 10):
+    """series: [(label, pred, realized, style)]; the histogram is that of the first series. Bins with
+    fewer than min_count samples are not drawn (they still count in the ECE)."""
     from .calibration import ece
     ax.plot([0, 1], [0, 1], ls="--", color="gray", lw=1, label="Perfect calibration")
     if show_hist and series:
@@ -110,14 +112,13 @@ def _reliability_axes(ax, series, n_bins: int, show_hist: bool = True):
             ax.bar(centres, cnt / cnt.max() * 0.3, width=1.0 / n_bins, color="lightgray", alpha=0.6, zorder=0)
     for label, pred, real, style in series:
         _, mp, my, cnt = reliability_curve(pred, real, n_bins)
-        keep = cnt > 0
+        keep = cnt >= max(1, min(min_count, int(cnt.sum() // (2 * n_bins))))
         e = ece(pred, real, n_bins)
         tag = f"{label} (ECE {100 * e:.1f}%)" if e is not None else label
         ax.plot(mp[keep], my[keep], style, marker="o", ms=3, label=tag)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("Predicted acceptance")
-    ax.set_ylabel("Observed acceptance")
     ax.grid(alpha=0.3)
 
 
@@ -125,6 +126,7 @@ def plot_reliability(pred, realized, path, title: str = "Reliability diagram", n
     """One reliability diagram (predicted probability vs observed frequency, 20 equal-width bins)."""
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     _reliability_axes(ax, [("Confidence", pred, realized, "-")], n_bins)
+    ax.set_ylabel("Observed acceptance")
     ax.set_title(title)
     ax.legend(fontsize=7, loc="upper left")
     return _save(fig, path)
@@ -152,5 +154,6 @@ def plot_reliability_pair(before: Mapping[int, tuple], after: Mapping[int, tuple
             lines.append(f"AUC: {au:.3f}")
         ax.set_title("\n".join(lines), fontsize=9)
         ax.legend(fontsize=6, loc="upper left")
-    fig.suptitle(title)
+    axes[0][0].set_ylabel("Observed acceptance")
+    fig.suptitle(title, y=1.08)
     return _save(fig, path)

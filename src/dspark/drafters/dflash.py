@@ -1,0 +1,499 @@
+"""DFlash: a parallel block drafter on the target's features; also the backbone of DSpark.
+
+Architecture (parameter names follow the z-lab / SpecForge DFlash layout, so export is a renaming):
+
+    ctx   = hidden_norm(fc([h_l1; ...; h_lL]))        fc: L*H -> H, once per committed token
+    block = [embed(anchor), m, m, ..., m]             gamma inputs; m = `mask_embedding`, a learned
+                                                      [H] vector (no vocabulary row is spent on it),
+                                                      or embed(mask_token_id) when that is set
+    each draft layer (a target-shaped DecoderLayer):  queries from the block only; keys/values =
+        [k_proj(ctx of the context) ; k_proj(input_layernorm(block))] (same for v), q/k norm when
+        the target has it, rotary at TRUE positions (context 0..n-1, block slot k at n + k)
+    h     = norm(last layer output)                   the final hidden state, after `norm`
+    U     = target LM head(h)                         gamma logits, slot k predicts token n + k + 1
+
+where n = anchor position = the number of committed tokens before the anchor. Inside a block the
+attention is bidirectional; a block sees the context strictly before its anchor and never another
+block. Embedding, rotary tables and LM head are the target's, used at run time and never part of
+this module's state_dict (`target_model` is a plain attribute, not a submodule).
+
+Inference: `observe` projects the context rows of newly committed tokens into a per-sequence K/V
+cache (one `KVCache` slot per sequence, one cache layer per draft layer); `propose` runs one
+batched pass of gamma block tokens per sequence against those caches (the block's own K/V are
+never stored) and samples every slot independently with the sequence's sampling parameters.
+
+Training: `forward_train` runs the same modules over many blocks of one sequence at once (see its
+docstring); tests check it against the inference path.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..batch import FlatBatch
+from ..errors import DSparkError
+from ..models.config import ModelConfig
+from ..models.decoder import DecoderLayer
+from ..models.kv_cache import KVCache
+from ..models.layers import RMSNorm
+from ..sampling import sample_logits
+from ..sequence import Sequence
+from . import vocab as dvocab
+from .base import Drafter, Proposal
+from .checkpoint import register
+
+
+def default_tap_layers(num_layers: int, count: int = 5) -> list[int]:
+    """`count` target layers spread from layer 1 to layer n-3 ("output of layer i" ids), as the
+    reference recipe does: 30 layers -> [1, 8, 14, 20, 27]. Small targets get fewer, distinct taps
+    (4 layers -> [1, 2, 3]; 1 layer -> [0])."""
+    if num_layers < 1:
+        raise DSparkError("a target needs at least one layer")
+    lo = 1 if num_layers >= 2 else 0
+    hi = max(num_layers - 3, min(num_layers - 1, 3))
+    n = min(count, hi - lo + 1)
+    if n <= 1:
+        return [lo]
+    return sorted({int(round(lo + (hi - lo) * i / (n - 1))) for i in range(n)})
+
+
+def sample_anchors(loss_mask: torch.Tensor, num_anchors: int,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training helper: up to `num_anchors` distinct anchor positions p (sorted) drawn uniformly
+    among positions with loss_mask[p] and loss_mask[p + 1] both set (the anchor is a known token
+    whose successor is supervised)."""
+    m = loss_mask.bool().flatten()
+    ok = torch.nonzero(m[:-1] & m[1:]).flatten()
+    if ok.numel() <= num_anchors:
+        return ok
+    pick = torch.randperm(ok.numel(), generator=generator, device=generator.device if generator else "cpu")
+    return ok[pick[:num_anchors].to(ok.device)].sort().values
+
+
+@dataclass
+class DFlashConfig:
+    block_size: int = 7                 # gamma: block inputs = draft tokens per round
+    num_layers: int = 1                 # draft decoder layers
+    tap_layers: list[int] = field(default_factory=list)   # target layers read; [] = default spread
+    draft_vocab_size: int = 0           # 0 = the target's full vocabulary
+    intermediate_size: int = 0          # draft MLP width; 0 = the target's
+    init_std: float = 0.02              # normal init of linear / embedding weights
+    mask_token_id: int = -1             # -1: learned `mask_embedding`; >= 0: the target's embedding
+                                        #   of this token (layouts without a mask vector, e.g. DFlash)
+
+
+@dataclass
+class BlockTrainOutput:
+    """Per block a and slot k (k = 0..gamma-1) of `forward_train`; V' = draft vocabulary size."""
+    logits: torch.Tensor                       # [A, gamma, V'] fp32 draft logits U (no sequential head)
+    hidden: torch.Tensor                       # [A, gamma, H] final hidden h (after `norm`)
+    labels: torch.Tensor                       # [A, gamma] target id tokens[a + k + 1] (0 where invalid)
+    valid: torch.Tensor                        # [A, gamma] bool: a + k + 1 < T (the label exists)
+    target_rows: torch.Tensor                  # [A, gamma] a + k (clamped to T-1): the target's output
+                                               #   at this row is its distribution for the slot's label
+    prev_tokens: torch.Tensor                  # [A, gamma] x_{k-1} fed to the sequential head
+    markov_logits: torch.Tensor | None = None  # DSpark: [A, gamma, V'] fp32, U + bias(prev_tokens)
+    confidence_logits: torch.Tensor | None = None  # DSpark: [A, gamma] fp32 raw confidence logits
+
+
+class ContextCache:
+    """Per-sequence drafter state: the injected context's K/V for every draft layer, in a
+    one-slot KVCache whose capacity doubles when it fills."""
+
+    def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype, device, capacity: int = 256):
+        self._dims = (num_layers, kv_heads, head_dim, dtype, device)
+        self.cache = self._new(capacity)
+
+    def _new(self, capacity: int) -> KVCache:
+        n, kvh, d, dtype, device = self._dims
+        cache = KVCache(n, 1, capacity, kvh, d, dtype, device)
+        cache.allocate()
+        return cache
+
+    @property
+    def length(self) -> int:
+        return self.cache.lengths[0]
+
+    def truncate(self, length: int) -> None:
+        self.cache.truncate(0, length)
+
+    def write(self, start: int, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """kv: per layer (k, v) [m, kv_heads, D] for positions start..start+m-1."""
+        m = kv[0][0].shape[0]
+        if start + m > self.cache.max_len:
+            capacity = self.cache.max_len
+            while capacity < start + m:
+                capacity *= 2
+            old, self.cache = self.cache, self._new(capacity)
+            for i in range(len(old.k)):
+                self.cache.k[i][:, :start] = old.k[i][:, :start]
+                self.cache.v[i][:, :start] = old.v[i][:, :start]
+            self.cache.lengths[0] = start
+        batch = FlatBatch(torch.zeros(m, dtype=torch.long), [0], [start], [m])
+        self.cache.check_room(batch)
+        for i, (k, v) in enumerate(kv):
+            self.cache.write(i, batch, k, v)
+        self.cache.commit(batch)
+
+    def kv(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """[1, length, kv_heads, D] views of the cached keys and values."""
+        n = self.length
+        return self.cache.k[layer][:, :n], self.cache.v[layer][:, :n]
+
+
+@register
+class DFlashDrafter(nn.Module, Drafter):
+    """DFlash drafter (algorithm "dflash"). See the module docstring for the architecture.
+
+    state_dict: fc.weight, hidden_norm.weight, layers.N.* (target decoder-layer names), norm.weight,
+    mask_embedding [H] (absent with mask_token_id >= 0), and with a reduced vocabulary d2t (int64)
+    / t2d (bool)."""
+    algorithm = "dflash"
+    Config = DFlashConfig
+
+    def __init__(self, config: DFlashConfig, target_model):
+        nn.Module.__init__(self)
+        tcfg: ModelConfig = target_model.cfg
+        taps = [int(t) for t in config.tap_layers] or default_tap_layers(tcfg.num_layers)
+        self._validate(config, tcfg, taps)
+        config = dataclasses.replace(config, tap_layers=taps)
+        # The target is shared at run time: a plain attribute keeps its embedding / LM head out
+        # of state_dict() and out of this module's .to() moves.
+        object.__setattr__(self, "target_model", target_model)
+        self.config = config
+        self.target_cfg = tcfg
+        self.tap_layers = tuple(taps)
+        self.gamma = int(config.block_size)
+        n = config.num_layers
+        self.draft_cfg = dataclasses.replace(
+            tcfg, num_layers=n, layer_types=["full"] * n,
+            intermediate_size=config.intermediate_size or tcfg.intermediate_size)
+        h = tcfg.hidden_size
+        norm = lambda: RMSNorm(h, tcfg.rms_norm_eps, tcfg.norm_offset)  # noqa: E731
+        self.fc = nn.Linear(len(taps) * h, h, bias=False)
+        self.hidden_norm = norm()
+        self.layers = nn.ModuleList(DecoderLayer(self.draft_cfg) for _ in range(n))
+        self.norm = norm()
+        if config.mask_token_id < 0:
+            self.mask_embedding = nn.Parameter(torch.zeros(h))
+        else:
+            self.mask_embedding = None
+        if config.draft_vocab_size:
+            d2t, t2d = dvocab.identity_mapping(config.draft_vocab_size, tcfg.vocab_size)
+            self.register_buffer("d2t", d2t)
+            self.register_buffer("t2d", t2d)
+        else:
+            self.d2t = self.t2d = None
+        self._head_cache = None
+        self._build_heads()
+        self._init_weights()
+
+    @classmethod
+    def build(cls, config, target_model) -> "DFlashDrafter":
+        return cls(config, target_model).to(device=target_model.device, dtype=target_model.dtype)
+
+    # --- construction -----------------------------------------------------------------------
+    def _validate(self, config, tcfg: ModelConfig, taps: list[int]) -> None:
+        name = self.algorithm
+        if config.block_size < 1:
+            raise DSparkError(f"{name}: block_size must be >= 1, got {config.block_size}")
+        if config.num_layers < 1:
+            raise DSparkError(f"{name}: num_layers must be >= 1, got {config.num_layers}")
+        if any(not 0 <= t < tcfg.num_layers for t in taps) or len(set(taps)) != len(taps):
+            raise DSparkError(f"{name}: tap_layers {taps} must be distinct layers of the "
+                              f"{tcfg.num_layers}-layer target")
+        if not 0 <= config.draft_vocab_size <= tcfg.vocab_size:
+            raise DSparkError(f"{name}: draft_vocab_size must be in 0..{tcfg.vocab_size}, "
+                              f"got {config.draft_vocab_size}")
+        if config.intermediate_size < 0:
+            raise DSparkError(f"{name}: intermediate_size must be >= 0")
+        if config.mask_token_id >= tcfg.vocab_size:
+            raise DSparkError(f"{name}: mask_token_id {config.mask_token_id} outside the target's "
+                              f"vocabulary of {tcfg.vocab_size}")
+
+    def _build_heads(self) -> None:
+        """Hook for subclasses (DSpark adds its sequential and confidence heads here)."""
+
+    def _init_weights(self) -> None:
+        std = self.config.init_std
+        with torch.no_grad():
+            for mod in self.modules():
+                if isinstance(mod, nn.Linear):
+                    mod.weight.normal_(0.0, std)
+                    if mod.bias is not None:
+                        mod.bias.zero_()
+                elif isinstance(mod, nn.Embedding):
+                    mod.weight.normal_(0.0, std)
+            if self.mask_embedding is not None:
+                self.mask_embedding.normal_(0.0, std * self.target_cfg.embed_scale)
+
+    # --- vocabulary -------------------------------------------------------------------------
+    @property
+    def vocab_out(self) -> int:
+        """Width of the draft logits: the draft vocabulary, or the target's."""
+        return self.config.draft_vocab_size or self.target_cfg.vocab_size
+
+    def set_draft_vocab(self, d2t: torch.Tensor, t2d: torch.Tensor | None = None) -> None:
+        """Install a reduced-vocabulary mapping (see vocab.py), e.g. from
+        vocab.build_vocab_mapping(counts, config.draft_vocab_size)."""
+        if self.d2t is None:
+            raise DSparkError(f"{self.algorithm}: this drafter uses the full vocabulary (draft_vocab_size 0)")
+        d2t = torch.as_tensor(d2t, dtype=torch.long)
+        if t2d is None:
+            _, t2d = dvocab.mapping_from_ids(dvocab.target_ids(d2t), self.target_cfg.vocab_size)
+        dvocab.check_mapping(d2t, t2d, self.target_cfg.vocab_size)
+        if d2t.numel() != self.d2t.numel():
+            raise DSparkError(f"{self.algorithm}: mapping has {d2t.numel()} ids, draft_vocab_size is "
+                              f"{self.d2t.numel()}")
+        with torch.no_grad():
+            self.d2t.copy_(d2t)
+            self.t2d.copy_(t2d)
+
+    def to_target_ids(self, idx: torch.Tensor) -> torch.Tensor:
+        """Draft-vocabulary indices -> target token ids (identity for the full vocabulary)."""
+        return idx if self.d2t is None else dvocab.draft_to_target(idx, self.d2t)
+
+    def full_probs(self, probs: torch.Tensor) -> torch.Tensor:
+        """[..., V'] draft-vocabulary distributions -> [..., V] (zeros outside the draft vocab)."""
+        return probs if self.d2t is None else dvocab.expand_probs(probs, self.d2t, self.target_cfg.vocab_size)
+
+    def _draft_head_weight(self) -> torch.Tensor:
+        """The target LM head's rows of the draft vocabulary, cached until either changes."""
+        w = self.target_model.lm_head.weight
+        key = (w.data_ptr(), w._version, w.dtype, w.device, self.d2t.data_ptr(), self.d2t._version)
+        if self._head_cache is None or self._head_cache[0] != key:
+            with torch.no_grad():
+                sel = w.index_select(0, dvocab.target_ids(self.d2t).to(w.device))
+            self._head_cache = (key, sel)
+        return self._head_cache[1]
+
+    def head_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The target's LM head (restricted to the draft vocabulary when there is one): [..., H]
+        -> fp32 [..., V']. Also what a trainer applies to the target's final hidden states to get
+        target logits over the same vocabulary."""
+        target = self.target_model
+        hidden = hidden.to(target.dtype)
+        if self.d2t is None:
+            return target.logits(hidden)
+        out = F.linear(hidden, self._draft_head_weight()).float()
+        cap = self.target_cfg.final_logit_softcap
+        return cap * torch.tanh(out / cap) if cap else out
+
+    # --- the shared backbone ----------------------------------------------------------------
+    @property
+    def _dtype(self) -> torch.dtype:
+        return self.fc.weight.dtype
+
+    @property
+    def _device(self) -> torch.device:
+        return self.fc.weight.device
+
+    def _rope(self, positions: torch.Tensor, dtype: torch.dtype):
+        return self.target_model.model.rotary(positions, dtype)
+
+    def context_features(self, taps: torch.Tensor) -> torch.Tensor:
+        """[m, L*H] concatenated target taps -> [m, H] context rows hidden_norm(fc(taps))."""
+        if taps.shape[-1] != self.fc.in_features:
+            raise DSparkError(f"{self.algorithm}: taps have width {taps.shape[-1]}, expected "
+                              f"{self.fc.in_features} ({len(self.tap_layers)} layers x {self.target_cfg.hidden_size})")
+        return self.hidden_norm(self.fc(taps.to(device=self._device, dtype=self._dtype)))
+
+    def _context_kv(self, ctx: torch.Tensor, positions: torch.Tensor):
+        """Per draft layer the rotated keys and values [m, kv_heads, D] of context rows."""
+        cos, sin = self._rope(positions, ctx.dtype)
+        return [layer.self_attn.project_kv(ctx, cos, sin) for layer in self.layers]
+
+    def _block_inputs(self, anchors: torch.Tensor) -> torch.Tensor:
+        """anchor token ids [N] -> block inputs [N, gamma, H]: [embed(anchor), mask, ..., mask]."""
+        if self.mask_embedding is None:
+            m = torch.full_like(anchors, self.config.mask_token_id)
+            emb = self.target_model.model.embed(torch.cat([anchors, m[:1]]).to(self.target_model.device))
+            emb, mask_vec = emb[:-1], emb[-1]
+        else:
+            emb = self.target_model.model.embed(anchors.to(self.target_model.device))
+            mask_vec = self.mask_embedding
+        emb = emb.to(device=self._device, dtype=self._dtype)
+        n, h = emb.shape
+        mask = mask_vec.to(device=self._device, dtype=self._dtype).expand(n, self.gamma - 1, h)
+        return torch.cat([emb[:, None], mask], dim=1)
+
+    def _block_forward(self, x: torch.Tensor, positions: torch.Tensor, ctx_kv, mask) -> torch.Tensor:
+        """The draft layers over block tokens with injected context.
+
+        x [B, n, H] block inputs, positions [B, n] their true positions, ctx_kv per layer (k, v)
+        each [B, C, kv_heads, D] (rotated context keys/values), mask bool [B, 1, n, C + n] over
+        [context keys ; block keys] or None (everything visible). Returns h [B, n, H] after `norm`."""
+        b, n, h = x.shape
+        cos, sin = self._rope(positions.reshape(-1), x.dtype)
+        x = x.reshape(b * n, h)
+        for layer, (kc, vc) in zip(self.layers, ctx_kv):
+            attn = layer.self_attn
+
+            def mix(normed, attn=attn, kc=kc, vc=vc):
+                q = attn.project_q(normed, cos, sin).view(b, n, attn.num_heads, attn.head_dim)
+                kb, vb = attn.project_kv(normed, cos, sin)
+                k = torch.cat([kc, kb.view(b, n, attn.num_kv_heads, attn.head_dim)], dim=1)
+                v = torch.cat([vc, vb.view(b, n, attn.num_kv_heads, attn.head_dim)], dim=1)
+                out = attn.attend_and_project(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask)
+                return out.reshape(b * n, -1)
+
+            x = layer(x, mix)
+        return self.norm(x).view(b, n, h)
+
+    # --- inference --------------------------------------------------------------------------
+    def _state(self, seq: Sequence) -> ContextCache:
+        if not isinstance(seq.draft_state, ContextCache):
+            a = self.layers[0].self_attn
+            seq.draft_state = ContextCache(len(self.layers), a.num_kv_heads, a.head_dim, self._dtype, self._device)
+        return seq.draft_state
+
+    def start(self, seq: Sequence) -> None:
+        seq.draft_state = None
+        self._state(seq)
+
+    def truncate(self, seq: Sequence, length: int) -> None:
+        """Forget cached context past `length` tokens (never needed in the normal round: observe
+        only receives committed tokens)."""
+        st = self._state(seq)
+        st.truncate(min(length, st.length))
+
+    @torch.no_grad()
+    def observe(self, seq: Sequence, taps: torch.Tensor | None, hidden: torch.Tensor | None) -> None:
+        if taps is None or taps.shape[0] == 0:
+            return
+        m = taps.shape[0]
+        start = seq.num_processed - m
+        if start < 0:
+            raise ValueError(f"{self.algorithm}: {m} taps for a sequence with {seq.num_processed} processed tokens")
+        st = self._state(seq)
+        if st.length > start:
+            st.truncate(start)
+        elif st.length < start:
+            raise RuntimeError(f"{self.algorithm}: observe() got positions {start}..{start + m - 1} but the "
+                               f"drafter holds context up to {st.length}: earlier taps were not observed")
+        ctx = self.context_features(taps)
+        positions = torch.arange(start, start + m, device=self._device)
+        st.write(start, self._context_kv(ctx, positions))
+
+    @torch.no_grad()
+    def _draft_pass(self, seqs: list[Sequence]):
+        """One batched backbone pass: (U [B, gamma, V'] fp32, h [B, gamma, H], anchors [B])."""
+        states = []
+        for s in seqs:
+            st = self._state(s)
+            if len(s.tokens) != s.num_processed + 1:
+                raise RuntimeError(f"{self.algorithm}: sequence {s.id} has {len(s.tokens)} tokens and "
+                                   f"{s.num_processed} processed; a block needs exactly one unprocessed anchor")
+            if st.length > s.num_processed:
+                st.truncate(s.num_processed)
+            if st.length != s.num_processed:
+                raise RuntimeError(f"{self.algorithm}: sequence {s.id}: context for {st.length} of "
+                                   f"{s.num_processed} processed tokens observed")
+            states.append(st)
+        dev, g = self._device, self.gamma
+        lengths = [st.length for st in states]
+        anchors = torch.tensor([s.tokens[-1] for s in seqs], dtype=torch.long, device=dev)
+        x = self._block_inputs(anchors)
+        positions = torch.tensor(lengths, device=dev)[:, None] + torch.arange(g, device=dev)
+        if len(seqs) == 1:
+            ctx_kv = [states[0].kv(i) for i in range(len(self.layers))]
+            mask = None
+        else:
+            b, c = len(seqs), max(lengths)
+            a = self.layers[0].self_attn
+            ctx_kv = []
+            for i in range(len(self.layers)):
+                k = torch.zeros(b, c, a.num_kv_heads, a.head_dim, dtype=self._dtype, device=dev)
+                v = torch.zeros_like(k)
+                for j, st in enumerate(states):
+                    kj, vj = st.kv(i)
+                    k[j, :lengths[j]] = kj[0]
+                    v[j, :lengths[j]] = vj[0]
+                ctx_kv.append((k, v))
+            kpos = torch.arange(c + g, device=dev)
+            lens = torch.tensor(lengths, device=dev)
+            mask = (kpos[None, :] < lens[:, None]) | (kpos[None, :] >= c)       # [B, C + g]
+            mask = mask[:, None, None, :].expand(b, 1, g, c + g)
+        h = self._block_forward(x, positions, ctx_kv, mask)
+        return self.head_logits(h), h, anchors
+
+    def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,
+                anchors: torch.Tensor) -> tuple[list[Proposal], torch.Tensor]:
+        """DFlash: every slot sampled independently from its own logits."""
+        out = []
+        for b, s in enumerate(seqs):
+            idx, probs = sample_logits(logits[b], s.params, s.generator)
+            out.append(Proposal(self.to_target_ids(idx).tolist(), self.full_probs(probs)))
+        return out, logits
+
+    @torch.no_grad()
+    def propose_with_logits(self, seqs: list[Sequence]) -> tuple[list[Proposal], torch.Tensor]:
+        """The proposals and the fp32 logits [B, gamma, V'] each slot was sampled from (before
+        sampling-parameter processing; for DSpark after the sequential head)."""
+        if not seqs:
+            return [], torch.empty(0, self.gamma, self.vocab_out)
+        logits, hidden, anchors = self._draft_pass(seqs)
+        return self._sample(seqs, logits, hidden, anchors)
+
+    def propose(self, seqs: list[Sequence]) -> list[Proposal]:
+        return self.propose_with_logits(seqs)[0]
+
+    # --- training ---------------------------------------------------------------------------
+    def forward_train(self, tokens: torch.Tensor, taps: torch.Tensor, anchors: torch.Tensor,
+                      prev_tokens: torch.Tensor | None = None) -> BlockTrainOutput:
+        """All A blocks of one sequence in one pass, with the same modules as inference.
+
+        tokens      [T] int64 target token ids of the sequence.
+        taps        [T, L*H] the target's tap-layer outputs at those positions (tap_layers order).
+        anchors     [A] int64 anchor positions (0 <= a < T). Block a's input is
+                    [embed(tokens[a]), mask x (gamma-1)] at positions a..a+gamma-1; its queries see the
+                    context rows at positions < a and the block's own keys (bidirectional), never
+                    another block.
+        prev_tokens optional [A, gamma] x_{k-1} for the sequential head (DSpark); default teacher
+                    forcing with the ground truth tokens[a + k] (slot 0: the anchor itself).
+
+        Returns a BlockTrainOutput (per block and slot: draft logits U, final hidden h, labels
+        tokens[a+k+1] with a validity mask, the rows of the target's outputs aligned with each slot,
+        the prev tokens, and for DSpark the Markov-corrected logits and confidence logits). Slots
+        whose label lies past the sequence end are computed but marked invalid. Gradients flow into
+        this drafter only when the target model is frozen (its head is shared)."""
+        dev, g = self._device, self.gamma
+        tokens = tokens.to(dev).long().flatten()
+        anchors = anchors.to(dev).long().flatten()
+        t_len, a_len = tokens.numel(), anchors.numel()
+        if taps.shape[0] != t_len:
+            raise ValueError(f"taps have {taps.shape[0]} rows for {t_len} tokens")
+        if a_len == 0 or anchors.min() < 0 or anchors.max() >= t_len:
+            raise ValueError(f"anchors must be non-empty positions in 0..{t_len - 1}")
+        c = int(anchors.max())                     # no block sees context at or past its anchor
+        ctx = self.context_features(taps[:c])
+        ctx_kv = [(k[None], v[None]) for k, v in self._context_kv(ctx, torch.arange(c, device=dev))]
+        offs = torch.arange(g, device=dev)
+        positions = anchors[:, None] + offs                                   # [A, g]
+        qblock = torch.arange(a_len, device=dev).repeat_interleave(g)        # block of each query
+        see_ctx = torch.arange(c, device=dev)[None, :] < anchors[qblock][:, None]
+        see_block = qblock[:, None] == qblock[None, :]
+        mask = torch.cat([see_ctx, see_block], dim=1)[None, None]           # [1, 1, A*g, c + A*g]
+        x = self._block_inputs(tokens[anchors]).reshape(1, a_len * g, -1)
+        h = self._block_forward(x, positions.reshape(1, -1), ctx_kv, mask).view(a_len, g, -1)
+        logits = self.head_logits(h)
+        label_pos = positions + 1
+        valid = label_pos < t_len
+        labels = torch.where(valid, tokens[label_pos.clamp(max=t_len - 1)], torch.zeros_like(label_pos))
+        if prev_tokens is None:
+            prev_tokens = tokens[positions.clamp(max=t_len - 1)]
+        else:
+            prev_tokens = prev_tokens.to(dev).long()
+            if prev_tokens.shape != (a_len, g):
+                raise ValueError(f"prev_tokens must be [{a_len}, {g}], got {tuple(prev_tokens.shape)}")
+        out = BlockTrainOutput(logits=logits, hidden=h, labels=labels, valid=valid,
+                               target_rows=positions.clamp(max=t_len - 1), prev_tokens=prev_tokens)
+        self._train_heads(out)
+        return out
+
+    def _train_heads(self, out: BlockTrainOutput) -> None:
+        """Hook for subclasses: fill the sequential / confidence outputs."""

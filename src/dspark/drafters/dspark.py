@@ -1,0 +1,208 @@
+"""DSpark: the DFlash backbone + a sequential (Markov) head + a confidence head.
+
+The backbone (dflash.py) drafts a block in one pass: final hidden states h_k and logits U_k for
+slots k = 0..gamma-1 (slot k predicts the token at anchor_pos + k + 1). The sequential head then
+samples left to right, correcting each slot with the token drawn just before it:
+
+    e_k      = W1[x_{k-1}]                       markov_head.markov_w1  [V, r] (an embedding)
+    logits_k = U_k + B_k                          x_{-1} = the anchor
+    vanilla  B_k = W2 e_k                         markov_head.markov_w2  [V', r]
+    gated    B_k = W2 (sigmoid(G [h_k; e_k] + g) * e_k)            markov_head.gate_proj  [r, H + r]
+    rnn      [a; c; o] = J [s_{k-1}; e_k; h_k] + j, s_0 = 0         markov_head.joint_proj [3r, 2r + H]
+             s_k = sigmoid(a) s_{k-1} + (1 - sigmoid(a)) tanh(c),  B_k = W2 tanh(o)
+
+so a slot costs one r-vector lookup and one [r] x [r, V'] product (plus an [H + r] -> r product for
+the gated / RNN heads); the LM head runs once per block, in the backbone. Tokens are drawn from
+`probabilities(logits_k, seq.params)`, and Proposal.probs holds exactly those distributions (after
+the bias and the sampling processing).
+
+Confidence head: c_k = sigmoid(w^T [h_k ; e_k] + b) (`confidence_head.proj` [1, H + r]; [1, H] with
+confidence_head_with_markov off), h_k = the backbone's final hidden AFTER the final `norm` (the LM
+head's input), in training and inference alike. Proposal.confidence_logits are the raw logits;
+Proposal.confidences = sigmoid(logit_k / T_k) with the STS temperatures of `load_calibration`.
+
+Training (`forward_train`, inherited) teacher-forces x_{k-1} with the ground truth and returns U,
+the Markov-corrected logits and the confidence logits for every block and slot.
+
+markov_w2 starts at zero, so a fresh DSpark drafts exactly like its DFlash backbone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import DSparkError
+from ..sampling import sample_logits
+from ..sequence import Sequence
+from .base import Proposal
+from .checkpoint import register
+from .dflash import BlockTrainOutput, DFlashConfig, DFlashDrafter
+
+HEAD_TYPES = ("vanilla", "gated", "rnn")
+
+
+@dataclass
+class DSparkConfig(DFlashConfig):
+    markov_rank: int = 256
+    markov_head_type: str = "vanilla"           # "vanilla" (Markov, default) | "gated" | "rnn"
+    enable_confidence_head: bool = True
+    confidence_head_with_markov: bool = True    # confidence input [h; W1[x_prev]] instead of h
+
+
+class MarkovHead(nn.Module):
+    """The sequential head: a low-rank bias on each slot's logits from the previous token."""
+
+    def __init__(self, kind: str, vocab_in: int, vocab_out: int, rank: int, hidden: int):
+        super().__init__()
+        self.kind, self.rank = kind, rank
+        self.markov_w1 = nn.Embedding(vocab_in, rank)
+        self.markov_w2 = nn.Linear(rank, vocab_out, bias=False)
+        if kind == "gated":
+            self.gate_proj = nn.Linear(hidden + rank, rank)
+        elif kind == "rnn":
+            self.joint_proj = nn.Linear(2 * rank + hidden, 3 * rank)
+
+    def embed(self, prev: torch.Tensor) -> torch.Tensor:
+        """Previous target token ids [...] -> e = W1[x] [..., r]."""
+        return self.markov_w1(prev)
+
+    def init_state(self, like: torch.Tensor) -> torch.Tensor | None:
+        """The recurrent state for hidden states `like` [..., H] (RNN head only)."""
+        if self.kind != "rnn":
+            return None
+        return like.new_zeros(like.shape[:-1] + (self.rank,))
+
+    def step(self, e: torch.Tensor, h: torch.Tensor, state: torch.Tensor | None):
+        """One slot: e [..., r], h [..., H] -> (bias [..., V'], next state)."""
+        if self.kind == "vanilla":
+            z = e
+        elif self.kind == "gated":
+            z = torch.sigmoid(self.gate_proj(torch.cat([h, e], dim=-1))) * e
+        else:
+            a, c, o = self.joint_proj(torch.cat([state, e, h], dim=-1)).chunk(3, dim=-1)
+            gate = torch.sigmoid(a)
+            state = gate * state + (1.0 - gate) * torch.tanh(c)
+            z = torch.tanh(o)
+        return self.markov_w2(z), state
+
+    def block_bias(self, e: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced biases of whole blocks: e [..., g, r], h [..., g, H] -> [..., g, V']."""
+        if self.kind != "rnn":
+            return self.step(e, h, None)[0]
+        state = self.init_state(h[..., 0, :])
+        out = []
+        for k in range(h.shape[-2]):
+            bias, state = self.step(e[..., k, :], h[..., k, :], state)
+            out.append(bias)
+        return torch.stack(out, dim=-2)
+
+
+class ConfidenceHead(nn.Module):
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(in_dim, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """[..., in_dim] -> raw fp32 confidence logits [...]."""
+        return self.proj(features).squeeze(-1).float()
+
+
+@register
+class DSparkDrafter(DFlashDrafter):
+    """DSpark drafter (algorithm "dspark"): the DFlash state_dict plus markov_head.markov_w1.weight
+    [V, r], markov_head.markov_w2.weight [V', r] (gate_proj.* / joint_proj.* for the gated / RNN
+    heads) and confidence_head.proj.{weight [1, H + r], bias [1]}."""
+    algorithm = "dspark"
+    Config = DSparkConfig
+
+    def _validate(self, config, tcfg, taps) -> None:
+        super()._validate(config, tcfg, taps)
+        if config.markov_head_type not in HEAD_TYPES:
+            raise DSparkError(f"dspark: markov_head_type must be one of {', '.join(HEAD_TYPES)}, "
+                              f"got {config.markov_head_type!r}")
+        if config.markov_rank < 1:
+            raise DSparkError(f"dspark: markov_rank must be >= 1, got {config.markov_rank}")
+
+    def _build_heads(self) -> None:
+        cfg, h = self.config, self.target_cfg.hidden_size
+        self.markov_head = MarkovHead(cfg.markov_head_type, self.target_cfg.vocab_size, self.vocab_out,
+                                      cfg.markov_rank, h)
+        if cfg.enable_confidence_head:
+            self.confidence_head = ConfidenceHead(h + (cfg.markov_rank if cfg.confidence_head_with_markov else 0))
+        else:
+            self.confidence_head = None
+        self.sts_temperatures = [1.0] * self.gamma
+
+    def _init_weights(self) -> None:
+        super()._init_weights()
+        with torch.no_grad():
+            self.markov_head.markov_w2.weight.zero_()
+
+    # --- calibration ------------------------------------------------------------------------
+    def load_calibration(self, data: dict) -> None:
+        """STS temperatures {"temperatures": [T_0, ..., T_{gamma-1}]} (calibration.json)."""
+        temps = data.get("temperatures") if isinstance(data, dict) else None
+        if (not isinstance(temps, list) or len(temps) != self.gamma
+                or not all(isinstance(t, (int, float)) and t > 0 for t in temps)):
+            raise DSparkError(f"dspark calibration needs 'temperatures': {self.gamma} positive numbers, got {temps!r}")
+        self.sts_temperatures = [float(t) for t in temps]
+
+    def calibration(self) -> dict:
+        return {"temperatures": list(self.sts_temperatures)}
+
+    def calibrated(self, confidence_logits: torch.Tensor) -> torch.Tensor:
+        """sigmoid(logit_k / T_k) over the last dimension (slots 0..n-1)."""
+        n = confidence_logits.shape[-1]
+        t = torch.tensor(self.sts_temperatures[:n], dtype=confidence_logits.dtype, device=confidence_logits.device)
+        return torch.sigmoid(confidence_logits / t)
+
+    # --- heads --------------------------------------------------------------------------------
+    def _confidence(self, h: torch.Tensor, e: torch.Tensor) -> torch.Tensor | None:
+        if self.confidence_head is None:
+            return None
+        feats = torch.cat([h, e.to(h.dtype)], dim=-1) if self.config.confidence_head_with_markov else h
+        return self.confidence_head(feats)
+
+    def _train_heads(self, out: BlockTrainOutput) -> None:
+        e = self.markov_head.embed(out.prev_tokens)
+        out.markov_logits = out.logits + self.markov_head.block_bias(e, out.hidden).float()
+        out.confidence_logits = self._confidence(out.hidden, e)
+
+    def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,
+                anchors: torch.Tensor) -> tuple[list[Proposal], torch.Tensor]:
+        """Left to right over the block, all sequences at once per slot."""
+        b, g = logits.shape[:2]
+        head = self.markov_head
+        greedy = all(s.params.greedy for s in seqs)
+        prev = anchors                                     # target ids of x_{k-1}
+        state = head.init_state(hidden[:, 0])
+        final = torch.empty_like(logits)
+        idx = torch.empty(b, g, dtype=torch.long, device=logits.device)
+        conf = None if self.confidence_head is None else torch.empty(b, g, device=logits.device)
+        probs: list[list[torch.Tensor]] = [[] for _ in seqs]
+        for k in range(g):
+            e = head.embed(prev)
+            bias, state = head.step(e, hidden[:, k], state)
+            lk = logits[:, k] + bias.float()
+            final[:, k] = lk
+            if conf is not None:
+                conf[:, k] = self._confidence(hidden[:, k], e)
+            if greedy:
+                idx[:, k] = lk.argmax(-1)
+            else:
+                for j, s in enumerate(seqs):
+                    t, p = sample_logits(lk[j:j + 1], s.params, s.generator)
+                    idx[j, k] = t[0]
+                    probs[j].append(p[0])
+            prev = self.to_target_ids(idx[:, k])
+        if greedy:
+            onehot = torch.zeros_like(final).scatter_(-1, idx[..., None], 1.0)
+        out = []
+        for j in range(b):
+            p = onehot[j] if greedy else torch.stack(probs[j])
+            c = None if conf is None else conf[j]
+            out.append(Proposal(self.to_target_ids(idx[j]).tolist(), self.full_probs(p),
+                                confidences=None if c is None else self.calibrated(c), confidence_logits=c))
+        return out, final

@@ -1,0 +1,99 @@
+"""Reduced draft vocabulary: the drafter scores only `draft_vocab_size` target tokens.
+
+The mapping is stored the way EAGLE-3 / DFlash / DSpark serving engines expect it:
+
+    d2t  int64 [draft_vocab]   offsets: target_id = i + d2t[i] for draft index i
+    t2d  bool  [vocab]         True where a target token is in the draft vocabulary
+
+Draft ids are kept in ascending target-id order, so d2t is non-decreasing and the draft index of a
+target token is a prefix count of t2d. The draft distribution has zero mass outside the draft
+vocabulary; `expand_probs` scatters it back to the full target vocabulary for verification.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+from ..errors import DSparkError
+
+
+def build_vocab_mapping(counts, draft_vocab_size: int,
+                        always_include: Iterable[int] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d2t, t2d) keeping the `draft_vocab_size` most frequent tokens.
+
+    counts: [vocab] token frequencies (any numeric sequence or tensor). Ties go to the lower token
+    id. `always_include` (e.g. end-of-sequence ids) are kept whatever their count."""
+    counts = torch.as_tensor(counts, dtype=torch.float64).flatten().clone()
+    vocab = counts.numel()
+    if not 0 < draft_vocab_size <= vocab:
+        raise DSparkError(f"draft_vocab_size must be in 1..{vocab}, got {draft_vocab_size}")
+    forced = sorted({int(t) for t in always_include})
+    if any(not 0 <= t < vocab for t in forced):
+        raise DSparkError(f"always_include ids {forced} outside the vocabulary of {vocab}")
+    if len(forced) > draft_vocab_size:
+        raise DSparkError(f"{len(forced)} forced tokens do not fit a draft vocabulary of {draft_vocab_size}")
+    counts[forced] = float("inf")
+    order = torch.sort(counts, descending=True, stable=True).indices   # most frequent first
+    return mapping_from_ids(order[:draft_vocab_size], vocab)
+
+
+def mapping_from_ids(ids, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d2t, t2d) for a set of target ids (any order; stored ascending)."""
+    chosen = torch.as_tensor(ids, dtype=torch.long).flatten().unique(sorted=True)
+    if chosen.numel() == 0 or chosen[0] < 0 or chosen[-1] >= vocab_size:
+        raise DSparkError(f"draft vocabulary ids must be a non-empty subset of 0..{vocab_size - 1}")
+    d2t = chosen - torch.arange(chosen.numel())
+    t2d = torch.zeros(vocab_size, dtype=torch.bool)
+    t2d[chosen] = True
+    return d2t, t2d
+
+
+def identity_mapping(draft_vocab_size: int, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `draft_vocab_size` target ids: the placeholder a fresh drafter starts with."""
+    return mapping_from_ids(torch.arange(draft_vocab_size), vocab_size)
+
+
+def count_tokens(sequences: Iterable[Iterable[int]], vocab_size: int) -> torch.Tensor:
+    """Token frequencies [vocab] (int64) over some token sequences."""
+    counts = torch.zeros(vocab_size, dtype=torch.long)
+    for seq in sequences:
+        t = torch.as_tensor(list(seq), dtype=torch.long)
+        if t.numel():
+            counts += torch.bincount(t, minlength=vocab_size)[:vocab_size]
+    return counts
+
+
+def target_ids(d2t: torch.Tensor) -> torch.Tensor:
+    """[draft_vocab] the target id of every draft index."""
+    return torch.arange(d2t.numel(), device=d2t.device) + d2t
+
+
+def draft_to_target(idx: torch.Tensor, d2t: torch.Tensor) -> torch.Tensor:
+    return idx + d2t[idx]
+
+
+def target_to_draft(ids: torch.Tensor, t2d: torch.Tensor) -> torch.Tensor:
+    """Draft index of target ids, -1 where the token is outside the draft vocabulary."""
+    idx = t2d.long().cumsum(0) - 1
+    return torch.where(t2d[ids], idx[ids], torch.full_like(ids, -1))
+
+
+def expand_probs(probs: torch.Tensor, d2t: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """[..., draft_vocab] -> [..., vocab] with zeros outside the draft vocabulary."""
+    out = probs.new_zeros(probs.shape[:-1] + (vocab_size,))
+    out[..., target_ids(d2t)] = probs
+    return out
+
+
+def check_mapping(d2t: torch.Tensor, t2d: torch.Tensor, vocab_size: int) -> None:
+    """Raise DSparkError unless (d2t, t2d) is a valid ascending mapping into `vocab_size` ids."""
+    if d2t.dtype != torch.long or t2d.dtype != torch.bool:
+        raise DSparkError(f"d2t must be int64 and t2d bool, got {d2t.dtype} and {t2d.dtype}")
+    if t2d.numel() != vocab_size:
+        raise DSparkError(f"t2d covers {t2d.numel()} tokens, the target vocabulary has {vocab_size}")
+    ids = target_ids(d2t)
+    if ids.numel() == 0 or ids[0] < 0 or ids[-1] >= vocab_size or (ids.numel() > 1 and (ids.diff() <= 0).any()):
+        raise DSparkError("d2t does not map draft ids to increasing target ids inside the vocabulary")
+    if int(t2d.sum()) != ids.numel() or not bool(t2d[ids].all()):
+        raise DSparkError("t2d does not mark exactly the target ids of d2t")

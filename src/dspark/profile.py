@@ -1,0 +1,231 @@
+"""`dspark profile`: the target's steps per second against the number of tokens in one forward.
+
+The hardware-aware scheduler (METHOD section 4) weighs the expected accepted tokens of a candidate
+verification batch against what the step costs: tau * SPS(B). SPS(B) is measured here once per
+model / device / dtype / thread count and cached as a JSON SPSTable.
+
+Each measured forward looks like a verification step of the engine: B new tokens split as evenly as
+possible over min(B, max_seqs) sequences, every sequence with `context` tokens already in its KV
+cache, logits for every row. The sizes are measured in interleaved rounds (size 1, 2, ... then
+again) so a stall of the machine spreads over sizes instead of bending one of them; the table holds
+the median of the repeats.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .batch import FlatBatch
+from .errors import DSparkError
+from .schedule import SPSTable
+
+DEFAULT_TOKENS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (i < extra) for i in range(parts)]
+
+
+@torch.inference_mode()
+def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, context: int = 256,
+                max_seqs: int = 8, repeats: int = 3, warmup: int = 1, seed: int = 0,
+                time_budget: float | None = None, progress=None) -> SPSTable:
+    """Measure steps per second of `model` (a TargetModel) for each token count in `tokens`.
+    The table holds the median of the repeats (meta also records the minimum and the spread).
+    warmup: untimed forwards at the smallest and the largest size first.
+    time_budget (seconds): stop repeating once it is spent (at least one timed round always runs)."""
+    tokens = sorted({int(b) for b in tokens})
+    if not tokens or tokens[0] < 1:
+        raise DSparkError("token counts to profile must be positive integers")
+    if context < 1 or max_seqs < 1 or repeats < 1 or warmup < 0:
+        raise DSparkError("context, max_seqs and repeats must be >= 1 and warmup >= 0")
+    device = model.device
+    vocab = model.cfg.vocab_size
+    seqs = min(max(tokens), max_seqs)
+    per_seq_max = max(max(_split(b, min(b, max_seqs))) for b in tokens)
+    cache = model.new_cache(seqs, context + per_seq_max)
+    gen = torch.Generator().manual_seed(seed)
+    # A realistic cached context: prefill slot 0 with random tokens and copy its keys and values to
+    # the other slots (attention cost depends on the lengths; the copy saves seqs - 1 prefills).
+    slot0 = cache.allocate()
+    ctx_ids = torch.randint(0, vocab, (context,), generator=gen).tolist()
+    model(FlatBatch.build([(slot0, 0, ctx_ids)], device, logit_rows=[context - 1]), cache)
+    slots = [slot0]
+    for _ in range(seqs - 1):
+        s = cache.allocate()
+        for layer in range(len(cache.k)):
+            cache.k[layer][s].copy_(cache.k[layer][slot0])
+            cache.v[layer][s].copy_(cache.v[layer][slot0])
+        cache.lengths[s] = context
+        slots.append(s)
+
+    def one_forward(b: int) -> float:
+        counts = _split(b, min(b, max_seqs))
+        new = torch.randint(0, vocab, (b,), generator=gen).tolist()
+        parts, i = [], 0
+        for s, c in zip(slots, counts):
+            parts.append((s, context, new[i:i + c]))
+            i += c
+        batch = FlatBatch.build(parts, device)          # logits for every row, as in verification
+        _sync(device)
+        t0 = time.perf_counter()
+        model(batch, cache)
+        _sync(device)
+        dt = time.perf_counter() - t0
+        for s in slots:                                 # roll the cache back to the context
+            cache.truncate(s, context)
+        return dt
+
+    # Warm-up: the smallest and the largest step (the allocator then holds the biggest buffers).
+    for _ in range(warmup):
+        one_forward(tokens[0])
+        one_forward(tokens[-1])
+    times: dict[int, list[float]] = {b: [] for b in tokens}
+    start = time.perf_counter()
+    for rep in range(repeats):
+        for b in tokens:
+            times[b].append(one_forward(b))
+        if progress:
+            progress(rep + 1, repeats)
+        if time_budget is not None and time.perf_counter() - start > time_budget:
+            break
+    med = {b: statistics.median(ts) for b, ts in times.items()}
+    spread = {b: (max(ts) - min(ts)) / med[b] if med[b] > 0 else 0.0 for b, ts in times.items()}
+    meta = {
+        "model": getattr(model, "name", None) or f"{model.cfg.arch}-h{model.cfg.hidden_size}-l{model.cfg.num_layers}",
+        "device": device_name(device), "dtype": str(model.dtype).replace("torch.", ""),
+        "threads": torch.get_num_threads(), "context": context, "max_seqs": max_seqs,
+        "repeats": len(times[tokens[0]]), "warmup": warmup,
+        "ms_per_step": [round(med[b] * 1e3, 3) for b in tokens],
+        "ms_per_step_min": [round(min(times[b]) * 1e3, 3) for b in tokens],
+        "relative_spread": [round(spread[b], 3) for b in tokens],
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "cpu_count": os.cpu_count(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return SPSTable(tokens, [1.0 / med[b] for b in tokens], meta)
+
+
+def dtype_name(dtype) -> str:
+    from .models.loader import parse_dtype
+    return str(parse_dtype(dtype)).replace("torch.", "")
+
+
+def device_name(device) -> str:
+    d = torch.device(device)
+    return d.type if d.index in (None, 0) else f"{d.type}{d.index}"
+
+
+def default_sps_path(name: str, device, dtype, threads: int | None) -> Path:
+    from .models.loader import cache_root
+    threads = threads or torch.get_num_threads()
+    return cache_root() / "sps" / f"{name}-{device_name(device)}-{dtype_name(dtype)}-t{threads}.json"
+
+
+def sps_table_for(target, device=None, dtype=None, threads: int | None = None, path=None,
+                  force: bool = False, log=None, **profile_kwargs) -> SPSTable:
+    """The SPS table of this target on this device / dtype / thread count: loaded from `path` (or
+    the cache directory) when it exists, else profiled now and saved there."""
+    device = device if device is not None else target.model.device
+    dtype = dtype if dtype is not None else target.model.dtype
+    threads = threads or torch.get_num_threads()
+    path = Path(path) if path is not None else default_sps_path(target.name, device, dtype, threads)
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if path.exists() and not force:
+        return SPSTable.load(path)
+    log(f"profiling {target.name} steps per second on {device_name(device)}/{dtype_name(dtype)}/{threads} threads "
+        f"(once; cached in {path})")
+    t0 = time.perf_counter()
+    profile_kwargs.setdefault("time_budget", 20.0)
+    table = profile_sps(target.model, **profile_kwargs)
+    table.meta["model"] = target.name
+    table.save(path)
+    log(f"profiled in {time.perf_counter() - t0:.1f} s")
+    warning = busy_warning(table)
+    if warning:
+        log(warning + f"; re-run 'dspark profile' on a quiet machine to replace {path}")
+    return table
+
+
+def busy_warning(table: SPSTable) -> str | None:
+    load, cpus = (table.meta or {}).get("load_average"), (table.meta or {}).get("cpu_count")
+    if load is not None and cpus and load > 1.25 * cpus:
+        return (f"warning: the machine was busy while profiling (load average {load} on {cpus} CPUs): "
+                f"the SPS table is unreliable")
+    return None
+
+
+def format_table(table: SPSTable) -> str:
+    lines = [f"{'tokens':>7} {'ms/step':>9} {'steps/s':>9} {'tokens/s':>9}"]
+    for b, s in zip(table.tokens, table.steps_per_second):
+        lines.append(f"{b:>7} {1e3 / s:>9.1f} {s:>9.2f} {b * s:>9.1f}")
+    return "\n".join(lines)
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+def add_arguments(p) -> None:
+    import argparse
+
+    from .cli import add_target_arguments
+    add_target_arguments(p, drafter_default="none")
+    for action in p._actions:          # profiling runs the target alone
+        if action.dest == "drafter":
+            action.help = argparse.SUPPRESS
+    p.add_argument("--tokens", default=",".join(map(str, DEFAULT_TOKENS)),
+                   help="comma-separated tokens per forward to measure (default: %(default)s)")
+    p.add_argument("--context", type=int, default=256, help="cached tokens per sequence (default: %(default)s)")
+    p.add_argument("--max-seqs", type=int, default=8,
+                   help="a step of B tokens is split over min(B, max_seqs) sequences (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per size; the median counts")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed forwards at the smallest and largest size first (default: %(default)s)")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="seconds after which no further repeat starts (default: none)")
+    p.add_argument("--output", default=None,
+                   help="where to write the table (default: the cache file `dspark serve` reads)")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+
+
+def run(args) -> int:
+    import json
+
+    from .cli import setup_torch
+    from .models.loader import load_target
+    setup_torch(args)
+    try:
+        sizes = [int(x) for x in str(args.tokens).split(",") if x.strip()]
+    except ValueError:
+        raise DSparkError(f"--tokens must be comma-separated integers, got {args.tokens!r}") from None
+    target = load_target(args.target, device=args.device, dtype=args.dtype, tokenizer=False)
+    t0 = time.perf_counter()
+    table = profile_sps(target.model, sizes, context=args.context, max_seqs=args.max_seqs,
+                        repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget)
+    table.meta["model"] = target.name
+    out = Path(args.output) if args.output else default_sps_path(target.name, args.device, args.dtype,
+                                                                 torch.get_num_threads())
+    table.save(out)
+    if args.json:
+        print(json.dumps(table.to_json()))
+    else:
+        print(format_table(table))
+        warning = busy_warning(table)
+        if warning:
+            print(warning, file=sys.stderr)
+        print(f"\n[{target.name} on {args.device}/{dtype_name(args.dtype)}, {torch.get_num_threads()} threads, "
+              f"context {args.context}: profiled in {time.perf_counter() - t0:.1f} s; written to {out}]",
+              file=sys.stderr)
+    return 0

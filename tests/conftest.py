@@ -1,0 +1,43 @@
+"""Shared fixtures: tiny random targets (built here, no download) and the real default target."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dspark.models.config import ModelConfig
+from dspark.models.decoder import TargetModel
+
+# Tiny models: one thread avoids oversubscription when other jobs share the two cores.
+torch.set_num_threads(1)
+
+
+def tiny_config(arch: str = "llama", vocab: int = 96, **overrides) -> ModelConfig:
+    base = dict(arch=arch, vocab_size=vocab, hidden_size=32, intermediate_size=64, num_layers=3,
+                num_heads=4, num_kv_heads=2, head_dim=8, eos_token_ids=[1], max_position_embeddings=512)
+    if arch in ("qwen3", "gemma3"):
+        base["qk_norm"] = True
+    if arch == "gemma3":
+        from dspark.models.config import RopeConfig
+        base.update(sandwich_norm=True, norm_offset=True, embed_scale=32 ** 0.5, hidden_act="gelu_tanh",
+                    attn_scale=16 ** -0.5, sliding_window=6, layer_types=["sliding", "sliding", "full"],
+                    rope=RopeConfig(1e6), rope_local=RopeConfig(1e4))
+    base.update(overrides)
+    return ModelConfig(**base)
+
+
+def tiny_model(arch: str = "llama", vocab: int = 96, seed: int = 0, dtype=torch.float64, **overrides) -> TargetModel:
+    """Random weights with a wide logit spread, in float64 so greedy ties cannot flip."""
+    torch.manual_seed(seed)
+    model = TargetModel(tiny_config(arch, vocab, **overrides))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" not in name:
+                p.normal_(0, 0.3)
+    return model.to(dtype).eval()
+
+
+@pytest.fixture(scope="session")
+def smol():
+    """The real default target (SmolLM2-135M-Instruct), fp32."""
+    from dspark.models.loader import load_target
+    return load_target("smollm2-135m")

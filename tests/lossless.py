@@ -1,0 +1,123 @@
+"""Helpers for the losslessness tests: an independent greedy reference, batched sampling through
+the engine, the exact target distribution of short continuations, and a chi-square test."""
+from __future__ import annotations
+
+import itertools
+
+import torch
+from scipy import stats
+
+from dspark.batch import FlatBatch
+from dspark.drafters.base import Drafter, Proposal
+from dspark.engine import Engine, EngineConfig
+from dspark.sampling import SamplingParams, probabilities, sample_logits
+
+
+def full_logits(model, tokens: list[int]) -> torch.Tensor:
+    """Logits of the last position, recomputed from scratch (no incremental cache)."""
+    cache = model.new_cache(1, len(tokens) + 1)
+    s = cache.allocate()
+    return model(FlatBatch.build([(s, 0, tokens)], model.device, logit_rows=[len(tokens) - 1]), cache).logits[0]
+
+
+def greedy_reference(model, prompt: list[int], n: int) -> list[int]:
+    toks = list(prompt)
+    for _ in range(n):
+        toks.append(int(full_logits(model, toks).argmax()))
+    return toks[len(prompt):]
+
+
+def run_engine(model, drafter, prompts, params_list, max_new: int, policy="fixed", max_batch=8, sps=None,
+               stagger: bool = False):
+    """Generate for all prompts through one engine; with stagger, requests join mid-run."""
+    engine = Engine(model, drafter, EngineConfig(max_batch=max_batch, max_len=max(map(len, prompts)) + max_new + 16,
+                                                 policy=policy), eos_ids=set(), sps_table=sps)
+    pending = list(zip(prompts, params_list))
+    seqs = []
+    if not stagger:
+        seqs = [engine.add_request(p, sp, max_new) for p, sp in pending]
+        pending = []
+    while engine.has_work or pending:
+        if pending:   # one new request joins every step while others are mid-flight
+            p, sp = pending.pop(0)
+            seqs.append(engine.add_request(p, sp, max_new))
+        engine.step()
+    return [s.output_ids for s in seqs], engine
+
+
+def exact_joint(model, prompt: list[int], params: SamplingParams, n_tokens: int) -> dict[tuple, float]:
+    """P(first n_tokens generated tokens) under the processed target distribution."""
+    out = {(): 1.0}
+    for _ in range(n_tokens):
+        nxt = {}
+        for prefix, p in out.items():
+            if p < 1e-12:
+                continue
+            probs = probabilities(full_logits(model, prompt + list(prefix))[None], params)[0]
+            for t in torch.nonzero(probs > 0).flatten().tolist():
+                nxt[prefix + (t,)] = p * float(probs[t])
+        out = nxt
+    return out
+
+
+def chi_square_pvalue(samples: list[tuple], exact: dict[tuple, float], min_expected: float = 5.0) -> float:
+    """Pearson chi-square of sampled outcomes against exact probabilities; cells with a small
+    expected count are pooled into one."""
+    n = len(samples)
+    counts = {}
+    for s in samples:
+        counts[s] = counts.get(s, 0) + 1
+    assert all(k in exact for k in counts), "sampled an outcome the target gives zero probability"
+    big = [k for k, p in exact.items() if p * n >= min_expected]
+    obs = [counts.get(k, 0) for k in big]
+    exp = [exact[k] * n for k in big]
+    rest_obs, rest_exp = n - sum(obs), n - sum(exp)
+    if rest_exp >= min_expected:
+        obs.append(rest_obs)
+        exp.append(rest_exp)
+    else:
+        assert rest_obs <= max(3, 3 * rest_exp), "too many samples in near-impossible outcomes"
+        scale = n / sum(exp)
+        exp = [e * scale for e in exp]
+    return float(stats.chisquare(obs, exp).pvalue)
+
+
+class TableDrafter(Drafter):
+    """A test drafter: proposes gamma tokens from a fixed random Markov table (next-token logits
+    given the previous token), sampled with the request's parameters. Cheap, stochastic and far from
+    the target, so every branch of rejection sampling runs. deterministic=True proposes the table's
+    argmax with probs=None (one-hot), like n-gram lookup."""
+    algorithm = "test-table"
+
+    def __init__(self, vocab: int, gamma: int = 3, deterministic: bool = False, seed: int = 0, sharpness=2.0):
+        g = torch.Generator().manual_seed(seed)
+        self.table = torch.randn(vocab, vocab, generator=g, dtype=torch.float64) * sharpness
+        self.gamma, self.deterministic = gamma, deterministic
+
+    def propose(self, seqs):
+        out = []
+        for s in seqs:
+            prev, toks, probs = s.tokens[-1], [], []
+            for _ in range(self.gamma):
+                logits = self.table[prev][None]
+                if self.deterministic:
+                    prev = int(logits.argmax())
+                else:
+                    t, p = sample_logits(logits, s.params, s.generator)
+                    prev = int(t[0])
+                    probs.append(p[0])
+                toks.append(prev)
+            out.append(Proposal(toks, None if self.deterministic else torch.stack(probs)))
+        return out
+
+
+def sample_continuations(model, drafter, prompt, params: SamplingParams, n_samples: int, n_tokens: int,
+                         policy="fixed", batch: int = 64, sps=None) -> list[tuple]:
+    out = []
+    seeds = itertools.count(params.seed or 0)
+    while len(out) < n_samples:
+        k = min(batch, n_samples - len(out))
+        plist = [SamplingParams(params.temperature, params.top_p, params.top_k, next(seeds)) for _ in range(k)]
+        outs, _ = run_engine(model, drafter, [prompt] * k, plist, n_tokens, policy=policy, max_batch=k, sps=sps)
+        out += [tuple(o[:n_tokens]) for o in outs]
+    return out

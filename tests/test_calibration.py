@@ -1,0 +1,192 @@
+"""Calibration scores, Sequential Temperature Scaling, the plots and `deepspec calibrate`."""
+import argparse
+import json
+from itertools import product
+
+import numpy as np
+import pytest
+
+from deepspec.eval import plots
+from deepspec.eval.calibration import (add_calibrate_arguments, apply_temperatures, auc, brier,
+                                       calibrate, calibration_path, confidence_report, ece, fit_sts,
+                                       load_temperatures, run_calibrate)
+from deepspec.eval.metrics import RoundRecord, calibration_dataset, write_records
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------ scores
+
+def test_ece_hand_made():
+    # bin 2 (p=.1): realized .5 -> |.1-.5| * 2/4; bin 18 (p=.9): realized 1 -> .1 * 2/4
+    assert ece([0.1, 0.1, 0.9, 0.9], [0, 1, 1, 1]) == pytest.approx(0.25)
+    assert ece([1.0, 1.0], [1, 1]) == pytest.approx(0.0)     # p = 1 falls in the last bin
+    assert ece([0.3] * 10, [1] * 3 + [0] * 7) == pytest.approx(0.0)
+    assert ece([], []) is None
+
+
+def test_ece_matches_loop():
+    rng = np.random.default_rng(0)
+    p = rng.random(500)
+    y = (rng.random(500) < p ** 2).astype(float)
+    ref = 0.0
+    for b in range(20):
+        lo, hi = b / 20, (b + 1) / 20
+        m = (p >= lo) & ((p < hi) if b < 19 else (p <= hi))
+        if m.any():
+            ref += m.sum() / len(p) * abs(p[m].mean() - y[m].mean())
+    assert ece(p, y) == pytest.approx(ref)
+
+
+def _auc_brute(s, y):
+    pos = [a for a, l in zip(s, y) if l]
+    neg = [a for a, l in zip(s, y) if not l]
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+def test_auc_against_pair_count_with_ties():
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        s = np.round(rng.random(200), 1)          # many ties
+        y = rng.random(200) < s
+        assert auc(s, y) == pytest.approx(_auc_brute(s, y))
+    assert auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+    assert auc([0.5, 0.5], [0, 1]) == pytest.approx(0.5)
+    assert auc([0.2, 0.3], [1, 1]) is None
+
+
+def test_brier():
+    assert brier([0.1, 0.9, 0.5], [0, 1, 1]) == pytest.approx((0.01 + 0.01 + 0.25) / 3)
+    assert brier([], []) is None
+
+
+def test_confidence_report_fields():
+    recs = [RoundRecord(2, 1, 2, confidence_logits=[2.0, -1.0]),
+            RoundRecord(2, 2, 3, confidence_logits=[1.0, 1.0]),
+            RoundRecord(2, 0, 1, confidence_logits=[-1.0, 0.0])]
+    rep = confidence_report(recs)
+    assert rep["position"] == [1, 2] and rep["n"] == [3, 3]
+    p1, y1 = calibration_dataset(recs)[1]
+    assert rep["ece"][0] == pytest.approx(ece(p1, y1))
+    assert rep["auc"][0] == pytest.approx(1.0)
+    assert rep["mean_realized"] == pytest.approx([2 / 3, 1 / 3])
+    assert rep["pooled"]["n"] == 6
+    json.dumps(rep)
+
+
+def test_apply_temperatures():
+    c = apply_temperatures([2.0, 2.0, 2.0], [2.0, 1.0])
+    assert c == pytest.approx([1 / (1 + np.exp(-1)), 1 / (1 + np.exp(-2)), 1 / (1 + np.exp(-2))])
+
+
+# -------------------------------------------------------------------------------------- STS
+
+def synthetic_rounds(n, gamma=7, seed=0, overconfidence=3.0):
+    """True conditional survival p_k = sigmoid(z_k); the head reports logit 3 z_k (over-confident);
+    realized survival is a product chain of Bernoulli(p_k)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(1.5, 1.5, size=(n, gamma))
+    ok = rng.random((n, gamma)) < 1 / (1 + np.exp(-z))
+    acc = np.where(ok.all(axis=1), gamma, ok.argmin(axis=1))
+    return [RoundRecord(proposed=gamma, accepted=int(a), committed=int(a) + 1,
+                        confidence_logits=(overconfidence * zz).tolist()) for a, zz in zip(acc, z)]
+
+
+def test_sts_fixes_overconfidence():
+    gamma = 7
+    fit = synthetic_rounds(10000, gamma, seed=10)
+    held = synthetic_rounds(30000, gamma, seed=11)     # large, so the ECE estimate's own noise is small
+    temps = fit_sts(fit, gamma)
+    assert len(temps) == gamma and all(t > 0 for t in temps)
+    assert 2.5 < temps[0] < 3.5                        # the true answer is 3 at every slot
+    before = confidence_report(held)["ece"]
+    after = confidence_report(held, temps)["ece"]
+    assert min(before) > 0.08                          # clearly over-confident before
+    assert max(after) < 0.02, after                    # calibrated at every position after
+    # STS is order preserving within a slot
+    p1_raw, _ = calibration_dataset(held[:200])[1]
+    p1_cal, _ = calibration_dataset(held[:200], temps)[1]
+    assert (np.argsort(p1_raw, kind="stable") == np.argsort(p1_cal, kind="stable")).all()
+
+
+def test_calibrate_holdout_result():
+    recs = synthetic_rounds(6000, 4, seed=3)
+    res = calibrate(recs, gamma=4, holdout_fraction=0.5, seed=0)
+    assert res["method"] == "sts" and len(res["temperatures"]) == 4
+    assert res["num_rounds"] == 6000 and res["num_fit_rounds"] == res["num_eval_rounds"] == 3000
+    assert all(a < b for a, b in zip(res["ece_after"], res["ece_before"]))
+    assert res["ece_mean_after"] < 0.03 < 0.08 < res["ece_mean_before"]
+    json.dumps(res)
+    with pytest.raises(ValueError):
+        calibrate([RoundRecord(2, 1, 2)], gamma=2)
+
+
+def test_calibration_path(tmp_path):
+    d = tmp_path / "drafter"
+    d.mkdir()
+    assert calibration_path(d) == d / "calibration.json"
+    f = d / "model.safetensors"
+    f.write_bytes(b"")
+    assert calibration_path(f) == d / "calibration.json"
+    assert calibration_path(tmp_path / "x.json") == tmp_path / "x.json"
+
+
+# ------------------------------------------------------------------------------------ plots
+
+def _is_png(path):
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return head == PNG and len(open(path, "rb").read()) > 1000
+
+
+def test_plots_write_png(tmp_path):
+    recs = synthetic_rounds(400, 5, seed=4)
+    p = plots.plot_conditional_acceptance({"DSpark": [0.8, 0.8, 0.79, None], "DFlash": [0.8, 0.7, 0.6, 0.5]},
+                                          tmp_path / "cond.png", "Math")
+    assert _is_png(p)
+    p = plots.plot_threshold_sweep(recs, [0.0, 0.2, 0.4, 0.6, 0.8], tmp_path / "sweep.png",
+                                   temperatures=[3.0] * 5)
+    assert _is_png(p)
+    data = calibration_dataset(recs)
+    p = plots.plot_reliability(*data[1], tmp_path / "rel.png", "Position 1")
+    assert _is_png(p)
+    p = plots.plot_reliability_pair(data, calibration_dataset(recs, [3.0] * 5), tmp_path / "pair.png",
+                                    positions=[1, 3, 5])
+    assert _is_png(p)
+
+
+# ---------------------------------------------------------------------------------- command
+
+def test_run_calibrate_writes_calibration_json(tmp_path, capsys):
+    gamma = 5
+    recs = synthetic_rounds(1500, gamma, seed=5)
+    recs += [RoundRecord(gamma, 2, 2, eos=True, confidence_logits=[1.0] * gamma)]
+    f1 = write_records(recs[:800], str(tmp_path / "a.jsonl"))
+    f2 = write_records(recs[800:], str(tmp_path / "b.jsonl"))
+    drafter = tmp_path / "drafter"
+    drafter.mkdir()
+    parser = argparse.ArgumentParser()
+    add_calibrate_arguments(parser)
+    args = parser.parse_args(["--records", f1, f2, "--drafter", str(drafter), "--out", str(tmp_path / "plots")])
+    assert run_calibrate(args) == 0
+    data = json.loads((drafter / "calibration.json").read_text())
+    assert data["method"] == "sts"
+    assert len(data["temperatures"]) == gamma and all(t > 0 for t in data["temperatures"])
+    assert len(data["ece_before"]) == len(data["ece_after"]) == gamma
+    assert data["num_rounds"] == len(recs)
+    assert load_temperatures(drafter) == data["temperatures"]
+    assert _is_png(tmp_path / "plots" / "reliability.png")
+    assert _is_png(tmp_path / "plots" / "threshold_sweep.png")
+    out = capsys.readouterr().out
+    assert "ECE" in out and "calibration.json" in out
+
+
+def test_cli_calibrate(tmp_path, capsys):
+    from deepspec.cli import main
+    f = write_records(synthetic_rounds(300, 3, seed=6), str(tmp_path / "r.jsonl"))
+    assert main(["calibrate", "--records", f, "--drafter", str(tmp_path / "d"), "--holdout-fraction", "0"]) == 0
+    assert len(json.loads((tmp_path / "d" / "calibration.json").read_text())["temperatures"]) == 3
+    nolog = write_records([RoundRecord(3, 1, 2)], str(tmp_path / "n.jsonl"))
+    assert main(["calibrate", "--records", nolog]) == 2
+    assert main(["calibrate", "--records", str(tmp_path / "missing.jsonl")]) == 2

@@ -1,0 +1,426 @@
+"""DFlash and DSpark drafters on tiny random targets: the training-time forward equals the
+incremental inference path, proposals carry the exact distributions they were drawn from, reduced
+vocabularies, and the checkpoint round trip."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dspark.batch import FlatBatch
+from dspark.drafters import vocab as dvocab
+from dspark.drafters.checkpoint import load_drafter, save_drafter
+from dspark.drafters.dflash import DFlashConfig, DFlashDrafter, default_tap_layers, sample_anchors
+from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
+from dspark.errors import DSparkError
+from dspark.models.loader import Target
+from dspark.sampling import SamplingParams, probabilities
+from dspark.sequence import Sequence
+
+from conftest import tiny_model
+
+GREEDY = SamplingParams()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and 2-thread OpenMP regions stall for milliseconds
+    when the machine is busy; restore the session's setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+T_LEN = 26
+TOL = 1e-5
+
+
+def target(arch="qwen3", dtype=torch.float32, vocab=300, hidden=64, seed=0):
+    extra = {"layer_types": ["sliding", "sliding", "sliding", "full"]} if arch == "gemma3" else {}
+    return tiny_model(arch, vocab=vocab, seed=seed, dtype=dtype, num_layers=4, hidden_size=hidden,
+                      num_heads=4, num_kv_heads=2, head_dim=16, intermediate_size=128, **extra)
+
+
+def drafter(kind, tgt, seed=1, gamma=5, **kw):
+    """A drafter with all weights random, so every head and norm matters: std 0.3 for matrices and
+    vectors, effective norm scales in [0.25, 0.75] (keeps fp32 logits O(1-5), like a trained
+    drafter's, rather than O(10+))."""
+    if kind == "dflash":
+        d = DFlashDrafter.build(DFlashConfig(block_size=gamma, num_layers=2, **kw), tgt)
+    else:
+        head = "vanilla" if kind == "dspark" else kind.split("-")[1]
+        d = DSparkDrafter.build(DSparkConfig(block_size=gamma, num_layers=2, markov_rank=16,
+                                             markov_head_type=head, **kw), tgt)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in d.named_parameters():
+            if "norm" not in name:
+                p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.3)
+            else:
+                scale = 0.25 + 0.5 * torch.rand(p.shape, generator=g, dtype=torch.float64)
+                p.copy_(scale - 1.0 if tgt.cfg.norm_offset else scale)
+    return d.eval()
+
+
+def target_taps(tgt, tokens, taps):
+    """The target's tap-layer outputs (concatenated) and final hidden for all of `tokens`."""
+    cache = tgt.new_cache(1, len(tokens) + 8)
+    cache.allocate()
+    out = tgt.forward(FlatBatch.build([(0, 0, list(tokens))], "cpu"), cache, taps=taps)
+    return torch.cat(out.taps, -1), out.hidden
+
+
+def seq_at(d, tokens, taps, anchor, params=GREEDY, chunks=2, sid=0):
+    """A sequence whose anchor is tokens[anchor], with the context observed in `chunks` rounds."""
+    s = Sequence(sid, list(tokens[:anchor + 1]), 1, params, params.generator(), 64)
+    d.start(s)
+    cuts = sorted({0, anchor} | {anchor * i // chunks for i in range(1, chunks)})
+    for a, b in zip(cuts, cuts[1:]):
+        s.num_processed = b
+        d.observe(s, taps[a:b], None)
+    s.num_processed = anchor
+    return s
+
+
+def sequence_data(tgt, d, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, tgt.cfg.vocab_size, (T_LEN,), generator=g).tolist()
+    taps, _ = target_taps(tgt, tokens, d.tap_layers)
+    return tokens, taps
+
+
+def final_train_logits(out):
+    return out.markov_logits if out.markov_logits is not None else out.logits
+
+
+def test_default_tap_layers():
+    assert default_tap_layers(30) == [1, 8, 14, 20, 27]
+    assert default_tap_layers(4) == [1, 2, 3]
+    assert default_tap_layers(2) == [1]
+    assert default_tap_layers(1) == [0]
+    assert default_tap_layers(18) == [1, 4, 8, 12, 15]   # round half to even, as numpy
+
+
+KINDS = ["dflash", "dspark", "dspark-gated", "dspark-rnn"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", KINDS)
+def test_forward_train_matches_inference(kind, dtype):
+    """Several anchors packed in one forward_train call equal the observe + propose path at each
+    anchor (greedy; the Markov head teacher-forced with the tokens inference drew). fp32 within
+    1e-5 (rounding only: max |logit| is about 5 here), float64 within 1e-10."""
+    tol = TOL if dtype == torch.float32 else 1e-10
+    tgt = target(dtype=dtype)
+    d = drafter(kind, tgt)
+    tokens, taps = sequence_data(tgt, d)
+    anchors = [0, 4, 11, 19, T_LEN - 3]
+    inf_logits, prev, inf_conf = [], [], []
+    for a in anchors:
+        s = seq_at(d, tokens, taps, a)
+        props, logits = d.propose_with_logits([s])
+        inf_logits.append(logits[0])
+        prev.append([tokens[a]] + props[0].tokens[:-1])
+        inf_conf.append(props[0].confidence_logits)
+        assert len(props[0].tokens) == d.gamma
+    out = d.forward_train(torch.tensor(tokens), taps, torch.tensor(anchors), prev_tokens=torch.tensor(prev))
+    train = final_train_logits(out)
+    assert train.shape == (len(anchors), d.gamma, tgt.cfg.vocab_size)
+    assert (train - torch.stack(inf_logits)).abs().max() < tol
+    if kind != "dflash":
+        assert (out.confidence_logits - torch.stack(inf_conf)).abs().max() < tol
+        # the Markov bias really matters in these random weights
+        assert (out.markov_logits - out.logits).abs().max() > 1e-2
+    # labels and validity: slot k of anchor a predicts tokens[a + k + 1]
+    last = anchors.index(T_LEN - 3)
+    assert out.valid[last].tolist() == [True, True] + [False] * (d.gamma - 2)
+    assert out.labels[1].tolist() == tokens[5:5 + d.gamma]
+    assert out.target_rows[1].tolist() == list(range(4, 4 + d.gamma))
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_forward_train_matches_inference_other_archs(arch):
+    """Llama (no q/k norm) and Gemma3 (sandwich norms, offset norms, scaled embedding), float64."""
+    tgt = target(arch, dtype=torch.float64)
+    d = drafter("dspark", tgt)
+    tokens, taps = sequence_data(tgt, d)
+    anchors = [3, 15]
+    logits, prev = [], []
+    for a in anchors:
+        props, lg = d.propose_with_logits([seq_at(d, tokens, taps, a, chunks=3)])
+        logits.append(lg[0])
+        prev.append([tokens[a]] + props[0].tokens[:-1])
+    out = d.forward_train(torch.tensor(tokens), taps, torch.tensor(anchors), prev_tokens=torch.tensor(prev))
+    assert (out.markov_logits - torch.stack(logits)).abs().max() < 1e-10
+
+
+def test_mask_token_id_instead_of_learned_mask():
+    """mask_token_id >= 0 uses the target's embedding of that token (no mask_embedding weight)."""
+    tgt = target()
+    d = drafter("dspark", tgt, mask_token_id=7)
+    assert "mask_embedding" not in d.state_dict()
+    x = d._block_inputs(torch.tensor([3, 4]))
+    assert torch.equal(x[1, 0], tgt.model.embed(torch.tensor([4]))[0])
+    assert torch.equal(x[0, 1:], tgt.model.embed(torch.tensor([7])).expand(d.gamma - 1, -1))
+    tokens, taps = sequence_data(tgt, d)
+    props, logits = d.propose_with_logits([seq_at(d, tokens, taps, 8)])
+    prev = torch.tensor([[tokens[8]] + props[0].tokens[:-1]])
+    out = d.forward_train(torch.tensor(tokens), taps, torch.tensor([8]), prev_tokens=prev)
+    assert (out.markov_logits[0] - logits[0]).abs().max() < TOL
+
+
+def test_default_teacher_forcing_uses_ground_truth():
+    tgt = target()
+    d = drafter("dspark", tgt)
+    tokens, taps = sequence_data(tgt, d)
+    anchors = torch.tensor([2, 9])
+    out = d.forward_train(torch.tensor(tokens), taps, anchors)
+    assert out.prev_tokens.tolist() == [tokens[2:2 + d.gamma], tokens[9:9 + d.gamma]]
+    forced = d.forward_train(torch.tensor(tokens), taps, anchors, prev_tokens=out.prev_tokens)
+    assert torch.equal(out.markov_logits, forced.markov_logits)
+
+
+@pytest.mark.parametrize("kind", ["dflash", "dspark"])
+def test_batched_propose_matches_single(kind):
+    tgt = target()
+    d = drafter(kind, tgt)
+    tokens, taps = sequence_data(tgt, d)
+    anchors = [7, 0, 20, 13]
+    single = [d.propose_with_logits([seq_at(d, tokens, taps, a, sid=i)]) for i, a in enumerate(anchors)]
+    seqs = [seq_at(d, tokens, taps, a, sid=i) for i, a in enumerate(anchors)]
+    props, logits = d.propose_with_logits(seqs)
+    for i, (p1, l1) in enumerate(single):
+        assert (logits[i] - l1[0]).abs().max() < TOL
+        assert props[i].tokens == p1[0].tokens
+        if kind == "dspark":
+            assert (props[i].confidence_logits - p1[0].confidence_logits).abs().max() < TOL
+
+
+def test_observe_is_incremental():
+    tgt = target()
+    d = drafter("dflash", tgt)
+    tokens, taps = sequence_data(tgt, d)
+    whole = seq_at(d, tokens, taps, 20, chunks=1)
+    pieces = seq_at(d, tokens, taps, 20, chunks=6)
+    for i in range(len(d.layers)):
+        for a, b in zip(whole.draft_state.kv(i), pieces.draft_state.kv(i)):
+            assert a.shape == b.shape and (a - b).abs().max() < TOL
+    # the context cache grows past its initial capacity
+    st = whole.draft_state
+    st.truncate(0)
+    big = torch.randn(300, taps.shape[1])
+    whole.num_processed = 300
+    d.observe(whole, big, None)
+    assert st.length == 300 and st.cache.max_len >= 300
+
+
+@pytest.mark.parametrize("kind", ["dflash", "dspark", "dspark-rnn"])
+def test_probs_are_the_sampled_distribution(kind):
+    tgt = target()
+    d = drafter(kind, tgt)
+    tokens, taps = sequence_data(tgt, d)
+    params = SamplingParams(temperature=1.0, seed=1234)
+    s = seq_at(d, tokens, taps, 12, params)
+    props, logits = d.propose_with_logits([s])
+    p = props[0]
+    assert p.probs.shape == (d.gamma, tgt.cfg.vocab_size)
+    assert torch.allclose(p.probs.sum(-1), torch.ones(d.gamma, dtype=p.probs.dtype), atol=1e-5)
+    assert torch.equal(p.probs, probabilities(logits[0], params))
+    # re-draw with the same seed: the proposal's tokens come out of these very distributions
+    g = params.generator()
+    if kind == "dflash":
+        redrawn = torch.multinomial(p.probs, 1, generator=g).squeeze(-1).tolist()
+    else:
+        redrawn = [int(torch.multinomial(p.probs[k:k + 1], 1, generator=g)) for k in range(d.gamma)]
+    assert redrawn == p.tokens
+    # and the distributions are the model's: independently recomputed by the training forward
+    prev = torch.tensor([[tokens[12]] + p.tokens[:-1]])
+    out = d.forward_train(torch.tensor(tokens), taps, torch.tensor([12]), prev_tokens=prev)
+    assert (probabilities(final_train_logits(out)[0], params) - p.probs).abs().max() < 1e-5
+
+
+def test_sampled_frequencies_follow_probs():
+    """Empirically, slot 0 of DSpark draws follow Proposal.probs (top-k 4, temperature 1.5)."""
+    tgt = target()
+    d = drafter("dspark", tgt)
+    tokens, taps = sequence_data(tgt, d)
+    params = SamplingParams(temperature=1.5, top_k=4, seed=0)
+    s = seq_at(d, tokens, taps, 12, params)
+    counts, probs0, n = torch.zeros(tgt.cfg.vocab_size), None, 400
+    for i in range(n):
+        s.generator.manual_seed(i)
+        p = d.propose([s])[0]
+        counts[p.tokens[0]] += 1
+        probs0 = p.probs[0] if probs0 is None else probs0
+        assert torch.equal(p.probs[0], probs0)
+        assert int((p.probs > 0).sum(-1).max()) <= 4
+    assert 0.5 * (counts / n - probs0).abs().sum() < 0.1
+
+
+@pytest.mark.parametrize("kind", ["dflash", "dspark"])
+def test_reduced_vocab(kind):
+    tgt = target()
+    d = drafter(kind, tgt, draft_vocab_size=40)
+    counts = torch.arange(tgt.cfg.vocab_size).float().flip(0) % 17      # some frequency profile
+    d2t, t2d = dvocab.build_vocab_mapping(counts, 40, always_include=[299])
+    d.set_draft_vocab(d2t, t2d)
+    sd = d.state_dict()
+    assert sd["d2t"].dtype == torch.long and sd["t2d"].dtype == torch.bool and int(sd["t2d"].sum()) == 40
+    if kind == "dspark":
+        assert sd["markov_head.markov_w2.weight"].shape == (40, 16)
+        assert sd["markov_head.markov_w1.weight"].shape == (tgt.cfg.vocab_size, 16)
+    tokens, taps = sequence_data(tgt, d)
+    s = seq_at(d, tokens, taps, 10, SamplingParams(temperature=1.0, seed=5))
+    props, logits = d.propose_with_logits([s])
+    p = props[0]
+    assert logits.shape[-1] == 40
+    assert p.probs.shape == (d.gamma, tgt.cfg.vocab_size)
+    assert float(p.probs[:, ~t2d].abs().max()) == 0.0
+    assert torch.allclose(p.probs.sum(-1), torch.ones(d.gamma), atol=1e-5)
+    assert all(t2d[t] for t in p.tokens)
+    assert all(float(p.probs[k, t]) > 0 for k, t in enumerate(p.tokens))
+    # the training forward scores the same draft vocabulary
+    g = seq_at(d, tokens, taps, 10)
+    gp, gl = d.propose_with_logits([g])
+    prev = torch.tensor([[tokens[10]] + gp[0].tokens[:-1]])
+    out = d.forward_train(torch.tensor(tokens), taps, torch.tensor([10]), prev_tokens=prev)
+    assert (final_train_logits(out)[0] - gl[0]).abs().max() < TOL
+    # the draft logits are the target's LM head rows of the draft vocabulary
+    full = tgt.logits(out.hidden[0])
+    assert (out.logits[0] - full[:, dvocab.target_ids(d.d2t)]).abs().max() < TOL
+
+
+def test_vocab_mapping_helpers():
+    counts = torch.tensor([5, 0, 9, 9, 1, 7, 0, 2])
+    d2t, t2d = dvocab.build_vocab_mapping(counts, 4, always_include=[6])
+    ids = dvocab.target_ids(d2t)
+    assert ids.tolist() == [2, 3, 5, 6]                 # 9, 9, 7 and the forced id 6; ascending
+    assert d2t.tolist() == [2, 2, 3, 3]
+    assert t2d.tolist() == [False, False, True, True, False, True, True, False]
+    assert dvocab.target_to_draft(torch.tensor([5, 0, 6]), t2d).tolist() == [2, -1, 3]
+    assert dvocab.draft_to_target(torch.tensor([0, 3]), d2t).tolist() == [2, 6]
+    probs = dvocab.expand_probs(torch.tensor([[0.1, 0.2, 0.3, 0.4]]), d2t, 8)
+    assert probs[0].tolist() == pytest.approx([0, 0, 0.1, 0.2, 0, 0.3, 0.4, 0])
+    assert dvocab.count_tokens([[1, 1, 3], [7]], 8).tolist() == [0, 2, 0, 1, 0, 0, 0, 1]
+    dvocab.check_mapping(d2t, t2d, 8)
+    with pytest.raises(DSparkError):
+        dvocab.check_mapping(d2t, ~t2d, 8)
+
+
+def test_confidences_and_calibration():
+    tgt = target()
+    d = drafter("dspark", tgt)
+    tokens, taps = sequence_data(tgt, d)
+    p = d.propose([seq_at(d, tokens, taps, 9)])[0]
+    assert torch.allclose(p.confidences, torch.sigmoid(p.confidence_logits))
+    temps = [0.5, 1.0, 2.0, 3.0, 4.0]
+    d.load_calibration({"temperatures": temps})
+    q = d.propose([seq_at(d, tokens, taps, 9)])[0]
+    assert torch.equal(q.confidence_logits, p.confidence_logits)
+    assert torch.allclose(q.confidences, torch.sigmoid(p.confidence_logits / torch.tensor(temps)))
+    assert len(q.truncated(2).confidences) == 2
+    with pytest.raises(DSparkError):
+        d.load_calibration({"temperatures": [1.0, 2.0]})
+    # the confidence head can go without the Markov features, or away entirely
+    d2 = drafter("dspark", tgt, confidence_head_with_markov=False)
+    assert d2.state_dict()["confidence_head.proj.weight"].shape == (1, tgt.cfg.hidden_size)
+    d3 = drafter("dspark", tgt, enable_confidence_head=False)
+    assert not any(k.startswith("confidence_head") for k in d3.state_dict())
+    assert d3.propose([seq_at(d3, tokens, taps, 9)])[0].confidences is None
+
+
+def test_state_dict_has_no_target_weights_and_names_follow_layouts():
+    tgt = target()
+    d = drafter("dspark-gated", tgt)
+    sd = d.state_dict()
+    assert not any("embed_tokens" in k or "lm_head" in k for k in sd)
+    for k in ("fc.weight", "hidden_norm.weight", "norm.weight", "mask_embedding",
+              "layers.0.self_attn.q_proj.weight", "layers.1.mlp.down_proj.weight",
+              "markov_head.markov_w1.weight", "markov_head.markov_w2.weight",
+              "markov_head.gate_proj.weight", "markov_head.gate_proj.bias",
+              "confidence_head.proj.weight", "confidence_head.proj.bias"):
+        assert k in sd, k
+    h, r = tgt.cfg.hidden_size, 16
+    assert sd["fc.weight"].shape == (h, len(d.tap_layers) * h)
+    assert sd["markov_head.gate_proj.weight"].shape == (r, h + r)
+    assert sd["confidence_head.proj.weight"].shape == (1, h + r)
+    assert drafter("dspark-rnn", tgt).state_dict()["markov_head.joint_proj.weight"].shape == (3 * r, 2 * r + h)
+    assert d.tap_layers == (1, 2, 3) and d.config.tap_layers == [1, 2, 3] and d.gamma == 5
+
+
+def test_fresh_dspark_drafts_like_its_backbone():
+    tgt = target()
+    d = DSparkDrafter.build(DSparkConfig(block_size=4, markov_rank=8), tgt)
+    tokens, taps = sequence_data(tgt, d)
+    out = d.forward_train(torch.tensor(tokens), taps, torch.tensor([5, 9]))
+    assert torch.equal(out.markov_logits, out.logits)
+
+
+def test_forward_train_gradients_reach_drafter_only():
+    tgt = target()
+    tgt.requires_grad_(False)
+    d = drafter("dspark-rnn", tgt).train()
+    tokens, taps = sequence_data(tgt, d)
+    g = torch.Generator().manual_seed(0)
+    anchors = sample_anchors(torch.ones(T_LEN), 6, g)
+    assert anchors.numel() == 6 and bool((anchors[1:] > anchors[:-1]).all()) and int(anchors.max()) < T_LEN - 1
+    out = d.forward_train(torch.tensor(tokens), taps, anchors)
+    ce = torch.nn.functional.cross_entropy(out.markov_logits[out.valid], out.labels[out.valid])
+    (ce + out.confidence_logits.square().mean()).backward()
+    for name, p in d.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert all(p.grad is None for p in tgt.parameters())
+    # eligible anchors need a supervised successor
+    mask = torch.tensor([0, 1, 1, 1, 0, 1, 1, 0])
+    assert sample_anchors(mask, 10).tolist() == [1, 2, 5]
+
+
+def test_config_errors():
+    tgt = target()
+    with pytest.raises(DSparkError, match="markov_head_type"):
+        DSparkDrafter.build(DSparkConfig(markov_head_type="lstm"), tgt)
+    with pytest.raises(DSparkError, match="tap_layers"):
+        DFlashDrafter.build(DFlashConfig(tap_layers=[0, 9]), tgt)
+    with pytest.raises(DSparkError, match="full vocabulary"):
+        DFlashDrafter.build(DFlashConfig(), tgt).set_draft_vocab(torch.zeros(3, dtype=torch.long))
+
+
+def wrap(model, name="tiny"):
+    return Target(name=name, path=Path("."), model=model, tokenizer=None)
+
+
+@pytest.mark.parametrize("kind", ["dflash", "dspark-gated"])
+def test_checkpoint_round_trip(tmp_path, kind):
+    tgt = target()
+    d = drafter(kind, tgt, draft_vocab_size=60 if kind == "dflash" else 0)
+    if kind == "dflash":
+        d.set_draft_vocab(*dvocab.build_vocab_mapping(torch.arange(300) % 13, 60))
+    save_drafter(d, tmp_path / "ck", "tiny")
+    if kind != "dflash":
+        (tmp_path / "ck" / "calibration.json").write_text(json.dumps({"temperatures": [2.0] * 5}))
+    e = load_drafter(tmp_path / "ck", wrap(tgt))
+    assert type(e) is type(d) and e.config == d.config
+    tokens, taps = sequence_data(tgt, d)
+    for params in (GREEDY, SamplingParams(temperature=0.8, top_p=0.9, seed=7)):
+        a = d.propose([seq_at(d, tokens, taps, 14, params)])[0]
+        b = e.propose([seq_at(e, tokens, taps, 14, params)])[0]
+        assert a.tokens == b.tokens and torch.equal(a.probs, b.probs)
+        if kind != "dflash":
+            assert torch.equal(a.confidence_logits, b.confidence_logits)
+            assert torch.allclose(b.confidences, torch.sigmoid(a.confidence_logits / 2.0))
+
+
+def test_checkpoint_target_mismatch_and_corruption(tmp_path):
+    tgt = target()
+    d = drafter("dspark", tgt)
+    save_drafter(d, tmp_path / "ck", "tiny")
+    with pytest.raises(DSparkError, match="vocab_size"):
+        load_drafter(tmp_path / "ck", wrap(target(vocab=310), "other"))
+    with pytest.raises(DSparkError, match="hidden_size"):
+        load_drafter(tmp_path / "ck", wrap(target(hidden=48), "other"))
+    weights = tmp_path / "ck" / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:len(data) // 2])
+    with pytest.raises(DSparkError):
+        load_drafter(tmp_path / "ck", wrap(tgt))

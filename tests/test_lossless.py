@@ -1,0 +1,196 @@
+"""Lossless: speculative output equals plain greedy decoding token for token, and at temperature 1
+(with and without top-p) its distribution is the target's, for every drafter and every policy."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dspark.drafters.base import Drafter, Proposal
+from dspark.drafters.ngram import NgramDrafter
+from dspark.sampling import SamplingParams
+from dspark.schedule import POLICIES, DSparkPolicy, SPSTable
+from dspark.verify import verify, verify_one
+
+from conftest import tiny_model
+from lossless import TableDrafter, chi_square_pvalue, exact_joint, greedy_reference, run_engine, sample_continuations
+
+
+def prompts(n=10, vocab=96):
+    g = torch.Generator().manual_seed(7)
+    out = []
+    for i in range(n):
+        motif = torch.randint(3, vocab, (3 + i % 4,), generator=g).tolist()
+        out.append(motif * (2 + i % 3) + torch.randint(3, vocab, (i % 5,), generator=g).tolist())
+    return out
+
+
+class OracleDrafter(Drafter):
+    """Proposes the target's true greedy continuation with some positions corrupted, so rounds
+    accept long prefixes, reject in the middle and accept whole blocks (bonus token)."""
+    algorithm = "test-oracle"
+
+    def __init__(self, model, gamma=4, error_rate=0.3, seed=0):
+        self.model, self.gamma, self.error_rate = model, gamma, error_rate
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def propose(self, seqs):
+        out = []
+        for s in seqs:
+            toks = greedy_reference(self.model, s.tokens, self.gamma)
+            for j in range(len(toks)):
+                if torch.rand((), generator=self.rng) < self.error_rate:
+                    toks[j] = (toks[j] + 1) % self.model.cfg.vocab_size
+            conf = torch.linspace(0.9, 0.5, self.gamma, dtype=torch.float64)
+            out.append(Proposal(toks, None, conf))
+        return out
+
+
+GREEDY_DRAFTERS = {
+    "none": lambda m: Drafter(),
+    "ngram": lambda m: NgramDrafter(gamma=4, max_ngram=3),
+    "table": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3),
+    "oracle": lambda m: OracleDrafter(m),
+}
+
+
+@pytest.mark.parametrize("name", list(GREEDY_DRAFTERS))
+def test_greedy_identity_every_drafter(name):
+    model = tiny_model("llama")
+    ps = prompts()
+    want = [greedy_reference(model, p, 20) for p in ps]
+    got, engine = run_engine(model, GREEDY_DRAFTERS[name](model), ps, [SamplingParams()] * len(ps), 20,
+                             max_batch=4, stagger=True)
+    assert got == want
+    if name == "oracle":   # the test must have exercised multi-token acceptance
+        assert engine.stats.accepted > engine.stats.rounds
+
+
+# A non-flat SPS curve so that dspark / dspark-async actually cut blocks.
+SPS = SPSTable([1, 2, 4, 8, 16, 32], [10.0, 9.0, 8.0, 5.0, 2.5, 1.2])
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_greedy_identity_every_policy(policy):
+    model = tiny_model("gemma3", seed=3)
+    ps = prompts(8)
+    want = [greedy_reference(model, p, 16) for p in ps]
+    got, _ = run_engine(model, OracleDrafter(model), ps, [SamplingParams()] * len(ps), 16, policy=policy,
+                        max_batch=5, stagger=True, sps=SPS)
+    assert got == want
+
+
+SAMPLING = {"t1": SamplingParams(1.0, seed=11), "t1-top-p": SamplingParams(1.0, top_p=0.9, seed=12)}
+SAMPLE_DRAFTERS = {
+    "none": lambda m: Drafter(),
+    "table": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3),
+    "table-deterministic": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3, deterministic=True),
+}
+
+
+def _chi_square_case(model, drafter, params, policy="fixed", n=6000):
+    prompt = [3, 4, 5]
+    exact = exact_joint(model, prompt, params, 2)
+    samples = sample_continuations(model, drafter, prompt, params, n, 2, policy=policy, sps=SPS)
+    return chi_square_pvalue(samples, exact)
+
+
+@pytest.mark.parametrize("sampling", list(SAMPLING))
+@pytest.mark.parametrize("name", list(SAMPLE_DRAFTERS))
+def test_sampled_distribution_matches_target(name, sampling):
+    model = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
+    p = _chi_square_case(model, SAMPLE_DRAFTERS[name](model), SAMPLING[sampling])
+    assert p > 1e-3, p
+
+
+class ConfidentTableDrafter(TableDrafter):
+    """Adds DSpark-like confidences that depend on the previously sampled token."""
+
+    def propose(self, seqs):
+        out = []
+        for s, prop in zip(seqs, super().propose(seqs)):
+            prev = [s.tokens[-1]] + prop.tokens[:-1]
+            prop.confidences = torch.sigmoid(self.table[prev, 0] + 1.0)
+            out.append(prop)
+        return out
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_sampled_distribution_every_policy(policy):
+    model = tiny_model("llama", vocab=8, seed=6, dtype=torch.float64)
+    p = _chi_square_case(model, ConfidentTableDrafter(8, gamma=3, seed=2), SAMPLING["t1"], policy=policy)
+    assert p > 1e-3, p
+
+
+def _first_token_freqs(p_t, p_d, n, bias=1.0, seed=0):
+    """Verify one stochastic draft n times; with bias != 1 the acceptance ratio is deliberately
+    distorted (to show that the test below detects a small bias)."""
+    logits = torch.log(torch.tensor([p_t, p_t], dtype=torch.float64))
+    probs_d = torch.tensor([p_d], dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.zeros(len(p_t))
+    params = SamplingParams(1.0)
+    for _ in range(n):
+        x = int(torch.multinomial(probs_d[0], 1, generator=g))
+        prop = Proposal([x], probs_d * (1.0 / bias if bias != 1.0 else 1.0))
+        if bias != 1.0:
+            prop.probs = prop.probs.clone()
+            prop.probs[0, x] = probs_d[0, x] / bias
+        v = verify_one(logits, prop, params, g)
+        counts[v.tokens[0]] += 1
+    return counts
+
+
+def test_rejection_sampling_detects_a_one_percent_bias():
+    """40,000 single-draft rounds: the exact rule passes; a rule that accepts a few percent too
+    often (shifting about 1 % of the output mass) fails the same chi-square test."""
+    from scipy import stats
+    p_t, p_d = [0.5, 0.3, 0.2], [0.2, 0.3, 0.5]
+    n = 40000
+    exact = stats.chisquare(_first_token_freqs(p_t, p_d, n).numpy(), [p * n for p in p_t]).pvalue
+    biased = stats.chisquare(_first_token_freqs(p_t, p_d, n, bias=1.05).numpy(), [p * n for p in p_t]).pvalue
+    assert exact > 1e-3
+    assert biased < 1e-3
+
+
+def test_batched_verification_equals_alone():
+    g = torch.Generator().manual_seed(0)
+    V = 20
+    lens = [3, 0, 5, 1]
+    logits = torch.randn(sum(n + 1 for n in lens), V, generator=g)
+    props = []
+    for n in lens:
+        probs = torch.softmax(torch.randn(n, V, generator=g), -1)
+        props.append(Proposal(torch.multinomial(probs, 1, generator=g).flatten().tolist(), probs))
+    params = [SamplingParams(1.0), SamplingParams(0.0), SamplingParams(0.7, top_k=5), SamplingParams(1.0, top_p=0.8)]
+    together = verify(logits, props, params, [torch.Generator().manual_seed(i) for i in range(4)])
+    alone, row = [], 0
+    for i, (n, prop, p) in enumerate(zip(lens, props, params)):
+        alone.append(verify_one(logits[row:row + n + 1], prop, p, torch.Generator().manual_seed(i)))
+        row += n + 1
+    assert together == alone
+
+
+def test_appendix_counterexample():
+    """The paper's appendix A: one request, p_t = (0.7, 0.3), p_d = (0.5, 0.5), a_1 = 0.8,
+    c_2 = 0.9 after A and 0 after B, SPS(1..3) = 1, 0.5, 0.45. A search without the early stop
+    outputs A with probability 0.85; Algorithm 1 keeps the target's 0.7."""
+    sps = SPSTable([1, 2, 3], [1.0, 0.5, 0.45])
+    logits = torch.log(torch.tensor([[0.7, 0.3]] * 3, dtype=torch.float64))
+    p_d = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    params = SamplingParams(1.0)
+
+    def freq_a(early_stop: bool, n=20000) -> float:
+        policy, g, hits = DSparkPolicy(2, sps, early_stop=early_stop), torch.Generator().manual_seed(1), 0
+        for _ in range(n):
+            x1 = int(torch.multinomial(p_d, 1, generator=g))
+            x2 = int(torch.multinomial(p_d, 1, generator=g))
+            prop = Proposal([x1, x2], torch.stack([p_d, p_d]),
+                            torch.tensor([0.8, 0.9 if x1 == 0 else 0.0], dtype=torch.float64))
+            (n_verify,) = policy.choose([None], [prop], [2])
+            prop = prop.truncated(n_verify)
+            v = verify_one(logits[:n_verify + 1], prop, params, g)
+            hits += v.tokens[0] == 0
+        return hits / n
+
+    assert abs(freq_a(early_stop=True) - 0.70) < 0.015
+    assert abs(freq_a(early_stop=False) - 0.85) < 0.015

@@ -1,0 +1,410 @@
+"""Serving side: the OpenAI-compatible server (through the official client), its error handling,
+metrics, cancellation and a short concurrent load; the bench and profile tools on a tiny model."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import torch
+
+from dspark.drafters import NgramDrafter
+from dspark.engine import EngineConfig
+from dspark.generate import generate
+from dspark.models.config import ModelConfig
+from dspark.models.decoder import TargetModel
+from dspark.models.loader import Target, pull
+from dspark.sampling import SamplingParams
+
+CHAT_PROMPT = "Write a short poem about the sea."
+TEXT_PROMPT = "The quick brown fox jumps over the lazy dog. The quick brown"
+
+
+def tiny_target(tok, path, tied: bool, name: str) -> Target:
+    cfg = ModelConfig(arch="llama", vocab_size=49152, hidden_size=32, intermediate_size=64, num_layers=2,
+                      num_heads=4, num_kv_heads=2, head_dim=8, eos_token_ids=[2], tie_word_embeddings=tied)
+    torch.manual_seed(0)
+    return Target(name, path, TargetModel(cfg).eval(), tok)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    try:
+        path = pull("smollm2-135m", install=False)
+    except Exception as e:  # the SmolLM2 tokenizer is needed; its weights are not
+        pytest.skip(f"SmolLM2 tokenizer not available: {e}")
+    from transformers import AutoTokenizer
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield AutoTokenizer.from_pretrained(str(path)), path
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def target(tokenizer):
+    """Tied embeddings: the random model repeats itself, so the n-gram drafter's drafts get accepted."""
+    return tiny_target(*tokenizer, tied=True, name="tiny-smol")
+
+
+@pytest.fixture(scope="module")
+def varied_target(tokenizer):
+    """Untied embeddings: varied text (and almost no accepted drafts)."""
+    return tiny_target(*tokenizer, tied=False, name="tiny-smol")
+
+
+@contextlib.contextmanager
+def serve(app):
+    """Run the app with uvicorn in a background thread on a free 127.0.0.1 port."""
+    import uvicorn
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        assert thread.is_alive() and time.time() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        sock.close()
+
+
+def make_app(target, policy="fixed", max_batch=4, max_len=512, **kw):
+    from dspark.server import create_app
+    return create_app(target, NgramDrafter(gamma=4), EngineConfig(max_batch=max_batch, max_len=max_len, policy=policy),
+                      **kw)
+
+
+@pytest.fixture(scope="module")
+def server(target):
+    app = make_app(target, max_len=2048)
+    with serve(app) as url:
+        yield url, app
+
+
+def wait_idle(app, timeout=10.0) -> bool:
+    worker = app.state.worker
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if worker.num_running() == 0 and worker.num_waiting() == 0:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+# --- the OpenAI client --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["looping", "varied"])
+def test_openai_client_matches_generate(kind, target, varied_target):
+    import openai
+    target = target if kind == "looping" else varied_target
+    with serve(make_app(target, max_len=512)) as url:
+        check_openai_client(target, url)
+
+
+def check_openai_client(target, url):
+    import openai
+    expected = generate(target, NgramDrafter(gamma=4), CHAT_PROMPT, SamplingParams(0.0), 40)
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused")
+
+    stream = client.chat.completions.create(model="tiny-smol", messages=[{"role": "user", "content": CHAT_PROMPT}],
+                                            max_tokens=40, temperature=0, stream=True,
+                                            stream_options={"include_usage": True})
+    parts, reasons, usage = [], [], None
+    for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for ch in chunk.choices:
+            if ch.delta.content:
+                parts.append(ch.delta.content)
+            if ch.finish_reason:
+                reasons.append(ch.finish_reason)
+    assert "".join(parts) == expected["text"]
+    assert len(parts) > 1                                   # it really streamed
+    assert reasons == ["length" if expected["finish_reason"] == "length" else "stop"]
+    assert usage.completion_tokens == expected["num_new_tokens"]
+    assert usage.prompt_tokens == expected["prompt_tokens"]
+
+    resp = client.chat.completions.create(model="tiny-smol", messages=[{"role": "user", "content": CHAT_PROMPT}],
+                                          max_tokens=40, temperature=0)
+    assert resp.choices[0].message.content == expected["text"]
+    assert resp.choices[0].message.role == "assistant"
+    assert resp.usage.completion_tokens == expected["num_new_tokens"]
+
+    plain = generate(target, NgramDrafter(gamma=4), TEXT_PROMPT, SamplingParams(0.0), 30, chat=False)
+    comp = client.completions.create(model="tiny-smol", prompt=TEXT_PROMPT, max_tokens=30, temperature=0)
+    assert comp.choices[0].text == plain["text"]
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model="tiny-smol", prompt=TEXT_PROMPT, max_tokens=30, temperature=0, stream=True) if c.choices)
+    assert streamed == plain["text"]
+
+    # multi-message chat goes through the chat template as a whole
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": CHAT_PROMPT}]
+    ids = target.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
+    ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    multi = generate(target, NgramDrafter(gamma=4), ids, SamplingParams(0.0), 20)
+    resp = client.chat.completions.create(model="tiny-smol", messages=msgs, max_tokens=20, temperature=0)
+    assert resp.choices[0].message.content == multi["text"]
+    assert resp.usage.prompt_tokens == len(ids)
+
+    # seeded sampling is reproducible
+    a, b = (client.completions.create(model="tiny-smol", prompt=TEXT_PROMPT, max_tokens=12, temperature=1.0,
+                                      seed=7).choices[0].text for _ in range(2))
+    assert a == b
+    models = client.models.list()
+    assert [m.id for m in models.data] == ["tiny-smol"]
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+def assert_openai_error(r: httpx.Response, status: int, param=None):
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"} and err["message"]
+    if param is not None:
+        assert err["param"] == param
+    return err
+
+
+def test_invalid_requests_get_4xx_and_server_keeps_serving(target, server):
+    url, app = server
+    chat = url + "/v1/chat/completions"
+    msgs = [{"role": "user", "content": "hi"}]
+    with httpx.Client(timeout=30) as c:
+        assert_openai_error(c.post(chat, content=b"{not json", headers={"content-type": "application/json"}), 400)
+        assert_openai_error(c.post(chat, json=[1, 2]), 400)
+        err = assert_openai_error(c.post(chat, json={"model": "gpt-9", "messages": msgs}), 404, "model")
+        assert err["code"] == "model_not_found"
+        assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": msgs, "max_tokens": -5}), 400,
+                            "max_tokens")
+        assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": msgs, "max_tokens": 0}), 400,
+                            "max_tokens")
+        long_prompt = "word " * 3000
+        err = assert_openai_error(c.post(chat, json={"model": "tiny-smol", "max_tokens": 5,
+                                                     "messages": [{"role": "user", "content": long_prompt}]}),
+                                  400, "messages")
+        assert err["code"] == "context_length_exceeded"
+        err = assert_openai_error(c.post(url + "/v1/completions", json={"model": "tiny-smol", "prompt": "hi",
+                                                                          "max_tokens": 5000}), 400, "max_tokens")
+        assert err["code"] == "context_length_exceeded"
+        assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": msgs, "temperature": "hot"}), 400,
+                            "temperature")
+        assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": "hi"}), 400, "messages")
+        assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": [{"role": "robot", "content": "x"}]}),
+                            400, "messages")
+        assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": msgs, "max_tokens": 2.5}), 400,
+                            "max_tokens")
+        assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": msgs, "stream": "yes"}), 400,
+                            "stream")
+        assert_openai_error(c.post(url + "/v1/completions", json={"model": "tiny-smol", "prompt": [10**9]}), 400,
+                            "prompt")
+        assert_openai_error(c.get(url + "/v1/nothing"), 404)
+        r = c.post(chat, json={"model": "tiny-smol", "messages": msgs, "max_tokens": 5, "temperature": 0})
+        assert r.status_code == 200 and r.json()["choices"][0]["finish_reason"] in ("length", "stop")
+    assert wait_idle(app)
+
+
+def test_api_key(target):
+    import openai
+    with serve(make_app(target, api_key="s3cret")) as url:
+        with httpx.Client(timeout=30) as c:
+            body = {"model": "tiny-smol", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
+            err = assert_openai_error(c.post(url + "/v1/chat/completions", json=body), 401)
+            assert err["code"] == "invalid_api_key"
+            assert_openai_error(c.post(url + "/v1/chat/completions", json=body,
+                                       headers={"Authorization": "Bearer wrong"}), 401)
+            assert_openai_error(c.get(url + "/v1/models", headers={"Authorization": "Bearer wrong"}), 401)
+            r = c.post(url + "/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret"})
+            assert r.status_code == 200
+            assert c.get(url + "/health").status_code == 200
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=url + "/v1", api_key="nope").models.list()
+        assert openai.OpenAI(base_url=url + "/v1", api_key="s3cret").models.list().data[0].id == "tiny-smol"
+
+
+# --- metrics, health, models -------------------------------------------------------------------
+
+def test_metrics_health_models(target, server):
+    url, app = server
+    with httpx.Client(timeout=30) as c:
+        assert c.get(url + "/health").json() == {"status": "ok"}
+        models = c.get(url + "/v1/models").json()
+        assert models["object"] == "list" and models["data"][0]["id"] == "tiny-smol"
+        assert c.get(url + "/v1/models/tiny-smol").json()["id"] == "tiny-smol"
+        r = c.post(url + "/v1/completions", json={"model": "tiny-smol", "prompt": TEXT_PROMPT, "max_tokens": 16,
+                                                  "temperature": 0})
+        assert r.status_code == 200
+        m = c.get(url + "/metrics")
+    assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
+    from dspark.bench import parse_prometheus
+    text = m.text
+    values = parse_prometheus(text)
+    for name in ("dspark_requests_total", "dspark_requests_running", "dspark_requests_waiting",
+                 "dspark_prompt_tokens_total", "dspark_generation_tokens_total", "dspark_draft_tokens_proposed_total",
+                 "dspark_draft_tokens_accepted_total", "dspark_tau", "dspark_tokens_per_step",
+                 "dspark_verification_budget", "process_resident_memory_bytes"):
+        assert name in values, name
+        assert f"# TYPE {name} " in text
+    assert 'dspark_draft_accepted_per_position_total{model="tiny-smol",position="1"}' in text
+    assert values["dspark_generation_tokens_total"] >= 16
+    assert values["dspark_draft_tokens_accepted_total"] <= values["dspark_draft_tokens_proposed_total"]
+    assert values["dspark_tau"] >= 1.0
+    for line in text.splitlines():        # every sample line is "name{labels} number"
+        if line and not line.startswith("#"):
+            float(line.rsplit(" ", 1)[1])
+
+
+# --- cancellation and load -----------------------------------------------------------------------
+
+def test_disconnect_frees_slot(target, server):
+    url, app = server
+    worker = app.state.worker
+    assert wait_idle(app)
+    cancelled = worker.counters.finished["cancelled"]
+    body = {"model": "tiny-smol", "prompt": TEXT_PROMPT, "max_tokens": 1900, "temperature": 0, "stream": True}
+    with httpx.Client(timeout=30) as c:
+        with c.stream("POST", url + "/v1/completions", json=body) as r:
+            assert r.status_code == 200
+            got = 0
+            for line in r.iter_lines():
+                if line.startswith("data:") and json.loads(line[5:])["choices"][0]["text"]:
+                    got += 1
+                    if got == 2:
+                        break
+            assert worker.num_running() == 1
+    # the connection is closed: the slot is freed without generating the remaining tokens
+    assert wait_idle(app, timeout=5.0)
+    assert worker.counters.finished["cancelled"] == cancelled + 1
+
+
+def test_concurrent_streaming_load(target):
+    app = make_app(target, policy="dspark", max_batch=8, max_len=512)
+    clients, duration = 16, 3.0
+    outcome = {"ok": 0, "errors": [], "texts": 0}
+
+    async def client(k: int, url: str, http: httpx.AsyncClient):
+        t0 = time.time()
+        i = 0
+        while time.time() - t0 < duration:
+            body = {"model": "tiny-smol", "messages": [{"role": "user", "content": f"Question {k}.{i}: count to ten"}],
+                    "max_tokens": 4 + (7 * k + 3 * i) % 40, "stream": True,
+                    "temperature": 0 if k % 2 else 0.8, "seed": k * 100 + i}
+            i += 1
+            try:
+                async with http.stream("POST", url + "/v1/chat/completions", json=body) as r:
+                    if r.status_code != 200:
+                        outcome["errors"].append(f"HTTP {r.status_code}")
+                        continue
+                    done = False
+                    async for line in r.aiter_lines():
+                        if line == "data: [DONE]":
+                            done = True
+                        elif line.startswith("data:"):
+                            obj = json.loads(line[5:])
+                            if "error" in obj:
+                                outcome["errors"].append(obj["error"]["message"])
+                    if done:
+                        outcome["ok"] += 1
+                    else:
+                        outcome["errors"].append("lost: no [DONE]")
+            except httpx.HTTPError as e:
+                outcome["errors"].append(repr(e))
+
+    async def main(url):
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=32)) as http:
+            await asyncio.gather(*(client(k, url, http) for k in range(clients)))
+
+    with serve(app) as url:
+        asyncio.run(main(url))
+        assert wait_idle(app)
+        counters = app.state.worker.counters
+    assert outcome["errors"] == []
+    assert outcome["ok"] >= clients
+    fin = counters.finished
+    assert fin["stop"] + fin["length"] == outcome["ok"] and fin["error"] == 0 and fin["cancelled"] == 0
+
+
+# --- pieces --------------------------------------------------------------------------------------
+
+def test_stop_strings_are_held_back_and_cut(target):
+    from dspark.server import OutputText
+    tok = target.tokenizer
+    ids = tok("Hello world, this is the end. More text", add_special_tokens=False)["input_ids"]
+    out = OutputText(tok, ["the end"])
+    sent = "".join(out.feed([t], final=False) for t in ids)
+    assert out.stopped and sent == "Hello world, this is " and "the end" not in sent
+    plain = OutputText(tok, [])
+    assert "".join(plain.feed([t], final=False) for t in ids) + plain.feed([], final=True) == \
+        tok.decode(ids, skip_special_tokens=True)
+
+
+def test_bench_inprocess_writes_csv_and_plots(target, tmp_path):
+    from dspark import bench
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("\n".join(json.dumps({"turns": [f"Tell me about topic {i}", "and more"]}) for i in range(4)))
+    requests = bench.load_jsonl(data, target.encode_prompt, num=4, max_prompt_tokens=200, max_tokens=8)
+    rows = bench.bench_engine(target, NgramDrafter(gamma=4), requests, ["none", "dspark"], [1, 2],
+                              num_requests=3, log=lambda m: None)
+    assert len(rows) == 4
+    for r in rows:
+        assert r["requests"] == 3 and r["errors"] == 0 and r["output_tokens"] > 0
+        assert r["throughput_tok_s"] > 0
+    none = [r for r in rows if r["policy"] == "none"]
+    assert all(r["verify_budget"] == 0 and r["tau"] == 1 for r in none)
+    paths = bench.write_outputs(rows, tmp_path / "out", baseline="none")
+    assert paths["csv"].read_text().splitlines()[0].startswith("policy,concurrency")
+    assert len(paths["csv"].read_text().splitlines()) == 5
+    for k in ("frontier", "budget"):
+        assert paths[k].stat().st_size > 1000 and paths[k].read_bytes()[:4] == b"\x89PNG"
+    table = bench.format_table(rows, "none")
+    assert "1.00" in table
+
+
+def test_bench_against_a_server_url(target, server):
+    from dspark import bench
+    url, app = server
+    requests = [bench.BenchRequest(f"Say something about {w}", [], 6) for w in ("cats", "dogs", "owls")]
+    rows = bench.bench_url(url, requests, [1, 2], num_requests=3, log=lambda m: None)
+    assert [r["concurrency"] for r in rows] == [1, 2]
+    for r in rows:
+        assert r["requests"] == 3 and r["errors"] == 0 and 0 < r["output_tokens"] <= 18
+        assert r["tau"] >= 1 and r["steps"] > 0          # from the server's /metrics
+
+
+def test_bench_sharegpt_reader_stops_at_the_cut():
+    from dspark.bench import iter_json_array
+    text = json.dumps([{"a": 1}, {"b": [2, 3]}, {"c": "x"}])
+    assert list(iter_json_array(text[:-10])) == [{"a": 1}, {"b": [2, 3]}]
+    assert list(iter_json_array(text)) == [{"a": 1}, {"b": [2, 3]}, {"c": "x"}]
+
+
+def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
+    from dspark import profile
+    table = profile.profile_sps(target.model, [1, 2, 4], context=16, max_seqs=2, repeats=1, warmup=0)
+    assert table.tokens == [1, 2, 4] and all(s > 0 for s in table.steps_per_second)
+    assert table.meta["context"] == 16 and table.meta["threads"] == torch.get_num_threads()
+    monkeypatch.setenv("DSPARK_HOME", str(tmp_path))
+    calls = []
+    real = profile.profile_sps
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, tokens=[1, 2], context=8, repeats=1, warmup=0)
+    monkeypatch.setattr(profile, "profile_sps", counting)
+    t1 = profile.sps_table_for(target, "cpu", "float32", 1, log=lambda m: None)
+    t2 = profile.sps_table_for(target, "cpu", "float32", 1, log=lambda m: None)
+    assert len(calls) == 1 and t1.tokens == t2.tokens == [1, 2]
+    assert (tmp_path / "sps" / "tiny-smol-cpu-float32-t1.json").exists()
+    assert t2.meta["model"] == "tiny-smol"
