@@ -43,12 +43,12 @@ BUILDERS = {
     "dflash": lambda t: DFlashDrafter.build(DFlashConfig(block_size=7, num_layers=1), t),
     "dspark": lambda t: DSparkDrafter.build(DSparkConfig(block_size=7, num_layers=1), t),
 }
-VARIANTS = {   # --variants: what the sequential head's cost depends on
-    "dspark-gated": lambda t: DSparkDrafter.build(DSparkConfig(block_size=7, num_layers=1, markov_head_type="gated"), t),
-    "dspark-rnn": lambda t: DSparkDrafter.build(DSparkConfig(block_size=7, num_layers=1, markov_head_type="rnn"), t),
-    "dspark-r64": lambda t: DSparkDrafter.build(DSparkConfig(block_size=7, num_layers=1, markov_rank=64), t),
-    "dflash-v16k": lambda t: DFlashDrafter.build(DFlashConfig(block_size=7, num_layers=1, draft_vocab_size=16384), t),
-    "dspark-v16k": lambda t: DSparkDrafter.build(DSparkConfig(block_size=7, num_layers=1, draft_vocab_size=16384), t),
+VARIANTS = {   # --variants (block 7 as above): what the sequential head's cost depends on
+    "dspark-gated": lambda t: DSparkDrafter.build(DSparkConfig(num_layers=1, markov_head_type="gated"), t),
+    "dspark-rnn": lambda t: DSparkDrafter.build(DSparkConfig(num_layers=1, markov_head_type="rnn"), t),
+    "dspark-r64": lambda t: DSparkDrafter.build(DSparkConfig(num_layers=1, markov_rank=64), t),
+    "dflash-v16k": lambda t: DFlashDrafter.build(DFlashConfig(num_layers=1, draft_vocab_size=16384), t),
+    "dspark-v16k": lambda t: DSparkDrafter.build(DSparkConfig(num_layers=1, draft_vocab_size=16384), t),
 }
 
 

@@ -201,7 +201,8 @@ def report(stats: dict, args) -> int:
     print(f"  aborted by client  {stats['aborted']}")
     print(f"  errors             {stats['errors']}")
     print(f"  LOST               {stats['lost']}")
-    print(f"  completion tokens  {stats['completion_tokens']} ({stats['completion_tokens'] / stats['wall_s']:.1f} tok/s)")
+    rate = stats["completion_tokens"] / stats["wall_s"]
+    print(f"  completion tokens  {stats['completion_tokens']} ({rate:.1f} tok/s)")
     for s in stats["error_samples"][:5]:
         print(f"    e.g. {s}")
     m = stats["metrics"]

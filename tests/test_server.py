@@ -88,7 +88,7 @@ def make_app(target, policy="fixed", max_batch=4, max_len=512, **kw):
 
 @pytest.fixture(scope="module")
 def server(target):
-    app = make_app(target, max_len=2048)
+    app = make_app(target, max_len=8192)
     with serve(app) as url:
         yield url, app
 
@@ -107,7 +107,6 @@ def wait_idle(app, timeout=10.0) -> bool:
 
 @pytest.mark.parametrize("kind", ["looping", "varied"])
 def test_openai_client_matches_generate(kind, target, varied_target):
-    import openai
     target = target if kind == "looping" else varied_target
     with serve(make_app(target, max_len=512)) as url:
         check_openai_client(target, url)
@@ -191,13 +190,13 @@ def test_invalid_requests_get_4xx_and_server_keeps_serving(target, server):
                             "max_tokens")
         assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": msgs, "max_tokens": 0}), 400,
                             "max_tokens")
-        long_prompt = "word " * 3000
+        long_prompt = "word " * 9000
         err = assert_openai_error(c.post(chat, json={"model": "tiny-smol", "max_tokens": 5,
                                                      "messages": [{"role": "user", "content": long_prompt}]}),
                                   400, "messages")
         assert err["code"] == "context_length_exceeded"
         err = assert_openai_error(c.post(url + "/v1/completions", json={"model": "tiny-smol", "prompt": "hi",
-                                                                          "max_tokens": 5000}), 400, "max_tokens")
+                                                                          "max_tokens": 9000}), 400, "max_tokens")
         assert err["code"] == "context_length_exceeded"
         assert_openai_error(c.post(chat, json={"model": "tiny-smol", "messages": msgs, "temperature": "hot"}), 400,
                             "temperature")
@@ -214,6 +213,24 @@ def test_invalid_requests_get_4xx_and_server_keeps_serving(target, server):
         r = c.post(chat, json={"model": "tiny-smol", "messages": msgs, "max_tokens": 5, "temperature": 0})
         assert r.status_code == 200 and r.json()["choices"][0]["finish_reason"] in ("length", "stop")
     assert wait_idle(app)
+
+
+def test_engine_failure_fails_requests_in_flight_and_recovers(target, server):
+    url, app = server
+    worker = app.state.worker
+    assert wait_idle(app)
+
+    def boom():
+        raise RuntimeError("injected failure")
+    worker.engine.step = boom            # the worker replaces a failed engine with a fresh one
+    body = {"model": "tiny-smol", "prompt": "hi", "max_tokens": 4, "temperature": 0}
+    with httpx.Client(timeout=30) as c:
+        err = assert_openai_error(c.post(url + "/v1/completions", json=body), 500)
+        assert "injected failure" in err["message"] and err["type"] == "server_error"
+        r = c.post(url + "/v1/completions", json={**body, "stream": True})
+        assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n")
+        assert c.get(url + "/health").status_code == 200
+    assert worker.counters.engine_errors == 1
 
 
 def test_api_key(target):
@@ -273,7 +290,7 @@ def test_disconnect_frees_slot(target, server):
     worker = app.state.worker
     assert wait_idle(app)
     cancelled = worker.counters.finished["cancelled"]
-    body = {"model": "tiny-smol", "prompt": TEXT_PROMPT, "max_tokens": 1900, "temperature": 0, "stream": True}
+    body = {"model": "tiny-smol", "prompt": TEXT_PROMPT, "max_tokens": 8000, "temperature": 0, "stream": True}
     with httpx.Client(timeout=30) as c:
         with c.stream("POST", url + "/v1/completions", json=body) as r:
             assert r.status_code == 200
@@ -287,6 +304,13 @@ def test_disconnect_frees_slot(target, server):
     # the connection is closed: the slot is freed without generating the remaining tokens
     assert wait_idle(app, timeout=5.0)
     assert worker.counters.finished["cancelled"] == cancelled + 1
+
+    # a non-streaming client that gives up is noticed too (polled once a second)
+    with httpx.Client(timeout=0.5) as c:
+        with pytest.raises(httpx.ReadTimeout):
+            c.post(url + "/v1/completions", json={**body, "stream": False})
+    assert wait_idle(app, timeout=5.0)
+    assert worker.counters.finished["cancelled"] == cancelled + 2
 
 
 def test_concurrent_streaming_load(target):
@@ -348,6 +372,23 @@ def test_stop_strings_are_held_back_and_cut(target):
     plain = OutputText(tok, [])
     assert "".join(plain.feed([t], final=False) for t in ids) + plain.feed([], final=True) == \
         tok.decode(ids, skip_special_tokens=True)
+
+
+def test_stop_strings_through_the_server(target, server):
+    import openai
+    url, app = server
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused")
+    full = client.completions.create(model="tiny-smol", prompt=TEXT_PROMPT, max_tokens=12, temperature=0)
+    text = full.choices[0].text
+    stop = text[len(text) // 3: len(text) // 3 + 4]
+    want = text[:text.index(stop)]
+    resp = client.completions.create(model="tiny-smol", prompt=TEXT_PROMPT, max_tokens=12, temperature=0, stop=[stop])
+    assert resp.choices[0].text == want and resp.choices[0].finish_reason == "stop"
+    chunks = list(client.completions.create(model="tiny-smol", prompt=TEXT_PROMPT, max_tokens=12, temperature=0,
+                                            stop=stop, stream=True))
+    assert "".join(c.choices[0].text for c in chunks) == want
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert wait_idle(app)
 
 
 def test_bench_inprocess_writes_csv_and_plots(target, tmp_path):

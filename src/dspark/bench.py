@@ -29,7 +29,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DSparkError
@@ -504,6 +504,9 @@ def plot_budget(rows: list[dict], path: Path, title: str = "") -> None:
     for policy, rs in _by_policy(rows).items():
         ax.plot([r["concurrency"] for r in rs], [r["verify_budget"] for r in rs], marker="o", label=policy)
     ax.set_xscale("log", base=2)
+    levels = sorted({r["concurrency"] for r in rows})
+    ax.set_xticks(levels, [str(c) for c in levels])
+    ax.minorticks_off()
     ax.set_xlabel("concurrency (requests)")
     ax.set_ylabel("draft tokens verified per request per step")
     ax.set_title(title or "Average verification budget against concurrency")
@@ -621,9 +624,10 @@ def run(args) -> int:
     else:
         requests = load_jsonl(args.dataset, encode, args.num_prompts, args.max_prompt_tokens, args.max_tokens,
                               args.seed)
-    print(f"{len(requests)} prompts from {args.dataset}; mean output {statistics.fmean(r.max_tokens for r in requests):.0f} "
-          f"tokens; levels {levels}; " + (f"{duration:.0f} s" if duration else f"{args.num_requests} requests")
-          + " per level", file=sys.stderr)
+    mean_out = statistics.fmean(r.max_tokens for r in requests)
+    bound = f"{duration:.0f} s" if duration else f"{args.num_requests} requests"
+    print(f"{len(requests)} prompts from {args.dataset}; mean output {mean_out:.0f} tokens; levels {levels}; "
+          f"{bound} per level", file=sys.stderr)
     if args.url:
         rows = bench_url(args.url, requests, levels, params, duration, args.num_requests, args.api_key, chat,
                          args.label)

@@ -19,12 +19,13 @@ MODULE_COMMANDS = {
 }
 
 
-def add_target_arguments(p: argparse.ArgumentParser, drafter_default: str = "default") -> None:
+def add_target_arguments(p: argparse.ArgumentParser, drafter_default: str | None = "default") -> None:
     p.add_argument("--target", default="smollm2-135m",
                    help="named default (smollm2-135m, gemma3-270m) or a model directory (default: %(default)s)")
-    p.add_argument("--drafter", default=drafter_default,
-                   help="default (the committed DSpark drafter for the target, else ngram), none, ngram, "
-                        "or a drafter checkpoint directory (default: %(default)s)")
+    if drafter_default is not None:   # None: the command declares its own --drafter
+        p.add_argument("--drafter", default=drafter_default,
+                       help="default (the committed DSpark drafter for the target, else ngram), none, ngram, "
+                            "or a drafter checkpoint directory (default: %(default)s)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

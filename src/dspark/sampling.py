@@ -49,18 +49,27 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
         out.scatter_(-1, logits.argmax(-1, keepdim=True), 1.0)
         return out
     logits = logits / params.temperature
-    if params.top_k and params.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, params.top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+    vocab = logits.shape[-1]
+    if params.top_k and params.top_k < vocab:
+        # Work on the k best logits only: the nucleus is then a sort of k values, not of V.
+        top, idx = torch.topk(logits, params.top_k, dim=-1)
+        probs = torch.zeros_like(logits).scatter_(-1, idx, _nucleus(torch.softmax(top, -1), params.top_p))
+        return probs
     probs = torch.softmax(logits, dim=-1)
     if params.top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)
-        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-        drop_sorted = (sorted_p.cumsum(-1) - sorted_p) >= params.top_p
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        probs = probs.masked_fill(drop, 0.0)
-        probs = probs / probs.sum(-1, keepdim=True)
+        probs = torch.zeros_like(probs).scatter_(-1, order, _nucleus(sorted_p, params.top_p))
     return probs
+
+
+def _nucleus(sorted_p: torch.Tensor, top_p: float) -> torch.Tensor:
+    """sorted_p [R, k] in descending order -> the smallest prefix whose mass reaches top_p,
+    renormalized (the first token always stays)."""
+    if top_p >= 1.0:
+        return sorted_p
+    keep = (sorted_p.cumsum(-1) - sorted_p) < top_p
+    kept = sorted_p * keep
+    return kept / kept.sum(-1, keepdim=True)
 
 
 def sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

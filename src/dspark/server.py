@@ -651,17 +651,20 @@ def create_app(target, drafter, engine_config: EngineConfig | None = None, *, sp
             handle.done = True
         return item
 
+    async def watch_disconnect(request: Request, handle: Handle):
+        # The body is read, so the next ASGI message can only be the client going away.
+        while not handle.done:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                worker.cancel(handle)
+                return
+
     async def collect(request: Request, handle: Handle, req: ParsedRequest, rid: str, created: int, chat: bool):
         out = OutputText(target.tokenizer, req.stop)
+        watcher = asyncio.create_task(watch_disconnect(request, handle))
         try:
             while True:
-                try:
-                    item = await asyncio.wait_for(next_event(handle), timeout=1.0)
-                except asyncio.TimeoutError:
-                    if await request.is_disconnected():
-                        worker.cancel(handle)
-                        return JSONResponse({}, status_code=499)
-                    continue
+                item = await next_event(handle)
                 kind = item[0]
                 if kind == "error":
                     raise APIError(item[1], item[2], "invalid_request_error" if item[1] < 500 else "server_error")
@@ -669,8 +672,11 @@ def create_app(target, drafter, engine_config: EngineConfig | None = None, *, sp
                 if kind == "done" or out.stopped:
                     break
         finally:
+            watcher.cancel()
             if not handle.done:
                 worker.cancel(handle)
+        if item[2] == "cancelled":
+            return JSONResponse({}, status_code=499)      # nobody is listening
         reason = finish(handle, out, item[2] if kind == "done" else None)
         if chat:
             choice = {"index": 0, "message": {"role": "assistant", "content": out.text},

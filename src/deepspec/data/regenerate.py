@@ -1,0 +1,240 @@
+"""Regenerate every assistant answer with the target itself (METHOD section 3).
+
+Default backend: our own engine, many conversations batched in one flat target forward. Or any
+OpenAI-compatible endpoint (`--url`), so a vLLM or SGLang cluster can do it at scale.
+
+Output JSONL, one line per conversation, keyed by prompt id: a rerun skips ids already written, so
+a killed run resumes with no duplicates and no gaps. Failures are logged to <out>.errors.jsonl and
+skipped, never fatal.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from dspark.errors import DSparkError
+
+from .prompts import PromptRecord, load_prompts
+
+
+@dataclass
+class RegenSettings:
+    temperature: float = 0.7     # the reference recipe's sampling (non-thinking mode)
+    top_p: float = 0.8
+    top_k: int = 20
+    max_new_tokens: int = 512
+    seed: int = 0
+
+    def seed_for(self, prompt_id: str, turn: int) -> int:
+        """Deterministic per conversation and turn, whatever the batch composition."""
+        h = hashlib.sha256(f"{self.seed}:{prompt_id}:{turn}".encode()).digest()
+        return int.from_bytes(h[:4], "little")
+
+
+def done_ids(out: Path) -> set[str]:
+    ids = set()
+    if out.exists():
+        with out.open() as f:
+            for line in f:
+                try:
+                    ids.add(json.loads(line)["id"])
+                except (json.JSONDecodeError, KeyError):
+                    continue   # a line cut by a kill: its id is regenerated
+    return ids
+
+
+def _repair_tail(out: Path) -> None:
+    """Drop a partial last line left by a killed writer."""
+    if out.exists() and out.stat().st_size:
+        data = out.read_bytes()
+        if not data.endswith(b"\n"):
+            out.write_bytes(data[:data.rfind(b"\n") + 1])
+
+
+def _record(rec: PromptRecord, messages: list[dict], gen: dict) -> dict:
+    return {"id": rec.id, "source": rec.source, "domain": rec.domain, "conversations": messages,
+            "generation": gen}
+
+
+class EngineBackend:
+    """Batched regeneration through our engine (chat template of the target)."""
+
+    def __init__(self, target, drafter, max_batch: int, settings: RegenSettings):
+        from dspark.engine import Engine, EngineConfig
+        self.target, self.settings = target, settings
+        max_len = min(target.config.max_position_embeddings, 4096)
+        self.engine = Engine(target.model, drafter, EngineConfig(max_batch=max_batch, max_len=max_len),
+                             eos_ids=target.eos_ids, tokenizer=target.tokenizer)
+        self.max_len = max_len
+
+    def run(self, records: list[PromptRecord], on_done, on_error) -> None:
+        """Conversations advance turn by turn; each turn of each conversation is one request."""
+        from dspark.sampling import SamplingParams
+        s = self.settings
+        state = {r.id: {"rec": r, "messages": [], "turns": list(r.messages), "tokens": 0, "reasons": []}
+                 for r in records}
+        queue = list(state)
+        active: dict[int, str] = {}
+
+        def submit(cid: str) -> None:
+            st = state[cid]
+            while st["turns"] and st["turns"][0]["role"] != "user":
+                st["messages"].append(st["turns"].pop(0))    # system turns pass through
+            if not st["turns"]:
+                on_done(_record(st["rec"], st["messages"], self._gen(st)))
+                return
+            st["messages"].append(st["turns"].pop(0))
+            while st["turns"] and st["turns"][0]["role"] == "assistant":
+                st["turns"].pop(0)                            # old answers are replaced
+            try:
+                ids = self.target.tokenizer.apply_chat_template(st["messages"], add_generation_prompt=True,
+                                                                tokenize=True)
+                ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+                room = self.max_len - len(ids) - 16
+                if room < 16:
+                    raise DSparkError(f"prompt of {len(ids)} tokens leaves no room to answer")
+                params = SamplingParams(s.temperature, s.top_p, s.top_k, s.seed_for(cid, len(st["messages"])))
+                seq = self.engine.add_request(ids, params, min(s.max_new_tokens, room))
+            except Exception as e:  # one bad prompt must not stop the run
+                on_error(cid, repr(e))
+                return
+            active[seq.id] = cid
+
+        while queue or active:
+            while queue and len(active) < self.engine.config.max_batch:
+                submit(queue.pop(0))
+            if not self.engine.has_work:
+                continue
+            for ev in self.engine.step():
+                if not ev.finished:
+                    continue
+                cid = active.pop(ev.seq.id)
+                st = state[cid]
+                text = self.target.tokenizer.decode(ev.seq.output_ids, skip_special_tokens=True)
+                st["messages"].append({"role": "assistant", "content": text})
+                st["tokens"] += ev.seq.num_new
+                st["reasons"].append(ev.finish_reason)
+                if st["turns"]:
+                    queue.insert(0, cid)
+                else:
+                    on_done(_record(st["rec"], st["messages"], self._gen(st)))
+
+    def _gen(self, st) -> dict:
+        s = self.settings
+        return {"backend": "dspark", "target": self.target.name, "temperature": s.temperature, "top_p": s.top_p,
+                "top_k": s.top_k, "seed": s.seed, "max_new_tokens": s.max_new_tokens,
+                "num_tokens": st["tokens"], "finish_reasons": st["reasons"]}
+
+
+class EndpointBackend:
+    """Any OpenAI-compatible /v1/chat/completions endpoint."""
+
+    def __init__(self, url: str, model: str, settings: RegenSettings, concurrency: int, api_key: str | None):
+        self.url = url.rstrip("/")
+        if not self.url.endswith("/v1"):
+            self.url += "/v1"
+        self.model, self.settings, self.concurrency = model, settings, concurrency
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def _one(self, rec: PromptRecord) -> dict:
+        import httpx
+        s, messages, tokens = self.settings, [], 0
+        with httpx.Client(timeout=600) as client:
+            for i, m in enumerate(rec.messages):
+                if m["role"] == "assistant":
+                    continue
+                messages.append(m)
+                if m["role"] != "user":
+                    continue
+                body = {"model": self.model, "messages": messages, "temperature": s.temperature, "top_p": s.top_p,
+                        "top_k": s.top_k, "max_tokens": s.max_new_tokens, "seed": s.seed_for(rec.id, i)}
+                r = client.post(f"{self.url}/chat/completions", json=body, headers=self.headers)
+                r.raise_for_status()
+                data = r.json()
+                messages.append({"role": "assistant", "content": data["choices"][0]["message"]["content"]})
+                tokens += data.get("usage", {}).get("completion_tokens", 0)
+        gen = {"backend": "endpoint", "url": self.url, "model": self.model, "temperature": s.temperature,
+               "top_p": s.top_p, "top_k": s.top_k, "seed": s.seed, "max_new_tokens": s.max_new_tokens,
+               "num_tokens": tokens}
+        return _record(rec, messages, gen)
+
+    def run(self, records, on_done, on_error) -> None:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            futures = {pool.submit(self._one, r): r for r in records}
+            for fut in futures:
+                try:
+                    on_done(fut.result())
+                except Exception as e:
+                    on_error(futures[fut].id, repr(e))
+
+
+def regenerate(records: list[PromptRecord], out: Path, backend, limit: int | None = None) -> dict:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _repair_tail(out)
+    have = done_ids(out)
+    todo = [r for r in records if r.id not in have]
+    if limit is not None:
+        todo = todo[:max(0, limit - len(have))]
+    errors_path = out.with_name(out.name + ".errors.jsonl")
+    stats = {"done_before": len(have), "written": 0, "failed": 0, "tokens": 0}
+    t0 = time.perf_counter()
+    with out.open("a") as f, errors_path.open("a") as ferr, \
+            tqdm(total=len(todo), desc="regenerate", unit="conv", file=sys.stderr) as bar:
+        def on_done(row: dict) -> None:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+            stats["written"] += 1
+            stats["tokens"] += row["generation"].get("num_tokens", 0)
+            bar.update(1)
+            bar.set_postfix(tok_s=f"{stats['tokens'] / max(time.perf_counter() - t0, 1e-9):.1f}")
+
+        def on_error(cid: str, msg: str) -> None:
+            ferr.write(json.dumps({"id": cid, "error": msg}) + "\n")
+            ferr.flush()
+            stats["failed"] += 1
+            bar.update(1)
+
+        backend.run(todo, on_done, on_error)
+    stats["elapsed_s"] = time.perf_counter() - t0
+    stats["tokens_per_second"] = stats["tokens"] / stats["elapsed_s"] if stats["elapsed_s"] > 0 else 0.0
+    return stats
+
+
+def add_arguments(p) -> None:
+    from dspark.cli import add_target_arguments
+    p.add_argument("--prompts", required=True, help="prompt file (JSONL turns/conversations or ShareGPT)")
+    p.add_argument("--out", required=True, help="output JSONL (appended to; resumable)")
+    add_target_arguments(p, drafter_default="ngram")
+    p.add_argument("--url", default=None, help="OpenAI-compatible endpoint instead of the local engine")
+    p.add_argument("--model", default=None, help="model name at the endpoint (default: --target)")
+    p.add_argument("--api-key", default=None)
+    p.add_argument("--concurrency", type=int, default=16, help="endpoint requests in flight")
+    p.add_argument("--max-batch", type=int, default=16, help="local engine: conversations per batch")
+    p.add_argument("--limit", type=int, default=None, help="stop once this many conversations are written")
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--top-p", type=float, default=0.8)
+    p.add_argument("--top-k", type=int, default=20)
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    settings = RegenSettings(args.temperature, args.top_p, args.top_k, args.max_new_tokens, args.seed)
+    records = load_prompts(args.prompts)
+    if args.url:
+        backend = EndpointBackend(args.url, args.model or args.target, settings, args.concurrency, args.api_key)
+    else:
+        from dspark.cli import load_target_and_drafter, setup_torch
+        setup_torch(args)
+        target, drafter = load_target_and_drafter(args)
+        backend = EngineBackend(target, drafter, args.max_batch, settings)
+    stats = regenerate(records, Path(args.out), backend, args.limit)
+    print(json.dumps(stats))
+    return 0

@@ -1,0 +1,178 @@
+"""`deepspec eval`: speculative decoding on benchmark prompts with a fixed block (scheduler off),
+through the same engine that serving runs. Writes
+
+  results.json                 {"drafters": {NAME: {"datasets": {DATASET: summary}, "macro": {...},
+                                "confidence": {...}}}, "settings": {...}}
+  results.md                   tau per dataset and drafter side by side (the paper's Table 1 shape)
+  rounds/NAME/DATASET.jsonl    every verification round (input of `deepspec calibrate`)
+  conditional_acceptance.png   position-wise conditional acceptance per drafter and dataset (Fig. 2)
+  threshold_sweep-NAME.png     static confidence threshold sweep (Fig. 5), drafters with confidences
+  reliability-NAME.png         reliability of the prefix-survival estimate (Fig. 6)
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from dspark.errors import DSparkError
+
+from .metrics import RoundRecord, calibration_dataset, macro, summarize, write_records
+
+
+def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[str]:
+    """First user turn of each line; a fixed-seed shuffle, then the first max_samples."""
+    prompts = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise DSparkError(f"cannot read {path}: {e}") from None
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            turns = json.loads(line)["turns"]
+            prompts.append(str(turns[0]))
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+            raise DSparkError(f"{path}:{i}: expected a JSON object with a non-empty 'turns' list") from None
+    if not prompts:
+        raise DSparkError(f"{path} holds no prompts")
+    random.Random(seed).shuffle(prompts)
+    return prompts[:max_samples] if max_samples else prompts
+
+
+def drafter_name(spec: str) -> str:
+    return Path(spec).name if Path(spec).exists() else spec
+
+
+def run_dataset(target, drafter, prompts: list[str], params_for, max_new_tokens: int, batch: int,
+                policy: str, desc: str):
+    """Generate for every prompt; returns (round records, elapsed seconds, new tokens)."""
+    from dspark.engine import Engine, EngineConfig
+    ids = [target.encode_prompt(p) for p in prompts]
+    max_len = min(target.config.max_position_embeddings, max(map(len, ids)) + max_new_tokens + drafter.gamma + 2)
+    engine = Engine(target.model, drafter, EngineConfig(max_batch=batch, max_len=max_len, policy=policy),
+                    eos_ids=target.eos_ids, tokenizer=target.tokenizer)
+    seqs, records = [], []
+    t0 = time.perf_counter()
+    with tqdm(total=len(ids), desc=desc, unit="prompt", file=sys.stderr, leave=False) as bar:
+        for i, p in enumerate(ids):
+            seqs.append(engine.add_request(p, params_for(i), max_new_tokens))
+        while engine.has_work:
+            for ev in engine.step():
+                if ev.finished:
+                    bar.update(1)
+    elapsed = time.perf_counter() - t0
+    for s in seqs:
+        records += [RoundRecord.from_dict(r) for r in s.round_log]
+    return records, elapsed, sum(s.num_new for s in seqs)
+
+
+def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]], temperature: float,
+             max_new_tokens: int, seed: int, out: Path, batch: int = 1, policy: str = "fixed",
+             top_p: float = 1.0, top_k: int = 0) -> dict:
+    from dspark.sampling import SamplingParams
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"drafters": {}, "settings": {
+        "target": target.name, "temperature": temperature, "top_p": top_p, "top_k": top_k,
+        "max_new_tokens": max_new_tokens, "seed": seed, "batch": batch, "policy": policy,
+        "datasets": {k: len(v) for k, v in datasets.items()}}}
+    for name, drafter in drafters.items():
+        per_ds, all_records = {}, []
+        for ds, prompts in datasets.items():
+            records, elapsed, new = run_dataset(
+                target, drafter, prompts, lambda i: SamplingParams(temperature, top_p, top_k, seed + i),
+                max_new_tokens, batch, policy, f"{name}/{ds}")
+            (out / "rounds" / name).mkdir(parents=True, exist_ok=True)
+            write_records(records, str(out / "rounds" / name / f"{ds}.jsonl"))
+            s = summarize(records, elapsed)
+            s["new_tokens"], s["elapsed_s"] = new, elapsed
+            s["tokens_per_second"] = new / elapsed if elapsed > 0 else None
+            per_ds[ds] = s
+            all_records += records
+        entry = {"datasets": per_ds, "macro": macro(per_ds), "algorithm": getattr(drafter, "algorithm", name)}
+        if any(r.confidence_logits for r in all_records):
+            entry["confidence"] = _confidence(all_records, drafter, name, out)
+        results["drafters"][name] = entry
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(markdown_table(results))
+    _plots(results, out)
+    return results
+
+
+def _confidence(records, drafter, name: str, out: Path) -> dict:
+    """ECE / AUC / Brier of the prefix-survival estimate, raw and with the drafter's calibration."""
+    from .calibration import confidence_report
+    from .plots import plot_reliability_pair, plot_threshold_sweep
+    temps = getattr(drafter, "calibration_temperatures", None)
+    report = {"raw": confidence_report(records)}
+    if temps:
+        report["calibrated"] = confidence_report(records, temps)
+    gamma = max(r.proposed for r in records)
+    plot_threshold_sweep(records, [i / 20 for i in range(21)], out / f"threshold_sweep-{name}.png", temperatures=temps)
+    plot_reliability_pair(calibration_dataset(records), calibration_dataset(records, temps),
+                          out / f"reliability-{name}.png", positions=list(range(1, gamma + 1)),
+                          title=f"{name}: prefix survival, raw vs calibrated")
+    return report
+
+
+def _plots(results: dict, out: Path) -> None:
+    from .plots import plot_conditional_acceptance
+    curves = {f"{name}/{ds}": s["conditional_acceptance"]
+              for name, d in results["drafters"].items() for ds, s in d["datasets"].items()}
+    plot_conditional_acceptance(curves, out / "conditional_acceptance.png",
+                                title=f"Conditional acceptance by position ({results['settings']['target']}, "
+                                      f"T={results['settings']['temperature']})")
+
+
+def markdown_table(results: dict) -> str:
+    names = list(results["drafters"])
+    datasets = list(results["settings"]["datasets"])
+    fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+    lines = [f"tau (accepted length, bonus included) on {results['settings']['target']}, "
+             f"T = {results['settings']['temperature']}, fixed block\n",
+             "| dataset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for ds in datasets:
+        lines.append(f"| {ds} | " + " | ".join(fmt(results["drafters"][n]["datasets"][ds]["tau"]) for n in names) + " |")
+    lines.append("| **macro** | " + " | ".join(fmt(results["drafters"][n]["macro"]["tau"]) for n in names) + " |")
+    lines.append("")
+    lines.append("| tokens/s | " + " | ".join(
+        fmt(sum(results["drafters"][n]["datasets"][ds]["new_tokens"] for ds in datasets)
+            / sum(results["drafters"][n]["datasets"][ds]["elapsed_s"] for ds in datasets)) for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def add_arguments(p) -> None:
+    from dspark.cli import add_target_arguments
+    add_target_arguments(p, drafter_default=None)
+    p.add_argument("--drafter", action="append", dest="drafters", default=None,
+                   help="drafter checkpoint, ngram or none; repeat to compare several")
+    p.add_argument("--data", action="append", required=True, help="benchmark JSONL ({'turns': [...]}); repeatable")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-samples", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=1, help="requests decoded together (1 = batch-1 speed)")
+    p.add_argument("--policy", default="fixed", help="verification policy (default: fixed block)")
+    p.add_argument("--out", required=True)
+
+
+def run(args) -> int:
+    from dspark.cli import setup_torch
+    from dspark.drafters import load as load_drafter
+    from dspark.models.loader import load_target
+    setup_torch(args)
+    target = load_target(args.target, device=args.device, dtype=args.dtype)
+    specs = args.drafters or ["default"]
+    drafters = {drafter_name(s): load_drafter(s, target) for s in specs}
+    datasets = {Path(d).stem: load_eval_prompts(Path(d), args.max_samples, args.seed) for d in args.data}
+    results = evaluate(target, drafters, datasets, args.temperature, args.max_new_tokens, args.seed,
+                       Path(args.out), args.batch, args.policy, args.top_p, args.top_k)
+    print((Path(args.out) / "results.md").read_text())
+    return 0

@@ -1,0 +1,318 @@
+"""The training config: one TOML file, typed, every unknown key an error naming key and section.
+
+Example (configs/dspark-smollm2-135m.toml has the commented full version)::
+
+    algorithm = "dspark"            # dspark | dflash | eagle3 | mtp
+    target = "smollm2-135m"         # a named target or a directory with config.json + *.safetensors
+    out_dir = "runs/dspark-smollm2-135m"
+    seed = 0
+    device = "auto"                 # auto (cuda:LOCAL_RANK when CUDA is there) | cpu | cuda | cuda:N
+    precision = "fp32"              # fp32 | bf16 (autocast; fp32 master weights)
+    target_dtype = "auto"           # auto (bf16 on CUDA with precision bf16, else fp32) | fp32 | bf16
+    threads = 0                     # torch CPU threads per process; 0 = torch's default
+
+    [drafter]                       # the algorithm's Config (dspark.drafters.<algorithm>), checked
+    block_size = 7
+    num_layers = 1
+    markov_rank = 256
+
+    [loss]                          # unset weights take the algorithm's defaults (losses.DEFAULT_WEIGHTS)
+    ce = 0.1
+    l1 = 0.9
+    bce = 1.0
+    position_decay = 4.0            # DSpark / DFlash: w_k = exp(-k / position_decay)
+    step_weight = 0.8               # Eagle3 / MTP: w_k = step_weight ** k
+
+    [data]
+    paths = ["data/regen/smollm2-135m.jsonl"]   # regenerated conversations (deepspec regenerate)
+    tokenized = []                  # pre-tokenized JSONL {"id", "input_ids", "loss_mask"}
+    max_len = 512
+    features = "online"             # "online" or a feature cache directory (deepspec cache)
+    feature_token_budget = 4096     # online: most tokens per target forward
+    limit = 0                       # use only the first N samples (0 = all)
+
+    [batch]
+    sequences = 8                   # sequences per optimizer step (global, over all processes)
+    grad_accum = 1                  # micro-batches per step on each process
+    anchors_per_seq = 32            # blocks per sequence (<= 0: every valid anchor)
+
+    [optimizer]
+    lr = 6e-4
+    weight_decay = 0.0
+    betas = [0.9, 0.999]
+    eps = 1e-8
+    grad_clip = 1.0
+
+    [schedule]
+    warmup_ratio = 0.04             # linear warm-up, then cosine to min_lr_ratio * lr
+    min_lr_ratio = 0.0
+    total_steps = 0                 # 0: from epochs
+    epochs = 1.0
+
+    [logging]
+    log_every = 1
+    checkpoint_every = 100
+    keep_checkpoints = 3
+    tensorboard = true
+    log_sample_ids = true
+    progress = true
+
+Relative paths (data, out_dir, target directories) are relative to the working directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dspark.errors import DSparkError
+
+ALGORITHMS = ("dspark", "dflash", "eagle3", "mtp")
+
+
+@dataclass
+class LossConfig:
+    ce: float | None = None
+    l1: float | None = None
+    bce: float | None = None
+    soft_ce: float | None = None
+    position_decay: float = 4.0
+    step_weight: float = 0.8
+
+
+@dataclass
+class DataConfig:
+    paths: list[str] = field(default_factory=list)
+    tokenized: list[str] = field(default_factory=list)
+    max_len: int = 512
+    features: str = "online"
+    feature_token_budget: int = 4096
+    limit: int = 0
+
+
+@dataclass
+class BatchConfig:
+    sequences: int = 8
+    grad_accum: int = 1
+    anchors_per_seq: int = 32
+
+
+@dataclass
+class OptimizerConfig:
+    lr: float = 6e-4
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+
+
+@dataclass
+class ScheduleConfig:
+    warmup_ratio: float = 0.04
+    min_lr_ratio: float = 0.0
+    total_steps: int = 0
+    epochs: float = 1.0
+
+
+@dataclass
+class LoggingConfig:
+    log_every: int = 1
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    tensorboard: bool = True
+    log_sample_ids: bool = True
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    algorithm: str
+    target: str
+    out_dir: str = "runs/drafter"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    target_dtype: str = "auto"
+    threads: int = 0
+    drafter: dict[str, Any] = field(default_factory=dict)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def drafter_config(self):
+        """The algorithm's typed Config from [drafter] (unknown keys are errors)."""
+        from dspark.drafters.checkpoint import REGISTRY
+        import dspark.drafters  # noqa: F401  (registers the algorithms)
+        cls = REGISTRY[self.algorithm]
+        return _build(cls.Config, self.drafter, "[drafter]", f"the {self.algorithm} drafter's")
+
+    def loss_alphas(self):
+        from .losses import DEFAULT_WEIGHTS, LossWeights
+        d = DEFAULT_WEIGHTS[self.algorithm]
+        return LossWeights(**{t: (d[t] if getattr(self.loss, t) is None else float(getattr(self.loss, t)))
+                              for t in d})
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+def _type_ok(value, tp) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_type_ok(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value) if args else isinstance(value, list)
+    if origin is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _type_name(tp) -> str:
+    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _build(cls, data: Any, section: str, what: str = "known"):
+    """A dataclass from a TOML table; unknown keys and wrong types are DSparkErrors."""
+    if not isinstance(data, dict):
+        raise DSparkError(f"{section} must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise DSparkError(f"unknown key {unknown[0]!r} in section {section}; {what} keys: "
+                          f"{', '.join(sorted(fields))}")
+    kwargs = {}
+    for k, v in data.items():
+        tp = hints[k]
+        if dataclasses.is_dataclass(tp):
+            kwargs[k] = _build(tp, v, f"[{k}]")
+            continue
+        if typing.get_origin(tp) is dict:
+            if not isinstance(v, dict):
+                raise DSparkError(f"{section} {k} must be a table")
+            kwargs[k] = dict(v)
+            continue
+        if not _type_ok(v, tp):
+            raise DSparkError(f"{section} {k} = {v!r}: expected {_type_name(tp)}")
+        if tp is float or (typing.get_origin(tp) is not None and float in typing.get_args(tp)
+                           and isinstance(v, int) and not isinstance(v, bool)):
+            v = float(v)
+        kwargs[k] = v
+    missing = [f.name for f in fields.values()
+               if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise DSparkError(f"missing key {missing[0]!r} in section {section}")
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'section.key=value' -> (['section', 'key'], value); value is read as a TOML value, or as a
+    plain string when it is not one (data.features=online)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise DSparkError(f"override {text!r} must look like section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return [p.strip() for p in key.strip().split(".")], value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = raw
+        for p in path[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise DSparkError(f"override {text!r}: {p} is not a section")
+        node[path[-1]] = value
+    return raw
+
+
+def config_from_dict(raw: dict) -> TrainConfig:
+    cfg = _build(TrainConfig, raw, "top level")
+    if cfg.algorithm not in ALGORITHMS:
+        raise DSparkError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {cfg.algorithm!r}")
+    validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise DSparkError(f"config file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise DSparkError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise DSparkError(f"{path}: not UTF-8 text: {e}") from None
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return config_from_dict(raw)
+    except DSparkError as e:
+        raise DSparkError(f"{path}: {e}") from None
+
+
+def validate(cfg: TrainConfig) -> None:
+    def need(ok: bool, msg: str):
+        if not ok:
+            raise DSparkError(msg)
+    need(cfg.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {cfg.precision!r}")
+    need(cfg.target_dtype in ("auto", "fp32", "bf16", "float32", "bfloat16"),
+         f"target_dtype must be auto, fp32 or bf16, got {cfg.target_dtype!r}")
+    need(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
+         f"device must be auto, cpu or cuda[:N], got {cfg.device!r}")
+    need(cfg.threads >= 0, "threads must be >= 0")
+    d = cfg.data
+    need(bool(d.paths) or bool(d.tokenized), "[data] needs paths (regenerated JSONL) or tokenized (pre-tokenized JSONL)")
+    need(d.max_len >= 2, f"[data] max_len must be >= 2, got {d.max_len}")
+    need(d.feature_token_budget >= 1, "[data] feature_token_budget must be >= 1")
+    need(d.limit >= 0, "[data] limit must be >= 0")
+    b = cfg.batch
+    need(b.sequences >= 1, "[batch] sequences must be >= 1")
+    need(b.grad_accum >= 1, "[batch] grad_accum must be >= 1")
+    o = cfg.optimizer
+    need(o.lr > 0, "[optimizer] lr must be > 0")
+    need(len(o.betas) == 2 and all(0 <= x < 1 for x in o.betas), "[optimizer] betas must be two numbers in [0, 1)")
+    need(o.grad_clip >= 0, "[optimizer] grad_clip must be >= 0 (0 = off)")
+    s = cfg.schedule
+    need(0 <= s.warmup_ratio < 1, "[schedule] warmup_ratio must be in [0, 1)")
+    need(0 <= s.min_lr_ratio <= 1, "[schedule] min_lr_ratio must be in [0, 1]")
+    need(s.total_steps >= 0, "[schedule] total_steps must be >= 0")
+    need(s.total_steps > 0 or s.epochs > 0, "[schedule] needs total_steps > 0 or epochs > 0")
+    lg = cfg.logging
+    need(lg.log_every >= 1 and lg.checkpoint_every >= 1, "[logging] log_every and checkpoint_every must be >= 1")
+    need(lg.keep_checkpoints >= 1, "[logging] keep_checkpoints must be >= 1")
+    need(cfg.loss.position_decay > 0, "[loss] position_decay must be > 0")
+    need(cfg.loss.step_weight > 0, "[loss] step_weight must be > 0")
+    for t in ("ce", "l1", "bce", "soft_ce"):
+        v = getattr(cfg.loss, t)
+        need(v is None or v >= 0, f"[loss] {t} must be >= 0")
+    alphas = cfg.loss_alphas()
+    need(any(alphas.as_dict().values()), "[loss] every term weight is 0")
+    if alphas.bce and cfg.algorithm != "dspark":
+        raise DSparkError(f"[loss] bce needs a confidence head: only dspark has one, not {cfg.algorithm}")
+    cfg.drafter_config()   # unknown / mistyped drafter keys fail here, before any weights load

@@ -1,0 +1,671 @@
+"""`deepspec train`: train a drafter (DSpark, DFlash, Eagle3, MTP) on a frozen target.
+
+    deepspec train --config configs/dspark-smollm2-135m.toml [--resume auto|never] [--max-steps N]
+                   [section.key=value ...]
+
+Pipeline: regenerated JSONL (or pre-tokenized JSONL) -> tokenize (assistant-only loss mask) ->
+target features (online: the frozen target runs under no_grad on every micro-batch; or a feature
+cache directory) -> the drafter's training forward -> losses.py -> AdamW (4 % linear warm-up, cosine
+to 0), gradient clipping, gradient accumulation, fp32 or bf16 autocast.
+
+Processes: one, or `torchrun --nproc_per_node N -m deepspec.cli train ...` (gloo on CPU, nccl on
+CUDA, DistributedDataParallel). Every process draws the same global batch of `batch.sequences`
+sequences from the deterministic sampler and takes a disjoint contiguous shard of it; loss
+denominators are global, so a step's update equals the one-process update with the same batch.
+
+Determinism: the sampler shuffles with a generator seeded by (seed, epoch); a sequence's anchors
+come from a generator seeded by (seed, epoch, sample index), so they do not depend on the process
+count or on a resume. The sampler position is part of the checkpoint.
+
+Output directory:
+    train_log.jsonl                  one line per log interval: every loss term, lr, grad norm,
+                                     tokens/s, s/step, accept_rate@k and tau_sim from c*, sample ids
+    tb/                              TensorBoard scalars (same names)
+    checkpoints/step_XXXXXX/         config.json + model.safetensors (the drafter checkpoint format,
+                                     loadable with dspark.drafters.checkpoint.load_drafter) and
+                                     trainer_state.pt (optimizer, scheduler, sampler, step, RNG;
+                                     tensors and primitives only: torch.load(weights_only=True))
+    checkpoints/latest               the name of the newest complete checkpoint
+    final/                           the final drafter
+Checkpoints are written to a temporary directory and renamed, then `latest` is replaced
+atomically, so a kill at any moment leaves the previous checkpoint usable. `--resume auto` (the
+default) continues from `latest`; `--resume never` deletes checkpoints/, final/ and the logs first.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from dspark.errors import DSparkError
+
+
+from deepspec.data.features import OnlineFeatures
+from deepspec.data.tokenize import TokenizedSample, load_tokenized
+
+from .config import TrainConfig, load_config
+from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, make_plan, position_weights,
+                     step_weights, summarize)
+
+STATE_FILE = "trainer_state.pt"
+LOG_FILE = "train_log.jsonl"
+# Testing aid: sleep this many seconds after every step (lets a test kill a run mid-way reliably).
+THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
+
+
+# --- processes and devices -------------------------------------------------------------------
+
+def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
+    if spec == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if spec == "cuda":
+        spec = f"cuda:{local_rank}"
+    dev = torch.device(spec)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DSparkError(f"device {spec} requested but CUDA is not available")
+    return dev
+
+
+class Dist:
+    """One process, or one rank of a torchrun job (WORLD_SIZE / RANK / LOCAL_RANK)."""
+
+    def __init__(self, device_spec: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.enabled = self.world > 1
+        self.device = resolve_device(device_spec, self.local_rank)
+        if self.enabled and not dist.is_initialized():
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def all_reduce(self, t: torch.Tensor) -> torch.Tensor:
+        if self.enabled:
+            t = t.to(self.device)
+            dist.all_reduce(t)
+        return t
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def load_samples(cfg: TrainConfig, tokenizer, vocab_size: int) -> tuple[list[TokenizedSample], dict]:
+    stats: dict = {}
+    samples: list[TokenizedSample] = []
+    for p in cfg.data.paths:
+        samples += load_tokenized(p, tokenizer, cfg.data.max_len, vocab_size, stats)
+    for p in cfg.data.tokenized:
+        samples += load_tokenized(p, None, cfg.data.max_len, vocab_size, stats)
+    seen: set[str] = set()
+    for s in samples:
+        if s.id in seen:
+            raise DSparkError(f"sample id {s.id!r} appears in more than one data file")
+        seen.add(s.id)
+    if cfg.data.limit:
+        samples = samples[:cfg.data.limit]
+    if not samples:
+        files = ", ".join(cfg.data.paths + cfg.data.tokenized)
+        raise DSparkError(f"no usable training samples in {files}: {stats.get('lines', 0)} lines, none with "
+                          f"two consecutive loss tokens within max_len {cfg.data.max_len}")
+    return samples, stats
+
+
+def ids_digest(samples: list[TokenizedSample]) -> str:
+    h = hashlib.sha256()
+    for s in samples:
+        h.update(s.id.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def derived_seed(*parts) -> int:
+    h = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
+
+
+class EpochSampler:
+    """Deterministic epoch-wise shuffling; a step takes the next `n` (epoch, index) pairs, crossing
+    epoch boundaries without dropping or repeating anything. State: (epoch, offset)."""
+
+    def __init__(self, num_samples: int, seed: int):
+        self.n, self.seed = num_samples, seed
+        self.epoch, self.offset = 0, 0
+        self._perm: tuple[int, list[int]] | None = None
+
+    def permutation(self, epoch: int) -> list[int]:
+        if self._perm is None or self._perm[0] != epoch:
+            g = torch.Generator().manual_seed(derived_seed("sampler", self.seed, epoch))
+            self._perm = (epoch, torch.randperm(self.n, generator=g).tolist())
+        return self._perm[1]
+
+    def take(self, count: int) -> list[tuple[int, int]]:
+        out = []
+        while len(out) < count:
+            if self.offset >= self.n:
+                self.epoch, self.offset = self.epoch + 1, 0
+            out.append((self.epoch, self.permutation(self.epoch)[self.offset]))
+            self.offset += 1
+        return out
+
+    @property
+    def progress(self) -> float:
+        return self.epoch + self.offset / self.n
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "offset": self.offset, "seed": self.seed, "num_samples": self.n}
+
+    def load_state_dict(self, st: dict) -> None:
+        self.epoch, self.offset = int(st["epoch"]), int(st["offset"])
+
+
+def lr_lambda(total: int, warmup_ratio: float, min_ratio: float):
+    warm = int(round(warmup_ratio * total)) if warmup_ratio > 0 else 0
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        span = max(1, total - warm)
+        prog = min(1.0, (step - warm) / span)
+        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * prog))
+    return f
+
+
+# --- the forward that DDP wraps ----------------------------------------------------------------
+
+class TrainForward(nn.Module):
+    """drafter training forward -> (draft logits [A, gamma, V'], confidence logits [A, gamma] | None)
+    for the blocks anchored at `anchors` (slot k predicts tokens[anchor + k + 1])."""
+
+    def __init__(self, drafter, chain: bool):
+        super().__init__()
+        self.drafter = drafter
+        self.chain = chain
+
+    def forward(self, tokens, taps, anchors):
+        d = self.drafter
+        if self.chain:
+            # training-time test: row t = anchor - 1, step k predicts tokens[t + 2 + k]
+            h = d.forward_train(tokens, taps, steps=d.gamma, return_hidden=True)     # [g, T, H]
+            hs = h[:, anchors - 1].transpose(0, 1)                                  # [A, g, H]
+            return d.head_logits(hs), None
+        out = d.forward_train(tokens, taps, anchors)
+        logits = out.markov_logits if out.markov_logits is not None else out.logits
+        return logits, out.confidence_logits
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+
+def find_latest(ckpt_dir: Path) -> Path | None:
+    """The checkpoint `latest` names, or the newest complete step_* directory."""
+    ptr = ckpt_dir / "latest"
+    if ptr.is_file():
+        p = ckpt_dir / ptr.read_text().strip()
+        if (p / STATE_FILE).is_file() and (p / "model.safetensors").is_file():
+            return p
+    steps = sorted(p for p in ckpt_dir.glob("step_*")
+                   if p.is_dir() and (p / STATE_FILE).is_file() and (p / "model.safetensors").is_file())
+    return steps[-1] if steps else None
+
+
+def _rng_state() -> dict:
+    st = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+    if torch.cuda.is_available():
+        st["cuda"] = [s for s in torch.cuda.get_rng_state_all()]
+    return st
+
+
+def _set_rng_state(st: dict) -> None:
+    torch.set_rng_state(st["torch"])
+    if "python" in st:
+        random.setstate((3, tuple(int(x) for x in st["python"]), None))
+    if "cuda" in st and torch.cuda.is_available() and len(st["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+# --- the trainer -----------------------------------------------------------------------------
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: str = "auto", log=None):
+        self.cfg = cfg
+        self.resume_mode = resume
+        self.dist = Dist(cfg.device)
+        self.device = self.dist.device
+        self.out = Path(cfg.out_dir)
+        self.ckpt_dir = self.out / "checkpoints"
+        self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def log(self, msg: str) -> None:
+        if self.dist.main:
+            self._log(f"deepspec train: {msg}")
+
+    # --- setup ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        from dspark.drafters import vocab as dvocab
+        from dspark.drafters.checkpoint import REGISTRY
+        from dspark.models.loader import load_target
+        cfg = self.cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if cfg.batch.sequences % self.dist.world:
+            raise DSparkError(f"[batch] sequences ({cfg.batch.sequences}) must be a multiple of the number "
+                              f"of processes ({self.dist.world})")
+        if self.resume_mode == "never" and self.dist.main:
+            for p in (self.ckpt_dir, self.out / "final", self.out / "tb"):
+                shutil.rmtree(p, ignore_errors=True)
+            (self.out / LOG_FILE).unlink(missing_ok=True)
+        self.dist.barrier()
+
+        tdtype = cfg.target_dtype
+        if tdtype == "auto":
+            tdtype = "bf16" if (self.device.type == "cuda" and cfg.precision == "bf16") else "fp32"
+        self.target = load_target(cfg.target, device=str(self.device), dtype=tdtype,
+                                  tokenizer=bool(cfg.data.paths))
+        tm = self.target.model
+        for p in tm.parameters():
+            p.requires_grad_(False)
+        tm.eval()
+
+        self.samples, stats = load_samples(cfg, self.target.tokenizer, self.target.config.vocab_size)
+        self.log(f"{len(self.samples)} training samples ({stats.get('skipped', 0)} skipped without loss "
+                 f"tokens), {sum(len(s) for s in self.samples):,} tokens")
+
+        cls = REGISTRY[cfg.algorithm]
+        dcfg = cfg.drafter_config()
+        self.alphas = cfg.loss_alphas()
+        torch.manual_seed(cfg.seed)
+        drafter = cls.build(dcfg, tm)
+        drafter.to(device=self.device, dtype=torch.float32)   # fp32 master weights
+        if self.alphas.bce and getattr(drafter, "confidence_head", None) is None:
+            raise DSparkError("[loss] bce > 0 but the drafter has no confidence head (enable_confidence_head)")
+        self.drafter = drafter
+        self.gamma = int(drafter.gamma)
+        self.chain = cfg.algorithm not in BLOCK_ALGORITHMS
+        self.wk = (step_weights(self.gamma, cfg.loss.step_weight) if self.chain
+                   else position_weights(self.gamma, cfg.loss.position_decay))
+
+        # sampler, schedule, resume point
+        self.resume_from = find_latest(self.ckpt_dir) if self.resume_mode == "auto" else None
+        state = None
+        if self.resume_from is not None:
+            state = torch.load(self.resume_from / STATE_FILE, map_location="cpu", weights_only=True)
+            self._check_resume(state)
+        self.sampler = EpochSampler(len(self.samples), cfg.seed)
+        steps = cfg.schedule.total_steps or math.ceil(cfg.schedule.epochs * len(self.samples) / cfg.batch.sequences)
+        self.total_steps = max(1, int(steps))
+
+        if state is None and getattr(drafter, "d2t", None) is not None:
+            counts = dvocab.count_tokens(([t for t, m in zip(s.input_ids, s.loss_mask) if m] for s in self.samples),
+                                         self.target.config.vocab_size)
+            eos = [t for t in self.target.config.eos_token_ids if 0 <= t < self.target.config.vocab_size]
+            d2t, t2d = dvocab.build_vocab_mapping(counts, drafter.d2t.numel(), always_include=eos)
+            drafter.set_draft_vocab(d2t, t2d)
+            covered = float(counts[t2d].sum()) / max(1.0, float(counts.sum()))
+            self.log(f"draft vocabulary: {drafter.d2t.numel()} most frequent assistant tokens, "
+                     f"covering {covered:.2%} of the training labels")
+        if state is not None:
+            from safetensors.torch import load_file
+            try:
+                drafter.load_state_dict(load_file(str(self.resume_from / "model.safetensors")))
+            except (RuntimeError, Exception) as e:
+                raise DSparkError(f"checkpoint {self.resume_from} does not match this config's drafter: {e}") from None
+        t2d = getattr(drafter, "t2d", None)
+        self.t2d = None if t2d is None else t2d.detach().cpu()
+
+        params = [p for p in drafter.parameters() if p.requires_grad]
+        self.params = params
+        o = cfg.optimizer
+        self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+                                           weight_decay=o.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_lambda(self.total_steps, cfg.schedule.warmup_ratio, cfg.schedule.min_lr_ratio))
+        self.step = 0
+        if state is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.sampler.load_state_dict(state["sampler"])
+            self.step = int(state["step"])
+            _set_rng_state(state["rng"])
+            self.log(f"resuming from {self.resume_from} (step {self.step})")
+
+        fwd = TrainForward(drafter, self.chain)
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            unused = bool(getattr(drafter, "confidence_head", None) is not None and not self.alphas.bce)
+            # buffers (d2t / t2d) are identical on every rank and never change: no per-forward sync
+            import inspect
+            sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                    else {"broadcast_buffers": False})
+            fwd = DDP(fwd, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                      find_unused_parameters=unused, **sync)
+        self.model = fwd
+
+        if cfg.data.features == "online":
+            self.features = OnlineFeatures(tm, drafter.tap_layers, cfg.data.feature_token_budget)
+        else:
+            from deepspec.data.feature_cache import CachedFeatures
+            self.features = CachedFeatures(cfg.data.features, target=self.target, tap_layers=drafter.tap_layers,
+                                           device=self.device)
+
+    def _check_resume(self, state: dict) -> None:
+        cfg = self.cfg
+        if state.get("algorithm") != cfg.algorithm:
+            raise DSparkError(f"checkpoint {self.resume_from} is a {state.get('algorithm')} run, the config "
+                              f"says {cfg.algorithm}; use --resume never or another out_dir")
+        mine = _plain(dataclasses.asdict(self.drafter.config))
+        if state.get("drafter_config") != mine:
+            raise DSparkError(f"checkpoint {self.resume_from} was trained with drafter config "
+                              f"{state.get('drafter_config')}, this config gives {mine}; use --resume never "
+                              f"or another out_dir")
+        n = int(state["data"]["num_samples"])
+        if len(self.samples) < n or ids_digest(self.samples[:n]) != state["data"]["ids_sha256"]:
+            raise DSparkError(f"the training data changed since checkpoint {self.resume_from} "
+                              f"({n} samples then, {len(self.samples)} now, different ids or order); "
+                              f"resuming would break the sample order: use --resume never")
+        if len(self.samples) > n:
+            self.log(f"the data grew from {n} to {len(self.samples)} samples since the checkpoint; "
+                     f"continuing on the first {n}")
+            self.samples = self.samples[:n]
+
+    # --- one step --------------------------------------------------------------------------------
+    def plan_for(self, epoch: int, index: int):
+        from dspark.drafters.dflash import sample_anchors
+        s = self.samples[index]
+        tokens = torch.tensor(s.input_ids, dtype=torch.long)
+        mask = torch.tensor(s.loss_mask, dtype=torch.bool)
+        amask = mask.clone()
+        if self.chain:
+            amask[0] = False        # row t = anchor - 1 must exist
+        g = torch.Generator().manual_seed(derived_seed("anchors", self.cfg.seed, epoch, index))
+        a = self.cfg.batch.anchors_per_seq
+        anchors = sample_anchors(amask, a if a > 0 else len(s), g)
+        return make_plan(tokens, mask, anchors, self.wk, self.t2d)
+
+    def _sequence_loss(self, sample: TokenizedSample, feats, plan, den: dict):
+        from dspark.drafters import vocab as dvocab
+        dev, g = self.device, self.gamma
+        tokens = torch.tensor(sample.input_ids, dtype=torch.long, device=dev)
+        t_len = tokens.numel()
+        anchors = plan.anchors.to(dev)
+        taps = feats.taps.to(dev)
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            logits, conf = self.model(tokens, taps, anchors)
+        offs = torch.arange(g)
+        rows = (plan.anchors[:, None] + offs)[plan.supervised]                # target rows p + k
+        uniq, inv = torch.unique(rows, return_inverse=True)
+        with torch.no_grad():
+            hid = feats.hidden[uniq.to(feats.hidden.device)].to(dev)
+            target_logits = self.drafter.head_logits(hid)[inv.to(dev)]
+        labels = tokens[(anchors[:, None] + 1 + offs.to(dev)).clamp(max=t_len - 1)]
+        if self.t2d is not None:
+            labels = dvocab.target_to_draft(labels, self.drafter.t2d)
+        return block_losses(logits, target_logits, labels, plan, self.alphas, den, conf, scale=self.dist.world)
+
+    def train_step(self) -> dict:
+        cfg, d = self.cfg, self.dist
+        batch = self.sampler.take(cfg.batch.sequences)
+        plans = [self.plan_for(e, i) for e, i in batch]
+        den = combine_denominators(plans)
+        per = len(batch) // d.world
+        mine = list(range(d.rank * per, (d.rank + 1) * per))
+        n_micro = min(cfg.batch.grad_accum, len(mine))
+        chunks = [mine[len(mine) * i // n_micro: len(mine) * (i + 1) // n_micro] for i in range(n_micro)]
+        totals = {"ce": 0.0, "l1": 0.0, "bce": 0.0, "soft_ce": 0.0, "l1_mean_sum": 0.0,
+                  "acc_sum": torch.zeros(self.gamma), "acc_cnt": torch.zeros(self.gamma)}
+        self.model.train()
+        for ci, chunk in enumerate(chunks):
+            samples = [self.samples[batch[j][1]] for j in chunk]
+            feats = self.features(samples)
+            for si, (j, s, f) in enumerate(zip(chunk, samples, feats)):
+                last = ci == len(chunks) - 1 and si == len(chunk) - 1
+                sync = contextlib.nullcontext() if (last or not d.enabled) else self.model.no_sync()
+                with sync:
+                    loss, sums = self._sequence_loss(s, f, plans[j], den)
+                    loss.backward()
+                for k, v in sums.items():
+                    totals[k] = totals[k] + v
+            del feats
+        # global statistics (one all-reduce)
+        keys = ["ce", "l1", "bce", "soft_ce", "l1_mean_sum"]
+        vec = torch.cat([torch.tensor([totals[k] for k in keys], dtype=torch.float64),
+                         totals["acc_sum"].double(), totals["acc_cnt"].double()])
+        vec = d.all_reduce(vec).cpu()
+        g = self.gamma
+        totals = {k: float(vec[i]) for i, k in enumerate(keys)}
+        totals["acc_sum"] = vec[len(keys):len(keys) + g]
+        totals["acc_cnt"] = vec[len(keys) + g:]
+        if cfg.optimizer.grad_clip > 0:
+            gn = torch.nn.utils.clip_grad_norm_(self.params, cfg.optimizer.grad_clip)
+        else:
+            gn = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.params if p.grad is not None]))
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return {"totals": totals, "den": den, "lr": lr, "grad_norm": float(gn),
+                "tokens": sum(len(self.samples[i]) for _, i in batch),
+                "sample_ids": [self.samples[i].id for _, i in batch]}
+
+    # --- checkpoints and logs --------------------------------------------------------------------
+    def save_checkpoint(self) -> Path | None:
+        from dspark.drafters.checkpoint import save_drafter
+        path = None
+        if self.dist.main:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            name = f"step_{self.step:06d}"
+            path = self.ckpt_dir / name
+            tmp = self.ckpt_dir / f".{name}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            save_drafter(self.drafter, tmp, self.target.name)
+            n = len(self.samples)
+            state = {"step": self.step, "total_steps": self.total_steps, "algorithm": self.cfg.algorithm,
+                     "drafter_config": _plain(dataclasses.asdict(self.drafter.config)),
+                     "sampler": self.sampler.state_dict(), "optimizer": self.optimizer.state_dict(),
+                     "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
+                     "data": {"num_samples": n, "ids_sha256": ids_digest(self.samples)},
+                     "world_size": self.dist.world}
+            torch.save(state, tmp / STATE_FILE)
+            _fsync_dir_files(tmp)
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+            ptr_tmp = self.ckpt_dir / "latest.tmp"
+            ptr_tmp.write_text(name + "\n")
+            os.replace(ptr_tmp, self.ckpt_dir / "latest")
+            keep = self.cfg.logging.keep_checkpoints
+            old = sorted(p for p in self.ckpt_dir.glob("step_*") if p.is_dir() and p != path)
+            for p in old[:max(0, len(old) - (keep - 1))]:
+                shutil.rmtree(p, ignore_errors=True)
+        self.dist.barrier()
+        return path
+
+    def save_final(self) -> Path:
+        from dspark.drafters.checkpoint import save_drafter
+        final = self.out / "final"
+        if self.dist.main:
+            tmp = self.out / ".final.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            save_drafter(self.drafter, tmp, self.target.name)
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        self.dist.barrier()
+        return final
+
+    def _trim_log(self) -> None:
+        """Drop log lines past the resumed step (written after the checkpoint, before a kill)."""
+        path = self.out / LOG_FILE
+        if not path.exists():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("step", 0) <= self.step:
+                keep.append(line)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(x + "\n" for x in keep))
+        os.replace(tmp, path)
+
+    # --- the loop --------------------------------------------------------------------------------
+    def run(self) -> dict:
+        try:
+            return self._run()
+        finally:
+            self.dist.close()
+
+    def _run(self) -> dict:
+        cfg, lg = self.cfg, self.cfg.logging
+        self.setup()
+        main = self.dist.main
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._trim_log()
+            (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        writer = None
+        if main and lg.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+            writer = SummaryWriter(str(self.out / "tb"), purge_step=self.step + 1 if self.step else None)
+        if self.step >= self.total_steps:
+            self.log(f"already trained {self.step} of {self.total_steps} steps")
+            final = self.save_final()
+            return {"steps": self.step, "final": str(final)}
+        self.log(f"{cfg.algorithm} drafter, {sum(p.numel() for p in self.params):,} trainable parameters, "
+                 f"taps {list(self.drafter.tap_layers)}, gamma {self.gamma}; {self.total_steps} steps of "
+                 f"{cfg.batch.sequences} sequences on {self.dist.world} process(es), {self.device}")
+        bar = None
+        if main and lg.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", file=sys.stderr,
+                       dynamic_ncols=True)
+        throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
+        interval = self._new_interval()
+        last_row: dict = {}
+        first_loss = None
+        while self.step < self.total_steps:
+            res = self.train_step()
+            self._accumulate(interval, res)
+            ckpt = self.step % lg.checkpoint_every == 0 or self.step == self.total_steps
+            if self.step % lg.log_every == 0 or ckpt:
+                row = self._flush(interval, writer)
+                if first_loss is None:
+                    first_loss = row["loss"]
+                last_row = row
+                interval = self._new_interval()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{row['loss']:.4f}", tau=f"{row.get('tau_sim', 0):.2f}",
+                                    tok_s=f"{row['tokens_per_s']:.0f}")
+            if bar is not None:
+                bar.update(1)
+            if ckpt:
+                self.save_checkpoint()
+            if throttle:
+                time.sleep(throttle)
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.close()
+        final = self.save_final()
+        self.log(f"done: {self.step} steps, final drafter in {final}")
+        return {"steps": self.step, "final": str(final), "first_loss": first_loss, "last": last_row}
+
+    def _new_interval(self) -> dict:
+        return {"totals": None, "den": None, "steps": 0, "grad_norm": 0.0, "tokens": 0, "ids": [],
+                "t0": time.perf_counter(), "lr": 0.0}
+
+    def _accumulate(self, iv: dict, res: dict) -> None:
+        if iv["totals"] is None:
+            iv["totals"], iv["den"] = res["totals"], dict(res["den"])
+        else:
+            for k, v in res["totals"].items():
+                iv["totals"][k] = iv["totals"][k] + v
+            for k, v in res["den"].items():
+                iv["den"][k] += v
+        iv["steps"] += 1
+        iv["grad_norm"] += res["grad_norm"]
+        iv["tokens"] += res["tokens"]
+        iv["ids"] += res["sample_ids"]
+        iv["lr"] = res["lr"]
+
+    def _flush(self, iv: dict, writer) -> dict:
+        elapsed = max(time.perf_counter() - iv["t0"], 1e-9)
+        metrics = summarize(iv["totals"], iv["den"], self.alphas)
+        row = {"step": self.step, "epoch": round(self.sampler.progress, 6), "lr": iv["lr"], **metrics,
+               "grad_norm": iv["grad_norm"] / iv["steps"], "tokens": iv["tokens"],
+               "supervised_slots": int(iv["den"]["slots"]), "tokens_per_s": iv["tokens"] / elapsed,
+               "s_per_step": elapsed / iv["steps"]}
+        if self.cfg.logging.log_sample_ids:
+            row["sample_ids"] = iv["ids"]
+        if self.dist.main:
+            with open(self.out / LOG_FILE, "a") as f:
+                f.write(json.dumps(row) + "\n")
+                f.flush()
+            if writer is not None:
+                for k, v in row.items():
+                    if isinstance(v, (int, float)) and k != "step":
+                        writer.add_scalar(f"train/{k}", v, self.step)
+                writer.flush()
+        return row
+
+
+def _plain(obj):
+    """JSON-like primitives only (what weights_only=True loads back)."""
+    return json.loads(json.dumps(obj))
+
+
+def _fsync_dir_files(path: Path) -> None:
+    for p in path.iterdir():
+        try:
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+        except OSError:
+            pass
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+def add_arguments(p) -> None:
+    p.add_argument("--config", required=True, help="training config (TOML)")
+    p.add_argument("--resume", choices=("auto", "never"), default="auto",
+                   help="auto: continue from out_dir/checkpoints/latest when there is one (default); "
+                        "never: start over (deletes the run's checkpoints and logs)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="train for this many steps in total (sets schedule.total_steps)")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value",
+                   help="config overrides, e.g. batch.sequences=16 data.max_len=512")
+
+
+def run(args) -> int:
+    overrides = list(args.overrides or [])
+    if args.max_steps is not None:
+        if args.max_steps < 1:
+            raise DSparkError("--max-steps must be >= 1")
+        overrides.append(f"schedule.total_steps={args.max_steps}")
+    cfg = load_config(args.config, overrides)
+    Trainer(cfg, resume=args.resume).run()
+    return 0

