@@ -320,7 +320,7 @@ class Trainer:
         if state is None and getattr(drafter, "d2t", None) is not None:
             counts = dvocab.count_tokens(([t for t, m in zip(s.input_ids, s.loss_mask) if m] for s in self.samples),
                                          self.target.config.vocab_size)
-            eos = [t for t in self.target.config.eos_token_ids if 0 <= t < self.target.config.vocab_size]
+            eos = sorted(t for t in self.target.eos_ids if 0 <= t < self.target.config.vocab_size)
             d2t, t2d = dvocab.build_vocab_mapping(counts, drafter.d2t.numel(), always_include=eos)
             drafter.set_draft_vocab(d2t, t2d)
             covered = float(counts[t2d].sum()) / max(1.0, float(counts.sum()))
@@ -330,7 +330,7 @@ class Trainer:
             from safetensors.torch import load_file
             try:
                 drafter.load_state_dict(load_file(str(self.resume_from / "model.safetensors")))
-            except (RuntimeError, Exception) as e:
+            except Exception as e:   # missing / unexpected keys or shapes
                 raise DSparkError(f"checkpoint {self.resume_from} does not match this config's drafter: {e}") from None
         t2d = getattr(drafter, "t2d", None)
         self.t2d = None if t2d is None else t2d.detach().cpu()
