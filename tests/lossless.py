@@ -121,3 +121,16 @@ def sample_continuations(model, drafter, prompt, params: SamplingParams, n_sampl
         outs, _ = run_engine(model, drafter, [prompt] * k, plist, n_tokens, policy=policy, max_batch=k, sps=sps)
         out += [tuple(o[:n_tokens]) for o in outs]
     return out
+
+
+def random_trained_drafter(algorithm: str, model, gamma: int = 3, seed: int = 0, **config):
+    """A DSpark / DFlash / Eagle3 / MTP drafter with random weights (every parameter perturbed, so
+    DSpark's Markov bias, which starts at zero, is active)."""
+    from dspark.drafters.checkpoint import REGISTRY
+    cls = REGISTRY[algorithm]
+    drafter = cls.build(cls.Config(block_size=gamma, **config), model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in drafter.parameters():
+            p.add_(torch.randn(p.shape, generator=g, dtype=p.dtype) * 0.3)
+    return drafter.eval()

@@ -12,7 +12,8 @@ from dspark.schedule import POLICIES, DSparkPolicy, SPSTable
 from dspark.verify import verify, verify_one
 
 from conftest import tiny_model
-from lossless import TableDrafter, chi_square_pvalue, exact_joint, greedy_reference, run_engine, sample_continuations
+from lossless import (TableDrafter, chi_square_pvalue, exact_joint, greedy_reference, random_trained_drafter,
+                      run_engine, sample_continuations)
 
 
 def prompts(n=10, vocab=96):
@@ -45,11 +46,19 @@ class OracleDrafter(Drafter):
         return out
 
 
+TRAINED = {
+    "dspark": lambda m: random_trained_drafter("dspark", m, markov_rank=8),
+    "dspark-rnn": lambda m: random_trained_drafter("dspark", m, markov_rank=8, markov_head_type="rnn"),
+    "dflash": lambda m: random_trained_drafter("dflash", m),
+    "eagle3": lambda m: random_trained_drafter("eagle3", m),
+    "mtp": lambda m: random_trained_drafter("mtp", m, gamma=1),
+}
 GREEDY_DRAFTERS = {
     "none": lambda m: Drafter(),
     "ngram": lambda m: NgramDrafter(gamma=4, max_ngram=3),
     "table": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3),
     "oracle": lambda m: OracleDrafter(m),
+    **TRAINED,
 }
 
 
@@ -84,10 +93,11 @@ SAMPLE_DRAFTERS = {
     "none": lambda m: Drafter(),
     "table": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3),
     "table-deterministic": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3, deterministic=True),
+    **TRAINED,
 }
 
 
-def _chi_square_case(model, drafter, params, policy="fixed", n=6000):
+def _chi_square_case(model, drafter, params, policy="fixed", n=4000):
     prompt = [3, 4, 5]
     exact = exact_joint(model, prompt, params, 2)
     samples = sample_continuations(model, drafter, prompt, params, n, 2, policy=policy, sps=SPS)
@@ -141,11 +151,12 @@ def _first_token_freqs(p_t, p_d, n, bias=1.0, seed=0):
 
 
 def test_rejection_sampling_detects_a_one_percent_bias():
-    """40,000 single-draft rounds: the exact rule passes; a rule that accepts a few percent too
-    often (shifting about 1 % of the output mass) fails the same chi-square test."""
+    """30,000 single-draft rounds: the exact rule passes; a rule that accepts 5 % too often (moving
+    1 % of the output mass from token 0 to token 2) fails the same chi-square test (expected
+    statistic about 21 on 2 degrees of freedom)."""
     from scipy import stats
     p_t, p_d = [0.5, 0.3, 0.2], [0.2, 0.3, 0.5]
-    n = 40000
+    n = 30000
     exact = stats.chisquare(_first_token_freqs(p_t, p_d, n).numpy(), [p * n for p in p_t]).pvalue
     biased = stats.chisquare(_first_token_freqs(p_t, p_d, n, bias=1.05).numpy(), [p * n for p in p_t]).pvalue
     assert exact > 1e-3
@@ -179,7 +190,7 @@ def test_appendix_counterexample():
     p_d = torch.tensor([0.5, 0.5], dtype=torch.float64)
     params = SamplingParams(1.0)
 
-    def freq_a(early_stop: bool, n=20000) -> float:
+    def freq_a(early_stop: bool, n=6000) -> float:
         policy, g, hits = DSparkPolicy(2, sps, early_stop=early_stop), torch.Generator().manual_seed(1), 0
         for _ in range(n):
             x1 = int(torch.multinomial(p_d, 1, generator=g))
@@ -192,5 +203,5 @@ def test_appendix_counterexample():
             hits += v.tokens[0] == 0
         return hits / n
 
-    assert abs(freq_a(early_stop=True) - 0.70) < 0.015
-    assert abs(freq_a(early_stop=False) - 0.85) < 0.015
+    assert abs(freq_a(early_stop=True) - 0.70) < 0.025    # 4 standard errors
+    assert abs(freq_a(early_stop=False) - 0.85) < 0.025
