@@ -140,7 +140,6 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
     Returns (loss tensor, sums) where sums holds, per term, sum_k w_k * term (detached floats) and
     the c* statistics for the metrics: acc_sum [gamma] and acc_cnt [gamma]."""
     sup = plan.supervised
-    gamma = sup.shape[1]
     w = plan.weights[sup].to(draft_logits.device)                 # [M]
     d = draft_logits[sup.to(draft_logits.device)]                   # [M, V']
     logp_d = F.log_softmax(d.float(), dim=-1)
