@@ -41,3 +41,16 @@ def smol():
     """The real default target (SmolLM2-135M-Instruct), fp32."""
     from dspark.models.loader import load_target
     return load_target("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_target():
+    """A tiny random model behind the real SmolLM2 tokenizer and chat template: every text path
+    (chat template, detokenization, eval, serving) at the cost of a toy forward."""
+    from transformers import AutoTokenizer
+
+    from dspark.models.loader import Target, pull
+    path = pull("smollm2-135m")
+    tok = AutoTokenizer.from_pretrained(str(path))
+    model = tiny_model("llama", vocab=49152, dtype=torch.float32, eos_token_ids=[2], max_position_embeddings=2048)
+    return Target("tiny-smol", path, model, tok)

@@ -25,22 +25,9 @@ from .metrics import RoundRecord, calibration_dataset, macro, summarize, write_r
 
 
 def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[str]:
-    """First user turn of each line; a fixed-seed shuffle, then the first max_samples."""
-    prompts = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as e:
-        raise DSparkError(f"cannot read {path}: {e}") from None
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            turns = json.loads(line)["turns"]
-            prompts.append(str(turns[0]))
-        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
-            raise DSparkError(f"{path}:{i}: expected a JSON object with a non-empty 'turns' list") from None
-    if not prompts:
-        raise DSparkError(f"{path} holds no prompts")
+    """First user turn of each prompt; a fixed-seed shuffle, then the first max_samples."""
+    from deepspec.data.prompts import load_prompts
+    prompts = [r.first_user for r in load_prompts(str(path))]
     random.Random(seed).shuffle(prompts)
     return prompts[:max_samples] if max_samples else prompts
 

@@ -1,0 +1,55 @@
+"""`deepspec eval` end to end on a tiny model: two shared datasets, three samples each, a drafter
+with a confidence head and the n-gram drafter; the table, results.json, round records and plots."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dspark.drafters import NgramDrafter
+from dspark.drafters.checkpoint import load_drafter, save_drafter
+from deepspec.eval.evaluate import evaluate, load_eval_prompts
+
+from lossless import random_trained_drafter
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval_datasets"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, temperature):
+    target = tiny_chat_target
+    ckpt = save_drafter(random_trained_drafter("dspark", target.model, gamma=4, markov_rank=8), tmp_path / "dspark-tiny",
+                        target.name)
+    drafters = {"dspark-tiny": load_drafter(ckpt, target), "ngram": NgramDrafter(gamma=4)}
+    datasets = {name: load_eval_prompts(EVAL_DIR / f"{name}.jsonl", 3, seed=0) for name in ("gsm8k", "mbpp")}
+    out = tmp_path / "eval"
+    res = evaluate(target, drafters, datasets, temperature, max_new_tokens=12, seed=0, out=out)
+
+    saved = json.loads((out / "results.json").read_text())
+    assert saved == json.loads(json.dumps(res))
+    for name in drafters:
+        d = saved["drafters"][name]
+        for ds in datasets:
+            s = d["datasets"][ds]
+            for key in ("tau", "accept_rate", "conditional_acceptance", "accepted_histogram", "tokens_per_second"):
+                assert key in s
+            assert s["tau"] >= 1.0
+            assert (out / "rounds" / name / f"{ds}.jsonl").exists()
+        assert "tau" in d["macro"]
+    assert "confidence" in saved["drafters"]["dspark-tiny"]
+    table = (out / "results.md").read_text()
+    assert "| gsm8k |" in table and "| **macro** |" in table and "dspark-tiny" in table
+    for png in ["conditional_acceptance.png", "threshold_sweep-dspark-tiny.png", "reliability-dspark-tiny.png"]:
+        assert (out / png).read_bytes()[:8] == PNG
+
+
+def test_eval_is_deterministic_for_a_seed(tiny_chat_target, tmp_path):
+    target = tiny_chat_target
+    datasets = {"mbpp": load_eval_prompts(EVAL_DIR / "mbpp.jsonl", 2, seed=1)}
+    runs = [evaluate(target, {"ngram": NgramDrafter(gamma=3)}, datasets, 1.0, 10, seed=5, out=tmp_path / str(i))
+            for i in range(2)]
+    strip = lambda r: {k: v for k, v in r["drafters"]["ngram"]["datasets"]["mbpp"].items()  # noqa: E731
+                       if k not in ("tokens_per_second", "elapsed_s")}
+    assert strip(runs[0]) == strip(runs[1])
