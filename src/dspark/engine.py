@@ -208,6 +208,8 @@ class Engine:
             tokens, eos_at = tokens[:room], None
         reason = "eos" if eos_at is not None else ("length" if len(tokens) == room else None)
         seq.tokens.extend(tokens)
+        if reason is None and len(seq.tokens) >= self.config.max_len:
+            reason = "length"                    # the context is full: the next anchor has no room
         if reason is None and seq.stop and self.tokenizer is not None:
             text = self.tokenizer.decode(seq.output_ids)
             if any(s in text for s in seq.stop):

@@ -94,9 +94,14 @@ class EngineBackend:
             while st["turns"] and st["turns"][0]["role"] == "assistant":
                 st["turns"].pop(0)                            # old answers are replaced
             try:
-                ids = self.target.tokenizer.apply_chat_template(st["messages"], add_generation_prompt=True,
-                                                                tokenize=True)
-                ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+                if self.target.has_chat_template:
+                    ids = self.target.tokenizer.apply_chat_template(st["messages"], add_generation_prompt=True,
+                                                                    tokenize=True)
+                    ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+                else:
+                    # A base model (Gemma 3 270M): plain-text continuation of the user's words, the
+                    # layout deepspec.data.tokenize trains such targets on.
+                    ids = self.target.encode_prompt(st["messages"][-1]["content"], chat=False)
                 room = self.max_len - len(ids) - 16
                 if room < 16:
                     raise DSparkError(f"prompt of {len(ids)} tokens leaves no room to answer")
