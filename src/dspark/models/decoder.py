@@ -51,8 +51,7 @@ def cached_attention(attn: Attention, h: torch.Tensor, *, cos, sin, cache: KVCac
                      batch: FlatBatch, window: int | None = None) -> torch.Tensor:
     """Causal attention of a flat batch against the KV cache (targets, Eagle3 and MTP drafters):
     writes the new keys/values, then lets each new token see its sequence's cache up to itself."""
-    q = attn.project_q(h, cos, sin)
-    k, v = attn.project_kv(h, cos, sin)
+    q, k, v = attn.project_qkv(h, cos, sin)
     cache.write(layer_idx, batch, k, v)
     keys, values = cache.read(layer_idx, batch)
     q = batch.pad(q).transpose(1, 2)                    # [B, Hq, max_new, D]
