@@ -255,6 +255,18 @@ def _qwen3_dims(p: _Problems, cfg: Mapping, where: str = ""):
     return h, inter, heads, kv, hd, vocab, n
 
 
+def _check_block_tensors(p: _Problems, config: Mapping, expected: dict, tensors: Mapping[str, Any],
+                         vocab: int | None, h: int | None, optional: dict | None = None) -> None:
+    """The common end of the block-drafter validators: reduced-vocabulary tensors, then every
+    expected key and shape, then the d2t/t2d values; raises with everything found."""
+    extra, dtypes = _vocab_tensors(p, config, vocab, h)
+    expected.update(extra)
+    _check_tensors(p, expected, tensors, optional=optional, dtypes=dtypes)
+    if extra:
+        _check_mapping_values(p, tensors, vocab)
+    p.raise_if_any()
+
+
 def _vocab_tensors(p: _Problems, cfg: Mapping, vocab: int | None, hidden: int | None, key="draft_vocab_size"):
     """(expected, dtypes) for a reduced draft vocabulary, if the config declares one."""
     dv = p.int(cfg, key, 1, required=False)
@@ -292,12 +304,7 @@ def validate_dflash(config: Mapping, tensors: Mapping[str, Any]) -> None:
     for i in range(n):
         expected.update(_layer_shapes(f"layers.{i}.", h, inter, heads, kv, hd))
     expected.update({"fc.weight": (h, len(taps) * h), "hidden_norm.weight": (h,), "norm.weight": (h,)})
-    extra, dtypes = _vocab_tensors(p, config, vocab, h)
-    expected.update(extra)
-    _check_tensors(p, expected, tensors, dtypes=dtypes)
-    if extra:
-        _check_mapping_values(p, tensors, vocab)
-    p.raise_if_any()
+    _check_block_tensors(p, config, expected, tensors, vocab, h)
 
 
 def validate_deepspec(config: Mapping, tensors: Mapping[str, Any]) -> None:
@@ -338,12 +345,7 @@ def validate_deepspec(config: Mapping, tensors: Mapping[str, Any]) -> None:
     if conf:
         expected.update({"confidence_head.proj.weight": (1, h + (r if with_markov else 0)),
                          "confidence_head.proj.bias": (1,)})
-    extra, dtypes = _vocab_tensors(p, config, vocab, h)
-    expected.update(extra)
-    _check_tensors(p, expected, tensors, dtypes=dtypes)
-    if extra:
-        _check_mapping_values(p, tensors, vocab)
-    p.raise_if_any()
+    _check_block_tensors(p, config, expected, tensors, vocab, h)
 
 
 def validate_speculators(config: Mapping, tensors: Mapping[str, Any]) -> None:
@@ -409,12 +411,7 @@ def validate_speculators(config: Mapping, tensors: Mapping[str, Any]) -> None:
                          "confidence_head.proj.bias": (1,)})
     # full vocabulary: the head and embedding are the verifier's (speculators drops them on save)
     optional = {"embed_tokens.weight": (vocab, h), "lm_head.weight": (dv, h)}
-    extra, dtypes = _vocab_tensors(p, config, vocab, h)
-    expected.update(extra)
-    _check_tensors(p, expected, tensors, optional=optional, dtypes=dtypes)
-    if extra:
-        _check_mapping_values(p, tensors, vocab)
-    p.raise_if_any()
+    _check_block_tensors(p, config, expected, tensors, vocab, h, optional)
 
 
 def validate_eagle3(config: Mapping, tensors: Mapping[str, Any]) -> None:
