@@ -62,6 +62,17 @@ class MLP(nn.Module):
         return self.down_proj(g * self.up_proj(x))
 
 
+def _fused_weight(owner: nn.Module, linears: tuple[nn.Linear, ...]):
+    """The concatenated weight (and bias) of several linears on the same input, cached on `owner`
+    and rebuilt whenever one of the weights changes (training, loading, a dtype move)."""
+    key = tuple((m.weight.data_ptr(), m.weight._version, m.weight.dtype) for m in linears)
+    if getattr(owner, "_fused_key", None) != key:
+        w = torch.cat([m.weight for m in linears])
+        b = torch.cat([m.bias for m in linears]) if linears[0].bias is not None else None
+        owner._fused, owner._fused_key = (w, b), key
+    return owner._fused
+
+
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
            scale: float, softcap: float | None = None) -> torch.Tensor:
     """The one attention. q [B, Hq, n, D]; k, v [B, Hkv, m, D]; mask bool [B|1, 1|Hq, n, m]
@@ -103,7 +114,7 @@ class Attention(nn.Module):
         and one kernel instead of three, which is what batch-1 decoding is bound by."""
         if torch.is_grad_enabled():
             return (self.project_q(x, cos, sin),) + self.project_kv(x, cos, sin)
-        w, b = self._fused_qkv()
+        w, b = _fused_weight(self, (self.q_proj, self.k_proj, self.v_proj))
         hq, hk = self.num_heads, self.num_kv_heads
         qkv = F.linear(x, w, b).view(x.shape[0], hq + 2 * hk, self.head_dim)
         v = qkv[:, hq + hk:]
@@ -112,15 +123,6 @@ class Attention(nn.Module):
             return qk[:, :hq], qk[:, hq:], v
         q, k = self.q_norm(qkv[:, :hq]), self.k_norm(qkv[:, hq:hq + hk])
         return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v
-
-    def _fused_qkv(self):
-        parts = (self.q_proj, self.k_proj, self.v_proj)
-        key = tuple((p.weight.data_ptr(), p.weight._version, p.weight.dtype) for p in parts)
-        if getattr(self, "_fused_key", None) != key:
-            w = torch.cat([p.weight for p in parts])
-            b = torch.cat([p.bias for p in parts]) if parts[0].bias is not None else None
-            self._fused, self._fused_key = (w, b), key
-        return self._fused
 
     def project_q(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """x [N, in] -> rotated queries [N, Hq, D]."""
