@@ -850,7 +850,7 @@ def export_drafter(drafter, layout: str, out: str | Path, *, target_config: Mapp
 
 def read_layout(src: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """config.json and every *.safetensors tensor of a drafter directory."""
-    from safetensors.torch import load_file
+    from dspark.models.loader import load_state_dict
     src = Path(src)
     cfg_file = src / "config.json"
     if not cfg_file.exists():
@@ -859,16 +859,7 @@ def read_layout(src: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         config = json.loads(cfg_file.read_text())
     except json.JSONDecodeError as e:
         raise DSparkError(f"{cfg_file} is not valid JSON: {e}") from None
-    files = sorted(src.glob("*.safetensors"))
-    if not files:
-        raise DSparkError(f"{src} has no *.safetensors weights")
-    tensors: dict[str, torch.Tensor] = {}
-    for f in files:
-        try:
-            tensors.update(load_file(str(f)))
-        except Exception as e:  # truncated or garbled file
-            raise DSparkError(f"corrupt weights file {f}: {e}") from None
-    return config, tensors
+    return config, load_state_dict(src)
 
 
 def detect_layout(config: Mapping) -> str:
