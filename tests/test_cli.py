@@ -56,3 +56,12 @@ def test_generate_json_contract(smol):
         assert key in out
     assert out["num_new_tokens"] == len(out["token_ids"]) <= 12
     assert out["text"]
+
+
+def test_committed_drafters_load_by_name(smol):
+    from dspark.drafters import DEFAULT_DRAFTER, load
+    from dspark.errors import DSparkError
+    assert load("dspark", smol).algorithm == "dspark" and load("mtp", smol).algorithm == "mtp"
+    assert type(load("default", smol)) is type(load(DEFAULT_DRAFTER, smol))
+    with pytest.raises(DSparkError, match="no committed dflash drafter"):
+        load("dflash", smol)

@@ -22,6 +22,8 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
     target = tiny_chat_target
     ckpt = save_drafter(random_trained_drafter("dspark", target.model, gamma=4, markov_rank=8), tmp_path / "dspark-tiny",
                         target.name)
+    # a calibrated checkpoint: the report must score the calibrated confidences too
+    (Path(ckpt) / "calibration.json").write_text(json.dumps({"temperatures": [2.0, 0.5, 1.5, 1.0]}))
     drafters = {"dspark-tiny": load_drafter(ckpt, target), "ngram": NgramDrafter(gamma=4)}
     datasets = {name: load_eval_prompts(EVAL_DIR / f"{name}.jsonl", 3, seed=0) for name in ("gsm8k", "mbpp")}
     out = tmp_path / "eval"
@@ -38,10 +40,13 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
             assert s["tau"] >= 1.0
             assert (out / "rounds" / name / f"{ds}.jsonl").exists()
         assert "tau" in d["macro"]
-    assert "confidence" in saved["drafters"]["dspark-tiny"]
+    conf = saved["drafters"]["dspark-tiny"]["confidence"]
+    assert set(conf) == {"raw", "calibrated"} and conf["raw"]["ece"] != conf["calibrated"]["ece"]
+    assert len(saved["drafters"]["dspark-tiny"]["macro"]["tau_by_block"]) == 4
     table = (out / "results.md").read_text()
     assert "| gsm8k |" in table and "| **macro** |" in table and "dspark-tiny" in table
-    for png in ["conditional_acceptance.png", "threshold_sweep-dspark-tiny.png", "reliability-dspark-tiny.png"]:
+    for png in ["conditional_acceptance.png", "threshold_sweep-dspark-tiny.png", "reliability-dspark-tiny.png",
+                "block_length.png"]:
         assert (out / png).read_bytes()[:8] == PNG
 
 
@@ -53,3 +58,14 @@ def test_eval_is_deterministic_for_a_seed(tiny_chat_target, tmp_path):
     strip = lambda r: {k: v for k, v in r["drafters"]["ngram"]["datasets"]["mbpp"].items()  # noqa: E731
                        if k not in ("tokens_per_second", "elapsed_s")}
     assert strip(runs[0]) == strip(runs[1])
+
+
+def test_drafter_labels(tmp_path):
+    from deepspec.eval.evaluate import drafter_name
+    (tmp_path / "dspark-x" / "final").mkdir(parents=True)
+    (tmp_path / "dspark-x" / "checkpoints" / "step_000150").mkdir(parents=True)
+    (tmp_path / "mine").mkdir()
+    assert drafter_name(str(tmp_path / "dspark-x" / "final")) == "dspark-x"
+    assert drafter_name(str(tmp_path / "dspark-x" / "checkpoints" / "step_000150")) == "dspark-x@step_000150"
+    assert drafter_name(str(tmp_path / "mine")) == "mine"
+    assert drafter_name("ngram") == "ngram"

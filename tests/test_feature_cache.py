@@ -140,6 +140,18 @@ def test_estimate_equals_bytes_on_disk(samples, f32_cache):
     assert bytes_per_token(576, 5, "bfloat16") == 6917 and bytes_per_token(640, 5, "bf16") == 7685
 
 
+def test_subset_of_taps(samples, f32_cache):
+    """One cache serves drafters that read fewer layers: the asked-for columns, in the asked order."""
+    full = CachedFeatures(f32_cache)
+    sub = CachedFeatures(f32_cache, tap_layers=(3, 0))
+    assert sub.tap_layers == (3, 0)
+    for f, g in zip(full(samples[:3]), sub(samples[:3])):
+        per_layer = f.taps.view(f.taps.shape[0], len(TAPS), 64)
+        assert g.taps.shape == (f.taps.shape[0], 2 * 64)
+        assert torch.equal(g.taps, torch.cat([per_layer[:, 2], per_layer[:, 0]], -1))
+        assert torch.equal(g.hidden, f.hidden)
+
+
 def test_other_target_is_refused(model, f32_cache):
     for other, what in [(_cfg(hidden_size=32, head_dim=8, intermediate_size=64), "hidden_size"),
                         (_cfg(num_layers=6), "num_layers"), (_cfg(vocab_size=301), "vocab_size"),

@@ -233,15 +233,23 @@ REAL_PROMPTS = [
 
 
 def test_real_target_greedy_identity(smol):
-    """SmolLM2, fp32, 10 prompts: n-gram speculative decoding equals plain decoding token for
+    """SmolLM2, fp32, 10 prompts: speculative decoding with n-gram lookup and with the committed
+    DSpark (fixed block and the dspark policy) and MTP-1 drafters equals plain decoding token for
     token. fp32 logits of a multi-token verify differ from a one-token decode by ~1e-4, so an exact
     tie could flip an argmax: any divergence must be such a near-tie (gap < 1e-3), never more."""
+    from dspark.drafters import load
     from dspark.generate import generate
+    from dspark.schedule import SPSTable
+    # a made-up SPS table that makes drafts worth verifying, so the dspark policy verifies some
+    sps = SPSTable([1, 2, 4, 8], [25.0, 24.0, 22.0, 18.0])
+    variants = [("ngram", NgramDrafter(gamma=5), "fixed"), ("dspark", load("dspark", smol), "fixed"),
+                ("dspark", load("dspark", smol), "dspark"), ("mtp", load("mtp", smol), "fixed")]
     for prompt in REAL_PROMPTS:
         ids = smol.encode_prompt(prompt)
         plain = generate(smol, Drafter(), ids, SamplingParams(), 24)["token_ids"]
-        spec = generate(smol, NgramDrafter(gamma=5), ids, SamplingParams(), 24)["token_ids"]
-        if plain != spec:
-            i = next(k for k, (a, b) in enumerate(zip(plain, spec)) if a != b)
-            top2 = torch.topk(full_logits(smol.model, ids + plain[:i]), 2).values
-            assert float(top2[0] - top2[1]) < 1e-3, (prompt, i)
+        for name, drafter, policy in variants:
+            spec = generate(smol, drafter, ids, SamplingParams(), 24, policy=policy, sps_table=sps)["token_ids"]
+            if plain != spec:
+                i = next(k for k, (a, b) in enumerate(zip(plain, spec)) if a != b)
+                top2 = torch.topk(full_logits(smol.model, ids + plain[:i]), 2).values
+                assert float(top2[0] - top2[1]) < 1e-3, (name, policy, prompt, i)

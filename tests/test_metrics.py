@@ -159,3 +159,13 @@ def test_threshold_sweep():
     assert st["verified_per_step"] == [0.0] and st["acceptance_rate"] == [None]
     with pytest.raises(ValueError):
         threshold_sweep(recs, [0.5], score="bogus")
+
+
+def test_tau_by_block_truncates_hand_made_rounds():
+    from deepspec.eval.metrics import tau_by_block
+    rounds = [RoundRecord(proposed=4, accepted=0, committed=1),
+              RoundRecord(proposed=4, accepted=3, committed=4),
+              RoundRecord(proposed=4, accepted=2, committed=2, eos=True)]   # EOS accepted at slot 2
+    # k=1: 1, 2, 2 (EOS beyond k: bonus) | k=2: 1, 3, 2 (EOS within k: no bonus) | k=3: 1, 4, 2
+    assert tau_by_block(rounds) == pytest.approx([5 / 3, 6 / 3, 7 / 3, 7 / 3])
+    assert tau_by_block(rounds)[-1] == pytest.approx(tau(rounds))

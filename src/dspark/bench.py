@@ -633,18 +633,13 @@ def run(args) -> int:
                          args.label)
         baseline = None
     else:
-        from .schedule import POLICIES, SPSTable
+        from .schedule import POLICIES
         policies = [p.strip() for p in args.policies.split(",") if p.strip()]
         bad = [p for p in policies if p not in POLICIES]
         if bad or not policies:
             raise DSparkError(f"unknown policy {bad}; choose from {', '.join(POLICIES)}")
-        sps = None
-        if any(p.startswith("dspark") for p in policies):
-            if args.sps:
-                sps = SPSTable.load(args.sps)
-            else:
-                from .profile import sps_table_for
-                sps = sps_table_for(target, args.device, args.dtype)
+        from .profile import sps_for_policies
+        sps = sps_for_policies(policies, target, args.device, args.dtype, args.sps)
         rows = bench_engine(target, drafter, requests, policies, levels, params, duration, args.num_requests,
                             sps_table=sps, max_len=args.max_len)
         baseline = args.baseline or policies[0]

@@ -24,8 +24,9 @@ def add_target_arguments(p: argparse.ArgumentParser, drafter_default: str | None
                    help="named default (smollm2-135m, gemma3-270m) or a model directory (default: %(default)s)")
     if drafter_default is not None:   # None: the command declares its own --drafter
         p.add_argument("--drafter", default=drafter_default,
-                       help="default (the committed DSpark drafter for the target, else ngram), none, ngram, "
-                            "or a drafter checkpoint directory (default: %(default)s)")
+                       help="default (today n-gram lookup: the fastest at batch 1 on CPU, see README), none, "
+                            "ngram, dspark / mtp (the committed drafter for the target), or a drafter "
+                            "checkpoint directory (default: %(default)s)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -61,8 +62,10 @@ def cmd_generate(args) -> int:
     prompt = args.prompt if args.prompt is not None else DEFAULT_PROMPT
     chat = False if args.no_chat else None
     on_text = None if args.json else (lambda t: print(t, end="", flush=True))
+    from .profile import sps_for_policies
+    sps = sps_for_policies(args.policy, target, args.device, args.dtype)
     result = generate(target, drafter, prompt, params, args.max_tokens, policy=args.policy, chat=chat,
-                      on_text=on_text)
+                      on_text=on_text, sps_table=sps)
     if args.json:
         print(json.dumps(result))
         return 0

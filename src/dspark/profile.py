@@ -160,6 +160,16 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
     return table
 
 
+def sps_for_policies(policies, target, device=None, dtype=None, path=None) -> SPSTable | None:
+    """The SPS table the hardware-aware policies need (loaded from `path`, else the cached profile,
+    else profiled now), or None when none of `policies` uses one."""
+    if isinstance(policies, str):
+        policies = [policies]
+    if not any(p in ("dspark", "dspark-async") for p in policies):
+        return None
+    return SPSTable.load(path) if path else sps_table_for(target, device, dtype)
+
+
 def busy_warning(table: SPSTable) -> str | None:
     load, cpus = (table.meta or {}).get("load_average"), (table.meta or {}).get("cpu_count")
     if load is not None and cpus and load > 1.25 * cpus:

@@ -761,7 +761,7 @@ def run(args) -> int:
     import uvicorn
 
     from .cli import load_target_and_drafter, setup_torch
-    from .schedule import POLICIES, SPSTable
+    from .schedule import POLICIES
     if args.policy not in POLICIES:
         raise DSparkError(f"unknown policy {args.policy!r}; choose one of {', '.join(POLICIES)}")
     if args.max_batch < 1 or args.max_len < 16:
@@ -772,13 +772,8 @@ def run(args) -> int:
     max_len = min(args.max_len, target.config.max_position_embeddings)
     cfg = EngineConfig(max_batch=args.max_batch, max_len=max_len, prefill_chunk=args.prefill_chunk,
                        policy=args.policy)
-    sps = None
-    if args.policy in ("dspark", "dspark-async"):
-        if args.sps:
-            sps = SPSTable.load(args.sps)
-        else:
-            from .profile import sps_table_for
-            sps = sps_table_for(target, args.device, args.dtype)
+    from .profile import sps_for_policies
+    sps = sps_for_policies(args.policy, target, args.device, args.dtype, args.sps)
     app = create_app(target, drafter, cfg, sps_table=sps, api_key=args.api_key, model_name=args.model_name,
                      max_waiting=args.max_waiting)
     print(f"dspark serve: {target.name} with drafter {getattr(drafter, 'algorithm', 'none')}, policy {args.policy}, "

@@ -183,7 +183,9 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 def read_manifest(cache_dir: str | Path) -> dict:
     path = Path(cache_dir) / MANIFEST
     if not path.exists():
-        raise DSparkError(f"no feature cache at {cache_dir} ({MANIFEST} missing)")
+        raise DSparkError(f"no feature cache at {cache_dir} ({MANIFEST} missing): build it with "
+                          f"`deepspec cache --out {cache_dir} ...` (a training config's header gives the "
+                          f"command) or train with data.features=online")
     try:
         m = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -398,7 +400,8 @@ class CachedFeatures:
 
     cache_dir: a complete cache. target: a loader Target, TargetModel, ModelConfig or fingerprint
     dict to check the cache against (arch, vocab, hidden, layers; a different name only warns).
-    tap_layers: the layers the caller needs (checked against the cache's). verify_checksums: sha256
+    tap_layers: the layers the caller needs: the cache's, or a subset of them in any order (only those
+    columns are returned). verify_checksums: sha256
     of every shard file at open (reads everything once). dtype / device: what the returned tensors
     are cast to / moved to (default: the cache dtype, CPU, zero-copy views of the memory map).
     max_open_shards: memory maps kept open at once (LRU)."""
@@ -430,10 +433,18 @@ class CachedFeatures:
             if any(not 0 <= t < tfp["num_layers"] for t in self.tap_layers):
                 raise DSparkError(f"cache tap layers {list(self.tap_layers)} do not exist in the "
                                   f"{tfp['num_layers']}-layer target")
+        # One cache can serve several drafters: a caller asking for a subset of the cached layers
+        # (Eagle-3's 3 taps, MTP's last layer) gets just those columns, in the order it asked for.
+        self._tap_select: list[int] | None = None
         if tap_layers is not None and tuple(int(t) for t in tap_layers) != self.tap_layers:
-            raise DSparkError(f"the feature cache at {self.cache_dir} holds tap layers {list(self.tap_layers)}, "
-                              f"but {list(tap_layers)} were asked for; build a cache with --taps "
-                              f"{','.join(str(int(t)) for t in tap_layers)}")
+            wanted = [int(t) for t in tap_layers]
+            absent = [t for t in wanted if t not in self.tap_layers]
+            if absent:
+                raise DSparkError(f"the feature cache at {self.cache_dir} holds tap layers {list(self.tap_layers)}, "
+                                  f"but {wanted} were asked for ({absent} missing); build a cache with --taps "
+                                  f"{','.join(str(t) for t in sorted(set(wanted) | set(self.tap_layers)))}")
+            self._tap_select = [self.tap_layers.index(t) for t in wanted]
+            self.tap_layers = tuple(wanted)
         self._specs = m["arrays"]
         self._shards = {sh["index"]: sh for sh in m["shards"]}
         self._index: dict[str, list[int]] = m["samples"]
@@ -500,6 +511,9 @@ class CachedFeatures:
         """Features of one cached sample by id."""
         from .features import Features
         taps, hidden = self._rows(sample_id, "taps"), self._rows(sample_id, "hidden")
+        if self._tap_select is not None:
+            t = taps.shape[0]
+            taps = taps.view(t, -1, self.hidden_size)[:, self._tap_select].reshape(t, -1)
         if self.dtype is not None or self.device is not None:
             taps, hidden = taps.to(device=self.device, dtype=self.dtype), hidden.to(device=self.device, dtype=self.dtype)
         return Features(taps, hidden)

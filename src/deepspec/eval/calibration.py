@@ -24,8 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .metrics import (RoundRecord, _sigmoid, calibration_dataset, confidence_arrays, load_records,
-                      prefix_survival_matrix)
+from .metrics import RoundRecord, _sigmoid, calibration_dataset, confidence_arrays, load_records
 
 N_BINS = 20
 DEFAULT_GRID = tuple(np.exp(np.linspace(math.log(0.05), math.log(20.0), 161)).tolist())

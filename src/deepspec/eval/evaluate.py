@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from dspark.errors import DSparkError
 
-from .metrics import RoundRecord, calibration_dataset, macro, summarize, write_records
+from .metrics import (RoundRecord, calibration_dataset, conditional_acceptance, load_records, macro, summarize,
+                      write_records)
 
 
 def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[str]:
@@ -33,17 +34,28 @@ def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[st
 
 
 def drafter_name(spec: str) -> str:
-    return Path(spec).name if Path(spec).exists() else spec
+    """The label of a drafter in tables, plots and record paths: a directory's name, except that a
+    training run's `final` is named after its run (runs/dspark-x/final -> dspark-x) and a checkpoint
+    after its run and step (runs/dspark-x/checkpoints/step_000150 -> dspark-x@step_000150)."""
+    p = Path(spec)
+    if not p.exists():
+        return spec
+    p = p.resolve()
+    if p.name == "final":
+        return p.parent.name
+    if p.parent.name == "checkpoints":
+        return f"{p.parent.parent.name}@{p.name}"
+    return p.name
 
 
 def run_dataset(target, drafter, prompts: list[str], params_for, max_new_tokens: int, batch: int,
-                policy: str, desc: str):
+                policy: str, desc: str, sps_table=None):
     """Generate for every prompt; returns (round records, elapsed seconds, new tokens)."""
     from dspark.engine import Engine, EngineConfig
     ids = [target.encode_prompt(p) for p in prompts]
     max_len = min(target.config.max_position_embeddings, max(map(len, ids)) + max_new_tokens + drafter.gamma + 2)
     engine = Engine(target.model, drafter, EngineConfig(max_batch=batch, max_len=max_len, policy=policy),
-                    eos_ids=target.eos_ids, tokenizer=target.tokenizer)
+                    eos_ids=target.eos_ids, tokenizer=target.tokenizer, sps_table=sps_table)
     seqs, records = [], []
     t0 = time.perf_counter()
     with tqdm(total=len(ids), desc=desc, unit="prompt", file=sys.stderr, leave=False) as bar:
@@ -62,8 +74,10 @@ def run_dataset(target, drafter, prompts: list[str], params_for, max_new_tokens:
 def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]], temperature: float,
              max_new_tokens: int, seed: int, out: Path, batch: int = 1, policy: str = "fixed",
              top_p: float = 1.0, top_k: int = 0) -> dict:
+    from dspark.profile import sps_for_policies
     from dspark.sampling import SamplingParams
     out.mkdir(parents=True, exist_ok=True)
+    sps = sps_for_policies(policy, target)
     results = {"drafters": {}, "settings": {
         "target": target.name, "temperature": temperature, "top_p": top_p, "top_k": top_k,
         "max_new_tokens": max_new_tokens, "seed": seed, "batch": batch, "policy": policy,
@@ -73,7 +87,7 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
         for ds, prompts in datasets.items():
             records, elapsed, new = run_dataset(
                 target, drafter, prompts, lambda i: SamplingParams(temperature, top_p, top_k, seed + i),
-                max_new_tokens, batch, policy, f"{name}/{ds}")
+                max_new_tokens, batch, policy, f"{name}/{ds}", sps)
             (out / "rounds" / name).mkdir(parents=True, exist_ok=True)
             write_records(records, str(out / "rounds" / name / f"{ds}.jsonl"))
             s = summarize(records, elapsed)
@@ -83,7 +97,7 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
             all_records += records
         entry = {"datasets": per_ds, "macro": macro(per_ds), "algorithm": getattr(drafter, "algorithm", name)}
         if any(r.confidence_logits for r in all_records):
-            entry["confidence"] = _confidence(all_records, drafter, name, out)
+            entry["confidence"] = _confidence(all_records, sts_temperatures(drafter), name, out)
         results["drafters"][name] = entry
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(markdown_table(results))
@@ -91,11 +105,17 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
     return results
 
 
-def _confidence(records, drafter, name: str, out: Path) -> dict:
+def sts_temperatures(drafter) -> list[float] | None:
+    """The STS temperatures a drafter applies to its confidence logits (calibration.json), or None
+    when it has none or they are all 1 (uncalibrated)."""
+    temps = getattr(drafter, "sts_temperatures", None)
+    return list(temps) if temps and any(t != 1.0 for t in temps) else None
+
+
+def _confidence(records, temps: list[float] | None, name: str, out: Path) -> dict:
     """ECE / AUC / Brier of the prefix-survival estimate, raw and with the drafter's calibration."""
     from .calibration import confidence_report
     from .plots import plot_reliability_pair, plot_threshold_sweep
-    temps = getattr(drafter, "calibration_temperatures", None)
     report = {"raw": confidence_report(records)}
     if temps:
         report["calibrated"] = confidence_report(records, temps)
@@ -108,12 +128,26 @@ def _confidence(records, drafter, name: str, out: Path) -> dict:
 
 
 def _plots(results: dict, out: Path) -> None:
-    from .plots import plot_conditional_acceptance
-    curves = {f"{name}/{ds}": s["conditional_acceptance"]
-              for name, d in results["drafters"].items() for ds, s in d["datasets"].items()}
+    """The figures of a results directory (rebuildable from results.json and rounds/ alone)."""
+    from .plots import plot_block_length, plot_conditional_acceptance
+    # Figure 2: one curve per drafter over the rounds of every dataset pooled; a position is drawn
+    # only where at least 20 rounds reached it.
+    curves = {}
+    for name in results["drafters"]:
+        records = load_records(str(f) for f in sorted((out / "rounds" / name).glob("*.jsonl")))
+        curves[name] = conditional_acceptance(records, min_count=20)
     plot_conditional_acceptance(curves, out / "conditional_acceptance.png",
                                 title=f"Conditional acceptance by position ({results['settings']['target']}, "
                                       f"T={results['settings']['temperature']})")
+    # Figure 4's shape from the same rounds: tau had only the first k drafts been verified, for the
+    # block drafters (their first k tokens do not depend on the block length; see tau_by_block).
+    if results["settings"]["policy"] == "fixed":
+        blocks = {name: d["macro"]["tau_by_block"] for name, d in results["drafters"].items()
+                  if d.get("algorithm") in ("dspark", "dflash")}
+        if blocks:
+            ref = next((n for n, d in results["drafters"].items() if d.get("algorithm") == "dflash"), None)
+            plot_block_length(blocks, out / "block_length.png", reference=ref,
+                              title=f"Macro tau against block length (T={results['settings']['temperature']})")
 
 
 def markdown_table(results: dict) -> str:
@@ -157,9 +191,13 @@ def run(args) -> int:
     setup_torch(args)
     target = load_target(args.target, device=args.device, dtype=args.dtype)
     specs = args.drafters or ["default"]
-    drafters = {drafter_name(s): load_drafter(s, target) for s in specs}
+    names = [drafter_name(s) for s in specs]
+    if len(set(names)) != len(names):
+        raise DSparkError(f"two --drafter arguments have the same label ({', '.join(names)}); "
+                          f"give the drafters distinct directory names")
+    drafters = {name: load_drafter(s, target) for name, s in zip(names, specs)}
     datasets = {Path(d).stem: load_eval_prompts(Path(d), args.max_samples, args.seed) for d in args.data}
-    results = evaluate(target, drafters, datasets, args.temperature, args.max_new_tokens, args.seed,
-                       Path(args.out), args.batch, args.policy, args.top_p, args.top_k)
+    evaluate(target, drafters, datasets, args.temperature, args.max_new_tokens, args.seed,
+             Path(args.out), args.batch, args.policy, args.top_p, args.top_k)
     print((Path(args.out) / "results.md").read_text())
     return 0

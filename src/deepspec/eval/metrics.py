@@ -112,6 +112,25 @@ def tau(records: Sequence[RoundRecord]) -> float | None:
     return sum(r.tau for r in records) / len(records)
 
 
+def tau_by_block(records: Sequence[RoundRecord], gamma: int | None = None) -> list[float | None]:
+    """tau_by_block[k-1] = the tau these rounds would have had if only their first k draft tokens
+    had been verified, k = 1..gamma (figure 4's block-length axis without retraining).
+
+    Exact for block drafters whose first k tokens do not depend on the block length (DFlash,
+    DSpark: the backbone always sees the same mask inputs and the Markov head is causal) and for
+    rounds that verified the whole block: slot j's verdict depends only on slots 1..j, so the
+    accepted prefix of a k-token block is min(accepted, k), plus the bonus token unless the round
+    ended on an accepted end of sequence within those k."""
+    gamma = max_proposed(records) if gamma is None else gamma
+    if not records:
+        return [None] * gamma
+    out = []
+    for k in range(1, gamma + 1):
+        total = sum(min(r.accepted, k) + (0 if r.eos and r.accepted <= k else 1) for r in records)
+        out.append(total / len(records))
+    return out
+
+
 def max_proposed(records: Sequence[RoundRecord]) -> int:
     return max((r.proposed for r in records), default=0)
 
@@ -128,15 +147,17 @@ def accept_rate(records: Sequence[RoundRecord], gamma: int | None = None) -> lis
     return out
 
 
-def conditional_acceptance(records: Sequence[RoundRecord], gamma: int | None = None) -> list[float | None]:
-    """P(slot j accepted | slots 1..j-1 accepted and slot j verified), j = 1..gamma (figure 2)."""
+def conditional_acceptance(records: Sequence[RoundRecord], gamma: int | None = None,
+                           min_count: int = 1) -> list[float | None]:
+    """P(slot j accepted | slots 1..j-1 accepted and slot j verified), j = 1..gamma (figure 2).
+    None where fewer than `min_count` rounds reached slot j (a ratio of a handful is noise)."""
     gamma = max_proposed(records) if gamma is None else gamma
     acc = np.array([r.accepted for r in records], dtype=np.int64)
     prop = np.array([r.effective_proposed for r in records], dtype=np.int64)
     out: list[float | None] = []
     for j in range(1, gamma + 1):
         den = int(((acc >= j - 1) & (prop >= j)).sum())
-        out.append(float((acc >= j).sum()) / den if den else None)
+        out.append(float((acc >= j).sum()) / den if den >= max(1, min_count) else None)
     return out
 
 
@@ -200,6 +221,7 @@ def summarize(records: Sequence[RoundRecord], elapsed_s: float | None = None,
         "gamma": gamma,
         "tau": tau(records),
         "accept_rate": accept_rate(records, gamma),
+        "tau_by_block": tau_by_block(records, gamma),
         "conditional_acceptance": conditional_acceptance(records, gamma),
         "accepted_histogram": hist,
         "accepted_distribution": [h / n for h in hist] if n else [None] * len(hist),
@@ -226,7 +248,7 @@ def _mean_lists(lists: Sequence[Sequence[float | None]]) -> list[float | None]:
 
 MACRO_SCALARS = ("tau", "overall_acceptance", "draft_tokens_per_round", "drafted_tokens_per_round",
                  "tokens_per_second")
-MACRO_LISTS = ("accept_rate", "conditional_acceptance", "accepted_distribution")
+MACRO_LISTS = ("accept_rate", "conditional_acceptance", "accepted_distribution", "tau_by_block")
 
 
 def macro(summaries: Sequence[dict[str, Any]] | dict[str, dict[str, Any]]) -> dict[str, Any]:

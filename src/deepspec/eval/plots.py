@@ -54,6 +54,38 @@ def plot_conditional_acceptance(curves: Mapping[str, Sequence[float | None]], pa
     return _save(fig, path)
 
 
+def plot_block_length(curves: Mapping[str, Sequence[float | None]], path, reference: str | None = None,
+                      title: str = "Accepted length against block length") -> str:
+    """Figure 4's shape: tau against the number of verified draft tokens k (element k - 1 of each
+    curve), and, when `reference` names one of the curves, every other curve's gain over it in %."""
+    panels = 2 if reference in curves and len(curves) > 1 else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
+    ax = axes[0, 0]
+    for name, curve in curves.items():
+        y = _nan(curve)
+        ax.plot(np.arange(1, len(y) + 1), y, marker="o", label=name)
+    ax.set_xlabel("Block length k (draft tokens verified)")
+    ax.set_ylabel("tau")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if panels == 2:
+        ax = axes[0, 1]
+        ref = _nan(curves[reference])
+        for name, curve in curves.items():
+            if name == reference:
+                continue
+            y = _nan(curve)
+            n = min(len(y), len(ref))
+            ax.plot(np.arange(1, n + 1), 100.0 * (y[:n] / ref[:n] - 1.0), marker="o", label=name)
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.set_xlabel("Block length k")
+        ax.set_ylabel(f"tau gain over {reference} (%)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
 def plot_threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float], path,
                          temperatures: Sequence[float] | None = None, title: str = "Confidence threshold sweep",
                          score: str = "conditional") -> str:

@@ -17,30 +17,46 @@ for _name in ("dflash", "dspark", "eagle3", "mtp"):
         if e.name != f"{__name__}.{_name}":
             raise
 
-# Committed drafters live in <repo>/checkpoints/<algorithm>-<target>/.
+# Committed drafters live in <repo>/checkpoints/<algorithm>-<target>/ and load by algorithm name
+# (`--drafter dspark`, `--drafter mtp`).
 CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
+TRAINED = ("dspark", "dflash", "eagle3", "mtp")
+
+# What `default` means: the drafter that decodes fastest at batch 1 on the machines we measure on
+# (benchmarks/decode_speed.py, README "Results"). On the 2-core CPU the committed SmolLM2 DSpark
+# drafter (tau 1.42 greedy) runs at 0.89x plain decoding with the dspark policy, n-gram lookup at
+# 1.29x, so n-gram stays the default until a committed drafter beats it.
+DEFAULT_DRAFTER = "ngram"
 
 
-def default_drafter_path(target_name: str) -> Path | None:
-    p = CHECKPOINT_DIR / f"dspark-{target_name}"
+def committed_drafter_path(algorithm: str, target_name: str) -> Path | None:
+    p = CHECKPOINT_DIR / f"{algorithm}-{target_name}"
     return p if (p / "config.json").exists() else None
 
 
 def load(spec: str, target, gamma: int | None = None):
-    """spec: 'default' | 'none' | 'ngram' | a checkpoint directory. gamma sets the n-gram block;
+    """spec: 'default' | 'none' | 'ngram' | 'dspark' | 'dflash' | 'eagle3' | 'mtp' (the committed
+    drafter of that kind for the target) | a checkpoint directory. gamma sets the n-gram block;
     a trained drafter's block size is fixed by its checkpoint (policies may verify fewer)."""
     if spec == "default":
-        path = default_drafter_path(target.name)
-        spec = str(path) if path else "ngram"
+        spec = DEFAULT_DRAFTER
     if spec == "none":
         return Drafter()
     if spec == "ngram":
         return NgramDrafter(gamma=gamma or 7)
+    if spec in TRAINED and not Path(spec).exists():
+        path = committed_drafter_path(spec, target.name)
+        if path is None:
+            raise DSparkError(f"no committed {spec} drafter for {target.name} (checkpoints/{spec}-{target.name}); "
+                              f"train one (configs/, scripts/reproduce-smollm2.sh) and pass its directory")
+        spec = str(path)
     path = Path(spec)
     if not path.exists():
-        raise DSparkError(f"unknown drafter {spec!r}: use none, ngram, default or a checkpoint directory")
+        raise DSparkError(f"unknown drafter {spec!r}: use none, ngram, default, {', '.join(TRAINED)} "
+                          f"or a checkpoint directory")
     from .checkpoint import load_drafter
     return load_drafter(path, target)
 
 
-__all__ = ["Drafter", "Proposal", "NgramDrafter", "load", "default_drafter_path", "CHECKPOINT_DIR"]
+__all__ = ["Drafter", "Proposal", "NgramDrafter", "load", "committed_drafter_path", "CHECKPOINT_DIR",
+           "DEFAULT_DRAFTER"]

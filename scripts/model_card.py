@@ -1,0 +1,117 @@
+"""Write the model card (README.md) of a trained drafter from its run's own records: the training
+config, the training log (steps, tokens, wall time) and `deepspec eval` results.
+
+    python scripts/model_card.py --run runs/dspark-smollm2-135m --out checkpoints/dspark-smollm2-135m \
+        --eval runs/eval-smollm2-t0 --eval runs/eval-smollm2-t1 [--copy]
+
+--copy also copies the run's final drafter (config.json, model.safetensors, calibration.json when
+present) into --out, so the committed directory is exactly what the card describes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPRODUCE = "scripts/reproduce-smollm2.sh"
+
+
+def training_summary(run: Path) -> dict:
+    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    if not rows:
+        raise SystemExit(f"model_card: {run}/train_log.jsonl is empty")
+    last = rows[-1]
+    return {"steps": last["step"], "epochs": last.get("epoch"),
+            "tokens": sum(r.get("tokens", 0) for r in rows),
+            "supervised_slots": sum(r.get("supervised_slots", 0) for r in rows),
+            "wall_s": sum(r.get("s_per_step", 0.0) for r in rows),
+            "final_loss": sum(r["loss"] for r in rows[-20:]) / len(rows[-20:]),
+            "final_tau_sim": sum(r.get("tau_sim", 0.0) for r in rows[-20:]) / len(rows[-20:])}
+
+
+def results_table(evals: list[Path], name: str) -> list[str]:
+    lines = []
+    for ev in evals:
+        res = json.loads((ev / "results.json").read_text())
+        entry = res["drafters"].get(name)
+        if entry is None:
+            continue
+        st = res["settings"]
+        lines += [f"`deepspec eval` at T = {st['temperature']} ({st['policy']} block, {st['max_new_tokens']} new tokens, "
+                  f"prompts per set: {max(st['datasets'].values())}, batch {st['batch']}; `{ev}`):", "",
+                  "| dataset | tau | acceptance at positions 1..gamma |", "|---|---|---|"]
+        for ds, s in entry["datasets"].items():
+            acc = " ".join("-" if a is None else f"{a:.2f}" for a in s["accept_rate"])
+            lines.append(f"| {ds} | {s['tau']:.2f} | {acc} |")
+        lines += [f"| **macro** | {entry['macro']['tau']:.2f} | |", ""]
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", required=True, type=Path, help="training run directory (out_dir of the config)")
+    ap.add_argument("--out", required=True, type=Path, help="drafter directory the card is written into")
+    ap.add_argument("--eval", action="append", default=[], type=Path, help="deepspec eval output directories")
+    ap.add_argument("--config", type=Path, help="the TOML config (default: configs/<run name>.toml)")
+    ap.add_argument("--copy", action="store_true", help="copy the run's final drafter into --out first")
+    args = ap.parse_args()
+
+    run, out = args.run, args.out
+    cfg = json.loads((run / "config.json").read_text())
+    toml = args.config or Path("configs") / f"{run.name}.toml"
+    if args.copy:
+        out.mkdir(parents=True, exist_ok=True)
+        for f in ("config.json", "model.safetensors", "calibration.json"):
+            if (run / "final" / f).exists():
+                shutil.copy2(run / "final" / f, out / f)
+    drafter = json.loads((out / "config.json").read_text())
+    t = training_summary(run)
+    d, b, o = cfg["drafter"], cfg["batch"], cfg["optimizer"]
+    calibrated = (out / "calibration.json").exists()
+    lines = [
+        f"# {run.name}: {cfg['algorithm']} drafter for {cfg['target']}", "",
+        f"A `{cfg['algorithm']}` draft model for lossless speculative decoding of `{cfg['target']}` with DSpark "
+        f"(`dspark generate --drafter {cfg['algorithm']}` loads it from checkpoints/, or `--drafter {out}`). "
+        "Output is exactly the target's: the drafter only changes speed.", "",
+        "## What it is", "",
+        f"- Block size (gamma) {drafter['config'].get('block_size')}, "
+        f"{drafter['config'].get('num_layers', 1)} draft layer(s), target tap layers "
+        f"{drafter['config'].get('tap_layers') or drafter['target'].get('tap_layers')}.",
+        (f"- Draft vocabulary: the {drafter['config']['draft_vocab_size']:,} most frequent answer tokens of the "
+         f"target's {drafter['target']['vocab_size']:,} (`d2t`/`t2d` in the weights); "
+         if drafter["config"].get("draft_vocab_size") else "- The target's full vocabulary; ")
+        + "embedding and LM head are the target's, not stored here.",
+    ]
+    if cfg["algorithm"] == "dspark":
+        lines.append(f"- Markov head rank {d.get('markov_rank')} ({d.get('markov_head_type')}), confidence head "
+                     f"{'on' if d.get('enable_confidence_head') else 'off'}"
+                     + ("; STS calibration in `calibration.json`, applied at load." if calibrated else "."))
+    lines += ["", "## Data", "",
+              f"- {', '.join(cfg['data']['paths'])}: answers regenerated by the target itself "
+              "(`deepspec regenerate`, T 0.7, top-p 0.8, top-k 20, up to 320 new tokens) for prompts from "
+              "`deepspec prompts` (disjoint from the benchmark sets; provenance in data/prompts/SOURCES.md).",
+              f"- Target features from `deepspec cache` ({cfg['data']['features']}, bf16), max length "
+              f"{cfg['data']['max_len']}.", "",
+              "## Recipe", "",
+              f"- Config: `{toml}` (loss weights {json.dumps({k: v for k, v in cfg['loss'].items() if v is not None})}).",
+              f"- {t['steps']} steps of {b['sequences']} sequences, {b['anchors_per_seq']} anchors per sequence; "
+              f"AdamW lr {o['lr']}, warm-up {cfg['schedule']['warmup_ratio']:.0%}, cosine to 0.",
+              f"- {t['epochs']:.1f} epochs, {t['tokens']:,} sequence tokens read, {t['supervised_slots']:,} supervised "
+              f"draft slots, {t['wall_s'] / 60:.1f} min of training on 2 CPU cores (fp32).",
+              f"- Last 20 steps: loss {t['final_loss']:.3f}, simulated tau {t['final_tau_sim']:.2f}.", "",
+              "## Results", ""]
+    lines += results_table(args.eval, run.name) or ["(not evaluated yet)", ""]
+    lines += ["## Reproduce", "", "```bash",
+              f"STEPS=\"cache train-{cfg['algorithm']}\" {REPRODUCE}   # or the whole pipeline: {REPRODUCE}",
+              "```", "",
+              "Licence: the weights derive from SmolLM2-135M-Instruct outputs (Apache-2.0)." if "smollm2" in cfg["target"]
+              else "Licence: a drafter distilled from Gemma outputs carries the Gemma Terms of Use.", ""]
+    (out / "README.md").write_text("\n".join(lines))
+    print(f"wrote {out / 'README.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
