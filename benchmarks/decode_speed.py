@@ -64,9 +64,8 @@ def main() -> int:
     from dspark.drafters import load as load_drafter
     from dspark.generate import generate
     from dspark.models.loader import load_target
-    from dspark.sampling import SamplingParams
-
     from dspark.profile import sps_for_policies
+    from dspark.sampling import SamplingParams
 
     target = load_target(args.target)
     # name -> (drafter, policy, SPS table)

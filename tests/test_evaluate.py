@@ -40,6 +40,7 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
             assert s["tau"] >= 1.0
             assert (out / "rounds" / name / f"{ds}.jsonl").exists()
         assert "tau" in d["macro"]
+        assert len(d["pooled_conditional_acceptance"]) == max(s["gamma"] for s in d["datasets"].values())
     conf = saved["drafters"]["dspark-tiny"]["confidence"]
     assert set(conf) == {"raw", "calibrated"} and conf["raw"]["ece"] != conf["calibrated"]["ece"]
     assert len(saved["drafters"]["dspark-tiny"]["macro"]["tau_by_block"]) == 4

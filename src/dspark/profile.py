@@ -22,7 +22,7 @@ import torch
 
 from .batch import FlatBatch
 from .errors import DSparkError
-from .schedule import SPSTable
+from .schedule import SPS_POLICIES, SPSTable
 
 DEFAULT_TOKENS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 
@@ -165,7 +165,7 @@ def sps_for_policies(policies, target, device=None, dtype=None, path=None) -> SP
     else profiled now), or None when none of `policies` uses one."""
     if isinstance(policies, str):
         policies = [policies]
-    if not any(p in ("dspark", "dspark-async") for p in policies):
+    if not any(p in SPS_POLICIES for p in policies):
         return None
     return SPSTable.load(path) if path else sps_table_for(target, device, dtype)
 

@@ -31,6 +31,7 @@ import torch
 from .errors import DSparkError
 
 POLICIES = ("none", "fixed", "mtp1", "threshold", "dspark", "dspark-async")
+SPS_POLICIES = ("dspark", "dspark-async")   # the policies that read a profiled SPS table
 
 
 @dataclass

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dspark.drafters.checkpoint import calibration_of
 from dspark.errors import DSparkError
 
-from .metrics import (RoundRecord, calibration_dataset, conditional_acceptance, load_records, macro, summarize,
-                      write_records)
+from ..train.losses import BLOCK_ALGORITHMS
+from .metrics import RoundRecord, calibration_dataset, conditional_acceptance, macro, summarize, write_records
 
 
 def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[str]:
@@ -95,21 +96,17 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
             s["tokens_per_second"] = new / elapsed if elapsed > 0 else None
             per_ds[ds] = s
             all_records += records
-        entry = {"datasets": per_ds, "macro": macro(per_ds), "algorithm": getattr(drafter, "algorithm", name)}
+        entry = {"datasets": per_ds, "macro": macro(per_ds), "algorithm": getattr(drafter, "algorithm", name),
+                 # figure 2: every dataset's rounds pooled; a position counts once 20 rounds reach it
+                 "pooled_conditional_acceptance": conditional_acceptance(all_records, min_count=20)}
         if any(r.confidence_logits for r in all_records):
-            entry["confidence"] = _confidence(all_records, sts_temperatures(drafter), name, out)
+            temps = (calibration_of(drafter) or {}).get("temperatures")
+            entry["confidence"] = _confidence(all_records, temps, name, out)
         results["drafters"][name] = entry
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(markdown_table(results))
     _plots(results, out)
     return results
-
-
-def sts_temperatures(drafter) -> list[float] | None:
-    """The STS temperatures a drafter applies to its confidence logits (calibration.json), or None
-    when it has none or they are all 1 (uncalibrated)."""
-    temps = getattr(drafter, "sts_temperatures", None)
-    return list(temps) if temps and any(t != 1.0 for t in temps) else None
 
 
 def _confidence(records, temps: list[float] | None, name: str, out: Path) -> dict:
@@ -128,14 +125,9 @@ def _confidence(records, temps: list[float] | None, name: str, out: Path) -> dic
 
 
 def _plots(results: dict, out: Path) -> None:
-    """The figures of a results directory (rebuildable from results.json and rounds/ alone)."""
+    """The figures of a results directory, from results.json alone."""
     from .plots import plot_block_length, plot_conditional_acceptance
-    # Figure 2: one curve per drafter over the rounds of every dataset pooled; a position is drawn
-    # only where at least 20 rounds reached it.
-    curves = {}
-    for name in results["drafters"]:
-        records = load_records(str(f) for f in sorted((out / "rounds" / name).glob("*.jsonl")))
-        curves[name] = conditional_acceptance(records, min_count=20)
+    curves = {name: d["pooled_conditional_acceptance"] for name, d in results["drafters"].items()}
     plot_conditional_acceptance(curves, out / "conditional_acceptance.png",
                                 title=f"Conditional acceptance by position ({results['settings']['target']}, "
                                       f"T={results['settings']['temperature']})")
@@ -143,7 +135,7 @@ def _plots(results: dict, out: Path) -> None:
     # block drafters (their first k tokens do not depend on the block length; see tau_by_block).
     if results["settings"]["policy"] == "fixed":
         blocks = {name: d["macro"]["tau_by_block"] for name, d in results["drafters"].items()
-                  if d.get("algorithm") in ("dspark", "dflash")}
+                  if d.get("algorithm") in BLOCK_ALGORITHMS}
         if blocks:
             ref = next((n for n, d in results["drafters"].items() if d.get("algorithm") == "dflash"), None)
             plot_block_length(blocks, out / "block_length.png", reference=ref,

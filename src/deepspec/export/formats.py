@@ -61,6 +61,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from dspark.drafters.checkpoint import calibration_of
 from dspark.errors import DSparkError
 
 LAYOUTS = ("native", "deepspec", "dflash", "eagle3", "speculators")
@@ -827,8 +828,8 @@ def export_drafter(drafter, layout: str, out: str | Path, *, target_config: Mapp
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
             save_drafter(drafter, tmp, target_name)
-            if hasattr(drafter, "calibration") and any(t != 1.0 for t in drafter.sts_temperatures):
-                (tmp / "calibration.json").write_text(json.dumps(drafter.calibration(), indent=2) + "\n")
+            if calib := calibration_of(drafter):
+                (tmp / "calibration.json").write_text(json.dumps(calib, indent=2) + "\n")
             if out.exists():
                 out.rmdir()
             tmp.rename(out)
@@ -839,8 +840,8 @@ def export_drafter(drafter, layout: str, out: str | Path, *, target_config: Mapp
     config, tensors = build_layout(drafter, layout, target_config=target_config, target_name=target_name,
                                    mask_token_id=mask_token_id, dtype=dtype)
     files = {"config.json": json.dumps(config, indent=2) + "\n"}
-    if hasattr(drafter, "calibration") and any(t != 1.0 for t in drafter.sts_temperatures):
-        files["calibration.json"] = json.dumps(drafter.calibration(), indent=2) + "\n"
+    if calib := calibration_of(drafter):
+        files["calibration.json"] = json.dumps(calib, indent=2) + "\n"
     return _write_dir(out, files, tensors)
 
 
@@ -1277,8 +1278,8 @@ def run_import(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         save_drafter(drafter, tmp, target.name)
-        if hasattr(drafter, "calibration") and any(t != 1.0 for t in drafter.sts_temperatures):
-            (tmp / "calibration.json").write_text(json.dumps(drafter.calibration(), indent=2) + "\n")
+        if calib := calibration_of(drafter):
+            (tmp / "calibration.json").write_text(json.dumps(calib, indent=2) + "\n")
         if out.exists():
             out.rmdir()
         tmp.rename(out)

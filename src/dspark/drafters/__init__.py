@@ -9,8 +9,9 @@ from ..errors import DSparkError
 from .base import Drafter, Proposal
 from .ngram import NgramDrafter
 
-# Importing a drafter module registers its algorithm with the checkpoint loader.
-for _name in ("dflash", "dspark", "eagle3", "mtp"):
+# The trained kinds. Importing a drafter module registers its algorithm with the checkpoint loader.
+TRAINED = ("dspark", "dflash", "eagle3", "mtp")
+for _name in TRAINED:
     try:
         importlib.import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as e:  # a module not written yet must not break the others
@@ -20,7 +21,6 @@ for _name in ("dflash", "dspark", "eagle3", "mtp"):
 # Committed drafters live in <repo>/checkpoints/<algorithm>-<target>/ and load by algorithm name
 # (`--drafter dspark`, `--drafter mtp`).
 CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
-TRAINED = ("dspark", "dflash", "eagle3", "mtp")
 
 # What `default` means: the drafter that decodes fastest at batch 1 on the machines we measure on
 # (benchmarks/decode_speed.py, README "Results"). On the 2-core CPU the committed SmolLM2 DSpark

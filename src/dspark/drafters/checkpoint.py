@@ -125,5 +125,14 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
     return drafter.eval()
 
 
+def calibration_of(drafter) -> dict | None:
+    """What a drafter's calibration.json holds, or None when it has no calibration or it is the
+    identity (every STS temperature 1)."""
+    if not hasattr(drafter, "calibration"):
+        return None
+    calib = drafter.calibration()
+    return calib if any(t != 1.0 for t in calib["temperatures"]) else None
+
+
 def tensor_bytes(state: dict[str, torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in state.values())
