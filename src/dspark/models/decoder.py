@@ -12,7 +12,7 @@ from torch import nn
 from ..batch import FlatBatch
 from .config import ModelConfig
 from .kv_cache import KVCache
-from .layers import MLP, Attention, RMSNorm, Rotary
+from .layers import MLP, Attention, Linear, RMSNorm, Rotary
 
 
 class DecoderLayer(nn.Module):
@@ -90,7 +90,7 @@ class TargetModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.model = DecoderStack(cfg)
-        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        self.lm_head = Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig, RopeConfig
+from .packed import PackedWeight, packed_linear
 
 
 class RMSNorm(nn.Module):
@@ -48,12 +49,21 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos[:, None, :] + rotated * sin[:, None, :]
 
 
+class Linear(nn.Linear):
+    """nn.Linear that multiplies through a packed copy of its weight when the loader gave it one
+    (targets from quantized checkpoints, see packed.py); otherwise exactly nn.Linear."""
+    packed: PackedWeight | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return packed_linear(x, self.weight, self.bias, self.packed)
+
+
 class MLP(nn.Module):
     def __init__(self, hidden: int, intermediate: int, act: str):
         super().__init__()
-        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
-        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
-        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
+        self.gate_proj = Linear(hidden, intermediate, bias=False)
+        self.up_proj = Linear(hidden, intermediate, bias=False)
+        self.down_proj = Linear(intermediate, hidden, bias=False)
         self.act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,10 +108,11 @@ class Attention(nn.Module):
         in_dim = in_dim or cfg.hidden_size
         self.num_heads, self.num_kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         self.scale, self.softcap = cfg.scale, cfg.attn_logit_softcap
-        self.q_proj = nn.Linear(in_dim, cfg.num_heads * cfg.head_dim, bias=cfg.attention_bias)
-        self.k_proj = nn.Linear(in_dim, cfg.num_kv_heads * cfg.head_dim, bias=cfg.attention_bias)
-        self.v_proj = nn.Linear(in_dim, cfg.num_kv_heads * cfg.head_dim, bias=cfg.attention_bias)
-        self.o_proj = nn.Linear(cfg.num_heads * cfg.head_dim, cfg.hidden_size, bias=False)
+        self.q_proj = Linear(in_dim, cfg.num_heads * cfg.head_dim, bias=cfg.attention_bias)
+        self.k_proj = Linear(in_dim, cfg.num_kv_heads * cfg.head_dim, bias=cfg.attention_bias)
+        self.v_proj = Linear(in_dim, cfg.num_kv_heads * cfg.head_dim, bias=cfg.attention_bias)
+        self.o_proj = Linear(cfg.num_heads * cfg.head_dim, cfg.hidden_size, bias=False)
+        self.packed_qkv: PackedWeight | None = None   # packed concatenated q/k/v weight
         if cfg.qk_norm:
             self.q_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps, cfg.norm_offset)
             self.k_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps, cfg.norm_offset)
@@ -116,7 +127,7 @@ class Attention(nn.Module):
             return (self.project_q(x, cos, sin),) + self.project_kv(x, cos, sin)
         w, b = _fused_weight(self, (self.q_proj, self.k_proj, self.v_proj))
         hq, hk = self.num_heads, self.num_kv_heads
-        qkv = F.linear(x, w, b).view(x.shape[0], hq + 2 * hk, self.head_dim)
+        qkv = packed_linear(x, w, b, self.packed_qkv).view(x.shape[0], hq + 2 * hk, self.head_dim)
         v = qkv[:, hq + hk:]
         if self.q_norm is None:   # rotate queries and keys together: half the small ops
             qk = apply_rotary(qkv[:, :hq + hk], cos, sin)

@@ -19,6 +19,7 @@ import torch
 from ..errors import DSparkError
 from .config import ModelConfig
 from .decoder import TargetModel
+from .packed import pack_model
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,9 @@ def load_target(name_or_path: str = DEFAULT_TARGET, device: str = "cpu",
     name, path = resolve_target_dir(name_or_path)
     cfg = load_config(path)
     model = build_target_model(cfg, load_state_dict(path), device, dtype)
+    if model.device.type == "cpu" and dtype == torch.float32:
+        # Decode from the 4/8-bit form the GGUF stored, where it reproduces the weights (packed.py).
+        logging.getLogger(__name__).info(pack_model(model))
     tok = None
     if tokenizer:
         from transformers import AutoTokenizer

@@ -1,0 +1,236 @@
+"""Packed weights: decode from the quantized form a GGUF checkpoint was stored in.
+
+Both named targets ship as GGUF files whose linears are 32-wide blocks w = scale * q + low with 4-
+or 8-bit integers q (SmolLM2: Q4_1 everywhere, Q8_0 for the tied embedding / LM head). The loader
+dequantizes them to fp32 once; decoding a few rows is then bound by reading 32 bits per weight
+(MODELS.md). `pack_weight` recovers (q, scale, low) from the fp32 matrix and keeps them only if they
+reproduce every weight to fp32 rounding, so a packed model is the same model: nothing is quantized
+here, the quantization already happened upstream. `packed_linear` then multiplies small batches of
+rows (decode, verification of a few drafts) with a fused dequantize-and-multiply C kernel
+(packed_gemv.c) that reads 4.5-9 bits per weight, and leaves larger batches (prefill, wide
+verification) to the BLAS product on the fp32 copy, which is kept.
+
+The kernel sums in a different order than BLAS does, like any two BLAS kernels do: outputs agree to
+fp32 rounding (tested against F.linear), and verification stays exactly lossless because drafts are
+always checked against the same forward that plain decoding runs.
+
+It is built once per machine with the system C compiler (about a second) into the dspark cache.
+Without a compiler, off x86-64 / AVX2, on CUDA, in other dtypes, or with DSPARK_PACKED=0 everything
+runs through F.linear as before.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+BLOCK = 32
+# Batches of more rows than this go to BLAS on the fp32 weights: past it the kernel's FMA work,
+# not the weight read, dominates and BLAS is the better kernel (measured on SmolLM2's linears, see
+# benchmarks/packed_linear.py).
+KERNEL_MAX_ROWS = 16
+SOURCE = Path(__file__).with_name("packed_gemv.c")
+CFLAGS = ["-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC"]
+
+
+@dataclass
+class PackedWeight:
+    """x @ W^T for W [out_features, in_features] = scale * q + low, blockwise along in_features."""
+    q: torch.Tensor          # int32 words [out, in * bits / 32], layout in packed_gemv.c
+    scale: torch.Tensor      # fp32 [out, in / 32]
+    low: torch.Tensor        # fp32 [out, in / 32]
+    bits: int                # 4 or 8
+    out_features: int
+    in_features: int
+    source: tuple = ()       # (data_ptr, version) of the fp32 weight it was packed from
+    exact: bool = True       # every rebuilt weight equals the fp32 one bit for bit
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.q, self.scale, self.low))
+
+    def __call__(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        fn = kernel()
+        x2 = x.reshape(-1, self.in_features).contiguous()
+        y = torch.empty(x2.shape[0], self.out_features, dtype=torch.float32)
+        fn(x2.data_ptr(), x2.shape[0], self.in_features, self.q.data_ptr(), self.scale.data_ptr(),
+           self.low.data_ptr(), self.out_features, self.bits, y.data_ptr(), torch.get_num_threads())
+        if bias is not None:
+            y += bias
+        return y.view(*x.shape[:-1], self.out_features)
+
+
+def _fit(blocks: torch.Tensor, step: torch.Tensor, levels: int, fp16_step: bool):
+    """Integers q in [0, levels) with blocks ~= fma(q, step, min(blocks)) per block, and per block
+    whether every weight is reproduced exactly, or at least to a few fp32 ulps."""
+    low = blocks.amin(-1)
+    safe = torch.where(step > 0, step, torch.ones_like(step))
+    q = torch.round((blocks - low[..., None]) / safe[..., None]).clamp_(0, levels - 1)
+    # What the kernel computes, fma(q, step, low): the exact value rounded once. An fp16 step times
+    # q (at most 8 bits) is exact in fp32, so fp32 arithmetic rounds once too; otherwise fp64 holds
+    # the exact value (24 + 8 significant bits) and the cast rounds it once.
+    if fp16_step:
+        recon = torch.addcmul(low[..., None], q, step[..., None])
+    else:
+        recon = (q.double() * step.double()[..., None] + low.double()[..., None]).float()
+    err = (recon - blocks).abs().amax(-1)
+    exact = err == 0
+    # A weight that was never quantized this way is off by up to half a step (~1e-2 relative).
+    close = err <= 8 * torch.finfo(torch.float32).eps * blocks.abs().amax(-1)
+    return q, low, exact, close
+
+
+def pack_weight(w: torch.Tensor) -> PackedWeight | None:
+    """The packed form of an fp32 CPU matrix whose 32-wide row blocks each hold at most 16 (4-bit)
+    or 256 (8-bit) evenly spaced values, or None when some block does not."""
+    if w.dtype != torch.float32 or w.device.type != "cpu" or w.dim() != 2 or w.shape[1] % 64:
+        return None
+    n, k = w.shape
+    blocks = w.detach().reshape(n, k // BLOCK, BLOCK)
+    lo, hi = blocks.amin(-1), blocks.amax(-1)
+    amax = torch.maximum(hi.abs(), lo.abs())
+    for bits in (4, 8):
+        levels = 1 << bits
+        # Step candidates per block, in the order GGUF quantizers produce them: both ends of the
+        # range hit (Q4_1, K-quant sub-blocks), or the largest magnitude at -8 / +-127 (Q4_0, Q8_0);
+        # each rounded to fp16 (the precision GGUF stores most scales in) and as computed.
+        base = [(hi - lo) / (levels - 1), amax / (8 if bits == 4 else 127)]
+        fits = []
+        q, scale, low = torch.zeros_like(blocks), torch.zeros_like(lo), torch.zeros_like(lo)
+        exact_done = torch.zeros_like(lo, dtype=torch.bool)
+        candidates = [(s.half().float(), True) for s in base] + [(s, False) for s in base]
+        for step, fp16_step in candidates:                       # bit-identical weights first
+            if not fp16_step and not any(f[3].float().mean() > 0.5 for f in fits):
+                break     # most blocks hold more levels than this width: skip the slow fp64 fits
+            cq, clow, exact, close = _fit(blocks, step, levels, fp16_step)
+            take = exact & ~exact_done
+            q[take], scale[take], low[take] = cq[take], step[take], clow[take]
+            exact_done |= exact
+            fits.append((step, cq, clow, close))
+            if bool(exact_done.all()):
+                break
+        done = exact_done.clone()
+        for step, cq, clow, close in fits:                       # then a few ulps
+            take = close & ~done
+            q[take], scale[take], low[take] = cq[take], step[take], clow[take]
+            done |= close
+        if bool(done.all()):
+            return PackedWeight(_layout(q.to(torch.uint8).reshape(n, k), bits), scale.contiguous(),
+                                low.contiguous(), bits, n, k, (w.data_ptr(), w._version),
+                                exact=bool(exact_done.all()))
+    return None
+
+
+def _layout(q: torch.Tensor, bits: int) -> torch.Tensor:
+    """q [N, K] uint8 -> the kernel's words (packed_gemv.c): per group of 8 * (32 / bits) weights,
+    bit field j of word i holds weight 8j + i. Returned as int32 [N, K * bits / 32]."""
+    n, k = q.shape
+    fields = 32 // bits
+    g = q.reshape(n, k // (8 * fields), fields, 8).transpose(-1, -2)   # [N, groups, word i, field j]
+    if bits == 4:   # a word's bytes, little-endian: fields (0, 1), (2, 3), ...
+        g = g[..., 0::2] | (g[..., 1::2] << 4)
+    return g.contiguous().view(torch.int32).reshape(n, -1)
+
+
+def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  packed: PackedWeight | None) -> torch.Tensor:
+    """F.linear(x, weight, bias), through the packed kernel when it applies (few rows, fp32, CPU,
+    no autograd, and `weight` unchanged since it was packed)."""
+    if (packed is None or x.dtype != torch.float32 or x.device.type != "cpu"
+            or x.numel() > KERNEL_MAX_ROWS * x.shape[-1] or torch.is_grad_enabled()
+            or packed.source != (weight.data_ptr(), weight._version)):
+        return F.linear(x, weight, bias)
+    return packed(x, bias)
+
+
+_KERNEL: object = None
+
+
+def kernel():
+    """The compiled C function, built on first use; False when it cannot be had here."""
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = _build()
+    return _KERNEL
+
+
+def available() -> bool:
+    return bool(kernel())
+
+
+def _build():
+    if os.environ.get("DSPARK_PACKED", "1") == "0":
+        return False
+    if platform.machine() not in ("x86_64", "AMD64") or torch.backends.cpu.get_cpu_capability() not in (
+            "AVX2", "AVX512"):
+        return False
+    from .loader import cache_root   # the loader imports the model modules; import late
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        log.warning("no C compiler found: packed weights disabled, decoding reads fp32 weights")
+        return False
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()[:16]
+    lib = cache_root() / "kernels" / f"packed_gemv-{digest}.so"
+    if not lib.exists():
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib.parent)
+        os.close(fd)
+        try:
+            subprocess.run([cc, *CFLAGS, str(SOURCE), "-o", tmp], check=True, capture_output=True, text=True)
+            os.replace(tmp, lib)      # atomic: concurrent processes never load a half-written file
+        except (subprocess.CalledProcessError, OSError) as e:
+            os.unlink(tmp)
+            err = getattr(e, "stderr", "") or str(e)
+            log.warning("cannot build the packed-weight kernel (%s): decoding reads fp32 weights",
+                        err.strip().splitlines()[-1] if err.strip() else e)
+            return False
+    fn = ctypes.CDLL(str(lib)).packed_gemv
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    fn.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, ctypes.c_int, ptr, ctypes.c_int]
+    fn.restype = None
+    return fn
+
+
+def is_packed(model: torch.nn.Module) -> bool:
+    return any(getattr(m, "packed", None) is not None or getattr(m, "packed_qkv", None) is not None
+               for m in model.modules())
+
+
+def pack_model(model: torch.nn.Module) -> str:
+    """Give every linear of a (frozen, fp32, CPU) model whose weight packs a `packed` copy; the
+    fused q/k/v product of each attention gets one too. Returns a one-line report."""
+    from .layers import Attention, Linear, _fused_weight
+    if not available():
+        return "packed weights: unavailable here, fp32 weights"
+    # Inference runs q, k and v as one product over their concatenated weight: pack that instead.
+    products: list[tuple[object, str, torch.Tensor]] = []
+    fused = set()
+    for mod in model.modules():
+        if isinstance(mod, Attention):
+            w, _ = _fused_weight(mod, (mod.q_proj, mod.k_proj, mod.v_proj))
+            products.append((mod, "packed_qkv", w))
+            fused.update(id(m) for m in (mod.q_proj, mod.k_proj, mod.v_proj))
+    products += [(m, "packed", m.weight) for m in model.modules() if isinstance(m, Linear) and id(m) not in fused]
+    done = exact = fp32_bytes = packed_bytes = 0
+    for owner, attr, w in products:
+        packed = pack_weight(w)
+        setattr(owner, attr, packed)
+        done += packed is not None
+        exact += packed is not None and packed.exact
+        fp32_bytes += w.numel() * 4
+        packed_bytes += packed.nbytes if packed is not None else w.numel() * 4
+    total = len(products)
+    return (f"packed weights: {done}/{total} products ({exact} bit-identical), {fp32_bytes / 2**20:.0f} MiB read per decode step "
+            f"-> {packed_bytes / 2**20:.0f} MiB")
