@@ -32,6 +32,16 @@ def gguf_like(n: int, k: int, kind: str, seed: int = 0) -> torch.Tensor:
         q = torch.randint(-127, 128, (n, nb, 32), generator=g)
         q[..., 0] = 127
         return (d * q).reshape(n, k)
+    if kind == "q4_k":      # w = (d * sc) * q - dmin * m per 32-wide sub-block, 6-bit sc and m;
+        # the quantizer's optimized range need not use both q = 0 and q = 15
+        sc = torch.randint(1, 64, (n, nb, 1), generator=g).float()
+        q = torch.randint(2, 14, (n, nb, 32), generator=g)
+        m = (torch.rand(n, nb, 1, generator=g) * 0.002).half().float() * torch.randint(0, 64, (n, nb, 1), generator=g)
+        return ((d * 0.05 * sc) * q - m).reshape(n, k)
+    if kind == "q5_0":      # w = d * (q - 16), q in 0..31, the largest magnitude at -16
+        q = torch.randint(0, 32, (n, nb, 32), generator=g)
+        q[..., 0] = 0
+        return (d * (q - 16)).reshape(n, k)
     if kind == "q4_0":      # w = d * (q - 8), the largest magnitude at -8
         q = torch.randint(0, 16, (n, nb, 32), generator=g)
         q[..., 0] = 0
@@ -53,12 +63,19 @@ def unpack(p: packed.PackedWeight) -> torch.Tensor:
     return (q * scale + low).float()
 
 
-@pytest.mark.parametrize("kind,bits", [("q4_1", 4), ("q4_0", 4), ("q8_0", 8)])
+@pytest.mark.parametrize("kind,bits", [("q4_1", 4), ("q4_0", 4), ("q5_0", 8), ("q8_0", 8)])
 def test_pack_weight_is_bit_identical(kind, bits):
     w = gguf_like(48, 192, kind)
     p = pack_weight(w)
     assert p is not None and p.bits == bits and p.exact
     assert torch.equal(unpack(p), w)
+
+
+def test_k_quant_sub_blocks_pack_to_fp32_rounding():
+    w = gguf_like(40, 256, "q4_k")
+    p = pack_weight(w)
+    assert p is not None and p.bits == 4
+    assert (unpack(p) - w).abs().max() <= 8 * torch.finfo(torch.float32).eps * w.abs().max()
 
 
 def test_unquantized_weights_are_not_packed():
@@ -95,6 +112,27 @@ def test_packed_linear_falls_back():
     w2 = w.clone().requires_grad_()
     y = packed_linear(x, w2, None, pack_weight(w2.detach()))
     assert y.requires_grad                        # autograd goes through F.linear
+
+
+def test_packed_cache_round_trip(tmp_path, caplog):
+    model = tiny_model(vocab=128, dtype=torch.float32, hidden_size=64, intermediate_size=128,
+                       num_heads=4, num_kv_heads=2, head_dim=16)
+    with torch.no_grad():
+        model.lm_head.weight.copy_(gguf_like(128, 64, "q8_0"))
+    cache = tmp_path / "packed.safetensors"
+    first = pack_model(model, cache=cache)
+    assert cache.exists() and "1/" in first            # only the LM head is quantized
+    before = model.lm_head.packed
+    model.lm_head.packed = None
+    assert pack_model(model, cache=cache) == first     # read back, not recomputed
+    after = model.lm_head.packed
+    assert torch.equal(after.q, before.q) and torch.equal(after.scale, before.scale)
+    x = torch.randn(2, 64)
+    with torch.no_grad():
+        assert torch.equal(model.lm_head(x), before(x))
+    cache.write_bytes(b"garbage")                      # a corrupt cache is rebuilt, with a warning
+    assert pack_model(model, cache=cache) == first
+    assert "unreadable packed-weight cache" in caplog.text
 
 
 def test_packed_model_decodes_like_unpacked():

@@ -19,7 +19,7 @@ import torch
 from ..errors import DSparkError
 from .config import ModelConfig
 from .decoder import TargetModel
-from .packed import pack_model
+from .packed import cache_path_for, pack_model
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,8 @@ def load_target(name_or_path: str = DEFAULT_TARGET, device: str = "cpu",
     model = build_target_model(cfg, load_state_dict(path), device, dtype)
     if model.device.type == "cpu" and dtype == torch.float32:
         # Decode from the 4/8-bit form the GGUF stored, where it reproduces the weights (packed.py).
-        logging.getLogger(__name__).info(pack_model(model))
+        files = sorted(path.glob("*.safetensors"))
+        logging.getLogger(__name__).info(pack_model(model, cache=cache_path_for(files)))
     tok = None
     if tokenizer:
         from transformers import AutoTokenizer

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import logging
 import os
 import platform
@@ -61,12 +62,17 @@ class PackedWeight:
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (self.q, self.scale, self.low))
 
+    def __post_init__(self):
+        # The kernel's weight arguments, fixed for the life of this object: a decode step makes ~150
+        # of these calls, so their Python cost is worth keeping small.
+        self._weights = (self.q.data_ptr(), self.scale.data_ptr(), self.low.data_ptr(), self.out_features,
+                         self.bits)
+
     def __call__(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        fn = kernel()
         x2 = x.reshape(-1, self.in_features).contiguous()
         y = torch.empty(x2.shape[0], self.out_features, dtype=torch.float32)
-        fn(x2.data_ptr(), x2.shape[0], self.in_features, self.q.data_ptr(), self.scale.data_ptr(),
-           self.low.data_ptr(), self.out_features, self.bits, y.data_ptr(), torch.get_num_threads())
+        kernel()(x2.data_ptr(), x2.shape[0], self.in_features, *self._weights, y.data_ptr(),
+                 torch.get_num_threads())
         if bias is not None:
             y += bias
         return y.view(*x.shape[:-1], self.out_features)
@@ -103,34 +109,47 @@ def pack_weight(w: torch.Tensor) -> PackedWeight | None:
     amax = torch.maximum(hi.abs(), lo.abs())
     for bits in (4, 8):
         levels = 1 << bits
-        # Step candidates per block, in the order GGUF quantizers produce them: both ends of the
-        # range hit (Q4_1, K-quant sub-blocks), or the largest magnitude at -8 / +-127 (Q4_0, Q8_0);
-        # each rounded to fp16 (the precision GGUF stores most scales in) and as computed.
-        base = [(hi - lo) / (levels - 1), amax / (8 if bits == 4 else 127)]
-        fits = []
+        if not _few_levels(blocks, levels):
+            continue
+        # Step candidates per block, as GGUF quantizers produce them: both ends of the range hit
+        # (Q4_1, Q5_1), or the largest magnitude at -8 / -16 / +-127 (Q4_0, Q5_0, Q8_0); 5-bit
+        # formats go in the 8-bit container. Rounded to fp16, the precision these formats store
+        # scales in, so that fp32 arithmetic checks exactness.
+        base = ([(hi - lo) / 15, amax / 8] if bits == 4
+                else [(hi - lo) / 255, amax / 127, amax / 16, (hi - lo) / 31])
+        candidates = [(s.half().float(), True) for s in base]
         q, scale, low = torch.zeros_like(blocks), torch.zeros_like(lo), torch.zeros_like(lo)
         exact_done = torch.zeros_like(lo, dtype=torch.bool)
-        candidates = [(s.half().float(), True) for s in base] + [(s, False) for s in base]
-        for step, fp16_step in candidates:                       # bit-identical weights first
-            if not fp16_step and not any(f[3].float().mean() > 0.5 for f in fits):
-                break     # most blocks hold more levels than this width: skip the slow fp64 fits
+        close_done = torch.zeros_like(lo, dtype=torch.bool)
+        i = 0
+        while i < len(candidates) and not bool(exact_done.all()):
+            step, fp16_step = candidates[i]
             cq, clow, exact, close = _fit(blocks, step, levels, fp16_step)
-            take = exact & ~exact_done
-            q[take], scale[take], low[take] = cq[take], step[take], clow[take]
-            exact_done |= exact
-            fits.append((step, cq, clow, close))
-            if bool(exact_done.all()):
-                break
-        done = exact_done.clone()
-        for step, cq, clow, close in fits:                       # then a few ulps
-            take = close & ~done
-            q[take], scale[take], low[take] = cq[take], step[take], clow[take]
-            done |= close
-        if bool(done.all()):
+            for found, ok in ((exact_done, exact), (close_done, close & ~exact_done)):
+                take = ok & ~found
+                q[take], scale[take], low[take] = cq[take], step[take], clow[take]
+                found |= take
+            i += 1
+            if i == len(base):
+                # Blocks left: the step as computed (fp32), and for 4-bit every range of levels a
+                # block may span (K-quant sub-blocks need not use both ends), checked in fp64.
+                spans = [(hi - lo) / m for m in range(15, 0, -1)] if bits == 4 else base
+                candidates += [(step, False) for step in spans]
+        if bool((exact_done | close_done).all()):
             return PackedWeight(_layout(q.to(torch.uint8).reshape(n, k), bits), scale.contiguous(),
                                 low.contiguous(), bits, n, k, (w.data_ptr(), w._version),
                                 exact=bool(exact_done.all()))
     return None
+
+
+def _few_levels(blocks: torch.Tensor, levels: int, sample: int = 512) -> bool:
+    """Whether nearly all of a spread sample of blocks hold at most `levels` distinct values: a
+    cheap test that spares the exact fits on matrices of another width."""
+    flat = blocks.reshape(-1, BLOCK)
+    idx = torch.linspace(0, flat.shape[0] - 1, min(sample, flat.shape[0])).long()
+    ordered = flat[idx].sort(-1).values
+    distinct = 1 + (ordered.diff(dim=-1) != 0).sum(-1)
+    return bool((distinct <= levels).float().mean() >= 0.9)
 
 
 def _layout(q: torch.Tensor, bits: int) -> torch.Tensor:
@@ -208,29 +227,86 @@ def is_packed(model: torch.nn.Module) -> bool:
                for m in model.modules())
 
 
-def pack_model(model: torch.nn.Module) -> str:
-    """Give every linear of a (frozen, fp32, CPU) model whose weight packs a `packed` copy; the
-    fused q/k/v product of each attention gets one too. Returns a one-line report."""
-    from .layers import Attention, Linear, _fused_weight
-    if not available():
-        return "packed weights: unavailable here, fp32 weights"
-    # Inference runs q, k and v as one product over their concatenated weight: pack that instead.
-    products: list[tuple[object, str, torch.Tensor]] = []
-    fused = set()
-    for mod in model.modules():
+def _products(model: torch.nn.Module) -> list[tuple[str, object, str, torch.Tensor]]:
+    """(name, owner, attribute, fp32 weight) of every product inference runs: the fused q/k/v of
+    each attention (inference runs q, k and v as one product) and every other linear."""
+    from .layers import Attention, Linear, _fused_weight   # layers imports this module
+    out, fused = [], set()
+    for name, mod in model.named_modules():
         if isinstance(mod, Attention):
             w, _ = _fused_weight(mod, (mod.q_proj, mod.k_proj, mod.v_proj))
-            products.append((mod, "packed_qkv", w))
+            out.append((f"{name}.qkv", mod, "packed_qkv", w))
             fused.update(id(m) for m in (mod.q_proj, mod.k_proj, mod.v_proj))
-    products += [(m, "packed", m.weight) for m in model.modules() if isinstance(m, Linear) and id(m) not in fused]
+    out += [(name, m, "packed", m.weight) for name, m in model.named_modules()
+            if isinstance(m, Linear) and id(m) not in fused]
+    return out
+
+
+def pack_model(model: torch.nn.Module, cache: Path | None = None) -> str:
+    """Give every product of a (frozen, fp32, CPU) model whose weight packs a packed copy, and
+    return a one-line report. `cache`: a safetensors file holding the packed tensors from an earlier
+    run over the same weights (read if present, written if not): recovering them takes seconds."""
+    if not available():
+        return "packed weights: unavailable here, fp32 weights"
+    products = _products(model)
+    stored = _read_cache(cache) if cache is not None and cache.exists() else None
     done = exact = fp32_bytes = packed_bytes = 0
-    for owner, attr, w in products:
-        packed = pack_weight(w)
+    for name, owner, attr, w in products:
+        packed = stored.get(name) if stored is not None else pack_weight(w)
+        if packed is not None:
+            if (packed.out_features, packed.in_features) != tuple(w.shape):
+                raise ValueError(f"packed-weight cache {cache} does not match {name}: delete it")
+            packed.source = (w.data_ptr(), w._version)
         setattr(owner, attr, packed)
         done += packed is not None
         exact += packed is not None and packed.exact
         fp32_bytes += w.numel() * 4
         packed_bytes += packed.nbytes if packed is not None else w.numel() * 4
-    total = len(products)
-    return (f"packed weights: {done}/{total} products ({exact} bit-identical), {fp32_bytes / 2**20:.0f} MiB read per decode step "
-            f"-> {packed_bytes / 2**20:.0f} MiB")
+    if cache is not None and stored is None:
+        _write_cache(cache, {name: getattr(owner, attr) for name, owner, attr, _ in products})
+    return (f"packed weights: {done}/{len(products)} products ({exact} bit-identical), "
+            f"{fp32_bytes / 2**20:.0f} MiB read per decode step -> {packed_bytes / 2**20:.0f} MiB")
+
+
+def _write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:
+    from safetensors.torch import save_file
+    tensors, meta = {}, {}
+    for name, p in packed.items():
+        meta[name] = None if p is None else {"bits": p.bits, "exact": p.exact}
+        if p is not None:
+            tensors.update({f"{name}.q": p.q, f"{name}.scale": p.scale, f"{name}.low": p.low})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata={"dspark_packed": json.dumps(meta)})
+    os.replace(tmp, path)
+
+
+def _read_cache(path: Path) -> dict[str, PackedWeight | None] | None:
+    """The stored products, or None (and the file is rebuilt) when it cannot be read."""
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads(f.metadata()["dspark_packed"])
+            out = {}
+            for name, m in meta.items():
+                if m is None:
+                    out[name] = None
+                    continue
+                q, scale = f.get_tensor(f"{name}.q"), f.get_tensor(f"{name}.scale")
+                out[name] = PackedWeight(q, scale, f.get_tensor(f"{name}.low"), m["bits"], q.shape[0],
+                                         scale.shape[1] * BLOCK, exact=m["exact"])
+            return out
+    except Exception as e:   # truncated or foreign file: pack again and overwrite it
+        log.warning("ignoring unreadable packed-weight cache %s (%s)", path, e)
+        return None
+
+
+def cache_path_for(weight_files: list[Path]) -> Path:
+    """Where the packed form of these weight files is kept: keyed by their paths, sizes and
+    modification times, and by the packer's source, so any change starts afresh."""
+    from .loader import cache_root
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for f in sorted(weight_files):
+        st = f.stat()
+        h.update(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return cache_root() / "packed" / f"{h.hexdigest()[:20]}.safetensors"
