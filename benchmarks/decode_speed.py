@@ -9,7 +9,8 @@ verification policy after `@` (`default@dspark`, `runs/x/final@threshold`; defau
 Runs are interleaved prompt by prompt so machine noise hits every variant alike; prints, per
 variant, tokens/s over all prompts (total tokens / total time) and the median and range across
 prompts, ratios to transformers and to our plain decoding, and whether each variant's tokens equal
-transformers' greedy output.
+transformers' greedy output. When the target's weights are packed (dspark/models/packed.py), the
+variant "plain, fp32 weights" runs plain decoding again with the packed kernel off.
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def main() -> int:
 
     from dspark.drafters import load as load_drafter
     from dspark.generate import generate
+    from dspark.models import packed
     from dspark.models.loader import load_target
     from dspark.profile import sps_for_policies
     from dspark.sampling import SamplingParams
@@ -71,6 +73,10 @@ def main() -> int:
     # name -> (drafter, policy, SPS table)
     variants = {"plain": (load_drafter("none", target), "fixed", None),
                 "ngram": (load_drafter("ngram", target), "fixed", None)}
+    # The same plain decoding with the packed-weight kernel off: what packing alone buys.
+    unpacked = "plain, fp32 weights"
+    if packed.is_packed(target.model):
+        variants[unpacked] = variants["plain"]
     for spec in args.drafter:
         path, _, policy = spec.partition("@")
         policy = policy or "fixed"
@@ -98,7 +104,13 @@ def main() -> int:
             totals["transformers"][0] += len(ref)
             totals["transformers"][1] += dt
         for name, (drafter, policy, sps) in variants.items():
-            r = generate(target, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy, sps_table=sps)
+            limit = packed.KERNEL_MAX_ROWS
+            packed.KERNEL_MAX_ROWS = 0 if name == unpacked else limit
+            try:
+                r = generate(target, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy,
+                             sps_table=sps)
+            finally:
+                packed.KERNEL_MAX_ROWS = limit
             tps[name].append(r["tokens_per_second"])
             totals[name][0] += r["num_new_tokens"]
             totals[name][1] += r["elapsed_s"]

@@ -15,7 +15,11 @@ import shutil
 import sys
 from pathlib import Path
 
-REPRODUCE = "scripts/reproduce-smollm2.sh"
+
+
+def reproduce_script(target: str) -> str:
+    """scripts/reproduce-smollm2.sh for smollm2-135m, scripts/reproduce-gemma3.sh for gemma3-270m."""
+    return f"scripts/reproduce-{target.split('-')[0]}.sh"
 
 
 def training_summary(run: Path) -> dict:
@@ -103,8 +107,9 @@ def main() -> int:
               f"- Last 20 steps: loss {t['final_loss']:.3f}, simulated tau {t['final_tau_sim']:.2f}.", "",
               "## Results", ""]
     lines += results_table(args.eval, run.name) or ["(not evaluated yet)", ""]
+    script = reproduce_script(cfg["target"])
     lines += ["## Reproduce", "", "```bash",
-              f"STEPS=\"cache train-{cfg['algorithm']}\" {REPRODUCE}   # or the whole pipeline: {REPRODUCE}",
+              f"STEPS=\"cache train-{cfg['algorithm']}\" {script}   # or the whole pipeline: {script}",
               "```", "",
               "Licence: the weights derive from SmolLM2-135M-Instruct outputs (Apache-2.0)." if "smollm2" in cfg["target"]
               else "Licence: a drafter distilled from Gemma outputs carries the Gemma Terms of Use.", ""]

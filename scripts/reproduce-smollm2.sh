@@ -4,16 +4,9 @@
 #
 #   scripts/reproduce-smollm2.sh              # everything (a few hours on 2 cores)
 #   STEPS="train-dspark eval" scripts/reproduce-smollm2.sh     # a subset
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 STEPS=${STEPS:-"prompts regenerate cache train-dspark train-dflash train-eagle3 train-mtp profile calibrate eval speed sweep"}
-THREADS=${THREADS:-2}
 EVAL_SAMPLES=${EVAL_SAMPLES:-5}
-EVAL_TOKENS=${EVAL_TOKENS:-96}
-SETS=(gsm8k math500 humaneval mbpp livecodebench mt-bench)
-DATA=()
-for s in "${SETS[@]}"; do DATA+=(--data "../shared/eval_datasets/$s.jsonl"); done
-mkdir -p runs
 
 for step in $STEPS; do
   echo "== $step  $(date -u +%H:%M:%S)"
