@@ -88,6 +88,42 @@ def test_greedy_identity_every_policy(policy):
     assert got == want
 
 
+class CountingOracle(OracleDrafter):
+    def __init__(self, model):
+        super().__init__(model)
+        self.calls = 0
+
+    def propose(self, seqs):
+        self.calls += 1
+        return super().propose(seqs)
+
+
+@pytest.mark.parametrize("policy", ["dspark", "dspark-async"])
+def test_sps_policies_skip_drafting_that_does_not_pay(policy):
+    """Where a target step takes a microsecond, no drafting time pays for itself: the SPS policies
+    stop drafting for growing stretches (plain decoding steps, still lossless). Where steps are
+    slow, the same drafter drafts at nearly every step."""
+    model = tiny_model("llama", seed=3)
+    ps = prompts(4)
+    want = [greedy_reference(model, p, 24) for p in ps]
+    for sps, drafts_most in ((SPSTable([1, 64], [1e6, 1e6]), False), (SPS, True)):
+        drafter = CountingOracle(model)
+        got, engine = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 24, policy=policy,
+                                 max_batch=4, sps=sps)
+        assert got == want
+        if drafts_most:
+            assert drafter.calls >= 0.8 * engine.stats.rounds
+        else:
+            assert drafter.calls <= engine.stats.rounds / 3
+
+
+def test_none_policy_never_drafts():
+    model = tiny_model("llama", seed=3)
+    drafter = CountingOracle(model)
+    got, engine = run_engine(model, drafter, prompts(3), [SamplingParams()] * 3, 8, policy="none")
+    assert drafter.calls == 0 and engine.stats.rounds > 0
+
+
 SAMPLING = {"t1": SamplingParams(1.0, seed=11), "t1-top-p": SamplingParams(1.0, top_p=0.9, seed=12)}
 SAMPLE_DRAFTERS = {
     "none": lambda m: Drafter(),

@@ -2,7 +2,8 @@
 
     step():
       admit      waiting requests take a KV slot and are prefilled (chunked, flat batch)
-      draft      the drafter proposes a block for every running request
+      draft      the drafter proposes a block for every running request (unless the policy
+                 found last time that drafting does not pay for itself here)
       schedule   the policy picks how many drafts of each to verify
       verify     ONE target forward over all verified tokens, flattened; lossless accept/reject
       commit     extend tokens, roll the KV cache back past rejected drafts, feed the drafter
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -151,11 +153,16 @@ class Engine:
 
     def _decode_round(self) -> list[StepEvent]:
         seqs = list(self.running)
-        proposals = self.drafter.propose(seqs) if self.drafter.gamma > 0 else [Proposal([]) for _ in seqs]
+        draft = self.drafter.gamma > 0 and self.policy.wants_drafts()
+        t0 = time.perf_counter()
+        proposals = self.drafter.propose(seqs) if draft else [Proposal([]) for _ in seqs]
+        draft_seconds = time.perf_counter() - t0
         # Hard caps that do not depend on draft values: output budget and context room.
         caps = [max(0, min(len(p), s.max_new_tokens - s.num_new - 1, self.config.max_len - len(s.tokens) - 1))
                 for s, p in zip(seqs, proposals)]
         lengths = self.policy.choose(seqs, proposals, caps)
+        if draft:
+            self.policy.drafted(draft_seconds)
         proposals = [p.truncated(n) for p, n in zip(proposals, lengths)]
         batch = FlatBatch.build([(s.slot, s.num_processed, [s.tokens[-1]] + p.tokens)
                                  for s, p in zip(seqs, proposals)], self.model.device)

@@ -18,6 +18,9 @@ output would no longer follow the target distribution:
 
 Requests whose drafter has no confidence head use the running prefix-survival rates of past
 rounds as a_{r,j}: they do not depend on the current drafts at all.
+
+The two SPS policies also count what drafting costs: after a step whose drafts were not worth their
+drafting time, they skip drafting for a few steps (see _CostAwarePolicy); `none` never drafts.
 """
 from __future__ import annotations
 
@@ -94,12 +97,22 @@ class Policy:
     def forget(self, seq) -> None:
         """A request retired."""
 
+    def wants_drafts(self) -> bool:
+        """Whether this step drafts at all (False: it decodes one token per request)."""
+        return True
+
+    def drafted(self, seconds: float) -> None:
+        """Drafting for the step just chosen took `seconds` (for policies that weigh that cost)."""
+
 
 class NoSpeculation(Policy):
     name = "none"
 
     def choose(self, seqs, proposals, caps):
         return [0] * len(caps)
+
+    def wants_drafts(self) -> bool:
+        return False
 
 
 class MTP1(Policy):
@@ -178,24 +191,59 @@ def greedy_admission(survivals: list[list[float]], sps: SPSTable, early_stop: bo
     return best_lengths
 
 
-class DSparkPolicy(_SurvivalPolicy):
+class _CostAwarePolicy(_SurvivalPolicy):
+    """The SPS policies also weigh what drafting costs. After each drafted step they compare the
+    tokens per second they expect from their choice, counting the measured drafting time, with
+    plain decoding of the same batch (both from the SPS table). When drafting did not pay, the next
+    steps skip it, for a stretch that doubles while it keeps not paying (up to MAX_SKIP steps), and
+    then draft again to check. Lossless either way: a step without drafts is a plain decoding step."""
+    MAX_SKIP = 16
+
+    def __init__(self, gamma: int, sps: SPSTable):
+        super().__init__(gamma)
+        self.sps = sps
+        self.expected: tuple[int, float, int] | None = None  # requests, E[tokens], verified tokens
+        self.skip, self.stretch = 0, 1
+
+    def remember(self, survivals: list[list[float]], lengths: list[int]) -> list[int]:
+        b = len(lengths)
+        self.expected = (b, b + sum(sum(s[:n]) for s, n in zip(survivals, lengths)), b + sum(lengths))
+        return lengths
+
+    def wants_drafts(self) -> bool:
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
+
+    def drafted(self, seconds: float) -> None:
+        if self.expected is None:
+            return
+        b, tokens, verified = self.expected
+        speculative = tokens / (1.0 / self.sps(verified) + seconds)
+        if speculative >= b * self.sps(b):
+            self.stretch = 1
+        else:
+            self.skip, self.stretch = self.stretch, min(2 * self.stretch, self.MAX_SKIP)
+
+
+class DSparkPolicy(_CostAwarePolicy):
     name = "dspark"
 
     def __init__(self, gamma: int, sps: SPSTable, early_stop: bool = True):
-        super().__init__(gamma)
-        self.sps, self.early_stop = sps, early_stop
+        super().__init__(gamma, sps)
+        self.early_stop = early_stop
 
     def choose(self, seqs, proposals, caps):
-        return greedy_admission([self.survival(p, c) for p, c in zip(proposals, caps)], self.sps,
-                                self.early_stop)
+        survivals = [self.survival(p, c) for p, c in zip(proposals, caps)]
+        return self.remember(survivals, greedy_admission(survivals, self.sps, self.early_stop))
 
 
-class DSparkAsync(_SurvivalPolicy):
+class DSparkAsync(_CostAwarePolicy):
     name = "dspark-async"
 
     def __init__(self, gamma: int, sps: SPSTable, lag: int = 2):
-        super().__init__(gamma)
-        self.sps = sps
+        super().__init__(gamma, sps)
         self.history: deque[tuple[int, list[float]]] = deque(maxlen=lag)
 
     def capacity(self) -> int | None:
@@ -216,11 +264,11 @@ class DSparkAsync(_SurvivalPolicy):
         k = self.capacity()
         self.history.append((len(caps), [a for s in survivals for a in s]))
         if k is None:   # warm-up: nothing old enough yet, verify one token each
-            return [min(1, c) for c in caps]
+            return self.remember(survivals, [min(1, c) for c in caps])
         lengths = [0] * len(caps)
         for _, r, j in _ranked(survivals)[:k]:
             lengths[r] = j
-        return lengths
+        return self.remember(survivals, lengths)
 
 
 def make_policy(name: str, drafter=None, sps_table: SPSTable | None = None, threshold: float = 0.5) -> Policy:

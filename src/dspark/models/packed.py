@@ -1,13 +1,14 @@
 """Packed weights: decode from the quantized form a GGUF checkpoint was stored in.
 
-Both named targets ship as GGUF files whose linears are 32-wide blocks w = scale * q + low with 4-
-or 8-bit integers q (SmolLM2: Q4_1 everywhere, Q8_0 for the tied embedding / LM head). The loader
-dequantizes them to fp32 once; decoding a few rows is then bound by reading 32 bits per weight
-(MODELS.md). `pack_weight` recovers (q, scale, low) from the fp32 matrix and keeps them only if they
-reproduce every weight to fp32 rounding, so a packed model is the same model: nothing is quantized
-here, the quantization already happened upstream. `packed_linear` then multiplies small batches of
-rows (decode, verification of a few drafts) with a fused dequantize-and-multiply C kernel
-(packed_gemv.c) that reads 4.5-9 bits per weight, and leaves larger batches (prefill, wide
+Both named targets ship as GGUF files whose linears are mostly 32-wide blocks
+w = scale * q + low with 4- to 8-bit integers q (SmolLM2: Q4_1 everywhere, Q8_0 for the tied
+embedding / LM head). The loader dequantizes them to fp32 once; decoding a few rows is then bound
+by reading 32 bits per weight (MODELS.md). `pack_weight` recovers (q, scale, low) from the fp32
+matrix and keeps them only if they reproduce every weight to fp32 rounding, so a packed model is
+the same model: nothing is quantized here, the quantization already happened upstream.
+`packed_linear` then multiplies small batches of rows (decode, verification of a few drafts) with
+a fused dequantize-and-multiply C kernel (packed_gemv.c) that reads 6 or 10 bits per weight (4- or
+8-bit q plus an fp32 scale and low per block), and leaves larger batches (prefill, wide
 verification) to the BLAS product on the fp32 copy, which is kept.
 
 The kernel sums in a different order than BLAS does, like any two BLAS kernels do: outputs agree to
