@@ -130,12 +130,12 @@ def device_name(device) -> str:
     return d.type if d.index in (None, 0) else f"{d.type}{d.index}"
 
 
-def default_sps_path(model, name: str, device, dtype, threads: int | None) -> Path:
+def default_sps_path(target, device, dtype, threads: int | None) -> Path:
     """Steps per second depend on the machine, dtype, threads and whether the weights are packed."""
     from .models.loader import cache_root
     threads = threads or torch.get_num_threads()
-    packed = "-packed" if is_packed(model) else ""
-    return cache_root() / "sps" / f"{name}-{device_name(device)}-{dtype_name(dtype)}-t{threads}{packed}.json"
+    packed = "-packed" if is_packed(target.model) else ""
+    return cache_root() / "sps" / f"{target.name}-{device_name(device)}-{dtype_name(dtype)}-t{threads}{packed}.json"
 
 
 def sps_table_for(target, device=None, dtype=None, threads: int | None = None, path=None,
@@ -145,7 +145,7 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
     device = device if device is not None else target.model.device
     dtype = dtype if dtype is not None else target.model.dtype
     threads = threads or torch.get_num_threads()
-    path = Path(path) if path is not None else default_sps_path(target.model, target.name, device, dtype, threads)
+    path = Path(path) if path is not None else default_sps_path(target, device, dtype, threads)
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if path.exists() and not force:
         return SPSTable.load(path)
@@ -228,7 +228,7 @@ def run(args) -> int:
     table = profile_sps(target.model, sizes, context=args.context, max_seqs=args.max_seqs,
                         repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget)
     table.meta["model"] = target.name
-    out = Path(args.output) if args.output else default_sps_path(target.model, target.name, args.device, args.dtype,
+    out = Path(args.output) if args.output else default_sps_path(target, args.device, args.dtype,
                                                                  torch.get_num_threads())
     table.save(out)
     if args.json:

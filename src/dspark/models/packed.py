@@ -80,10 +80,11 @@ class PackedWeight:
         return y.view(*x.shape[:-1], self.out_features)
 
 
-def _fit(blocks: torch.Tensor, step: torch.Tensor, levels: int, fp16_step: bool):
-    """Integers q in [0, levels) with blocks ~= fma(q, step, min(blocks)) per block, and per block
-    whether every weight is reproduced exactly, or at least to a few fp32 ulps."""
-    low = blocks.amin(-1)
+def _fit(blocks: torch.Tensor, low: torch.Tensor, amax: torch.Tensor, step: torch.Tensor, levels: int,
+         fp16_step: bool):
+    """Integers q in [0, levels) with blocks ~= fma(q, step, low) per block (low: the block minima,
+    amax: the block magnitudes), and per block whether every weight is reproduced exactly, or at
+    least to a few fp32 ulps."""
     safe = torch.where(step > 0, step, torch.ones_like(step))
     q = torch.round((blocks - low[..., None]) / safe[..., None]).clamp_(0, levels - 1)
     # What the kernel computes, fma(q, step, low): the exact value rounded once. An fp16 step times
@@ -96,8 +97,8 @@ def _fit(blocks: torch.Tensor, step: torch.Tensor, levels: int, fp16_step: bool)
     err = (recon - blocks).abs().amax(-1)
     exact = err == 0
     # A weight that was never quantized this way is off by up to half a step (~1e-2 relative).
-    close = err <= 8 * torch.finfo(torch.float32).eps * blocks.abs().amax(-1)
-    return q, low, exact, close
+    close = err <= 8 * torch.finfo(torch.float32).eps * amax
+    return q, exact, close
 
 
 def pack_weight(w: torch.Tensor) -> PackedWeight | None:
@@ -120,16 +121,16 @@ def pack_weight(w: torch.Tensor) -> PackedWeight | None:
         base = ([(hi - lo) / 15, amax / 8] if bits == 4
                 else [(hi - lo) / 255, amax / 127, amax / 16, (hi - lo) / 31])
         candidates = [(s.half().float(), True) for s in base]
-        q, scale, low = torch.zeros_like(blocks), torch.zeros_like(lo), torch.zeros_like(lo)
+        q, scale = torch.zeros_like(blocks), torch.zeros_like(lo)   # every block's low is its minimum
         exact_done = torch.zeros_like(lo, dtype=torch.bool)
         close_done = torch.zeros_like(lo, dtype=torch.bool)
         i = 0
         while i < len(candidates) and not bool(exact_done.all()):
             step, fp16_step = candidates[i]
-            cq, clow, exact, close = _fit(blocks, step, levels, fp16_step)
+            cq, exact, close = _fit(blocks, lo, amax, step, levels, fp16_step)
             for found, ok in ((exact_done, exact), (close_done, close & ~exact_done)):
                 take = ok & ~found
-                q[take], scale[take], low[take] = cq[take], step[take], clow[take]
+                q[take], scale[take] = cq[take], step[take]
                 found |= take
             i += 1
             if i == len(base):
@@ -139,7 +140,7 @@ def pack_weight(w: torch.Tensor) -> PackedWeight | None:
                 candidates += [(step, False) for step in spans]
         if bool((exact_done | close_done).all()):
             return PackedWeight(_layout(q.to(torch.uint8).reshape(n, k), bits), scale.contiguous(),
-                                low.contiguous(), bits, n, k, (w.data_ptr(), w._version),
+                                lo.contiguous(), bits, n, k, (w.data_ptr(), w._version),
                                 exact=bool(exact_done.all()))
     return None
 
