@@ -203,6 +203,10 @@ def test_observe_is_incremental():
     tokens, taps = sequence_data(tgt, d)
     whole = seq_at(d, tokens, taps, 20, chunks=1)
     pieces = seq_at(d, tokens, taps, 20, chunks=6)
+    # observed taps wait for the next draft; projecting them batched or chunk by chunk is the same
+    assert pieces.draft_state.length == 20 and pieces.draft_state.projected == 0
+    d._flush([whole.draft_state, pieces.draft_state])
+    assert pieces.draft_state.projected == 20 and not pieces.draft_state.pending
     for i in range(len(d.layers)):
         for a, b in zip(whole.draft_state.kv(i), pieces.draft_state.kv(i)):
             assert a.shape == b.shape and (a - b).abs().max() < TOL
@@ -211,8 +215,29 @@ def test_observe_is_incremental():
     st.truncate(0)
     big = torch.randn(300, taps.shape[1])
     whole.num_processed = 300
-    d.observe(whole, big, None)
-    assert st.length == 300 and st.cache.max_len >= 300
+    d.observe(whole, big, None)       # more rows than MAX_PENDING_ROWS: projected at once
+    assert st.projected == 300 and st.cache.max_len >= 300
+
+
+def test_truncate_reaches_pending_and_projected_context():
+    """Rollback past pending (not yet projected) taps and past projected ones: the next draft sees
+    exactly the context of a sequence observed up to the cut in one go."""
+    tgt = target()
+    d = drafter("dspark", tgt)
+    tokens, taps = sequence_data(tgt, d)
+    for projected, cut in ((12, 18), (12, 8)):
+        s = seq_at(d, tokens, taps, projected, chunks=1)
+        d._flush([s.draft_state])
+        s.num_processed = 22
+        d.observe(s, taps[projected:22], None)
+        assert s.draft_state.projected == projected and s.draft_state.length == 22
+        d.truncate(s, cut)
+        assert s.draft_state.length == cut
+        s.tokens, s.num_processed = list(tokens[:cut + 1]), cut
+        ref = seq_at(d, tokens, taps, cut, chunks=1, sid=1)
+        (a,), la = d.propose_with_logits([s])
+        (b,), lb = d.propose_with_logits([ref])
+        assert a.tokens == b.tokens and (la - lb).abs().max() < TOL
 
 
 @pytest.mark.parametrize("kind", ["dflash", "dspark", "dspark-rnn"])

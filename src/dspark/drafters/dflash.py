@@ -46,6 +46,11 @@ from . import vocab as dvocab
 from .base import Drafter, Proposal
 from .checkpoint import register
 
+# Observed taps wait for the next draft to be projected (ContextCache); past this many rows they are
+# projected at once, so a sequence that is not drafting holds at most this many rows of raw taps
+# (L*H floats each, ~8x its projected K/V).
+MAX_PENDING_ROWS = 64
+
 
 def default_tap_layers(num_layers: int, count: int = 5) -> list[int]:
     """`count` target layers spread from layer 1 to layer n-3 ("output of layer i" ids), as the
@@ -102,11 +107,19 @@ class BlockTrainOutput:
 
 class ContextCache:
     """Per-sequence drafter state: the injected context's K/V for every draft layer, in a
-    one-slot KVCache whose capacity doubles when it fills."""
+    one-slot KVCache whose capacity doubles when it fills, plus the target taps observed since the
+    last draft and not projected yet.
+
+    Projecting taps into K/V is deferred to the next draft (`DFlashDrafter._flush`): a scheduler that
+    skips drafting for a stretch of steps (dspark's cost-aware rule, `none` with a drafter loaded)
+    then pays nothing per step, and the rows of many steps and sequences are projected in one batched
+    product instead of one small product per sequence per step."""
 
     def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype, device, capacity: int = 256):
         self._dims = (num_layers, kv_heads, head_dim, dtype, device)
         self.cache = self._new(capacity)
+        self.pending: list[torch.Tensor] = []   # taps [m, L*H] for positions projected .. length - 1
+        self.pending_rows = 0
 
     def _new(self, capacity: int) -> KVCache:
         n, kvh, d, dtype, device = self._dims
@@ -115,11 +128,35 @@ class ContextCache:
         return cache
 
     @property
-    def length(self) -> int:
+    def projected(self) -> int:
+        """Positions whose K/V are in the cache."""
         return self.cache.lengths[0]
 
+    @property
+    def length(self) -> int:
+        """Positions observed: projected plus pending."""
+        return self.projected + self.pending_rows
+
     def truncate(self, length: int) -> None:
+        if length >= self.projected:
+            keep = length - self.projected
+            rows = torch.cat(self.pending)[:keep] if self.pending and keep < self.pending_rows else None
+            if rows is not None:
+                self.pending, self.pending_rows = [rows], keep
+            return
         self.cache.truncate(0, length)
+        self.pending, self.pending_rows = [], 0
+
+    def add_pending(self, taps: torch.Tensor) -> None:
+        self.pending.append(taps)
+        self.pending_rows += taps.shape[0]
+
+    def take_pending(self) -> tuple[int, torch.Tensor | None]:
+        """(first position, taps [m, L*H]) observed since the last projection; clears them."""
+        taps = torch.cat(self.pending) if self.pending else None
+        start = self.projected
+        self.pending, self.pending_rows = [], 0
+        return start, taps
 
     def write(self, start: int, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """kv: per layer (k, v) [m, kv_heads, D] for positions start..start+m-1."""
@@ -140,8 +177,8 @@ class ContextCache:
         self.cache.commit(batch)
 
     def kv(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """[1, length, kv_heads, D] views of the cached keys and values."""
-        n = self.length
+        """[1, projected, kv_heads, D] views of the cached keys and values."""
+        n = self.projected
         return self.cache.k[layer][:, :n], self.cache.v[layer][:, :n]
 
 
@@ -295,11 +332,14 @@ class DFlashDrafter(nn.Module, Drafter):
     def _rope(self, positions: torch.Tensor, dtype: torch.dtype):
         return self.target_model.model.rotary(positions, dtype)
 
-    def context_features(self, taps: torch.Tensor) -> torch.Tensor:
-        """[m, L*H] concatenated target taps -> [m, H] context rows hidden_norm(fc(taps))."""
+    def _check_taps(self, taps: torch.Tensor) -> None:
         if taps.shape[-1] != self.fc.in_features:
             raise DSparkError(f"{self.algorithm}: taps have width {taps.shape[-1]}, expected "
                               f"{self.fc.in_features} ({len(self.tap_layers)} layers x {self.target_cfg.hidden_size})")
+
+    def context_features(self, taps: torch.Tensor) -> torch.Tensor:
+        """[m, L*H] concatenated target taps -> [m, H] context rows hidden_norm(fc(taps))."""
+        self._check_taps(taps)
         return self.hidden_norm(self.fc(taps.to(device=self._device, dtype=self._dtype)))
 
     def _context_kv(self, ctx: torch.Tensor, positions: torch.Tensor):
@@ -369,15 +409,32 @@ class DFlashDrafter(nn.Module, Drafter):
         start = seq.num_processed - m
         if start < 0:
             raise ValueError(f"{self.algorithm}: {m} taps for a sequence with {seq.num_processed} processed tokens")
+        self._check_taps(taps)
         st = self._state(seq)
         if st.length > start:
             st.truncate(start)
         elif st.length < start:
             raise RuntimeError(f"{self.algorithm}: observe() got positions {start}..{start + m - 1} but the "
                                f"drafter holds context up to {st.length}: earlier taps were not observed")
-        ctx = self.context_features(taps)
-        positions = torch.arange(start, start + m, device=self._device)
-        st.write(start, self._context_kv(ctx, positions))
+        st.add_pending(taps)
+        if st.pending_rows >= MAX_PENDING_ROWS:
+            self._flush([st])
+
+    @torch.no_grad()
+    def _flush(self, states: list[ContextCache]) -> None:
+        """Project the pending taps of `states` into their K/V caches: one fc + norm + K/V product
+        over the rows of all of them (rows are independent: each carries its own position)."""
+        pending = [(st, *st.take_pending()) for st in states if st.pending_rows]
+        if not pending:
+            return
+        ctx = self.context_features(torch.cat([taps for _, _, taps in pending]))
+        positions = torch.cat([torch.arange(start, start + taps.shape[0]) for _, start, taps in pending])
+        kv = self._context_kv(ctx, positions.to(self._device))
+        row = 0
+        for st, start, taps in pending:
+            rows = slice(row, row + taps.shape[0])
+            st.write(start, [(k[rows], v[rows]) for k, v in kv])
+            row = rows.stop
 
     @torch.no_grad()
     def _draft_pass(self, seqs: list[Sequence]):
@@ -394,6 +451,7 @@ class DFlashDrafter(nn.Module, Drafter):
                 raise RuntimeError(f"{self.algorithm}: sequence {s.id}: context for {st.length} of "
                                    f"{s.num_processed} processed tokens observed")
             states.append(st)
+        self._flush(states)
         dev, g = self._device, self.gamma
         lengths = [st.length for st in states]
         anchors = torch.tensor([s.tokens[-1] for s in seqs], dtype=torch.long, device=dev)
