@@ -13,13 +13,13 @@ for step in $STEPS; do
   case $step in
     prompts)    [ -f data/prompts/train.jsonl ] || deepspec prompts --out data/prompts/train.jsonl ;;
     regenerate) deepspec regenerate --prompts data/prompts/train.jsonl --out data/regen/smollm2-135m.jsonl \
-                  --limit "${REGEN_LIMIT:-924}" --max-new-tokens 320 --max-batch 16 --threads "$THREADS" ;;
+                  --limit "${REGEN_LIMIT:-1840}" --max-new-tokens 320 --max-batch 16 --threads "$THREADS" ;;
     cache)      deepspec cache --data data/regen/smollm2-135m.jsonl --taps 1,8,14,20,26,27,29 \
                   --out runs/cache/smollm2-135m --max-len 512 --threads "$THREADS" ;;
     train-*)    deepspec train --config "configs/${step#train-}-smollm2-135m.toml" ;;
     calibrate)
       # STS is fitted on rounds over training-distribution prompts that neither training (the first
-      # 924 prompts were regenerated) nor the benchmark sets have seen: 10 per domain from row 5000 on.
+      # 1,840 prompts were regenerated) nor the benchmark sets have seen: 10 per domain from row 5000 on.
       python - <<'PY'
 import json
 rows = [json.loads(l) for l in open("data/prompts/train.jsonl")][5000:]
