@@ -104,13 +104,9 @@ def main() -> int:
             totals["transformers"][0] += len(ref)
             totals["transformers"][1] += dt
         for name, (drafter, policy, sps) in variants.items():
-            limit = packed.KERNEL_MAX_ROWS
-            packed.KERNEL_MAX_ROWS = 0 if name == unpacked else limit
-            try:
+            with packed.kernel_rows(0 if name == unpacked else packed.KERNEL_MAX_ROWS):
                 r = generate(target, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy,
                              sps_table=sps)
-            finally:
-                packed.KERNEL_MAX_ROWS = limit
             tps[name].append(r["tokens_per_second"])
             totals[name][0] += r["num_new_tokens"]
             totals[name][1] += r["elapsed_s"]

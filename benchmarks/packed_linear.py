@@ -47,7 +47,6 @@ def main() -> None:
     print(f"{args.target}: {len(products)} packed products, {args.threads} threads, medians of {args.repeats}")
     print("\n| rows | packed ms | fp32 BLAS ms | BLAS / packed | forward packed ms | forward fp32 ms | ratio |")
     print("|---|---|---|---|---|---|---|")
-    limit = packed.KERNEL_MAX_ROWS
     cache = model.new_cache(1, 1024)
     context = list(range(100, 400))
     with torch.no_grad():
@@ -61,14 +60,13 @@ def main() -> None:
             xs = {w.shape[1]: torch.randn(m, w.shape[1]) for _, w in products}
             t_packed = median_ms(lambda: [p(xs[w.shape[1]]) for p, w in products], args.repeats)
             t_blas = median_ms(lambda: [F.linear(xs[w.shape[1]], w) for _, w in products], args.repeats)
-            packed.KERNEL_MAX_ROWS = 1 << 30
-            f_packed = median_ms(lambda: forward(m), args.repeats)
-            packed.KERNEL_MAX_ROWS = 0
-            f_blas = median_ms(lambda: forward(m), args.repeats)
-            packed.KERNEL_MAX_ROWS = limit
+            with packed.kernel_rows(1 << 30):
+                f_packed = median_ms(lambda: forward(m), args.repeats)
+            with packed.kernel_rows(0):
+                f_blas = median_ms(lambda: forward(m), args.repeats)
             print(f"| {m} | {t_packed:.1f} | {t_blas:.1f} | {t_blas / t_packed:.2f} | {f_packed:.1f} | "
                   f"{f_blas:.1f} | {f_blas / f_packed:.2f} |")
-    print(f"\nKERNEL_MAX_ROWS = {limit}: the packed kernel takes batches of up to this many rows.")
+    print(f"\nKERNEL_MAX_ROWS = {packed.KERNEL_MAX_ROWS}: the packed kernel takes batches of up to this many rows.")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,32 @@ class Proposal:
         return Proposal(self.tokens[:n], cut(self.probs), cut(self.confidences), cut(self.confidence_logits))
 
 
+class PendingTaps:
+    """Target taps a drafter has observed and not used yet. Drafters defer their per-token work on
+    observed context to the next draft, where the rows of many steps and sequences make one batched
+    product, and a step that does not draft costs the drafter nothing."""
+
+    def __init__(self):
+        self._taps: list[torch.Tensor] = []
+
+    def __len__(self) -> int:
+        """Rows (positions) held."""
+        return sum(t.shape[0] for t in self._taps)
+
+    def add(self, taps: torch.Tensor) -> None:
+        self._taps.append(taps)
+
+    def take(self) -> torch.Tensor:
+        """All rows [m, L*H] in observation order (at least one must be held); holds none after."""
+        taps, self._taps = torch.cat(self._taps), []
+        return taps
+
+    def keep(self, rows: int) -> None:
+        """Forget every row after the first `rows`."""
+        if rows < len(self):
+            self._taps = [torch.cat(self._taps)[:rows]] if rows else []
+
+
 class Drafter:
     """Base class; the `none` drafter (plain decoding through the same loop) is this class itself."""
     algorithm = "none"

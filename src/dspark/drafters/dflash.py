@@ -43,7 +43,7 @@ from ..models.layers import RMSNorm
 from ..sampling import sample_logits
 from ..sequence import Sequence
 from . import vocab as dvocab
-from .base import Drafter, Proposal
+from .base import Drafter, PendingTaps, Proposal
 from .checkpoint import register
 
 # Observed taps wait for the next draft to be projected (ContextCache); past this many rows they are
@@ -108,18 +108,12 @@ class BlockTrainOutput:
 class ContextCache:
     """Per-sequence drafter state: the injected context's K/V for every draft layer, in a
     one-slot KVCache whose capacity doubles when it fills, plus the target taps observed since the
-    last draft and not projected yet.
-
-    Projecting taps into K/V is deferred to the next draft (`DFlashDrafter._flush`): a scheduler that
-    skips drafting for a stretch of steps (dspark's cost-aware rule, `none` with a drafter loaded)
-    then pays nothing per step, and the rows of many steps and sequences are projected in one batched
-    product instead of one small product per sequence per step."""
+    last draft, projected into K/V at the next one (`DFlashDrafter._flush`, see PendingTaps)."""
 
     def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype, device, capacity: int = 256):
         self._dims = (num_layers, kv_heads, head_dim, dtype, device)
         self.cache = self._new(capacity)
-        self.pending: list[torch.Tensor] = []   # taps [m, L*H] for positions projected .. length - 1
-        self.pending_rows = 0
+        self.pending = PendingTaps()   # taps for positions projected .. length - 1
 
     def _new(self, capacity: int) -> KVCache:
         n, kvh, d, dtype, device = self._dims
@@ -135,28 +129,12 @@ class ContextCache:
     @property
     def length(self) -> int:
         """Positions observed: projected plus pending."""
-        return self.projected + self.pending_rows
+        return self.projected + len(self.pending)
 
     def truncate(self, length: int) -> None:
-        if length >= self.projected:
-            keep = length - self.projected
-            rows = torch.cat(self.pending)[:keep] if self.pending and keep < self.pending_rows else None
-            if rows is not None:
-                self.pending, self.pending_rows = [rows], keep
-            return
-        self.cache.truncate(0, length)
-        self.pending, self.pending_rows = [], 0
-
-    def add_pending(self, taps: torch.Tensor) -> None:
-        self.pending.append(taps)
-        self.pending_rows += taps.shape[0]
-
-    def take_pending(self) -> tuple[int, torch.Tensor | None]:
-        """(first position, taps [m, L*H]) observed since the last projection; clears them."""
-        taps = torch.cat(self.pending) if self.pending else None
-        start = self.projected
-        self.pending, self.pending_rows = [], 0
-        return start, taps
+        if length < self.projected:
+            self.cache.truncate(0, length)
+        self.pending.keep(max(0, length - self.projected))
 
     def write(self, start: int, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """kv: per layer (k, v) [m, kv_heads, D] for positions start..start+m-1."""
@@ -416,15 +394,15 @@ class DFlashDrafter(nn.Module, Drafter):
         elif st.length < start:
             raise RuntimeError(f"{self.algorithm}: observe() got positions {start}..{start + m - 1} but the "
                                f"drafter holds context up to {st.length}: earlier taps were not observed")
-        st.add_pending(taps)
-        if st.pending_rows >= MAX_PENDING_ROWS:
+        st.pending.add(taps)
+        if len(st.pending) >= MAX_PENDING_ROWS:
             self._flush([st])
 
     @torch.no_grad()
     def _flush(self, states: list[ContextCache]) -> None:
         """Project the pending taps of `states` into their K/V caches: one fc + norm + K/V product
         over the rows of all of them (rows are independent: each carries its own position)."""
-        pending = [(st, *st.take_pending()) for st in states if st.pending_rows]
+        pending = [(st, st.projected, st.pending.take()) for st in states if st.pending]
         if not pending:
             return
         ctx = self.context_features(torch.cat([taps for _, _, taps in pending]))

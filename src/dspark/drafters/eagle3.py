@@ -46,7 +46,7 @@ from ..models.layers import RMSNorm, Rotary
 from ..sampling import sample_logits
 from ..sequence import Sequence
 from . import vocab as vocab_map
-from .base import Drafter, Proposal
+from .base import Drafter, PendingTaps, Proposal
 from .checkpoint import register
 
 
@@ -55,8 +55,7 @@ class ChainState:
     """Per-sequence drafter state (seq.draft_state)."""
     slot: int                                              # slot in the drafter's own KV cache
     cached: int = 0                                        # committed positions in that cache
-    pending: list[torch.Tensor] = field(default_factory=list)  # taps observed, not yet processed
-    pending_rows: int = 0
+    pending: PendingTaps = field(default_factory=PendingTaps)  # taps observed, not yet processed
     last_hidden: torch.Tensor | None = None                # layer output at position cached - 1
 
 
@@ -216,13 +215,12 @@ class ChainDrafter(nn.Module, Drafter):
         if taps is None or taps.shape[0] == 0:
             return
         m = taps.shape[0]
-        if seq.num_processed - m != st.cached + st.pending_rows:
+        if seq.num_processed - m != st.cached + len(st.pending):
             raise RuntimeError(
                 f"{self.algorithm} drafter out of sync on sequence {seq.id}: it holds "
-                f"{st.cached + st.pending_rows} positions, the engine reports tokens "
+                f"{st.cached + len(st.pending)} positions, the engine reports tokens "
                 f"[{seq.num_processed - m}, {seq.num_processed})")
-        st.pending.append(taps.detach())
-        st.pending_rows += m
+        st.pending.add(taps.detach())
 
     @torch.no_grad()
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
@@ -243,10 +241,10 @@ class ChainDrafter(nn.Module, Drafter):
         if len(seq.tokens) != seq.num_processed + 1:
             raise RuntimeError(f"{self.algorithm} drafter: sequence {seq.id} has {len(seq.tokens)} "
                                f"tokens and {seq.num_processed} processed; expected exactly one anchor")
-        if st.cached + st.pending_rows != seq.num_processed:
+        if st.cached + len(st.pending) != seq.num_processed:
             raise RuntimeError(f"{self.algorithm} drafter out of sync on sequence {seq.id}: observed "
-                               f"{st.cached + st.pending_rows} positions, {seq.num_processed} processed")
-        return st.pending_rows > 0 or st.last_hidden is not None
+                               f"{st.cached + len(st.pending)} positions, {seq.num_processed} processed")
+        return bool(st.pending) or st.last_hidden is not None
 
     def _chain(self, seqs: list[Sequence], steps: int, picker=None):
         """Run one drafting round for `seqs` (all drafting-ready). picker(j, step, logits[1, V])
@@ -260,13 +258,13 @@ class ChainDrafter(nn.Module, Drafter):
             cache.truncate(st.slot, st.cached)
 
         # 1. committed positions not yet in the cache, all sequences in one flat batch
-        fresh = [j for j, st in enumerate(states) if st.pending_rows > 0]
+        fresh = [j for j, st in enumerate(states) if st.pending]
         if fresh:
             entries, taps = [], []
             for j in fresh:
                 s, st = seqs[j], states[j]
                 entries.append((st.slot, st.cached, s.tokens[st.cached + 1: s.num_processed + 1]))
-                taps.extend(st.pending)
+                taps.append(st.pending.take())
             batch = FlatBatch.build(entries, dev)
             hidden = self._initial_hidden(torch.cat(taps, 0).to(device=dev, dtype=self._param.dtype))
             out = self._forward(batch, hidden, cache)
@@ -275,7 +273,6 @@ class ChainDrafter(nn.Module, Drafter):
                 st = states[j]
                 st.last_hidden = out[last_rows[r]].unsqueeze(0).clone()
                 st.cached = seqs[j].num_processed
-                st.pending, st.pending_rows = [], 0
         cur = torch.cat([st.last_hidden for st in states], 0)
 
         # 2. chained draft steps

@@ -21,6 +21,7 @@ runs through F.linear as before.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -44,6 +45,17 @@ BLOCK = 32
 # SmolLM2 by benchmarks/packed_linear.py: whole forwards 1.6-2.0x faster up to 8 rows, 1.18x at 12,
 # 0.82x at 16.
 KERNEL_MAX_ROWS = 12
+
+
+@contextlib.contextmanager
+def kernel_rows(limit: int):
+    """Temporarily route batches of up to `limit` rows through the kernel (0: never; benchmarks)."""
+    global KERNEL_MAX_ROWS
+    saved, KERNEL_MAX_ROWS = KERNEL_MAX_ROWS, limit
+    try:
+        yield
+    finally:
+        KERNEL_MAX_ROWS = saved
 SOURCE = Path(__file__).with_name("packed_gemv.c")
 CFLAGS = ["-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC"]
 
