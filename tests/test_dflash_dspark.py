@@ -15,6 +15,7 @@ from dspark.drafters.checkpoint import load_drafter, save_drafter
 from dspark.drafters.dflash import DFlashConfig, DFlashDrafter, default_tap_layers, sample_anchors
 from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
 from dspark.errors import DSparkError
+from dspark.models.layers import RMSNorm
 from dspark.models.loader import Target
 from dspark.sampling import SamplingParams, probabilities
 from dspark.sequence import Sequence
@@ -59,7 +60,7 @@ def drafter(kind, tgt, seed=1, gamma=5, **kw):
                 p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.3)
             else:
                 scale = 0.25 + 0.5 * torch.rand(p.shape, generator=g, dtype=torch.float64)
-                p.copy_(scale - 1.0 if tgt.cfg.norm_offset else scale)
+                p.copy_(scale - 1.0 if d.draft_cfg.norm_offset else scale)
     return d.eval()
 
 
@@ -96,7 +97,8 @@ def final_train_logits(out):
 
 def test_default_tap_layers():
     assert default_tap_layers(30) == [1, 8, 14, 20, 27]
-    assert default_tap_layers(4) == [1, 2, 3]
+    assert default_tap_layers(4) == [1, 2]          # never the last layer when there is another
+    assert default_tap_layers(3) == [1]
     assert default_tap_layers(2) == [1]
     assert default_tap_layers(1) == [0]
     assert default_tap_layers(18) == [1, 4, 8, 12, 15]   # round half to even, as numpy
@@ -139,11 +141,13 @@ def test_forward_train_matches_inference(kind, dtype):
     assert out.target_rows[1].tolist() == list(range(4, 4 + d.gamma))
 
 
+@pytest.mark.parametrize("layer_form", ["engine", "target"])
 @pytest.mark.parametrize("arch", ["llama", "gemma3"])
-def test_forward_train_matches_inference_other_archs(arch):
-    """Llama (no q/k norm) and Gemma3 (sandwich norms, offset norms, scaled embedding), float64."""
+def test_forward_train_matches_inference_other_archs(arch, layer_form):
+    """Llama and Gemma3 targets in both layer forms (the legacy "target" form has Llama's missing
+    q/k norm, Gemma's sandwich / offset norms and scaled embedding), float64."""
     tgt = target(arch, dtype=torch.float64)
-    d = drafter("dspark", tgt)
+    d = drafter("dspark", tgt, layer_form=layer_form)
     tokens, taps = sequence_data(tgt, d)
     anchors = [3, 15]
     logits, prev = [], []
@@ -371,7 +375,7 @@ def test_state_dict_has_no_target_weights_and_names_follow_layouts():
     assert sd["markov_head.gate_proj.weight"].shape == (r, h + r)
     assert sd["confidence_head.proj.weight"].shape == (1, h + r)
     assert drafter("dspark-rnn", tgt).state_dict()["markov_head.joint_proj.weight"].shape == (3 * r, 2 * r + h)
-    assert d.tap_layers == (1, 2, 3) and d.config.tap_layers == [1, 2, 3] and d.gamma == 5
+    assert d.tap_layers == (1, 2) and d.config.tap_layers == [1, 2] and d.gamma == 5
 
 
 def test_fresh_dspark_drafts_like_its_backbone():
@@ -451,15 +455,59 @@ def test_checkpoint_target_mismatch_and_corruption(tmp_path):
         load_drafter(tmp_path / "ck", wrap(tgt))
 
 
-@pytest.mark.parametrize("kind", ["dflash", "dspark-rnn"])
-def test_engine_greedy_output_is_the_targets(kind):
+@pytest.mark.parametrize("kind,arch,layer_form", [("dflash", "llama", "engine"), ("dspark-rnn", "llama", "engine"),
+                                                   ("dspark", "gemma3", "engine"), ("dspark", "llama", "target"),
+                                                   ("dflash", "gemma3", "target")])
+def test_engine_greedy_output_is_the_targets(kind, arch, layer_form):
     """Through the engine (chunked prefill, requests joining mid-run, batched proposals) the
-    drafters' state stays consistent and the output is plain greedy decoding."""
+    drafters' state stays consistent and the output is plain greedy decoding, in both layer forms."""
     from lossless import greedy_reference, run_engine
-    model = tiny_model("llama")
-    d = drafter(kind, model, gamma=4)
+    model = tiny_model(arch)
+    d = drafter(kind, model, gamma=4, layer_form=layer_form)
     g = torch.Generator().manual_seed(7)
     prompts = [torch.randint(3, 96, (5 + 3 * i,), generator=g).tolist() for i in range(4)]
     got, engine = run_engine(model, d, prompts, [GREEDY] * len(prompts), 12, stagger=True)
     assert got == [greedy_reference(model, p, 12) for p in prompts]
     assert engine.stats.drafted > 0
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])
+def test_engine_layer_form_is_what_engines_run(arch):
+    """The default draft layer is the Qwen3 form engines run for every target family: q/k norm,
+    plain (w, not 1 + w) norms, no sandwich norms, SiLU, head_dim^-0.5, full attention; block
+    inputs are the target's bare table rows (Gemma's sqrt(H) scaling is not applied)."""
+    tgt = target(arch, dtype=torch.float64)
+    d = drafter("dflash", tgt, mask_token_id=5)
+    assert d.config.layer_form == "engine"
+    c = d.draft_cfg
+    assert (c.qk_norm, c.sandwich_norm, c.norm_offset, c.hidden_act, c.attn_scale, c.attention_bias) == \
+        (True, False, False, "silu", None, False)
+    assert c.layer_types == ["full", "full"] and c.sliding_window is None
+    names = set(d.state_dict())
+    assert "layers.0.self_attn.q_norm.weight" in names and not any("feedforward_layernorm" in n for n in names)
+    assert all(not n.offset for n in d.modules() if isinstance(n, RMSNorm))
+    x = d._block_inputs(torch.tensor([7, 9]))
+    table = tgt.model.embed_tokens.weight
+    assert torch.equal(x[:, 0], table[[7, 9]]) and torch.equal(x[0, 1], table[5])
+    legacy = drafter("dflash", tgt, mask_token_id=5, layer_form="target")
+    assert torch.equal(legacy._block_inputs(torch.tensor([7]))[0, 0], tgt.model.embed(torch.tensor([7]))[0])
+    assert ("layers.0.self_attn.q_norm.weight" in legacy.state_dict()) == (arch != "llama")
+
+
+def test_checkpoints_without_layer_form_load_in_the_legacy_form(tmp_path):
+    """Drafters saved before `layer_form` existed were trained with target-shaped layers; they load
+    as such (and drafts are unchanged), while new configs default to the engine form."""
+    tgt = target("llama")
+    d = drafter("dspark", tgt, layer_form="target")
+    save_drafter(d, tmp_path / "ck", "tiny")
+    meta = json.loads((tmp_path / "ck" / "config.json").read_text())
+    del meta["config"]["layer_form"]
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(meta))
+    e = load_drafter(tmp_path / "ck", wrap(tgt))
+    assert e.config.layer_form == "target" and DSparkConfig().layer_form == "engine"
+    tokens, taps = sequence_data(tgt, d)
+    a = d.propose([seq_at(d, tokens, taps, 14)])[0]
+    b = e.propose([seq_at(e, tokens, taps, 14)])[0]
+    assert a.tokens == b.tokens and torch.equal(a.probs, b.probs)
+    with pytest.raises(DSparkError, match="layer_form"):
+        DFlashDrafter.build(DFlashConfig(layer_form="llama"), tgt)

@@ -321,6 +321,7 @@ def test_eagle3_names_and_config():
         assert n in sd
     assert d.config.tap_layers == list(d.tap_layers) == default_eagle3_taps(4)
     assert default_eagle3_taps(30) == [1, 14, 26] and default_eagle3_taps(8) == [1, 3, 4]
+    assert default_eagle3_taps(4) == [0, 1, 2] and default_eagle3_taps(1) == [0]   # not the last layer
     assert d.gamma == 7 and d.target_cfg is target.cfg
     with pytest.raises(DSparkError):
         Eagle3Drafter.build(Eagle3Drafter.Config(tap_layers=[0, 9]), target)

@@ -44,9 +44,15 @@ def _one_thread():
 # --- tiny targets and drafters ------------------------------------------------------------------
 
 def make_target(arch: str = "qwen3", tie: bool = False, seed: int = 0) -> TargetModel:
+    gemma = {}
+    if arch == "gemma3":   # sandwich / offset norms, scaled embedding, GELU, sliding layers, two rotaries
+        from dspark.models.config import RopeConfig
+        gemma = dict(sandwich_norm=True, norm_offset=True, embed_scale=H ** 0.5, hidden_act="gelu_tanh",
+                     attn_scale=16 ** -0.5, sliding_window=6, layer_types=["sliding", "sliding", "sliding", "full"],
+                     rope=RopeConfig(1e6), rope_local=RopeConfig(1e4), rms_norm_eps=1e-6)
     cfg = ModelConfig(arch=arch, vocab_size=V, hidden_size=H, intermediate_size=128, num_layers=L,
                       num_heads=4, num_kv_heads=2, head_dim=16, eos_token_ids=[2],
-                      qk_norm=arch == "qwen3", tie_word_embeddings=tie)
+                      qk_norm=arch != "llama", tie_word_embeddings=tie, **gemma)
     torch.manual_seed(seed)
     tm = TargetModel(cfg)
     with torch.no_grad():
@@ -162,9 +168,9 @@ BLOCK_CASES = [
     ("dspark", "deepspec", dict(mask_token_id=7), {}),
     ("dspark", "deepspec", dict(), dict(mask_token_id=V - 1)),             # learned mask in a spare row
     ("dspark-gated", "speculators", dict(mask_token_id=7, vocab=60), {}),
-    ("dspark-rnn", "deepspec", dict(mask_token_id=7, vocab=60, tap_layers=[3, 0]), {}),
+    ("dspark-rnn", "deepspec", dict(mask_token_id=7, vocab=60, tap_layers=[2, 0]), {}),
     ("dspark-rnn", "speculators", dict(mask_token_id=7, enable_confidence_head=False), {}),
-    ("dflash", "dflash", dict(mask_token_id=9, tap_layers=[3, 1, 2]), {}),
+    ("dflash", "dflash", dict(mask_token_id=9, tap_layers=[2, 0, 1]), {}),
     ("dflash", "dflash", dict(mask_token_id=9, vocab=60), {}),
     ("dflash", "deepspec", dict(mask_token_id=9), {}),
     ("dflash", "speculators", dict(mask_token_id=9, vocab=60), {}),
@@ -185,7 +191,65 @@ def test_block_drafter_round_trip(tmp_path, kind, layout, cfg, export_kw):
     assert_same(block_outputs(d, tgt), block_outputs(back, tgt), exact=list(d.tap_layers) == sorted(d.tap_layers))
 
 
-@pytest.mark.parametrize("arch,tie,cfg", [("llama", True, {}), ("qwen3", False, dict(vocab=40, tap_layers=[2, 0, 3])),
+FAMILY_CASES = [(arch, kind, layout) for arch in ("llama", "gemma3")
+                for kind, layout in (("dspark", "deepspec"), ("dspark", "speculators"), ("dflash", "dflash"),
+                                     ("dflash", "speculators"), ("dflash", "deepspec"))]
+
+
+@pytest.mark.parametrize("arch,kind,layout", FAMILY_CASES)
+def test_engine_form_drafters_of_every_family_round_trip(tmp_path, arch, kind, layout):
+    """Llama (SmolLM2) and Gemma 3 targets: the engine-form draft layer is the Qwen3 layer the
+    layouts hold, so export -> import reproduces the drafter exactly; the draft config says qwen3
+    whatever the target family, with the target's dimensions and (global) rotary."""
+    tgt = make_target(arch, tie=True)
+    d = block_drafter(kind, tgt, mask_token_id=7)
+    out = export(d, layout, tmp_path / "x")
+    cfg = json.loads((out / "config.json").read_text())
+    layer_cfg = cfg.get("transformer_layer_config", cfg)
+    assert (layer_cfg["model_type"], layer_cfg["hidden_act"], layer_cfg["rope_theta"]) == ("qwen3", "silu", tgt.cfg.rope.theta)
+    assert layer_cfg["rms_norm_eps"] == tgt.cfg.rms_norm_eps
+    back = F.import_drafter(layout, out, tgt)
+    assert back.config.layer_form == "engine"
+    assert_same(block_outputs(d, tgt), block_outputs(back, tgt), exact=True)
+
+
+def test_legacy_form_and_last_layer_taps_are_refused_with_the_way_out(tmp_path):
+    """A drafter trained in the legacy target-shaped form (the committed SmolLM2 one) has no exact
+    place in any engine layout: export names the retrain. A tap on the target's last layer would be
+    fed after the final norm by engines: refused on export and import."""
+    llama = make_target("llama")
+    legacy = block_drafter("dspark", llama, mask_token_id=7, layer_form="target")
+    for layout in ("deepspec", "speculators"):
+        with pytest.raises(DSparkError, match=r"legacy \"target\" form.*no q/k norm.*deepspec train --config"):
+            F.export_drafter(legacy, layout, tmp_path / layout)
+    gemma = block_drafter("dflash", make_target("gemma3"), mask_token_id=7, layer_form="target")
+    with pytest.raises(DSparkError, match="sandwich.*embedding scaled"):
+        F.build_layout(gemma, "dflash")
+    last = block_drafter("dspark", llama, mask_token_id=7, tap_layers=[1, L - 1])
+    with pytest.raises(DSparkError, match="last layer"):
+        F.build_layout(last, "speculators")
+    with pytest.raises(DSparkError, match="last layer"):
+        F.build_layout(eagle_drafter(llama, tap_layers=[0, 1, L - 1]), "eagle3")
+    assert not any(tmp_path.iterdir())
+    ok = block_drafter("dspark", llama, mask_token_id=7)
+    out = export(ok, "speculators", tmp_path / "s")
+    cfg = json.loads((out / "config.json").read_text())
+    cfg["aux_hidden_state_layer_ids"] = [2, L]          # = our taps 1 and L - 1
+    (out / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(DSparkError, match="last layer"):
+        F.import_drafter("speculators", out, llama)
+
+
+def test_reduced_vocabulary_warns_where_the_reference_cannot_load_it():
+    tgt = make_target()
+    with pytest.warns(UserWarning, match="DeepSpec's reference Qwen3DSparkModel"):
+        F.build_layout(block_drafter("dspark", tgt, mask_token_id=7, vocab=60), "deepspec")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # speculators carries d2t / t2d natively
+        F.build_layout(block_drafter("dspark", tgt, mask_token_id=7, vocab=60), "speculators")
+
+
+@pytest.mark.parametrize("arch,tie,cfg", [("llama", True, {}), ("qwen3", False, dict(vocab=40, tap_layers=[2, 0, 1])),
                                           ("llama", False, dict(intermediate_size=96, num_heads=2, head_dim=24))])
 def test_eagle3_round_trip(tmp_path, arch, tie, cfg):
     tgt = make_target(arch, tie=tie)
@@ -255,7 +319,7 @@ def shapes(tensors) -> dict[str, tuple]:
 
 def test_golden_deepspec():
     tgt = make_target()
-    d = block_drafter("dspark-gated", tgt, mask_token_id=7, vocab=60, tap_layers=[3, 1])
+    d = block_drafter("dspark-gated", tgt, mask_token_id=7, vocab=60, tap_layers=[2, 1])
     cfg, t = F.build_layout(d, "deepspec")
     r = 8
     assert {k: cfg[k] for k in ("architectures", "block_size", "num_target_layers", "num_hidden_layers",
@@ -264,7 +328,7 @@ def test_golden_deepspec():
                                 "tie_word_embeddings", "draft_vocab_size", "model_type", "hidden_size",
                                 "vocab_size", "intermediate_size", "layer_types")} == {
         "architectures": ["Qwen3DSparkModel"], "block_size": 5, "num_target_layers": L, "num_hidden_layers": 2,
-        "target_layer_ids": [1, 3], "mask_token_id": 7, "num_anchors": 512, "markov_rank": r,
+        "target_layer_ids": [1, 2], "mask_token_id": 7, "num_anchors": 512, "markov_rank": r,
         "markov_head_type": "gated", "enable_confidence_head": True, "confidence_head_with_markov": True,
         "tie_word_embeddings": False, "draft_vocab_size": 60, "model_type": "qwen3", "hidden_size": H,
         "vocab_size": V, "intermediate_size": 128, "layer_types": ["full_attention"] * 2}
@@ -291,10 +355,10 @@ def test_golden_dflash():
         cfg, t = F.build_layout(d, "dflash")
     assert cfg["architectures"] == ["DFlashDraftModel"]
     assert (cfg["block_size"], cfg["num_target_layers"], cfg["num_hidden_layers"]) == (5, L, 2)
-    assert cfg["dflash_config"] == {"mask_token_id": 9, "target_layer_ids": [1, 2, 3], "sample_from_anchor": True}
+    assert cfg["dflash_config"] == {"mask_token_id": 9, "target_layer_ids": [1, 2], "sample_from_anchor": True}
     assert "draft_vocab_size" not in cfg
     assert set(t) == {"fc.weight", "hidden_norm.weight", "norm.weight"} | layer_names("layers.0.") | layer_names("layers.1.")
-    assert shapes(t)["fc.weight"] == (H, 3 * H) and shapes(t)["layers.0.self_attn.q_norm.weight"] == (16,)
+    assert shapes(t)["fc.weight"] == (H, 2 * H) and shapes(t)["layers.0.self_attn.q_norm.weight"] == (16,)
 
 
 def test_golden_speculators():
@@ -320,14 +384,14 @@ def test_golden_speculators():
 
 def test_golden_eagle3_taps_and_vocab():
     tgt = make_target("llama")
-    d = eagle_drafter(tgt, vocab=40, tap_layers=[3, 0, 1])
+    d = eagle_drafter(tgt, vocab=40, tap_layers=[2, 0, 1])
     cfg, t = F.build_layout(d, "eagle3")
     assert cfg["architectures"] == ["LlamaForCausalLMEagle3"] and cfg["model_type"] == "llama"
     assert (cfg["num_hidden_layers"], cfg["vocab_size"], cfg["draft_vocab_size"], cfg["target_hidden_size"]) == (1, V, 40, H)
     assert cfg["tie_word_embeddings"] is False and cfg["norm_before_residual"] is False
     # the same taps, in both engines' conventions
-    assert cfg["eagle_config"] == {"eagle_aux_hidden_state_layer_ids": [0, 1, 3], "use_aux_hidden_state": True}
-    assert cfg["eagle_aux_hidden_state_layer_ids"] == [1, 2, 4]
+    assert cfg["eagle_config"] == {"eagle_aux_hidden_state_layer_ids": [0, 1, 2], "use_aux_hidden_state": True}
+    assert cfg["eagle_aux_hidden_state_layer_ids"] == [1, 2, 3]
     tokens = tokens_for()
     outs, _ = target_taps(tgt, tokens, list(range(L)))
     hidden_states = [tgt.model.embed(torch.tensor(tokens))] + list(outs.split(H, -1))   # HF output_hidden_states
@@ -428,9 +492,6 @@ def test_unsupported_combinations_explain_themselves(tmp_path):
         F.build_layout(block_drafter("dspark", tgt, mask_token_id=7), "dflash")
     with pytest.raises(DSparkError, match="block drafters"):
         F.build_layout(eagle_drafter(tgt), "deepspec")
-    llama = make_target("llama")
-    with pytest.raises(DSparkError, match="q/k norm"):
-        F.build_layout(block_drafter("dspark", llama, mask_token_id=7), "deepspec")
     assert not any(tmp_path.iterdir())
 
 
@@ -442,13 +503,13 @@ def test_validators_name_missing_and_misshaped_keys():
     F.validate_deepspec(cfg, {k: tuple(v.shape) for k, v in t.items()})       # shapes alone are enough
     bad = dict(t)
     del bad["markov_head.markov_w2.weight"]
-    bad["fc.weight"] = torch.zeros(H, 2 * H)
+    bad["fc.weight"] = torch.zeros(H, 3 * H)
     bad["mask_embedding"] = torch.zeros(H)
     with pytest.raises(DSparkError) as e:
         F.validate_deepspec(cfg, bad)
     msg = str(e.value)
     assert "missing tensors: markov_head.markov_w2.weight" in msg
-    assert f"tensor fc.weight has shape [{H}, {2 * H}], expected [{H}, {3 * H}]" in msg
+    assert f"tensor fc.weight has shape [{H}, {3 * H}], expected [{H}, {2 * H}]" in msg
     assert "unexpected tensors" in msg and "mask_embedding" in msg
     with pytest.raises(DSparkError, match="config field block_size is missing"):
         F.validate_deepspec({k: v for k, v in cfg.items() if k != "block_size"}, t)

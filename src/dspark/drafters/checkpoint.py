@@ -100,7 +100,10 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
     meta = read_meta(path)
     cls = REGISTRY[meta["algorithm"]]
     check_target(meta.get("target", {}), target.config, target.name, str(path))
-    config = config_from_dict(cls.Config, meta["config"], f"{path}/config.json")
+    # Keys added to a Config after checkpoints were saved take the value those checkpoints were
+    # trained with (a drafter's `legacy_config`), not the default for new drafters.
+    saved = {**getattr(cls, "legacy_config", {}), **meta["config"]}
+    config = config_from_dict(cls.Config, saved, f"{path}/config.json")
     weights = path / "model.safetensors"
     if not weights.exists():
         raise DSparkError(f"{path} has no model.safetensors")

@@ -6,9 +6,9 @@ Architecture (parameter names follow the z-lab / SpecForge DFlash layout, so exp
     block = [embed(anchor), m, m, ..., m]             gamma inputs; m = `mask_embedding`, a learned
                                                       [H] vector (no vocabulary row is spent on it),
                                                       or embed(mask_token_id) when that is set
-    each draft layer (a target-shaped DecoderLayer):  queries from the block only; keys/values =
-        [k_proj(ctx of the context) ; k_proj(input_layernorm(block))] (same for v), q/k norm when
-        the target has it, rotary at TRUE positions (context 0..n-1, block slot k at n + k)
+    each draft layer (a DecoderLayer, see below):    queries from the block only; keys/values =
+        [k_proj(ctx of the context) ; k_proj(input_layernorm(block))] (same for v), q/k norm,
+        rotary at TRUE positions (context 0..n-1, block slot k at n + k)
     h     = norm(last layer output)                   the final hidden state, after `norm`
     U     = target LM head(h)                         gamma logits, slot k predicts token n + k + 1
 
@@ -16,6 +16,17 @@ where n = anchor position = the number of committed tokens before the anchor. In
 attention is bidirectional; a block sees the context strictly before its anchor and never another
 block. Embedding, rotary tables and LM head are the target's, used at run time and never part of
 this module's state_dict (`target_model` is a plain attribute, not a submodule).
+
+Layer form (`layer_form`). "engine" (the default): the draft layers are the Qwen3-form layer every
+engine runs for a DFlash / DSpark draft whatever the target family (vLLM's DFlashQwen3DecoderLayer,
+speculators' Qwen3DFlashDecoderLayer, DeepSpec's Qwen3DSparkDecoderLayer): plain pre-norm residual,
+RMSNorm scaling by w, q/k norm, SiLU MLP, no biases, attention scale head_dim^-0.5, all layers full
+attention; block inputs are rows of the target's embedding table WITHOUT the target's own scaling
+(engines share the table, not Gemma's sqrt(H) normalizer, which lives outside it). With a Qwen3
+target this is the target's own layer. "target": draft layers shaped like the target's own (a
+Llama target: no q/k norm; Gemma: sandwich / (1 + w) norms, scaled embedding). Drafters trained
+before the field existed are of this form (checkpoint.py loads them so); they run here but no
+engine layout can hold them, so export refuses them.
 
 Inference: `observe` projects the context rows of newly committed tokens into a per-sequence K/V
 cache (one `KVCache` slot per sequence, one cache layer per draft layer); `propose` runs one
@@ -55,11 +66,12 @@ MAX_PENDING_ROWS = 64
 def default_tap_layers(num_layers: int, count: int = 5) -> list[int]:
     """`count` target layers spread from layer 1 to layer n-3 ("output of layer i" ids), as the
     reference recipe does: 30 layers -> [1, 8, 14, 20, 27]. Small targets get fewer, distinct taps
-    (4 layers -> [1, 2, 3]; 1 layer -> [0])."""
+    (4 layers -> [1, 2]; 1 layer -> [0]). The last layer is left out whenever there is another:
+    engines hand a draft that layer's output only after the target's final norm."""
     if num_layers < 1:
         raise DSparkError("a target needs at least one layer")
     lo = 1 if num_layers >= 2 else 0
-    hi = max(num_layers - 3, min(num_layers - 1, 3))
+    hi = max(num_layers - 3, min(num_layers - 2, 3))
     n = min(count, hi - lo + 1)
     if n <= 1:
         return [lo]
@@ -89,6 +101,20 @@ class DFlashConfig:
     init_std: float = 0.02              # normal init of linear / embedding weights
     mask_token_id: int = -1             # -1: learned `mask_embedding`; >= 0: the target's embedding
                                         #   of this token (layouts without a mask vector, e.g. DFlash)
+    layer_form: str = "engine"          # "engine": the Qwen3-form draft layer engines run (exportable);
+                                        #   "target": shaped like the target's layers (legacy, native only)
+
+
+LAYER_FORMS = ("engine", "target")
+
+
+def engine_layer_config(tcfg: ModelConfig, num_layers: int, intermediate_size: int) -> ModelConfig:
+    """The draft layers' config in the engines' form: the target's dimensions, rotary, eps and
+    vocabulary with the Qwen3 layer flags (see the module docstring, "Layer form")."""
+    return dataclasses.replace(
+        tcfg, num_layers=num_layers, layer_types=["full"] * num_layers, intermediate_size=intermediate_size,
+        qk_norm=True, sandwich_norm=False, norm_offset=False, embed_scale=1.0, hidden_act="silu",
+        attn_scale=None, attn_logit_softcap=None, attention_bias=False, sliding_window=None, rope_local=None)
 
 
 @dataclass
@@ -169,6 +195,8 @@ class DFlashDrafter(nn.Module, Drafter):
     / t2d (bool)."""
     algorithm = "dflash"
     Config = DFlashConfig
+    # Saved configs without these keys predate them: load them as what they were trained as.
+    legacy_config = {"layer_form": "target"}
 
     def __init__(self, config: DFlashConfig, target_model):
         nn.Module.__init__(self)
@@ -184,11 +212,14 @@ class DFlashDrafter(nn.Module, Drafter):
         self.tap_layers = tuple(taps)
         self.gamma = int(config.block_size)
         n = config.num_layers
-        self.draft_cfg = dataclasses.replace(
-            tcfg, num_layers=n, layer_types=["full"] * n,
-            intermediate_size=config.intermediate_size or tcfg.intermediate_size)
+        inter = config.intermediate_size or tcfg.intermediate_size
+        if config.layer_form == "engine":
+            self.draft_cfg = engine_layer_config(tcfg, n, inter)
+        else:
+            self.draft_cfg = dataclasses.replace(tcfg, num_layers=n, layer_types=["full"] * n,
+                                                 intermediate_size=inter)
         h = tcfg.hidden_size
-        norm = lambda: RMSNorm(h, tcfg.rms_norm_eps, tcfg.norm_offset)  # noqa: E731
+        norm = lambda: RMSNorm(h, tcfg.rms_norm_eps, self.draft_cfg.norm_offset)  # noqa: E731
         self.fc = nn.Linear(len(taps) * h, h, bias=False)
         self.hidden_norm = norm()
         self.layers = nn.ModuleList(DecoderLayer(self.draft_cfg) for _ in range(n))
@@ -226,6 +257,9 @@ class DFlashDrafter(nn.Module, Drafter):
                               f"got {config.draft_vocab_size}")
         if config.intermediate_size < 0:
             raise DSparkError(f"{name}: intermediate_size must be >= 0")
+        if config.layer_form not in LAYER_FORMS:
+            raise DSparkError(f"{name}: layer_form must be one of {', '.join(LAYER_FORMS)}, "
+                              f"got {config.layer_form!r}")
         if config.mask_token_id >= tcfg.vocab_size:
             raise DSparkError(f"{name}: mask_token_id {config.mask_token_id} outside the target's "
                               f"vocabulary of {tcfg.vocab_size}")
@@ -244,7 +278,7 @@ class DFlashDrafter(nn.Module, Drafter):
                 elif isinstance(mod, nn.Embedding):
                     mod.weight.normal_(0.0, std)
             if self.mask_embedding is not None:
-                self.mask_embedding.normal_(0.0, std * self.target_cfg.embed_scale)
+                self.mask_embedding.normal_(0.0, std * self.draft_cfg.embed_scale)
 
     # --- vocabulary -------------------------------------------------------------------------
     @property
@@ -325,14 +359,21 @@ class DFlashDrafter(nn.Module, Drafter):
         cos, sin = self._rope(positions, ctx.dtype)
         return [layer.self_attn.project_kv(ctx, cos, sin) for layer in self.layers]
 
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings of block inputs: the target's table rows, scaled as the target scales
+        them only in the legacy "target" form (engines embed with the bare table)."""
+        m = self.target_model.model
+        ids = ids.to(self.target_model.device)
+        return m.embed(ids) if self.config.layer_form == "target" else m.embed_tokens(ids)
+
     def _block_inputs(self, anchors: torch.Tensor) -> torch.Tensor:
         """anchor token ids [N] -> block inputs [N, gamma, H]: [embed(anchor), mask, ..., mask]."""
         if self.mask_embedding is None:
             m = torch.full_like(anchors, self.config.mask_token_id)
-            emb = self.target_model.model.embed(torch.cat([anchors, m[:1]]).to(self.target_model.device))
+            emb = self._embed(torch.cat([anchors, m[:1]]))
             emb, mask_vec = emb[:-1], emb[-1]
         else:
-            emb = self.target_model.model.embed(anchors.to(self.target_model.device))
+            emb = self._embed(anchors)
             mask_vec = self.mask_embedding
         emb = emb.to(device=self._device, dtype=self._dtype)
         n, h = emb.shape

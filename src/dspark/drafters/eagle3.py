@@ -408,11 +408,12 @@ def _version(t: torch.Tensor):
 def default_eagle3_taps(num_layers: int) -> list[int]:
     """EAGLE-3's low/mid/high taps as "output of layer i" ids: vLLM/SGLang capture the INPUTS of
     layers (2, L//2, L-3), i.e. the outputs of layers (1, L//2-1, L-4). Tiny targets fall back to
-    distinct evenly spread layers."""
+    distinct spread layers, short of the last one when there is another (engines hand a draft that
+    layer's output only after the target's final norm)."""
     std = [1, num_layers // 2 - 1, num_layers - 4]
     if std[0] < std[1] < std[2]:
         return std
-    return sorted({0, num_layers // 2, num_layers - 1})
+    return sorted({0, (num_layers - 1) // 2, max(num_layers - 2, 0)})
 
 
 def _check_common(config, target_cfg: ModelConfig, algorithm: str) -> None:
