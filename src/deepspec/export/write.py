@@ -43,7 +43,7 @@ def hf_config_from_model_config(cfg) -> dict[str, Any]:
     }
 
 
-def check_engine_form(drafter, what: str) -> None:
+def check_engine_form(drafter, what: str, target_name: str = "<target>") -> None:
     """Block-drafter layouts hold the engines' Qwen3-form draft layer (dflash.py, "Layer form")."""
     if drafter.config.layer_form != "engine":
         raise DSparkError(
@@ -51,7 +51,7 @@ def check_engine_form(drafter, what: str) -> None:
             f"{drafter.target_cfg.arch} target's layers: {_legacy_differences(drafter.target_cfg)}), "
             f"but every engine runs DFlash / DSpark drafts with Qwen3-form layers, so its weights have no "
             f"exact place in the layout. Retrain it in the engine form (layer_form = \"engine\", the default "
-            f"for new drafters): deepspec train --config configs/{drafter.algorithm}-<target>.toml")
+            f"for new drafters): deepspec train --config configs/{drafter.algorithm}-{target_name}.toml")
     if drafter.target_cfg.final_logit_softcap:
         raise DSparkError(f"{what}: engines apply the draft LM head without this target's logit soft-cap "
                           f"({drafter.target_cfg.final_logit_softcap:g}), so the drafts would differ")
@@ -166,10 +166,10 @@ def _resolve_mask(drafter, layout: str, requested: int | None) -> tuple[int, tor
     return requested, vec
 
 
-def _block_common(drafter, layout: str, mask_token_id: int | None):
+def _block_common(drafter, layout: str, mask_token_id: int | None, target_name: str = "<target>"):
     """Shared part of the DFlash / DSpark layouts: (taps, mask_id, mask_row, tensors)."""
     what = f"{drafter.algorithm} -> {layout}"
-    check_engine_form(drafter, what)
+    check_engine_form(drafter, what, target_name)
     check_taps_below_last(list(drafter.tap_layers), drafter.target_cfg.num_layers, what)
     h = drafter.target_cfg.hidden_size
     sd = drafter.state_dict()
@@ -211,7 +211,7 @@ def _markov_tensors(drafter) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def _build_deepspec(drafter, target_config, target_name, mask_token_id):
     tcfg = drafter.target_cfg
-    taps, mask_id, mask_row, tensors = _block_common(drafter, "deepspec", mask_token_id)
+    taps, mask_id, mask_row, tensors = _block_common(drafter, "deepspec", mask_token_id, target_name)
     embed = drafter.target_model.model.embed_tokens.weight.detach().clone()
     if mask_row is not None:
         embed[mask_id] = mask_row.to(embed.dtype)
@@ -241,7 +241,7 @@ def _warn_reduced_vocab(drafter, layout: str, who: str) -> None:
 
 def _build_dflash(drafter, target_config, target_name, mask_token_id):
     tcfg = drafter.target_cfg
-    taps, mask_id, _, tensors = _block_common(drafter, "dflash", mask_token_id)
+    taps, mask_id, _, tensors = _block_common(drafter, "dflash", mask_token_id, target_name)
     tensors.update(_reduced_tensors(drafter))
     config = draft_layer_config(target_config, tcfg, len(drafter.layers), _draft_inter(drafter))
     config.update({"architectures": ["DFlashDraftModel"], "block_size": drafter.gamma,
@@ -263,7 +263,7 @@ def _build_dflash(drafter, target_config, target_name, mask_token_id):
 def _build_speculators(drafter, target_config, target_name, mask_token_id):
     tcfg = drafter.target_cfg
     kind = drafter.algorithm
-    taps, mask_id, _, tensors = _block_common(drafter, "speculators", mask_token_id)
+    taps, mask_id, _, tensors = _block_common(drafter, "speculators", mask_token_id, target_name)
     tensors.update(_reduced_tensors(drafter))
     verifier_arch = (target_config or {}).get("architectures") or [HF_ARCHS[tcfg.arch]]
     layer_cfg = draft_layer_config(target_config, tcfg, len(drafter.layers), _draft_inter(drafter))
