@@ -1,5 +1,12 @@
-"""Shared fixtures: tiny random targets (built here, no download) and the real default target."""
+"""Shared fixtures: tiny random targets (built here, no download) and the real default target.
+
+Device: DSPARK_TEST_DEVICE=cuda (or cuda:1, mps) puts every tiny model on that device; the tests
+marked `gpu` (losslessness, sampling, the statistics) are the ones meant to run there, e.g.
+`DSPARK_TEST_DEVICE=cuda python -m pytest -m gpu` (scripts/gpu_check.py does it). Default: cpu."""
 from __future__ import annotations
+
+import functools
+import os
 
 import pytest
 import torch
@@ -9,6 +16,8 @@ from dspark.models.decoder import TargetModel
 
 # Tiny models: one thread avoids oversubscription when other jobs share the two cores.
 torch.set_num_threads(1)
+
+TEST_DEVICE = torch.device(os.environ.get("DSPARK_TEST_DEVICE", "cpu"))
 
 
 def tiny_config(arch: str = "llama", vocab: int = 96, **overrides) -> ModelConfig:
@@ -33,7 +42,7 @@ def tiny_model(arch: str = "llama", vocab: int = 96, seed: int = 0, dtype=torch.
         for name, p in model.named_parameters():
             if "norm" not in name:
                 p.normal_(0, 0.3)
-    return model.to(dtype).eval()
+    return model.to(device=TEST_DEVICE, dtype=dtype).eval()
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +52,29 @@ def smol():
     return load_target("smollm2-135m")
 
 
-@pytest.fixture(scope="session")
-def tiny_chat_target():
-    """A tiny random model behind the real SmolLM2 tokenizer and chat template: every text path
-    (chat template, detokenization, eval, serving) at the cost of a toy forward."""
+@functools.cache
+def smol_tokenizer():
+    """(path, tokenizer) of the real SmolLM2 (`dspark pull` installs it on a fresh machine)."""
     from transformers import AutoTokenizer
 
-    from dspark.models.loader import Target, pull
+    from dspark.models.loader import pull
     path = pull("smollm2-135m")
-    tok = AutoTokenizer.from_pretrained(str(path))
-    model = tiny_model("llama", vocab=49152, dtype=torch.float32, eos_token_ids=[2], max_position_embeddings=2048)
-    return Target("tiny-smol", path, model, tok)
+    return path, AutoTokenizer.from_pretrained(str(path))
+
+
+def tiny_target(model: TargetModel | None = None, name: str = "tiny-smol", **overrides):
+    """THE tiny target of the tests: a tiny model (given, or tiny_model() with the SmolLM2
+    vocabulary and `overrides`) behind the real SmolLM2 tokenizer and chat template: every text path
+    (chat template, detokenization, eval, serving) at the cost of a toy forward."""
+    from dspark.models.loader import Target
+    path, tok = smol_tokenizer()
+    if model is None:
+        kw = dict(dtype=torch.float32, eos_token_ids=[2], max_position_embeddings=2048)
+        kw.update(overrides)
+        model = tiny_model("llama", vocab=49152, **kw)
+    return Target(name, path, model, tok)
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_target():
+    return tiny_target()

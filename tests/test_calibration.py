@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from deepspec.eval import plots
-from deepspec.eval.calibration import (add_calibrate_arguments, apply_temperatures, auc, brier,
+from deepspec.cli.calibrate import add_arguments as add_calibrate_arguments
+from deepspec.cli.calibrate import run as run_calibrate
+from deepspec.eval.calibration import (apply_temperatures, auc, brier,
                                        calibrate, calibration_path, confidence_report, ece, fit_sts,
-                                       load_temperatures, run_calibrate)
+                                       load_temperatures)
 from deepspec.eval.metrics import RoundRecord, calibration_dataset, write_records
 
 PNG = b"\x89PNG\r\n\x1a\n"

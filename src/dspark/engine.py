@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -25,6 +25,7 @@ from .models.decoder import TargetModel
 from .sampling import SamplingParams, sample_logits
 from .schedule import Policy, make_policy
 from .sequence import Sequence
+from .stats import RoundRecord, RoundTotals
 from .verify import verify
 
 
@@ -44,16 +45,27 @@ class StepEvent:
     finish_reason: str | None = None
 
 
-@dataclass
-class EngineStats:
-    steps: int = 0
-    rounds: int = 0
-    verified_tokens: int = 0      # tokens in verification forwards (anchors + drafts)
-    drafted: int = 0
-    accepted: int = 0
-    committed: int = 0
-    accepted_per_position: list[int] = field(default_factory=list)
-    proposed_per_position: list[int] = field(default_factory=list)
+def context_room(drafter) -> int:
+    """KV positions a sequence needs beyond its prompt and output: the anchor of the last round and
+    one draft block verified after it."""
+    return (getattr(drafter, "gamma", 0) or 0) + 2
+
+
+def make_engine(target, drafter=None, *, tokens: int | None = None, max_len: int | None = None,
+                max_batch: int = 1, policy: str = "fixed", prefill_chunk: int = 512, sps_table=None,
+                policy_obj: Policy | None = None) -> "Engine":
+    """The one engine factory of every entry point (generate, serve, bench, eval, regenerate): it
+    owns context sizing. KV length per sequence = `tokens` (the longest prompt + output to serve)
+    + context_room(drafter), capped by `max_len` and by the target's position limit."""
+    limit = target.config.max_position_embeddings
+    want = [limit]
+    if tokens is not None:
+        want.append(tokens + context_room(drafter))
+    if max_len is not None:
+        want.append(max_len)
+    cfg = EngineConfig(max_batch=max_batch, max_len=min(want), prefill_chunk=prefill_chunk, policy=policy)
+    return Engine(target.model, drafter, cfg, eos_ids=target.eos_ids, tokenizer=target.tokenizer,
+                  policy=policy_obj, sps_table=sps_table)
 
 
 class Engine:
@@ -70,9 +82,14 @@ class Engine:
         self.waiting: deque[Sequence] = deque()
         self.prefilling: list[Sequence] = []
         self.running: list[Sequence] = []
-        self.stats = EngineStats()
+        self.stats = RoundTotals()        # every request's rounds, summed (dspark.stats)
         self._ids = itertools.count()
         self._cancelled: set[int] = set()
+
+    @property
+    def context_limit(self) -> int:
+        """Prompt + output tokens one sequence may hold (the rest is room for a draft block)."""
+        return self.config.max_len - context_room(self.drafter)
 
     # --- requests ------------------------------------------------------------------------
     def add_request(self, prompt_ids: list[int], params: SamplingParams | None = None,
@@ -82,17 +99,15 @@ class Engine:
             raise DSparkError("empty prompt")
         if max_new_tokens < 1:
             raise DSparkError("max_new_tokens must be at least 1")
-        room = self.config.max_len - self.drafter.gamma - 1
-        if len(prompt_ids) >= room:
+        if len(prompt_ids) > self.context_limit:
             raise DSparkError(f"prompt has {len(prompt_ids)} tokens; the context holds {self.config.max_len} "
-                              f"(at most {room - 1} prompt tokens with this drafter)")
+                              f"(at most {self.context_limit} prompt tokens with this drafter)")
         vocab = self.model.cfg.vocab_size
         if any(not 0 <= t < vocab for t in prompt_ids):
             raise DSparkError(f"prompt holds token ids outside the vocabulary (0..{vocab - 1})")
         seq = Sequence(id=next(self._ids), tokens=list(prompt_ids), prompt_len=len(prompt_ids), params=params,
                        generator=params.generator(self.model.device), max_new_tokens=max_new_tokens,
                        stop=list(stop or []))
-        seq.round_log = []
         self.waiting.append(seq)
         return seq
 
@@ -163,6 +178,7 @@ class Engine:
         lengths = self.policy.choose(seqs, proposals, caps)
         if draft:
             self.policy.drafted(draft_seconds)
+        drafted = [len(p) for p in proposals]
         proposals = [p.truncated(n) for p, n in zip(proposals, lengths)]
         batch = FlatBatch.build([(s.slot, s.num_processed, [s.tokens[-1]] + p.tokens)
                                  for s, p in zip(seqs, proposals)], self.model.device)
@@ -171,10 +187,8 @@ class Engine:
         self.policy.observe(seqs, proposals, verdicts)
         taps = torch.cat(out.taps, dim=-1) if out.taps else None
         events, row = [], 0
-        st = self.stats
-        st.rounds += 1
-        st.verified_tokens += batch.tokens.numel()
-        for seq, prop, drafted, v in zip(seqs, proposals, [len(p) for p in proposals], verdicts):
+        self.stats.rounds += 1
+        for seq, prop, made, v in zip(seqs, proposals, drafted, verdicts):
             n, a = len(prop.tokens), v.accepted
             # The target processed anchor + a accepted drafts; forget the rejected rest.
             keep = slice(row, row + 1 + a)
@@ -184,24 +198,13 @@ class Engine:
             self.drafter.observe(seq, None if taps is None else taps[keep], out.hidden[keep])
             ev = self._commit_tokens(seq, v.tokens)
             committed = len(ev.new_tokens)
-            seq.round_log.append({
-                "proposed": n, "accepted": a, "committed": committed, "drafted": drafted,
+            record = RoundRecord(
+                proposed=n, accepted=a, committed=committed, drafted=made,
                 # the round ended on an accepted end-of-sequence draft (no bonus token)
-                "eos": ev.finish_reason == "eos" and committed <= a,
-                "confidence_logits": None if prop.confidence_logits is None
-                else [float(x) for x in prop.confidence_logits]})
-            seq.rounds += 1
-            seq.accepted_counts.append(a)
-            seq.proposed_counts.append(n)
-            st.drafted += n
-            st.accepted += a
-            st.committed += committed
-            for j in range(n):
-                if j >= len(st.proposed_per_position):
-                    st.proposed_per_position.append(0)
-                    st.accepted_per_position.append(0)
-                st.proposed_per_position[j] += 1
-                st.accepted_per_position[j] += int(j < a)
+                eos=ev.finish_reason == "eos" and committed <= a,
+                confidence_logits=prop.confidence_logits)
+            seq.rounds.append(record)
+            self.stats.add(record)
             events.append(ev)
         return events
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from .engine import Engine, EngineConfig
-from .errors import DSparkError
+from .engine import make_engine
+from .errors import require_text
 from .models.loader import Target
 from .sampling import SamplingParams
+from .stats import summarize
 
 
 class TextStream:
@@ -32,33 +33,12 @@ class TextStream:
         return delta
 
 
-def summarize_rounds(round_log: list[dict]) -> dict:
-    """tau (bonus included; a round ending on an accepted end-of-sequence counts its accepted
-    tokens only) and prefix-survival acceptance per position."""
-    rounds = len(round_log)
-    tau = sum(r["accepted"] if r["eos"] else r["accepted"] + 1 for r in round_log) / rounds if rounds else 0.0
-    gamma = max((r["proposed"] for r in round_log), default=0)
-    accept = []
-    for j in range(1, gamma + 1):
-        proposed = sum(r["proposed"] >= j for r in round_log)
-        accept.append(sum(r["accepted"] >= j for r in round_log) / proposed if proposed else 0.0)
-    return {"rounds": rounds, "tau": tau, "accept_rate": accept}
-
-
 def generate(target: Target, drafter, prompt: str | list[int], params: SamplingParams | None = None,
              max_new_tokens: int = 256, policy: str = "fixed", chat: bool | None = None,
-             on_text: Callable[[str], None] | None = None, engine_config: EngineConfig | None = None,
-             sps_table=None) -> dict:
+             on_text: Callable[[str], None] | None = None, sps_table=None) -> dict:
     params = params or SamplingParams()
-    ids = prompt if isinstance(prompt, list) else target.encode_prompt(prompt, chat)
-    gamma = getattr(drafter, "gamma", 0)
-    needed = len(ids) + max_new_tokens + gamma + 2
-    limit = target.config.max_position_embeddings
-    if len(ids) + gamma + 2 > limit:
-        raise DSparkError(f"prompt has {len(ids)} tokens; {target.name} handles at most {limit - gamma - 2}")
-    cfg = engine_config or EngineConfig(max_batch=1, max_len=min(needed, limit), policy=policy)
-    engine = Engine(target.model, drafter, cfg, eos_ids=target.eos_ids, tokenizer=target.tokenizer,
-                    sps_table=sps_table)
+    ids = prompt if isinstance(prompt, list) else target.encode_prompt(require_text(prompt), chat)
+    engine = make_engine(target, drafter, tokens=len(ids) + max_new_tokens, policy=policy, sps_table=sps_table)
     stream = TextStream(target.tokenizer, on_text)
     t0 = time.perf_counter()
     seq = engine.add_request(ids, params, max_new_tokens)
@@ -70,7 +50,7 @@ def generate(target: Target, drafter, prompt: str | list[int], params: SamplingP
     elapsed = time.perf_counter() - t0
     stream.feed([], final=True)
     out = seq.output_ids
-    stats = summarize_rounds(seq.round_log)
+    stats = summarize(seq.rounds)
     return {
         "text": stream.emitted, "token_ids": out, "num_new_tokens": len(out), "prompt_tokens": len(ids),
         "rounds": stats["rounds"], "tau": stats["tau"], "accept_rate": stats["accept_rate"],

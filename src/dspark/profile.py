@@ -1,8 +1,9 @@
-"""`dspark profile`: the target's steps per second against the number of tokens in one forward.
+"""The SPS table: the target's steps per second against the number of tokens in one forward.
 
 The hardware-aware scheduler (METHOD section 4) weighs the expected accepted tokens of a candidate
 verification batch against what the step costs: tau * SPS(B). SPS(B) is measured here once per
-model / device / dtype / thread count and cached as a JSON SPSTable.
+model / device / dtype / thread count (`dspark profile`, or automatically the first time a
+hardware-aware policy needs it) and cached as a JSON SPSTable.
 
 Each measured forward looks like a verification step of the engine: B new tokens split as evenly as
 possible over min(B, max_seqs) sequences, every sequence with `context` tokens already in its KV
@@ -47,7 +48,8 @@ def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, con
     """Measure steps per second of `model` (a TargetModel) for each token count in `tokens`.
     The table holds the median of the repeats (meta also records the minimum and the spread).
     warmup: untimed forwards at the smallest and the largest size first.
-    time_budget (seconds): stop repeating once it is spent (at least one timed round always runs)."""
+    time_budget (seconds): stop repeating once it is spent (at least one timed round always runs).
+    progress(done, total): called after every timed forward (total = repeats x sizes)."""
     tokens = sorted({int(b) for b in tokens})
     if not tokens or tokens[0] < 1:
         raise DSparkError("token counts to profile must be positive integers")
@@ -97,10 +99,10 @@ def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, con
     times: dict[int, list[float]] = {b: [] for b in tokens}
     start = time.perf_counter()
     for rep in range(repeats):
-        for b in tokens:
+        for i, b in enumerate(tokens):
             times[b].append(one_forward(b))
-        if progress:
-            progress(rep + 1, repeats)
+            if progress:
+                progress(rep * len(tokens) + i + 1, repeats * len(tokens))
         if time_budget is not None and time.perf_counter() - start > time_budget:
             break
     med = {b: statistics.median(ts) for b, ts in times.items()}
@@ -113,7 +115,7 @@ def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, con
         "ms_per_step": [round(med[b] * 1e3, 3) for b in tokens],
         "ms_per_step_min": [round(min(times[b]) * 1e3, 3) for b in tokens],
         "relative_spread": [round(spread[b], 3) for b in tokens],
-        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "load_average": current_load()[0],
         "cpu_count": os.cpu_count(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -149,10 +151,10 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if path.exists() and not force:
         return SPSTable.load(path)
-    log(f"profiling {target.name} steps per second on {device_name(device)}/{dtype_name(dtype)}/{threads} threads "
-        f"(once; cached in {path})")
-    t0 = time.perf_counter()
     profile_kwargs.setdefault("time_budget", 20.0)
+    log(f"profiling {target.name} steps per second on {device_name(device)}/{dtype_name(dtype)}/{threads} threads "
+        f"for the scheduler (once per machine, about {profile_kwargs['time_budget'] + 15:.0f} s; cached in {path})")
+    t0 = time.perf_counter()
     table = profile_sps(target.model, **profile_kwargs)
     table.meta["model"] = target.name
     table.save(path)
@@ -173,9 +175,17 @@ def sps_for_policies(policies, target, device=None, dtype=None, path=None) -> SP
     return SPSTable.load(path) if path else sps_table_for(target, device, dtype)
 
 
+def machine_busy(load: float | None, cpus: int | None) -> bool:
+    return load is not None and bool(cpus) and load > 1.25 * cpus
+
+
+def current_load() -> tuple[float | None, int | None]:
+    return (round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None), os.cpu_count()
+
+
 def busy_warning(table: SPSTable) -> str | None:
     load, cpus = (table.meta or {}).get("load_average"), (table.meta or {}).get("cpu_count")
-    if load is not None and cpus and load > 1.25 * cpus:
+    if machine_busy(load, cpus):
         return (f"warning: the machine was busy while profiling (load average {load} on {cpus} CPUs): "
                 f"the SPS table is unreliable")
     return None
@@ -186,59 +196,3 @@ def format_table(table: SPSTable) -> str:
     for b, s in zip(table.tokens, table.steps_per_second):
         lines.append(f"{b:>7} {1e3 / s:>9.1f} {s:>9.2f} {b * s:>9.1f}")
     return "\n".join(lines)
-
-
-# --- CLI ---------------------------------------------------------------------------------------
-
-def add_arguments(p) -> None:
-    import argparse
-
-    from .cli import add_target_arguments
-    add_target_arguments(p, drafter_default="none")
-    for action in p._actions:          # profiling runs the target alone
-        if action.dest == "drafter":
-            action.help = argparse.SUPPRESS
-    p.add_argument("--tokens", default=",".join(map(str, DEFAULT_TOKENS)),
-                   help="comma-separated tokens per forward to measure (default: %(default)s)")
-    p.add_argument("--context", type=int, default=256, help="cached tokens per sequence (default: %(default)s)")
-    p.add_argument("--max-seqs", type=int, default=8,
-                   help="a step of B tokens is split over min(B, max_seqs) sequences (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats per size; the median counts")
-    p.add_argument("--warmup", type=int, default=1,
-                   help="untimed forwards at the smallest and largest size first (default: %(default)s)")
-    p.add_argument("--time-budget", type=float, default=None,
-                   help="seconds after which no further repeat starts (default: none)")
-    p.add_argument("--output", default=None,
-                   help="where to write the table (default: the cache file `dspark serve` reads)")
-    p.add_argument("--json", action="store_true", help="print the table as JSON")
-
-
-def run(args) -> int:
-    import json
-
-    from .cli import setup_torch
-    from .models.loader import load_target
-    setup_torch(args)
-    try:
-        sizes = [int(x) for x in str(args.tokens).split(",") if x.strip()]
-    except ValueError:
-        raise DSparkError(f"--tokens must be comma-separated integers, got {args.tokens!r}") from None
-    target = load_target(args.target, device=args.device, dtype=args.dtype, tokenizer=False)
-    t0 = time.perf_counter()
-    table = profile_sps(target.model, sizes, context=args.context, max_seqs=args.max_seqs,
-                        repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget)
-    table.meta["model"] = target.name
-    out = Path(args.output) if args.output else default_sps_path(target, args.device, args.dtype,
-                                                                 torch.get_num_threads())
-    table.save(out)
-    if args.json:
-        print(json.dumps(table.to_json()))
-    else:
-        print(format_table(table))
-        warning = busy_warning(table)
-        if warning:
-            print(warning, file=sys.stderr)
-        print(f"\n[{target.name} on {args.device}/{dtype_name(args.dtype)}, {torch.get_num_threads()} threads, "
-              f"context {args.context}: profiled in {time.perf_counter() - t0:.1f} s; written to {out}]",
-              file=sys.stderr)
-    return 0

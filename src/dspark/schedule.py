@@ -32,9 +32,7 @@ from pathlib import Path
 import torch
 
 from .errors import DSparkError
-
-POLICIES = ("none", "fixed", "mtp1", "threshold", "dspark", "dspark-async")
-SPS_POLICIES = ("dspark", "dspark-async")   # the policies that read a profiled SPS table
+from .files import write_text_atomic
 
 
 @dataclass
@@ -67,8 +65,7 @@ class SPSTable:
         return {"tokens": self.tokens, "steps_per_second": self.steps_per_second, **(self.meta or {})}
 
     def save(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        write_text_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "SPSTable":
@@ -87,6 +84,11 @@ class SPSTable:
 
 class Policy:
     name = "fixed"
+    uses_sps = False          # reads a profiled SPS table
+
+    @classmethod
+    def build(cls, gamma: int, sps: "SPSTable", threshold: float) -> "Policy":
+        return cls()
 
     def choose(self, seqs, proposals, caps: list[int]) -> list[int]:
         return list(caps)
@@ -148,6 +150,10 @@ class _SurvivalPolicy(Policy):
 class Threshold(_SurvivalPolicy):
     name = "threshold"
 
+    @classmethod
+    def build(cls, gamma, sps, threshold):
+        return cls(gamma, threshold)
+
     def __init__(self, gamma: int, threshold: float = 0.5):
         super().__init__(gamma)
         self.threshold = threshold
@@ -198,6 +204,11 @@ class _CostAwarePolicy(_SurvivalPolicy):
     steps skip it, for a stretch that doubles while it keeps not paying (up to MAX_SKIP steps), and
     then draft again to check. Lossless either way: a step without drafts is a plain decoding step."""
     MAX_SKIP = 16
+    uses_sps = True
+
+    @classmethod
+    def build(cls, gamma, sps, threshold):
+        return cls(gamma, sps)
 
     def __init__(self, gamma: int, sps: SPSTable):
         super().__init__(gamma)
@@ -271,18 +282,18 @@ class DSparkAsync(_CostAwarePolicy):
         return self.remember(survivals, lengths)
 
 
+# The registry: the CLI's choices, the servers' checks and make_policy all read it.
+POLICIES: dict[str, type[Policy]] = {c.name: c for c in (NoSpeculation, Policy, MTP1, Threshold, DSparkPolicy,
+                                                          DSparkAsync)}
+SPS_POLICIES = tuple(n for n, c in POLICIES.items() if c.uses_sps)   # the policies that read an SPS table
+
+
+def check_policy(name: str) -> str:
+    if name not in POLICIES:
+        raise DSparkError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+    return name
+
+
 def make_policy(name: str, drafter=None, sps_table: SPSTable | None = None, threshold: float = 0.5) -> Policy:
     gamma = getattr(drafter, "gamma", 0) or 1
-    if name == "none":
-        return NoSpeculation()
-    if name == "fixed":
-        return Policy()
-    if name == "mtp1":
-        return MTP1()
-    if name == "threshold":
-        return Threshold(gamma, threshold)
-    if name == "dspark":
-        return DSparkPolicy(gamma, sps_table or SPSTable.flat())
-    if name == "dspark-async":
-        return DSparkAsync(gamma, sps_table or SPSTable.flat())
-    raise DSparkError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+    return POLICIES[check_policy(name)].build(gamma, sps_table or SPSTable.flat(), threshold)

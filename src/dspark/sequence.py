@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from .sampling import SamplingParams
+from .stats import RoundRecord
 
 
 @dataclass
@@ -21,10 +22,7 @@ class Sequence:
     num_processed: int = 0            # tokens[:num_processed] are in the target's KV cache
     draft_state: Any = None           # owned by the drafter
     stop: list[str] = field(default_factory=list)
-    # statistics of this request's rounds
-    rounds: int = 0
-    accepted_counts: list[int] = field(default_factory=list)   # accepted drafts per round
-    proposed_counts: list[int] = field(default_factory=list)   # verified drafts per round
+    rounds: list[RoundRecord] = field(default_factory=list)   # one per verification round (dspark.stats)
 
     @property
     def num_new(self) -> int:

@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from dspark.errors import DSparkError
+from dspark.files import write_text_atomic
 
 FORMAT = "deepspec-feature-cache"
 FORMAT_VERSION = 1
@@ -164,20 +165,7 @@ def _sha256(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as f:
-        json.dump(data, f, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    write_text_atomic(path, json.dumps(data, separators=(",", ":")), durable=True)
 
 
 def read_manifest(cache_dir: str | Path) -> dict:
@@ -538,121 +526,3 @@ class CachedFeatures:
             mask = self._rows(sid, "loss_mask").tolist()
             out.append(TokenizedSample(id=sid, input_ids=ids, loss_mask=mask))
         return out
-
-
-# --- CLI: deepspec cache -----------------------------------------------------------------------
-
-def add_arguments(p) -> None:
-    p.add_argument("--target", default="smollm2-135m",
-                   help="named default (smollm2-135m, gemma3-270m) or a model directory (default: %(default)s)")
-    p.add_argument("--data", required=True,
-                   help="regenerated conversations (deepspec regenerate output) or tokenized JSONL")
-    p.add_argument("--taps", default=None,
-                   help="comma-separated target layers to cache, e.g. 1,7,13,19,25 (default: the DFlash/"
-                        "DSpark default spread of 5 layers for the target)")
-    p.add_argument("--out", required=True, help="cache directory (a rerun with the same arguments resumes)")
-    p.add_argument("--dtype", default="bfloat16", help="cache dtype: bfloat16 (default), float16 or float32")
-    p.add_argument("--max-len", type=int, default=768, help="truncate samples to this many tokens (default: 768)")
-    p.add_argument("--dry-run", action="store_true", help="print the size estimate only; write nothing")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N samples")
-    p.add_argument("--shard-tokens", type=int, default=None,
-                   help="most tokens per shard (default: about 1 GiB of features per shard)")
-    p.add_argument("--batch-tokens", type=int, default=4096, help="most tokens per target forward")
-    p.add_argument("--device", default="cpu", help="device the target runs on")
-    p.add_argument("--target-dtype", default="float32", help="dtype the target runs in (default: float32)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def parse_taps(text: str | None, num_layers: int) -> list[int]:
-    if text is None or not str(text).strip():
-        from dspark.drafters.dflash import default_tap_layers
-        return default_tap_layers(num_layers)
-    try:
-        taps = [int(t) for t in str(text).split(",") if t.strip()]
-    except ValueError:
-        raise DSparkError(f"--taps must be comma-separated layer numbers, got {text!r}") from None
-    if not taps or len(set(taps)) != len(taps) or any(not 0 <= t < num_layers for t in taps):
-        raise DSparkError(f"--taps {text!r}: give distinct layers of the {num_layers}-layer target (0..{num_layers - 1})")
-    return taps
-
-
-def _needs_tokenizer(path: str) -> bool:
-    """False when the data is pre-tokenized ({"input_ids", ...} on its first line)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        return "input_ids" not in json.loads(line)
-                    except (json.JSONDecodeError, TypeError):
-                        return True
-    except OSError:
-        pass
-    return True
-
-
-def _load_samples(path: str, tokenizer, max_len: int, limit: int | None, vocab_size: int | None, log) -> list:
-    from .tokenize import load_tokenized
-    stats: dict = {}
-    samples = load_tokenized(path, tokenizer, max_len, vocab_size=vocab_size, stats=stats)
-    if limit is not None:
-        samples = samples[:max(0, int(limit))]
-    if stats.get("skipped"):
-        print(f"{stats['skipped']:,} of {stats['lines']:,} samples skipped (no two consecutive loss tokens)", file=log)
-    if not samples:
-        raise DSparkError(f"no usable samples in {path}")
-    return samples
-
-
-def run(args) -> int:
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
-    dtype_s = dtype_name(args.dtype)
-    if not Path(args.data).is_file():
-        raise DSparkError(f"data file {args.data} does not exist")
-    need_tok = _needs_tokenizer(args.data)
-    if args.dry_run:
-        # Only the config and (for conversations) the tokenizer: no weights, nothing written.
-        from dspark.models.loader import load_config, resolve_target_dir
-        name, path = resolve_target_dir(args.target)
-        cfg = load_config(path)
-        taps = parse_taps(args.taps, cfg.num_layers)
-        tok = None
-        if need_tok:
-            from transformers import AutoTokenizer
-            try:
-                tok = AutoTokenizer.from_pretrained(str(path))
-            except (OSError, ValueError) as e:
-                raise DSparkError(f"cannot load the tokenizer in {path}: {e}") from None
-        samples = _load_samples(args.data, tok, args.max_len, args.limit, cfg.vocab_size, sys.stdout)
-        n = sum(len(s.input_ids) for s in samples)
-        print(f"target {name}: hidden {cfg.hidden_size}, {cfg.num_layers} layers, tap layers {taps}")
-        print(describe_estimate(n, cfg.hidden_size, len(taps), dtype_s, len(samples)))
-        print(f"dry run: nothing written to {args.out}")
-        return 0
-
-    from dspark.models.loader import load_target
-
-    from .features import OnlineFeatures
-    target = load_target(args.target, device=args.device, dtype=args.target_dtype, tokenizer=need_tok)
-    taps = parse_taps(args.taps, target.config.num_layers)
-    samples = _load_samples(args.data, target.tokenizer, args.max_len, args.limit, target.config.vocab_size,
-                            sys.stdout)
-    source = OnlineFeatures(target.model, taps, token_budget=args.batch_tokens)
-    build_cache(samples, source, args.out, target_fingerprint(target, taps), dtype=dtype_s,
-                shard_tokens=args.shard_tokens, batch_tokens=args.batch_tokens,
-                progress=not args.no_progress, log=sys.stdout)
-    return 0
-
-    from dspark.models.loader import load_target
-
-    from .features import OnlineFeatures
-    target = load_target(args.target, device=args.device, dtype=args.target_dtype)
-    taps = parse_taps(args.taps, target.config.num_layers)
-    samples = _load_samples(args.data, target.tokenizer, args.max_len, args.limit)
-    source = OnlineFeatures(target.model, taps, token_budget=args.batch_tokens)
-    build_cache(samples, source, args.out, target_fingerprint(target, taps), dtype=dtype_s,
-                shard_tokens=args.shard_tokens, batch_tokens=args.batch_tokens,
-                progress=not args.no_progress, log=sys.stdout)
-    return 0

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from dspark.errors import DSparkError
 
-from .prompts import PromptRecord, load_prompts
+from .prompts import PromptRecord
 
 
 @dataclass
@@ -210,36 +210,3 @@ def regenerate(records: list[PromptRecord], out: Path, backend, limit: int | Non
     stats["elapsed_s"] = time.perf_counter() - t0
     stats["tokens_per_second"] = stats["tokens"] / stats["elapsed_s"] if stats["elapsed_s"] > 0 else 0.0
     return stats
-
-
-def add_arguments(p) -> None:
-    from dspark.cli import add_target_arguments
-    p.add_argument("--prompts", required=True, help="prompt file (JSONL turns/conversations or ShareGPT)")
-    p.add_argument("--out", required=True, help="output JSONL (appended to; resumable)")
-    add_target_arguments(p, drafter_default="ngram")
-    p.add_argument("--url", default=None, help="OpenAI-compatible endpoint instead of the local engine")
-    p.add_argument("--model", default=None, help="model name at the endpoint (default: --target)")
-    p.add_argument("--api-key", default=None)
-    p.add_argument("--concurrency", type=int, default=16, help="endpoint requests in flight")
-    p.add_argument("--max-batch", type=int, default=16, help="local engine: conversations per batch")
-    p.add_argument("--limit", type=int, default=None, help="stop once this many conversations are written")
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--top-p", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=20)
-    p.add_argument("--max-new-tokens", type=int, default=512)
-    p.add_argument("--seed", type=int, default=0)
-
-
-def run(args) -> int:
-    settings = RegenSettings(args.temperature, args.top_p, args.top_k, args.max_new_tokens, args.seed)
-    records = load_prompts(args.prompts)
-    if args.url:
-        backend = EndpointBackend(args.url, args.model or args.target, settings, args.concurrency, args.api_key)
-    else:
-        from dspark.cli import load_target_and_drafter, setup_torch
-        setup_torch(args)
-        target, drafter = load_target_and_drafter(args)
-        backend = EngineBackend(target, drafter, args.max_batch, settings)
-    stats = regenerate(records, Path(args.out), backend, args.limit)
-    print(json.dumps(stats))
-    return 0

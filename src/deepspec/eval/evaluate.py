@@ -1,4 +1,4 @@
-"""`deepspec eval`: speculative decoding on benchmark prompts with a fixed block (scheduler off),
+"""Evaluation behind `deepspec eval`: speculative decoding on benchmark prompts with a fixed block (scheduler off),
 through the same engine that serving runs. Writes
 
   results.json                 {"drafters": {NAME: {"datasets": {DATASET: summary}, "macro": {...},
@@ -20,10 +20,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dspark.drafters.checkpoint import calibration_of
-from dspark.errors import DSparkError
+from dspark.errors import require_text
 
 from ..train.losses import BLOCK_ALGORITHMS
-from .metrics import RoundRecord, calibration_dataset, conditional_acceptance, macro, summarize, write_records
+from .metrics import calibration_dataset, conditional_acceptance, macro, summarize, write_records
 
 
 def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[str]:
@@ -52,11 +52,10 @@ def drafter_name(spec: str) -> str:
 def run_dataset(target, drafter, prompts: list[str], params_for, max_new_tokens: int, batch: int,
                 policy: str, desc: str, sps_table=None):
     """Generate for every prompt; returns (round records, elapsed seconds, new tokens)."""
-    from dspark.engine import Engine, EngineConfig
-    ids = [target.encode_prompt(p) for p in prompts]
-    max_len = min(target.config.max_position_embeddings, max(map(len, ids)) + max_new_tokens + drafter.gamma + 2)
-    engine = Engine(target.model, drafter, EngineConfig(max_batch=batch, max_len=max_len, policy=policy),
-                    eos_ids=target.eos_ids, tokenizer=target.tokenizer, sps_table=sps_table)
+    from dspark.engine import make_engine
+    ids = [target.encode_prompt(require_text(p, "an evaluation prompt")) for p in prompts]
+    engine = make_engine(target, drafter, tokens=max(map(len, ids)) + max_new_tokens, max_batch=batch,
+                         policy=policy, sps_table=sps_table)
     seqs, records = [], []
     t0 = time.perf_counter()
     with tqdm(total=len(ids), desc=desc, unit="prompt", file=sys.stderr, leave=False) as bar:
@@ -68,7 +67,7 @@ def run_dataset(target, drafter, prompts: list[str], params_for, max_new_tokens:
                     bar.update(1)
     elapsed = time.perf_counter() - t0
     for s in seqs:
-        records += [RoundRecord.from_dict(r) for r in s.round_log]
+        records += s.rounds
     return records, elapsed, sum(s.num_new for s in seqs)
 
 
@@ -157,39 +156,3 @@ def markdown_table(results: dict) -> str:
         fmt(sum(results["drafters"][n]["datasets"][ds]["new_tokens"] for ds in datasets)
             / sum(results["drafters"][n]["datasets"][ds]["elapsed_s"] for ds in datasets)) for n in names) + " |")
     return "\n".join(lines) + "\n"
-
-
-def add_arguments(p) -> None:
-    from dspark.cli import add_target_arguments
-    add_target_arguments(p, drafter_default=None)
-    p.add_argument("--drafter", action="append", dest="drafters", default=None,
-                   help="drafter checkpoint, ngram or none; repeat to compare several")
-    p.add_argument("--data", action="append", required=True, help="benchmark JSONL ({'turns': [...]}); repeatable")
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--max-samples", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=1, help="requests decoded together (1 = batch-1 speed)")
-    p.add_argument("--policy", default="fixed", help="verification policy (default: fixed block)")
-    p.add_argument("--out", required=True)
-
-
-def run(args) -> int:
-    from dspark.cli import setup_torch
-    from dspark.drafters import load as load_drafter
-    from dspark.models.loader import load_target
-    setup_torch(args)
-    target = load_target(args.target, device=args.device, dtype=args.dtype)
-    specs = args.drafters or ["default"]
-    names = [drafter_name(s) for s in specs]
-    if len(set(names)) != len(names):
-        raise DSparkError(f"two --drafter arguments have the same label ({', '.join(names)}); "
-                          f"give the drafters distinct directory names")
-    drafters = {name: load_drafter(s, target) for name, s in zip(names, specs)}
-    datasets = {Path(d).stem: load_eval_prompts(Path(d), args.max_samples, args.seed) for d in args.data}
-    evaluate(target, drafters, datasets, args.temperature, args.max_new_tokens, args.seed,
-             Path(args.out), args.batch, args.policy, args.top_p, args.top_k)
-    print((Path(args.out) / "results.md").read_text())
-    return 0

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .calibration import auc, ece  # noqa: E402
 from .metrics import RoundRecord, threshold_sweep  # noqa: E402
 
 N_BINS = 20
@@ -136,7 +137,6 @@ def reliability_curve(pred, realized, n_bins: int = N_BINS):
 def _reliability_axes(ax, series, n_bins: int, show_hist: bool = True, min_count: int = 10):
     """series: [(label, pred, realized, style)]; the histogram is that of the first series. Bins with
     fewer than min_count samples are not drawn (they still count in the ECE)."""
-    from .calibration import ece
     ax.plot([0, 1], [0, 1], ls="--", color="gray", lw=1, label="Perfect calibration")
     if show_hist and series:
         centres, _, _, cnt = reliability_curve(series[0][1], series[0][2], n_bins)
@@ -169,7 +169,6 @@ def plot_reliability_pair(before: Mapping[int, tuple], after: Mapping[int, tuple
                           n_bins: int = N_BINS) -> str:
     """Before/after calibration, one panel per position. `before`/`after`: {position: (pred, realized)}
     as `metrics.calibration_dataset` returns them (positions 1-indexed)."""
-    from .calibration import auc, ece
     if positions is None:
         positions = sorted(j for j in before if len(before[j][0]))
     positions = list(positions) or [1]

@@ -1,4 +1,4 @@
-"""`deepspec train`: train a drafter (DSpark, DFlash, Eagle3, MTP) on a frozen target.
+"""The trainer behind `deepspec train`: train a drafter (DSpark, DFlash, Eagle3, MTP) on a frozen target.
 
     deepspec train --config configs/dspark-smollm2-135m.toml [--resume auto|never] [--max-steps N]
                    [section.key=value ...]
@@ -35,163 +35,34 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import os
-import random
 import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from dspark.errors import DSparkError
+from dspark.files import atomic_path, write_text_atomic
 
 
 from deepspec.data.features import OnlineFeatures
-from deepspec.data.tokenize import TokenizedSample, load_tokenized
+from deepspec.data.tokenize import TokenizedSample
 
-from .config import TrainConfig, load_config
-from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, make_plan, position_weights,
+from .checkpoints import STATE_FILE, rng_state, set_rng_state, find_latest
+from .config import TrainConfig
+from .data import EpochSampler, derived_seed, ids_digest, load_samples, lr_lambda
+from .distributed import Dist
+from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, make_plan, position_weights, 
                      step_weights, summarize)
 
-STATE_FILE = "trainer_state.pt"
 LOG_FILE = "train_log.jsonl"
 # Testing aid: sleep this many seconds after every step (lets a test kill a run mid-way reliably).
 THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
-
-
-# --- processes and devices -------------------------------------------------------------------
-
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    if spec == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    if spec == "cuda":
-        spec = f"cuda:{local_rank}"
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DSparkError(f"device {spec} requested but CUDA is not available")
-    return dev
-
-
-class Dist:
-    """One process, or one rank of a torchrun job (WORLD_SIZE / RANK / LOCAL_RANK)."""
-
-    def __init__(self, device_spec: str):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.enabled = self.world > 1
-        self.device = resolve_device(device_spec, self.local_rank)
-        if self.enabled and not dist.is_initialized():
-            if self.device.type == "cuda":
-                torch.cuda.set_device(self.device)
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
-
-    def all_reduce(self, t: torch.Tensor) -> torch.Tensor:
-        if self.enabled:
-            t = t.to(self.device)
-            dist.all_reduce(t)
-        return t
-
-    def close(self) -> None:
-        if self.enabled and dist.is_initialized():
-            dist.destroy_process_group()
-
-
-# --- data ------------------------------------------------------------------------------------
-
-def load_samples(cfg: TrainConfig, tokenizer, vocab_size: int) -> tuple[list[TokenizedSample], dict]:
-    stats: dict = {}
-    samples: list[TokenizedSample] = []
-    for p in cfg.data.paths:
-        samples += load_tokenized(p, tokenizer, cfg.data.max_len, vocab_size, stats)
-    for p in cfg.data.tokenized:
-        samples += load_tokenized(p, None, cfg.data.max_len, vocab_size, stats)
-    seen: set[str] = set()
-    for s in samples:
-        if s.id in seen:
-            raise DSparkError(f"sample id {s.id!r} appears in more than one data file")
-        seen.add(s.id)
-    if cfg.data.limit:
-        samples = samples[:cfg.data.limit]
-    if not samples:
-        files = ", ".join(cfg.data.paths + cfg.data.tokenized)
-        raise DSparkError(f"no usable training samples in {files}: {stats.get('lines', 0)} lines, none with "
-                          f"two consecutive loss tokens within max_len {cfg.data.max_len}")
-    return samples, stats
-
-
-def ids_digest(samples: list[TokenizedSample]) -> str:
-    h = hashlib.sha256()
-    for s in samples:
-        h.update(s.id.encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
-def derived_seed(*parts) -> int:
-    h = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
-
-
-class EpochSampler:
-    """Deterministic epoch-wise shuffling; a step takes the next `n` (epoch, index) pairs, crossing
-    epoch boundaries without dropping or repeating anything. State: (epoch, offset)."""
-
-    def __init__(self, num_samples: int, seed: int):
-        self.n, self.seed = num_samples, seed
-        self.epoch, self.offset = 0, 0
-        self._perm: tuple[int, list[int]] | None = None
-
-    def permutation(self, epoch: int) -> list[int]:
-        if self._perm is None or self._perm[0] != epoch:
-            g = torch.Generator().manual_seed(derived_seed("sampler", self.seed, epoch))
-            self._perm = (epoch, torch.randperm(self.n, generator=g).tolist())
-        return self._perm[1]
-
-    def take(self, count: int) -> list[tuple[int, int]]:
-        out = []
-        while len(out) < count:
-            if self.offset >= self.n:
-                self.epoch, self.offset = self.epoch + 1, 0
-            out.append((self.epoch, self.permutation(self.epoch)[self.offset]))
-            self.offset += 1
-        return out
-
-    @property
-    def progress(self) -> float:
-        return self.epoch + self.offset / self.n
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "offset": self.offset, "seed": self.seed, "num_samples": self.n}
-
-    def load_state_dict(self, st: dict) -> None:
-        self.epoch, self.offset = int(st["epoch"]), int(st["offset"])
-
-
-def lr_lambda(total: int, warmup_ratio: float, min_ratio: float):
-    warm = int(round(warmup_ratio * total)) if warmup_ratio > 0 else 0
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        span = max(1, total - warm)
-        prog = min(1.0, (step - warm) / span)
-        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * prog))
-    return f
 
 
 # --- the forward that DDP wraps ----------------------------------------------------------------
@@ -215,35 +86,6 @@ class TrainForward(nn.Module):
         out = d.forward_train(tokens, taps, anchors)
         logits = out.markov_logits if out.markov_logits is not None else out.logits
         return logits, out.confidence_logits
-
-
-# --- checkpoints -----------------------------------------------------------------------------
-
-def find_latest(ckpt_dir: Path) -> Path | None:
-    """The checkpoint `latest` names, or the newest complete step_* directory."""
-    ptr = ckpt_dir / "latest"
-    if ptr.is_file():
-        p = ckpt_dir / ptr.read_text().strip()
-        if (p / STATE_FILE).is_file() and (p / "model.safetensors").is_file():
-            return p
-    steps = sorted(p for p in ckpt_dir.glob("step_*")
-                   if p.is_dir() and (p / STATE_FILE).is_file() and (p / "model.safetensors").is_file())
-    return steps[-1] if steps else None
-
-
-def _rng_state() -> dict:
-    st = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
-    if torch.cuda.is_available():
-        st["cuda"] = [s for s in torch.cuda.get_rng_state_all()]
-    return st
-
-
-def _set_rng_state(st: dict) -> None:
-    torch.set_rng_state(st["torch"])
-    if "python" in st:
-        random.setstate((3, tuple(int(x) for x in st["python"]), None))
-    if "cuda" in st and torch.cuda.is_available() and len(st["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(st["cuda"])
 
 
 # --- the trainer -----------------------------------------------------------------------------
@@ -348,7 +190,7 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
             self.sampler.load_state_dict(state["sampler"])
             self.step = int(state["step"])
-            _set_rng_state(state["rng"])
+            set_rng_state(state["rng"])
             self.log(f"resuming from {self.resume_from} (step {self.step})")
 
         fwd = TrainForward(drafter, self.chain)
@@ -475,27 +317,19 @@ class Trainer:
         from dspark.drafters.checkpoint import save_drafter
         path = None
         if self.dist.main:
-            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             name = f"step_{self.step:06d}"
             path = self.ckpt_dir / name
-            tmp = self.ckpt_dir / f".{name}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            save_drafter(self.drafter, tmp, self.target.name)
-            n = len(self.samples)
-            state = {"step": self.step, "total_steps": self.total_steps, "algorithm": self.cfg.algorithm,
-                     "drafter_config": _plain(dataclasses.asdict(self.drafter.config)),
-                     "sampler": self.sampler.state_dict(), "optimizer": self.optimizer.state_dict(),
-                     "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
-                     "data": {"num_samples": n, "ids_sha256": ids_digest(self.samples)},
-                     "world_size": self.dist.world}
-            torch.save(state, tmp / STATE_FILE)
-            _fsync_dir_files(tmp)
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-            ptr_tmp = self.ckpt_dir / "latest.tmp"
-            ptr_tmp.write_text(name + "\n")
-            os.replace(ptr_tmp, self.ckpt_dir / "latest")
+            with atomic_path(path, durable=True) as tmp:
+                save_drafter(self.drafter, tmp, self.target.name)
+                n = len(self.samples)
+                state = {"step": self.step, "total_steps": self.total_steps, "algorithm": self.cfg.algorithm,
+                         "drafter_config": _plain(dataclasses.asdict(self.drafter.config)),
+                         "sampler": self.sampler.state_dict(), "optimizer": self.optimizer.state_dict(),
+                         "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
+                         "data": {"num_samples": n, "ids_sha256": ids_digest(self.samples)},
+                         "world_size": self.dist.world}
+                torch.save(state, tmp / STATE_FILE)
+            write_text_atomic(self.ckpt_dir / "latest", name + "\n")
             keep = self.cfg.logging.keep_checkpoints
             old = sorted(p for p in self.ckpt_dir.glob("step_*") if p.is_dir() and p != path)
             for p in old[:max(0, len(old) - (keep - 1))]:
@@ -507,11 +341,8 @@ class Trainer:
         from dspark.drafters.checkpoint import save_drafter
         final = self.out / "final"
         if self.dist.main:
-            tmp = self.out / ".final.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            save_drafter(self.drafter, tmp, self.target.name)
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
+            with atomic_path(final) as tmp:
+                save_drafter(self.drafter, tmp, self.target.name)
         self.dist.barrier()
         return final
 
@@ -528,9 +359,7 @@ class Trainer:
                 continue
             if row.get("step", 0) <= self.step:
                 keep.append(line)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(x + "\n" for x in keep))
-        os.replace(tmp, path)
+        write_text_atomic(path, "".join(x + "\n" for x in keep))
 
     # --- the loop --------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -636,36 +465,3 @@ class Trainer:
 def _plain(obj):
     """JSON-like primitives only (what weights_only=True loads back)."""
     return json.loads(json.dumps(obj))
-
-
-def _fsync_dir_files(path: Path) -> None:
-    for p in path.iterdir():
-        try:
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
-        except OSError:
-            pass
-
-
-# --- CLI -------------------------------------------------------------------------------------
-
-def add_arguments(p) -> None:
-    p.add_argument("--config", required=True, help="training config (TOML)")
-    p.add_argument("--resume", choices=("auto", "never"), default="auto",
-                   help="auto: continue from out_dir/checkpoints/latest when there is one (default); "
-                        "never: start over (deletes the run's checkpoints and logs)")
-    p.add_argument("--max-steps", type=int, default=None,
-                   help="train for this many steps in total (sets schedule.total_steps)")
-    p.add_argument("overrides", nargs="*", metavar="section.key=value",
-                   help="config overrides, e.g. batch.sequences=16 data.max_len=512")
-
-
-def run(args) -> int:
-    overrides = list(args.overrides or [])
-    if args.max_steps is not None:
-        if args.max_steps < 1:
-            raise DSparkError("--max-steps must be >= 1")
-        overrides.append(f"schedule.total_steps={args.max_steps}")
-    cfg = load_config(args.config, overrides)
-    Trainer(cfg, resume=args.resume).run()
-    return 0

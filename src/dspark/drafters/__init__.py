@@ -47,8 +47,11 @@ def load(spec: str, target, gamma: int | None = None):
     if spec in TRAINED and not Path(spec).exists():
         path = committed_drafter_path(spec, target.name)
         if path is None:
+            # the target family's pipeline script, when the repository has one (reproduce-gemma3.sh, ...)
+            script = CHECKPOINT_DIR.parent / "scripts" / f"reproduce-{target.name.split('-')[0]}.sh"
+            how = f"configs/, scripts/{script.name}" if script.exists() else "configs/"
             raise DSparkError(f"no committed {spec} drafter for {target.name} (checkpoints/{spec}-{target.name}); "
-                              f"train one (configs/, scripts/reproduce-smollm2.sh) and pass its directory")
+                              f"train one ({how}) and pass its directory")
         spec = str(path)
     path = Path(spec)
     if not path.exists():

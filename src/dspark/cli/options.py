@@ -1,0 +1,75 @@
+"""Options every command shares (target, drafter, device, sampling, policy, threads) and the one way
+a command turns them into a loaded target and drafter. Used by `dspark` and `deepspec` commands."""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import DSparkError
+
+NAMED_TARGETS = "smollm2-135m, gemma3-270m"
+
+
+def add_target_arguments(p: argparse.ArgumentParser, drafter_default: str | None = "default") -> None:
+    p.add_argument("--target", default="smollm2-135m",
+                   help=f"named default ({NAMED_TARGETS}) or a model directory (default: %(default)s)")
+    if drafter_default is not None:   # None: the command declares its own --drafter
+        p.add_argument("--drafter", default=drafter_default,
+                       help="default (today n-gram lookup: the fastest at batch 1 on CPU, see README), none, "
+                            "ngram, dspark / mtp (the committed drafter for the target), or a drafter "
+                            "checkpoint directory (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps (default: %(default)s)")
+    p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def add_sampling_arguments(p: argparse.ArgumentParser, temperature: float = 0.0, top_p: float = 1.0,
+                           top_k: int = 0) -> None:
+    p.add_argument("--temperature", type=float, default=temperature, help="0 = greedy (default: %(default)s)")
+    p.add_argument("--top-p", type=float, default=top_p, help="nucleus sampling mass (default: %(default)s = off)")
+    p.add_argument("--top-k", type=int, default=top_k, help="keep the k most likely tokens (default: %(default)s = off)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+
+
+# One default for every command that decodes (generate, eval, serve): `fixed` verifies the whole
+# block, which needs no SPS profile; the hardware-aware `dspark` policy is one flag away and
+# profiles the machine once (see `dspark profile`).
+DEFAULT_POLICY = "fixed"
+
+
+def add_policy_argument(p: argparse.ArgumentParser, default: str = DEFAULT_POLICY) -> None:
+    from ..schedule import POLICIES
+    p.add_argument("--policy", default=default, choices=list(POLICIES), metavar="POLICY",
+                   help=f"verification policy: {', '.join(POLICIES)} (default: %(default)s; "
+                        f"see schedule.py)")
+
+
+def positive_int_list(s: str, name: str) -> list[int]:
+    try:
+        xs = [int(x) for x in str(s).split(",") if x.strip()]
+    except ValueError:
+        raise DSparkError(f"{name} must be comma-separated integers, got {s!r}") from None
+    if not xs or any(x < 1 for x in xs):
+        raise DSparkError(f"{name} must hold positive integers")
+    return xs
+
+
+def setup_torch(args) -> None:
+    """Every command calls this before it loads a model."""
+    import torch
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+
+
+def load_target_and_drafter(args, tokenizer: bool = True):
+    from ..drafters import load as load_drafter
+    from ..models.loader import load_target
+    target = load_target(args.target, device=args.device, dtype=args.dtype, tokenizer=tokenizer)
+    drafter = load_drafter(args.drafter, target)
+    return target, drafter
+
+
+def sps_table(args, target, policies):
+    """The SPS table the chosen policies need (None when none reads one), saying so when it must
+    first be measured: profiling takes a while the first time on a machine."""
+    from ..profile import sps_for_policies
+    return sps_for_policies(policies, target, args.device, args.dtype, getattr(args, "sps", None))
