@@ -1,5 +1,6 @@
 """Packed weights (models/packed.py): the block-affine form is recovered bit for bit from quantized
-fp32 matrices, the C kernel multiplies like F.linear, and a packed model decodes like the unpacked one."""
+fp32 matrices, the exact precision's C kernel multiplies like F.linear, and a packed model decodes
+like the unpacked one. The fast precision's integer runtime is tested in test_runtime.py."""
 from __future__ import annotations
 
 import pytest
@@ -50,9 +51,9 @@ def gguf_like(n: int, k: int, kind: str, seed: int = 0) -> torch.Tensor:
 
 
 def unpack(p: packed.PackedWeight) -> torch.Tensor:
-    """The fp32 weights a PackedWeight encodes, decoded in Python from the kernel's word layout."""
+    """The fp32 weights a PackedWeight encodes, decoded in Python from the exact kernel's word layout."""
     fields = 32 // p.bits
-    words = p.q.view(torch.uint8).reshape(p.out_features, -1, 8, 32 // 8)   # [N, groups, word, byte]
+    words = packed._words_layout(p.q, p.bits).view(torch.uint8).reshape(p.out_features, -1, 8, 32 // 8)
     if p.bits == 4:
         nib = torch.stack([words & 0xF, words >> 4], dim=-1).reshape(p.out_features, -1, 8, fields)
     else:
@@ -92,7 +93,7 @@ def test_kernel_matches_linear(kind, rows):
     bias = torch.randn(200)
     x = torch.randn(rows, 320)
     ref = F.linear(x.double(), w.double(), bias.double())
-    got = pack_weight(w)(x, bias)
+    got = pack_weight(w).lay_out("exact")(x, bias)
     assert got.shape == (rows, 200) and got.dtype == torch.float32
     assert (got.double() - ref).abs().max() <= 1e-5 * ref.abs().max()
     # The BLAS product on the same fp32 inputs differs from the exact one by the same order.
@@ -101,7 +102,7 @@ def test_kernel_matches_linear(kind, rows):
 
 def test_packed_linear_falls_back():
     w = gguf_like(64, 128, "q4_1")
-    p = pack_weight(w)
+    p = pack_weight(w).lay_out("exact")
     x = torch.randn(3, 128)
     with torch.no_grad():
         assert torch.equal(packed_linear(x, w, None, p), p(x))
@@ -110,7 +111,7 @@ def test_packed_linear_falls_back():
         w.mul_(2)                     # the weight changed since it was packed: the copy is stale
         assert torch.equal(packed_linear(x, w, None, p), F.linear(x, w))
     w2 = w.clone().requires_grad_()
-    y = packed_linear(x, w2, None, pack_weight(w2.detach()))
+    y = packed_linear(x, w2, None, pack_weight(w2.detach()).lay_out("exact"))
     assert y.requires_grad                        # autograd goes through F.linear
 
 
@@ -120,18 +121,18 @@ def test_packed_cache_round_trip(tmp_path, caplog):
     with torch.no_grad():
         model.lm_head.weight.copy_(gguf_like(128, 64, "q8_0"))
     cache = tmp_path / "packed.safetensors"
-    first = pack_model(model, cache=cache)
+    first = pack_model(model, cache=cache, precision="exact")
     assert cache.exists() and "1/" in first            # only the LM head is quantized
     before = model.lm_head.packed
     model.lm_head.packed = None
-    assert pack_model(model, cache=cache) == first     # read back, not recomputed
+    assert pack_model(model, cache=cache, precision="exact") == first     # read back, not recomputed
     after = model.lm_head.packed
-    assert torch.equal(after.q, before.q) and torch.equal(after.scale, before.scale)
+    assert torch.equal(after.words, before.words) and torch.equal(after.scale, before.scale)
     x = torch.randn(2, 64)
     with torch.no_grad():
         assert torch.equal(model.lm_head(x), before(x))
     cache.write_bytes(b"garbage")                      # a corrupt cache is rebuilt, with a warning
-    assert pack_model(model, cache=cache) == first
+    assert pack_model(model, cache=cache, precision="exact") == first
     assert "unreadable packed-weight cache" in caplog.text
 
 
@@ -145,7 +146,7 @@ def test_packed_model_decodes_like_unpacked():
             if prm.dim() == 2 and "embed" not in name:
                 prm.copy_(gguf_like(*prm.shape, "q4_1", seed=len(name)))
     reference = {n: p.clone() for n, p in model.state_dict().items()}
-    report = pack_model(model)
+    report = pack_model(model, precision="exact")
     assert "products" in report and packed.is_packed(model)
     assert all(torch.equal(p, reference[n]) for n, p in model.state_dict().items())
     unpacked = tiny_model(vocab=128, dtype=torch.float32, hidden_size=64, intermediate_size=128,

@@ -56,14 +56,16 @@ def kernel_rows(limit: int):
         yield
     finally:
         KERNEL_MAX_ROWS = saved
-SOURCE = Path(__file__).with_name("packed_gemv.c")
-CFLAGS = ["-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC"]
 
 
 @dataclass
 class PackedWeight:
-    """x @ W^T for W [out_features, in_features] = scale * q + low, blockwise along in_features."""
-    q: torch.Tensor          # int32 words [out, in * bits / 32], layout in packed_gemv.c
+    """x @ W^T for W [out_features, in_features] = scale * q + low, blockwise along in_features.
+
+    Holds the integers q as recovered (uint8, one per weight) until `lay_out` turns them into the
+    layout of the kernel the model runs: `words` for the fp32-activation kernel (packed_gemv.c,
+    precision "exact") or `tiles` for the integer kernel (qkernels.c, precision "fast")."""
+    q: torch.Tensor | None   # uint8 [out, in], dropped once laid out
     scale: torch.Tensor      # fp32 [out, in / 32]
     low: torch.Tensor        # fp32 [out, in / 32]
     bits: int                # 4 or 8
@@ -71,18 +73,34 @@ class PackedWeight:
     in_features: int
     source: tuple = ()       # (data_ptr, version) of the fp32 weight it was packed from
     exact: bool = True       # every rebuilt weight equals the fp32 one bit for bit
+    precision: str = ""      # the layout built by lay_out: "exact" or "fast"
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.q, self.scale, self.low))
+        held = {"": ("q", "scale", "low"), "exact": ("words", "scale", "low"),
+                "fast": ("tiles", "tile_scale", "tile_low")}[self.precision]
+        held = [getattr(self, name) for name in held]
+        return sum(t.numel() * t.element_size() for t in held)
 
-    def __post_init__(self):
-        # The kernel's weight arguments, fixed for the life of this object: a decode step makes ~150
-        # of these calls, so their Python cost is worth keeping small.
-        self._weights = (self.q.data_ptr(), self.scale.data_ptr(), self.low.data_ptr(), self.out_features,
-                         self.bits)
+    def lay_out(self, precision: str) -> "PackedWeight":
+        """Build the layout `precision` multiplies with and drop the plain integers."""
+        if precision == "exact":
+            self.words = _words_layout(self.q, self.bits)
+            self._weights = (self.words.data_ptr(), self.scale.data_ptr(), self.low.data_ptr(),
+                             self.out_features, self.bits)
+        elif precision == "fast":
+            self.tiles, self.tile_scale, self.tile_low = _tile_layout(self.q, self.scale, self.low, self.bits)
+            self._weights = (self.tiles.data_ptr(), self.tile_scale.data_ptr(), self.tile_low.data_ptr(),
+                             self.out_features, self.bits)
+        else:
+            raise ValueError(f"unknown precision {precision!r}")
+        self.precision, self.q = precision, None
+        return self
 
     def __call__(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        if self.precision == "fast":
+            from .runtime import qmatmul   # the runtime imports this module
+            return qmatmul(x, self, bias=bias)
         x2 = x.reshape(-1, self.in_features).contiguous()
         y = torch.empty(x2.shape[0], self.out_features, dtype=torch.float32)
         kernel()(x2.data_ptr(), x2.shape[0], self.in_features, *self._weights, y.data_ptr(),
@@ -151,7 +169,7 @@ def pack_weight(w: torch.Tensor) -> PackedWeight | None:
                 spans = [(hi - lo) / m for m in range(15, 0, -1)] if bits == 4 else base
                 candidates += [(step, False) for step in spans]
         if bool((exact_done | close_done).all()):
-            return PackedWeight(_layout(q.to(torch.uint8).reshape(n, k), bits), scale.contiguous(),
+            return PackedWeight(q.to(torch.uint8).reshape(n, k), scale.contiguous(),
                                 lo.contiguous(), bits, n, k, (w.data_ptr(), w._version),
                                 exact=bool(exact_done.all()))
     return None
@@ -167,9 +185,10 @@ def _few_levels(blocks: torch.Tensor, levels: int, sample: int = 512) -> bool:
     return bool((distinct <= levels).float().mean() >= 0.9)
 
 
-def _layout(q: torch.Tensor, bits: int) -> torch.Tensor:
-    """q [N, K] uint8 -> the kernel's words (packed_gemv.c): per group of 8 * (32 / bits) weights,
-    bit field j of word i holds weight 8j + i. Returned as int32 [N, K * bits / 32]."""
+def _words_layout(q: torch.Tensor, bits: int) -> torch.Tensor:
+    """q [N, K] uint8 -> the fp32-activation kernel's words (packed_gemv.c): per group of
+    8 * (32 / bits) weights, bit field j of word i holds weight 8j + i. Returned as int32
+    [N, K * bits / 32]."""
     n, k = q.shape
     fields = 32 // bits
     g = q.reshape(n, k // (8 * fields), fields, 8).transpose(-1, -2)   # [N, groups, word i, field j]
@@ -178,68 +197,126 @@ def _layout(q: torch.Tensor, bits: int) -> torch.Tensor:
     return g.contiguous().view(torch.int32).reshape(n, -1)
 
 
+TILE = 16
+
+
+def _tile_layout(q: torch.Tensor, scale: torch.Tensor, low: torch.Tensor, bits: int):
+    """q [N, K] uint8 -> the integer kernel's tiles (qkernels.c): for each 16 output rows and
+    32-wide block, 64-byte chunks whose 32-bit lane j holds 4 consecutive weights of row j
+    (4-bit: low nibbles weights 8c + i, high nibbles 8c + 4 + i). Scale and low become
+    [N / 16, K / 32, 16]."""
+    n, k = q.shape
+    t, b = n // TILE, k // BLOCK
+    if bits == 4:
+        g = q.reshape(t, TILE, b, 4, 8)
+        g = g[..., :4] | (g[..., 4:] << 4)                               # [T, 16, B, chunk, 4]
+    else:
+        g = q.reshape(t, TILE, b, 8, 4)
+    tiles = g.permute(0, 2, 3, 1, 4).contiguous().reshape(-1)           # [T, B, chunk, lane, byte]
+    per_tile = lambda a: a.reshape(t, TILE, b).transpose(1, 2).contiguous()   # noqa: E731
+    return tiles, per_tile(scale), per_tile(low)
+
+
 def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                   packed: PackedWeight | None) -> torch.Tensor:
-    """F.linear(x, weight, bias), through the packed kernel when it applies (few rows, fp32, CPU,
-    no autograd, and `weight` unchanged since it was packed)."""
-    if (packed is None or x.dtype != torch.float32 or x.device.type != "cpu"
-            or x.numel() > KERNEL_MAX_ROWS * x.shape[-1] or torch.is_grad_enabled()
-            or packed.source != (weight.data_ptr(), weight._version)):
+    """F.linear(x, weight, bias), through the packed kernel when it applies (fp32, CPU, no autograd,
+    `weight` unchanged since it was packed, and for the exact kernel a few rows)."""
+    if (packed is None or x.dtype != torch.float32 or x.device.type != "cpu" or torch.is_grad_enabled()
+            or packed.source != (weight.data_ptr(), weight._version)
+            or (packed.precision == "exact" and x.numel() > KERNEL_MAX_ROWS * x.shape[-1])):
         return F.linear(x, weight, bias)
     return packed(x, bias)
 
 
-_KERNEL: object = None
+PRECISIONS = ("fast", "exact")
+
+
+def default_precision() -> str:
+    """DSPARK_PRECISION, or "fast": 8-bit activations against the GGUF's integer weights, as
+    llama.cpp computes. "exact" keeps fp32 activations (transformers parity)."""
+    value = os.environ.get("DSPARK_PRECISION", "fast")
+    if value not in PRECISIONS:
+        raise ValueError(f"DSPARK_PRECISION={value!r}: choose one of {', '.join(PRECISIONS)}")
+    return value
+
+
+_LIBS: dict[str, object] = {}
+
+
+def compiled(name: str):
+    """The shared library built from `name`.c beside this file (once per machine, into the dspark
+    cache), or False when it cannot be had here (no compiler, not x86-64, DSPARK_PACKED=0)."""
+    if name not in _LIBS:
+        _LIBS[name] = _build(name)
+    return _LIBS[name]
 
 
 def kernel():
-    """The compiled C function, built on first use; False when it cannot be had here."""
-    global _KERNEL
-    if _KERNEL is None:
-        _KERNEL = _build()
-    return _KERNEL
+    """The fp32-activation kernel (packed_gemv.c), or False."""
+    lib = compiled("packed_gemv")
+    return lib.packed_gemv if lib else False
 
 
-def available() -> bool:
-    return bool(kernel())
+def available(precision: str = "exact") -> bool:
+    return bool(compiled("packed_gemv" if precision == "exact" else "qkernels"))
 
 
-def _build():
+# packed_gemv.c is AVX2-only and runs on OpenMP; qkernels.c picks its instruction set per function
+# at run time, so it is built for plain x86-64, with float contraction off so that every path does
+# the same float operations (see its header).
+CFLAGS = {"packed_gemv": ["-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC"],
+          "qkernels": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC", "-pthread"]}
+
+
+def _build(name: str):
     if os.environ.get("DSPARK_PACKED", "1") == "0":
         return False
-    if platform.machine() not in ("x86_64", "AMD64") or torch.backends.cpu.get_cpu_capability() not in (
-            "AVX2", "AVX512"):
+    if platform.machine() not in ("x86_64", "AMD64") or (
+            name == "packed_gemv" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512")):
         return False
     from .loader import cache_root   # the loader imports the model modules; import late
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         log.warning("no C compiler found: packed weights disabled, decoding reads fp32 weights")
         return False
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()[:16]
-    lib = cache_root() / "kernels" / f"packed_gemv-{digest}.so"
+    source = Path(__file__).with_name(f"{name}.c")
+    flags = CFLAGS[name]
+    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
+    lib = cache_root() / "kernels" / f"{name}-{digest}.so"
     if not lib.exists():
+        log.info("building %s (once per machine)", lib.name)
         lib.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib.parent)
         os.close(fd)
         try:
-            subprocess.run([cc, *CFLAGS, str(SOURCE), "-o", tmp], check=True, capture_output=True, text=True)
+            subprocess.run([cc, *flags, str(source), "-o", tmp, "-lm"], check=True, capture_output=True,
+                           text=True)
             os.replace(tmp, lib)      # atomic: concurrent processes never load a half-written file
         except (subprocess.CalledProcessError, OSError) as e:
             os.unlink(tmp)
             err = getattr(e, "stderr", "") or str(e)
-            log.warning("cannot build the packed-weight kernel (%s): decoding reads fp32 weights",
+            log.warning("cannot build %s (%s): decoding reads fp32 weights", source.name,
                         err.strip().splitlines()[-1] if err.strip() else e)
             return False
-    fn = ctypes.CDLL(str(lib)).packed_gemv
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    fn.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, ctypes.c_int, ptr, ctypes.c_int]
-    fn.restype = None
-    return fn
+    dll = ctypes.CDLL(str(lib))
+    i64, ptr, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    if name == "packed_gemv":
+        dll.packed_gemv.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, c_int, ptr, c_int]
+        dll.packed_gemv.restype = None
+    return dll
 
 
 def is_packed(model: torch.nn.Module) -> bool:
     return any(getattr(m, "packed", None) is not None or getattr(m, "packed_qkv", None) is not None
                for m in model.modules())
+
+
+def packing_of(model: torch.nn.Module) -> str:
+    """"" (fp32 weights), "packed" (fp32 activations) or "packed-fast" (the integer runtime): what
+    a model's speed depends on."""
+    if getattr(model, "runtime", None) is not None:
+        return "packed-fast"
+    return "packed" if is_packed(model) else ""
 
 
 def _products(model: torch.nn.Module) -> list[tuple[str, object, str, torch.Tensor]]:
@@ -257,30 +334,44 @@ def _products(model: torch.nn.Module) -> list[tuple[str, object, str, torch.Tens
     return out
 
 
-def pack_model(model: torch.nn.Module, cache: Path | None = None) -> str:
-    """Give every product of a (frozen, fp32, CPU) model whose weight packs a packed copy, and
-    return a one-line report. `cache`: a safetensors file holding the packed tensors from an earlier
-    run over the same weights (read if present, written if not): recovering them takes seconds."""
-    if not available():
+def pack_model(model: torch.nn.Module, cache: Path | None = None, precision: str | None = None) -> str:
+    """Give every product of a (frozen, fp32, CPU) model whose weight packs a packed copy laid out
+    for `precision` (default: default_precision()), and return a one-line report. In the fast
+    precision the model also gets the integer runtime (runtime.py) for its whole forward. `cache`:
+    a safetensors file holding the recovered integers from an earlier run over the same weights
+    (read if present, written if not): recovering them takes seconds."""
+    precision = precision or default_precision()
+    if not available(precision):
         return "packed weights: unavailable here, fp32 weights"
     products = _products(model)
     stored = _read_cache(cache) if cache is not None and cache.exists() else None
-    done = exact = fp32_bytes = packed_bytes = 0
+    found = {}
     for name, owner, attr, w in products:
         packed = stored.get(name) if stored is not None else pack_weight(w)
+        if packed is not None and (packed.out_features, packed.in_features) != tuple(w.shape):
+            raise ValueError(f"packed-weight cache {cache} does not match {name}: delete it")
+        found[name] = packed
+    if cache is not None and stored is None:
+        _write_cache(cache, found)
+    done = exact = fp32_bytes = packed_bytes = 0
+    for name, owner, attr, w in products:
+        packed = found[name]
+        if packed is not None and precision == "fast" and packed.out_features % TILE:
+            packed = None             # the integer kernel works in tiles of 16 output rows
         if packed is not None:
-            if (packed.out_features, packed.in_features) != tuple(w.shape):
-                raise ValueError(f"packed-weight cache {cache} does not match {name}: delete it")
             packed.source = (w.data_ptr(), w._version)
+            packed.lay_out(precision)
         setattr(owner, attr, packed)
         done += packed is not None
         exact += packed is not None and packed.exact
         fp32_bytes += w.numel() * 4
         packed_bytes += packed.nbytes if packed is not None else w.numel() * 4
-    if cache is not None and stored is None:
-        _write_cache(cache, {name: getattr(owner, attr) for name, owner, attr, _ in products})
-    return (f"packed weights: {done}/{len(products)} products ({exact} bit-identical), "
-            f"{fp32_bytes / 2**20:.0f} MiB read per decode step -> {packed_bytes / 2**20:.0f} MiB")
+    report = (f"packed weights ({precision}): {done}/{len(products)} products ({exact} bit-identical), "
+              f"{fp32_bytes / 2**20:.0f} MiB read per decode step -> {packed_bytes / 2**20:.0f} MiB")
+    if precision == "fast":
+        from .runtime import attach   # the runtime imports this module
+        attach(model)
+    return report
 
 
 def _write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:

@@ -1,0 +1,644 @@
+/* The CPU runtime behind the fast precision mode (dspark/models/runtime.py): integer matrix
+ * products over the GGUF's 4/8-bit weight blocks, causal attention over the KV cache, and the
+ * thread pool both run on.
+ *
+ * Arithmetic (the GGUF as llama.cpp runs it): each row of activations is quantized to 8 bits in
+ * 32-wide blocks, x[32b + t] ~ dx[b] * qx[32b + t] with qx in [-127, 127]. A weight block is
+ * w[32b + t] = S[b] * q[32b + t] + L[b] with unsigned 4- or 8-bit q (Q4_0/Q4_1/Q5_x/Q8_0 and the
+ * K-quants' 32-wide sub-blocks, recovered by packed.py). So
+ *     sum_t w x = dx * (S * sum_t(q qx) + L * sum_t(qx)),
+ * where both inner sums are exact integers. Every output element then takes the SAME sequence of
+ * float operations on every code path and for any number of rows:
+ *     t = fma(L, sx, float(isum) * S);   acc = fma(dx, t, acc);   (blocks in order)
+ * so a row's result does not depend on how many rows share the call (batch invariance: a token's
+ * logits are bit-equal in a decode step and inside a verification), nor on the instruction set
+ * (AVX-512 VNNI, AVX-VNNI, AVX2, portable C: tested bit-equal to each other).
+ *
+ * Weight layout ("tiles"): 16 output rows n of W [N, K] side by side. For tile t and block b the
+ * 16 x 32 weights take 64-byte chunks; 32-bit lane j of a chunk belongs to row 16t + j:
+ *   4-bit: 4 chunks; byte i of lane j in chunk c holds q[32b + 8c + i] in its low nibble and
+ *          q[32b + 8c + 4 + i] in its high nibble;
+ *   8-bit: 8 chunks; byte i of lane j in chunk c holds q[32b + 4c + i].
+ * So one load and a mask give, for 16 rows at once, the 4 consecutive weights that one 8-bit dot
+ * instruction (vpdpbusd / vpmaddubsw) multiplies with 4 broadcast activation bytes; each chunk is
+ * unpacked once for all the rows of a register tile. S and L are fp32 [tiles, blocks, 16].
+ *
+ * Threads: a small pool of our own (not OpenMP). Work is split into many tasks that threads claim
+ * from an atomic counter, and the calling thread works too: when the machine is busy and a worker
+ * does not get a core, the others take its share instead of waiting at a barrier for it. Idle
+ * workers spin briefly, then sleep on a futex.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+#define BLOCK 32
+#define TILE 16
+
+/* ---------------------------------------------------------------- thread pool ------------- */
+
+#define MAX_THREADS 64
+#define SPIN_ROUNDS 20000   /* pause instructions an idle worker spins before sleeping (~0.1-1 ms) */
+
+typedef void (*task_fn)(const void *ctx, int64_t task);
+
+static struct {
+    int workers;                      /* started worker threads */
+    int active;                       /* threads a job may use, caller included */
+    _Atomic uint32_t gen;             /* futex word, bumped for every job */
+    _Atomic uint64_t claim;           /* gen (16 bits) | ntasks (24) | next task (24) */
+    _Atomic int64_t done;             /* tasks of the current job finished */
+    _Atomic int sleeping;
+    task_fn fn;
+    const void *ctx;
+    pthread_mutex_t lock;             /* one job at a time, whatever Python thread calls */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define CLAIM(g, n, next) (((uint64_t)((g) & 0xffff) << 48) | ((uint64_t)(n) << 24) | (uint64_t)(next))
+
+static void run_tasks(uint32_t g) {
+    for (;;) {
+        uint64_t c = atomic_load(&pool.claim);
+        int64_t next = (int64_t)(c & 0xffffff), n = (int64_t)((c >> 24) & 0xffffff);
+        if ((c >> 48) != (g & 0xffff) || next >= n) return;
+        if (!atomic_compare_exchange_weak(&pool.claim, &c, c + 1)) continue;
+        pool.fn(pool.ctx, next);      /* the job cannot end while this task is outstanding */
+        atomic_fetch_add(&pool.done, 1);
+    }
+}
+
+static void *worker(void *arg) {
+    int index = (int)(intptr_t)arg;
+    uint32_t seen = atomic_load(&pool.gen);
+    for (;;) {
+        uint32_t g;
+        int spins = 0;
+        while ((g = atomic_load(&pool.gen)) == seen) {
+            if (++spins < SPIN_ROUNDS) { CPU_RELAX(); continue; }
+            atomic_fetch_add(&pool.sleeping, 1);
+            syscall(SYS_futex, &pool.gen, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+            atomic_fetch_sub(&pool.sleeping, 1);
+            spins = 0;
+        }
+        seen = g;
+        if (index < pool.active - 1) run_tasks(g);
+    }
+    return NULL;
+}
+
+/* Threads used by later calls (the caller included); returns the number in effect. */
+int rt_set_threads(int n) {
+    if (n < 1) n = 1;
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    pthread_mutex_lock(&pool.lock);
+    while (pool.workers < n - 1) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, worker, (void *)(intptr_t)pool.workers) != 0) break;
+        pthread_detach(t);
+        pool.workers++;
+    }
+    pool.active = pool.workers + 1 < n ? pool.workers + 1 : n;
+    pthread_mutex_unlock(&pool.lock);
+    return pool.active;
+}
+
+static void parallel(task_fn fn, const void *ctx, int64_t ntasks) {
+    if (ntasks <= 0) return;
+    if (pool.active <= 1 || ntasks == 1) {
+        for (int64_t i = 0; i < ntasks; i++) fn(ctx, i);
+        return;
+    }
+    pthread_mutex_lock(&pool.lock);
+    pool.fn = fn;
+    pool.ctx = ctx;
+    atomic_store(&pool.done, 0);
+    uint32_t g = atomic_load(&pool.gen) + 1;
+    atomic_store(&pool.claim, CLAIM(g, ntasks, 0));
+    atomic_store(&pool.gen, g);
+    if (atomic_load(&pool.sleeping) > 0)
+        syscall(SYS_futex, &pool.gen, FUTEX_WAKE_PRIVATE, MAX_THREADS, NULL, NULL, 0);
+    run_tasks(g);
+    /* Only tasks a worker already claimed are left: wait for those alone. */
+    for (int spins = 0; atomic_load(&pool.done) < ntasks; spins++) {
+        if (spins < 2000) CPU_RELAX();
+        else sched_yield();
+    }
+    pthread_mutex_unlock(&pool.lock);
+}
+
+/* Split `items` into about 8 tasks per thread (dynamic balance without too many claims). */
+INLINE int64_t per_task(int64_t items) {
+    int64_t want = 8 * (int64_t)(pool.active > 0 ? pool.active : 1);
+    int64_t k = (items + want - 1) / want;
+    return k < 1 ? 1 : k;
+}
+
+/* ------------------------------------------------------- activation quantization ------------ */
+
+/* Rows of x [M, K] (optionally RMS-normalized with weight nw first) -> qx int8 [M, K], dx fp32
+ * [M, K/32], sx int32 [M, K/32]. Plain C, one path for every instruction set. */
+static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw, float eps,
+                          int8_t *qx, float *dx, int32_t *sx) {
+    float *tmp = nw ? malloc(sizeof(float) * K) : NULL;
+    const int64_t nb = K / BLOCK;
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = x + m * K;
+        if (nw) {
+            float ss = 0.0f;
+            for (int64_t k = 0; k < K; k++) ss += xr[k] * xr[k];
+            const float r = 1.0f / sqrtf(ss / (float)K + eps);
+            for (int64_t k = 0; k < K; k++) tmp[k] = (xr[k] * r) * nw[k];
+            xr = tmp;
+        }
+        for (int64_t b = 0; b < nb; b++) {
+            const float *xb = xr + b * BLOCK;
+            float amax = 0.0f;
+            for (int t = 0; t < BLOCK; t++) amax = fmaxf(amax, fabsf(xb[t]));
+            const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+            int32_t s = 0;
+            int8_t *qb = qx + m * K + b * BLOCK;
+            for (int t = 0; t < BLOCK; t++) {
+                const int v = (int)lrintf(xb[t] * id);
+                qb[t] = (int8_t)(v > 127 ? 127 : (v < -127 ? -127 : v));
+                s += qb[t];
+            }
+            dx[m * nb + b] = d;
+            sx[m * nb + b] = s;
+        }
+    }
+    free(tmp);
+}
+
+/* ------------------------------------------------------------- matrix products ------------- */
+
+typedef struct {
+    const int8_t *qx; const float *dx; const int32_t *sx;
+    int64_t M, K, N;
+    const uint8_t *w; const float *S, *L;
+    int bits;
+    const float *bias, *residual;
+    float *y;
+    int64_t tiles_per_task;
+} qmm_t;
+
+INLINE int64_t tile_bytes(const qmm_t *c) { return (c->K / BLOCK) * (TILE * BLOCK * c->bits / 8); }
+
+/* The float epilogue of a finished 16-wide output: (acc + bias) + residual. */
+INLINE void finish_scalar(const qmm_t *c, int64_t m, int64_t n0, const float *acc) {
+    for (int j = 0; j < TILE; j++) {
+        float v = acc[j];
+        if (c->bias) v += c->bias[n0 + j];
+        if (c->residual) v += c->residual[m * c->N + n0 + j];
+        c->y[m * c->N + n0 + j] = v;
+    }
+}
+
+/* Portable reference: the same integer sums and the same float operations as the SIMD paths. */
+static void qmm_task_generic(const void *ctx, int64_t task) {
+    const qmm_t *c = ctx;
+    const int64_t nb = c->K / BLOCK, ntiles = c->N / TILE, tb = tile_bytes(c);
+    for (int64_t t = task * c->tiles_per_task; t < (task + 1) * c->tiles_per_task && t < ntiles; t++) {
+        for (int64_t m = 0; m < c->M; m++) {
+            float acc[TILE] = {0};
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *wb = c->w + t * tb + b * (TILE * BLOCK * c->bits / 8);
+                const int8_t *xb = c->qx + m * c->K + b * BLOCK;
+                for (int j = 0; j < TILE; j++) {
+                    int32_t isum = 0;
+                    for (int k = 0; k < BLOCK; k++) {
+                        int q;
+                        if (c->bits == 4) {
+                            const int ch = k / 8, i = k % 8;
+                            const uint8_t byte = wb[ch * 64 + j * 4 + (i & 3)];
+                            q = i < 4 ? (byte & 15) : (byte >> 4);
+                        } else {
+                            q = wb[(k / 4) * 64 + j * 4 + (k & 3)];
+                        }
+                        isum += q * xb[k];
+                    }
+                    const float s = c->S[(t * nb + b) * TILE + j], l = c->L[(t * nb + b) * TILE + j];
+                    const float tv = fmaf(l, (float)c->sx[m * nb + b], (float)isum * s);
+                    acc[j] = fmaf(c->dx[m * nb + b], tv, acc[j]);
+                }
+            }
+            finish_scalar(c, m, t * TILE, acc);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+
+/* ---- AVX-512 VNNI: one 16-lane register holds a tile's 16 outputs; RT rows per register tile -- */
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
+
+T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
+    const int64_t nb = c->K / BLOCK, K = c->K, N = c->N;
+    const int cb = TILE * BLOCK * c->bits / 8;
+    const uint8_t *wt = c->w + t * tile_bytes(c);
+    const __m512i low4 = _mm512_set1_epi8(15);
+    __m512 acc[RT];
+    for (int r = 0; r < RT; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i isum[RT];
+        for (int r = 0; r < RT; r++) isum[r] = _mm512_setzero_si512();
+        const uint8_t *wb = wt + b * cb;
+        const int8_t *xb = c->qx + m0 * K + b * BLOCK;
+        if (c->bits == 4) {
+            for (int ch = 0; ch < 4; ch++) {
+                const __m512i v = _mm512_loadu_si512(wb + 64 * ch);
+                const __m512i lo = _mm512_and_si512(v, low4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                for (int r = 0; r < RT; r++) {
+                    const int8_t *xr = xb + r * K + 8 * ch;
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], lo, _mm512_set1_epi32(*(const int32_t *)xr));
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], hi, _mm512_set1_epi32(*(const int32_t *)(xr + 4)));
+                }
+            }
+        } else {
+            for (int ch = 0; ch < 8; ch++) {
+                const __m512i v = _mm512_loadu_si512(wb + 64 * ch);
+                for (int r = 0; r < RT; r++)
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], v,
+                                                  _mm512_set1_epi32(*(const int32_t *)(xb + r * K + 4 * ch)));
+            }
+        }
+        const __m512 s = _mm512_loadu_ps(c->S + (t * nb + b) * TILE);
+        const __m512 l = _mm512_loadu_ps(c->L + (t * nb + b) * TILE);
+        for (int r = 0; r < RT; r++) {
+            const int64_t i = (m0 + r) * nb + b;
+            const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps((float)c->sx[i]),
+                                              _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r]), s));
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(c->dx[i]), tv, acc[r]);
+        }
+    }
+    for (int r = 0; r < RT; r++) {
+        const int64_t m = m0 + r, n0 = t * TILE;
+        __m512 v = acc[r];
+        if (c->bias) v = _mm512_add_ps(v, _mm512_loadu_ps(c->bias + n0));
+        if (c->residual) v = _mm512_add_ps(v, _mm512_loadu_ps(c->residual + m * N + n0));
+        _mm512_storeu_ps(c->y + m * N + n0, v);
+    }
+}
+
+T512 static void qmm_task_avx512vnni(const void *ctx, int64_t task) {
+    const qmm_t *c = ctx;
+    const int64_t ntiles = c->N / TILE;
+    for (int64_t t = task * c->tiles_per_task; t < (task + 1) * c->tiles_per_task && t < ntiles; t++) {
+        int64_t m = 0;
+        for (; m + 8 <= c->M; m += 8) tile_512(c, t, m, 8);
+        switch (c->M - m) {
+            case 7: tile_512(c, t, m, 7); break;
+            case 6: tile_512(c, t, m, 6); break;
+            case 5: tile_512(c, t, m, 5); break;
+            case 4: tile_512(c, t, m, 4); break;
+            case 3: tile_512(c, t, m, 3); break;
+            case 2: tile_512(c, t, m, 2); break;
+            case 1: tile_512(c, t, m, 1); break;
+            default: break;
+        }
+    }
+}
+
+/* ---- 256-bit paths: a tile is two 8-lane halves; AVX-VNNI (vpdpbusd) or AVX2 (vpmaddubsw) ---- */
+#define T256 __attribute__((target("avx2,fma")))
+#define TVNNI __attribute__((target("avx2,fma,avxvnni")))
+
+/* AVX2: sums of 4 products u8 x s8 per 32-bit lane. With 4-bit (or 5-bit) weights the pairwise
+ * 16-bit sums cannot saturate (2 * 31 * 127 < 32767). */
+T256 INLINE __m256i dot4_avx2(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+
+/* 8-bit weights up to 255 would saturate vpmaddubsw: multiply (q - 128) through the sign trick
+ * (|q - 128| <= 128 as unsigned, x with the sign of q - 128), then add back 128 * sum(x). */
+T256 INLINE __m256i dot4_avx2_u8(__m256i w, __m256i x) {
+    const __m256i ws = _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80));
+    return dot4_avx2(_mm256_abs_epi8(ws), _mm256_sign_epi8(x, ws));
+}
+
+#define TILE_256(NAME, TARGET, DOT4, DOT4_U8, U8_OFFSET)                                           \
+TARGET INLINE void NAME(const qmm_t *c, int64_t t, int h, int64_t m0, const int RT) {              \
+    const int64_t nb = c->K / BLOCK, K = c->K, N = c->N;                                           \
+    const int cb = TILE * BLOCK * c->bits / 8;                                                     \
+    const uint8_t *wt = c->w + t * tile_bytes(c) + 32 * h;                                         \
+    const __m256i low4 = _mm256_set1_epi8(15);                                                     \
+    __m256 acc[RT];                                                                                \
+    for (int r = 0; r < RT; r++) acc[r] = _mm256_setzero_ps();                                     \
+    for (int64_t b = 0; b < nb; b++) {                                                             \
+        __m256i isum[RT];                                                                          \
+        for (int r = 0; r < RT; r++) isum[r] = _mm256_setzero_si256();                             \
+        const uint8_t *wb = wt + b * cb;                                                           \
+        const int8_t *xb = c->qx + m0 * K + b * BLOCK;                                             \
+        if (c->bits == 4) {                                                                        \
+            for (int ch = 0; ch < 4; ch++) {                                                       \
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(wb + 64 * ch));             \
+                const __m256i lo = _mm256_and_si256(v, low4);                                      \
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);                \
+                for (int r = 0; r < RT; r++) {                                                     \
+                    const int8_t *xr = xb + r * K + 8 * ch;                                        \
+                    isum[r] = _mm256_add_epi32(isum[r], DOT4(lo, _mm256_set1_epi32(*(const int32_t *)xr))); \
+                    isum[r] = _mm256_add_epi32(isum[r], DOT4(hi, _mm256_set1_epi32(*(const int32_t *)(xr + 4)))); \
+                }                                                                                  \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int ch = 0; ch < 8; ch++) {                                                       \
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(wb + 64 * ch));             \
+                for (int r = 0; r < RT; r++)                                                       \
+                    isum[r] = _mm256_add_epi32(isum[r], DOT4_U8(v,                                 \
+                        _mm256_set1_epi32(*(const int32_t *)(xb + r * K + 4 * ch))));              \
+            }                                                                                      \
+        }                                                                                          \
+        const __m256 s = _mm256_loadu_ps(c->S + (t * nb + b) * TILE + 8 * h);                      \
+        const __m256 l = _mm256_loadu_ps(c->L + (t * nb + b) * TILE + 8 * h);                      \
+        for (int r = 0; r < RT; r++) {                                                             \
+            const int64_t i = (m0 + r) * nb + b;                                                   \
+            __m256i is = isum[r];                                                                  \
+            if (U8_OFFSET && c->bits == 8)                                                         \
+                is = _mm256_add_epi32(is, _mm256_set1_epi32(128 * c->sx[i]));                      \
+            const __m256 tv = _mm256_fmadd_ps(l, _mm256_set1_ps((float)c->sx[i]),                  \
+                                              _mm256_mul_ps(_mm256_cvtepi32_ps(is), s));           \
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(c->dx[i]), tv, acc[r]);                        \
+        }                                                                                          \
+    }                                                                                              \
+    for (int r = 0; r < RT; r++) {                                                                 \
+        const int64_t m = m0 + r, n0 = t * TILE + 8 * h;                                           \
+        __m256 v = acc[r];                                                                         \
+        if (c->bias) v = _mm256_add_ps(v, _mm256_loadu_ps(c->bias + n0));                          \
+        if (c->residual) v = _mm256_add_ps(v, _mm256_loadu_ps(c->residual + m * N + n0));          \
+        _mm256_storeu_ps(c->y + m * N + n0, v);                                                    \
+    }                                                                                              \
+}                                                                                                  \
+TARGET static void NAME##_task(const void *ctx, int64_t task) {                                    \
+    const qmm_t *c = ctx;                                                                          \
+    const int64_t ntiles = c->N / TILE;                                                            \
+    for (int64_t t = task * c->tiles_per_task; t < (task + 1) * c->tiles_per_task && t < ntiles; t++) \
+        for (int h = 0; h < 2; h++) {                                                              \
+            int64_t m = 0;                                                                         \
+            for (; m + 4 <= c->M; m += 4) NAME(c, t, h, m, 4);                                     \
+            switch (c->M - m) {                                                                    \
+                case 3: NAME(c, t, h, m, 3); break;                                                \
+                case 2: NAME(c, t, h, m, 2); break;                                                \
+                case 1: NAME(c, t, h, m, 1); break;                                                \
+                default: break;                                                                    \
+            }                                                                                      \
+        }                                                                                          \
+}
+
+TILE_256(tile_avx2, T256, dot4_avx2, dot4_avx2_u8, 1)
+
+TVNNI INLINE __m256i dot4_vnni(__m256i w, __m256i x) {
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), w, x);
+}
+TILE_256(tile_avxvnni, TVNNI, dot4_vnni, dot4_vnni, 0)
+
+#endif /* __x86_64__ */
+
+enum { PATH_GENERIC = 0, PATH_AVX2 = 1, PATH_AVXVNNI = 2, PATH_AVX512VNNI = 3 };
+
+/* The widest path this CPU runs. */
+int rt_best_path(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        return PATH_AVX512VNNI;
+    if (__builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("fma")) return PATH_AVXVNNI;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return PATH_AVX2;
+#endif
+    return PATH_GENERIC;
+}
+
+static task_fn qmm_task(int path) {
+#if defined(__x86_64__)
+    switch (path) {
+        case PATH_AVX512VNNI: return qmm_task_avx512vnni;
+        case PATH_AVXVNNI: return tile_avxvnni_task;
+        case PATH_AVX2: return tile_avx2_task;
+        default: break;
+    }
+#endif
+    return qmm_task_generic;
+}
+
+/* y [M, N] = (rmsnorm(x) if nw else x) [M, K] @ W^T (+ bias) (+ residual), W packed as tiles. */
+void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps,
+                const uint8_t *w, const float *S, const float *L, int64_t N, int bits,
+                const float *bias, const float *residual, float *y, int path) {
+    const int64_t nb = K / BLOCK;
+    int8_t *qx = malloc((size_t)(M * K));
+    float *dx = malloc(sizeof(float) * (size_t)(M * nb));
+    int32_t *sx = malloc(sizeof(int32_t) * (size_t)(M * nb));
+    quantize_rows(x, M, K, nw, eps, qx, dx, sx);
+    const int64_t ntiles = N / TILE;
+    qmm_t c = {qx, dx, sx, M, K, N, w, S, L, bits, bias, residual, y, per_task(ntiles)};
+    parallel(qmm_task(path), &c, (ntiles + c.tiles_per_task - 1) / c.tiles_per_task);
+    free(qx); free(dx); free(sx);
+}
+
+/* ----------------------------------------------------------------- attention --------------- */
+
+/* Written once over 8-wide vectors (GCC vector extensions) and compiled for each instruction set;
+ * every (row, head) output takes one fixed sequence of operations whatever the batch. */
+typedef float v8f __attribute__((vector_size(32)));
+
+/* Lane i of the result: the sum of the 8 lanes of a[i], by one fixed tree for every lane. */
+INLINE v8f hsum8x8(const v8f *a) {
+    typedef int32_t v8i __attribute__((vector_size(32)));
+    const v8i even = {0, 8, 2, 10, 4, 12, 6, 14}, odd = {1, 9, 3, 11, 5, 13, 7, 15};
+    const v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    v8f t[4], w[2];
+    for (int i = 0; i < 4; i++)
+        t[i] = __builtin_shuffle(a[2 * i], a[2 * i + 1], even) + __builtin_shuffle(a[2 * i], a[2 * i + 1], odd);
+    for (int i = 0; i < 2; i++)
+        w[i] = __builtin_shuffle(t[2 * i], t[2 * i + 1], lo2) + __builtin_shuffle(t[2 * i], t[2 * i + 1], hi2);
+    return __builtin_shuffle(w[0], w[1], lo4) + __builtin_shuffle(w[0], w[1], hi4);
+}
+
+/* exp(x) for x <= 0 (softmax arguments), 8 lanes: 2^n * p(r) with Cody-Waite reduction and a
+ * degree-6 polynomial (relative error ~2e-7); x below -87 gives exp(-87) ~ 1.6e-38. */
+INLINE v8f exp8(v8f x) {
+    typedef int32_t v8i __attribute__((vector_size(32)));
+    const v8f floor_ = {-87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f};
+    const v8i low = x < floor_;
+    x = (v8f)(((v8i)floor_ & low) | ((v8i)x & ~low));
+    const float magic = 12582912.0f;                       /* 1.5 * 2^23: round to integer */
+    const v8f t = x * 1.44269504f + magic;
+    const v8f n = t - magic;
+    const v8f r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
+    v8f p = r * 1.38888889e-3f + 8.33333333e-3f;
+    p = p * r + 4.16666667e-2f;
+    p = p * r + 1.66666667e-1f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const v8i bits = ((v8i)t - 0x4B400000 + 127) << 23;
+    return p * (v8f)bits;
+}
+
+typedef struct {
+    const float *q;              /* rotated queries [N, Hq, D] */
+    const float *kc, *vc;        /* this layer's caches [slots, max_len, Hk, D] */
+    int64_t N, Hq, Hk, D, max_len, window;
+    const int64_t *slot, *pos;
+    float scale, softcap;
+    float *out;                  /* [N, Hq * D] */
+} attn_t;
+
+/* One (row, kv head) task: the G query heads that share the kv head. Scores of 8 keys at a time
+ * (8 independent dot products, reduced by one tree), softmax (max, exp, sum), then the weighted
+ * values with one accumulator per 8 dims, keys in order. MULADD(acc, a, b) is acc + a * b: a fused
+ * multiply-add on the SIMD path, mul then add in portable C; either way the same for every row.
+ * A row's result depends only on its own query and keys: the same in any batch. */
+#define ATTEND(NAME, TARGET, MULADD)                                                               \
+TARGET static void NAME(const attn_t *a, int64_t task) {                                           \
+    const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk, C = D / 8;     \
+    const int64_t pos = a->pos[n];                                                                 \
+    const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;         \
+    const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = a->Hk * D;             \
+    const float *kbase = a->kc + (a->slot[n] * a->max_len + lo) * stride + h * D;                  \
+    const float *vbase = a->vc + (a->slot[n] * a->max_len + lo) * stride + h * D;                  \
+    float local[4096];                                                                             \
+    float *scores = padded * G <= 4096 ? local : malloc(sizeof(float) * (size_t)(padded * G));     \
+    const float *q = a->q + (n * a->Hq + h * G) * D;                                               \
+    static const float zeros[256] __attribute__((aligned(32)));                                    \
+    for (int64_t j0 = 0; j0 < len; j0 += 8) {                                                      \
+        const float *kp[8];                         /* keys past the end read zeros */             \
+        for (int kk = 0; kk < 8; kk++) kp[kk] = j0 + kk < len ? kbase + (j0 + kk) * stride : zeros; \
+        for (int64_t g = 0; g < G; g++) {                                                          \
+            v8f acc[8] = {{0}};                                                                    \
+            for (int64_t c = 0; c < C; c++) {                                                      \
+                v8f qv;                                                                            \
+                memcpy(&qv, q + g * D + 8 * c, sizeof qv);                                         \
+                for (int kk = 0; kk < 8; kk++) {                                                   \
+                    v8f kv;                                                                        \
+                    memcpy(&kv, kp[kk] + 8 * c, sizeof kv);                                         \
+                    acc[kk] = MULADD(acc[kk], qv, kv);                                             \
+                }                                                                                  \
+            }                                                                                      \
+            v8f sums = hsum8x8(acc) * a->scale;                                                    \
+            if (a->softcap > 0.0f)                                                                 \
+                for (int kk = 0; kk < 8; kk++) sums[kk] = a->softcap * tanhf(sums[kk] / a->softcap); \
+            memcpy(scores + g * padded + j0, &sums, sizeof sums);                                  \
+        }                                                                                          \
+    }                                                                                              \
+    for (int64_t g = 0; g < G; g++) {                                                              \
+        float *s = scores + g * padded, mx = -INFINITY;                                            \
+        for (int64_t j = 0; j < len; j++) mx = s[j] > mx ? s[j] : mx;                              \
+        const v8f vmx = {mx, mx, mx, mx, mx, mx, mx, mx};                                          \
+        v8f part = {0};                                                                            \
+        for (int64_t j0 = 0; j0 < padded; j0 += 8) {                                               \
+            v8f x;                                                                                 \
+            memcpy(&x, s + j0, sizeof x);                                                          \
+            x = exp8(x - vmx);                                                                     \
+            for (int kk = 0; kk < 8; kk++) if (j0 + kk >= len) x[kk] = 0.0f;                       \
+            memcpy(s + j0, &x, sizeof x);                                                          \
+            part += x;                                                                             \
+        }                                                                                          \
+        const v8f one[8] = {part};                                                                 \
+        const float total = hsum8x8(one)[0];                                                       \
+        float *o = a->out + (n * a->Hq + h * G + g) * D;                                           \
+        for (int64_t c0 = 0; c0 < C; c0 += 8) {     /* 8 accumulators (64 dims) at a time */       \
+            const int cn = C - c0 < 8 ? (int)(C - c0) : 8;                                         \
+            v8f acc[8] = {{0}};                                                                    \
+            for (int64_t j = 0; j < len; j++) {                                                    \
+                const v8f p = {s[j], s[j], s[j], s[j], s[j], s[j], s[j], s[j]};                    \
+                const float *v = vbase + j * stride + 8 * c0;                                      \
+                if (cn == 8) {                                                                     \
+                    for (int c = 0; c < 8; c++) {                                                  \
+                        v8f vv;                                                                    \
+                        memcpy(&vv, v + 8 * c, sizeof vv);                                         \
+                        acc[c] = MULADD(acc[c], p, vv);                                            \
+                    }                                                                              \
+                } else {                                                                           \
+                    for (int c = 0; c < cn; c++) {                                                 \
+                        v8f vv;                                                                    \
+                        memcpy(&vv, v + 8 * c, sizeof vv);                                         \
+                        acc[c] = MULADD(acc[c], p, vv);                                            \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            for (int c = 0; c < cn; c++) {                                                         \
+                const v8f r = acc[c] / total;                                                      \
+                memcpy(o + 8 * (c0 + c), &r, sizeof r);                                            \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    if (scores != local) free(scores);                                                             \
+}                                                                                                  \
+TARGET static void NAME##_task(const void *ctx, int64_t task) {                                    \
+    const attn_t *a = ctx;                                                                         \
+    const int64_t per = per_task(a->N * a->Hk);                                                    \
+    for (int64_t i = task * per; i < (task + 1) * per && i < a->N * a->Hk; i++) NAME(a, i);        \
+}
+
+#define MULADD_PLAIN(acc, x, y) ((acc) + (x) * (y))
+ATTEND(attend_generic, , MULADD_PLAIN)
+#if defined(__x86_64__)
+#define MULADD_FMA(acc, x, y) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(acc)))
+ATTEND(attend_avx2, T256, MULADD_FMA)
+#endif
+
+/* Optional per-head RMSNorm (q/k norm), then rotary ("rotate half") of one head in place. */
+static void norm_rotate(float *x, int64_t D, const float *nw, float eps, const float *cos, const float *sin) {
+    if (nw) {
+        float ss = 0.0f;
+        for (int64_t d = 0; d < D; d++) ss += x[d] * x[d];
+        const float r = 1.0f / sqrtf(ss / (float)D + eps);
+        for (int64_t d = 0; d < D; d++) x[d] = (x[d] * r) * nw[d];
+    }
+    const int64_t half = D / 2;
+    for (int64_t d = 0; d < half; d++) {
+        const float a = x[d], b = x[d + half];
+        x[d] = a * cos[d] - b * sin[d];
+        x[d + half] = b * cos[d + half] + a * sin[d + half];
+    }
+}
+
+/* One attention layer for a flat batch: qkv [N, (Hq + 2 Hk) D] straight from the fused product.
+ * Queries and keys get q/k norm (when given) and rotary; keys and values are written into the
+ * cache at (slot[n], pos[n]); then each row attends to its sequence's keys lo..pos. */
+void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D,
+                  const float *q_norm, const float *k_norm, float eps,
+                  const float *cos, const float *sin, float *kc, float *vc, int64_t max_len,
+                  const int64_t *slot, const int64_t *pos, int64_t window, float scale, float softcap,
+                  float *out, int path) {
+    float *q = malloc(sizeof(float) * (size_t)(N * Hq * D));
+    const int64_t width = (Hq + 2 * Hk) * D;
+    for (int64_t n = 0; n < N; n++) {
+        const float *row = qkv + n * width;
+        for (int64_t h = 0; h < Hq; h++) {
+            float *qh = q + (n * Hq + h) * D;
+            memcpy(qh, row + h * D, sizeof(float) * D);
+            norm_rotate(qh, D, q_norm, eps, cos + n * D, sin + n * D);
+        }
+        float *kd = kc + ((slot[n] * max_len + pos[n]) * Hk) * D;
+        float *vd = vc + ((slot[n] * max_len + pos[n]) * Hk) * D;
+        memcpy(kd, row + Hq * D, sizeof(float) * Hk * D);
+        memcpy(vd, row + (Hq + Hk) * D, sizeof(float) * Hk * D);
+        for (int64_t h = 0; h < Hk; h++) norm_rotate(kd + h * D, D, k_norm, eps, cos + n * D, sin + n * D);
+    }
+    attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, pos, scale, softcap, out};
+    const int64_t per = per_task(N * Hk), ntasks = (N * Hk + per - 1) / per;
+#if defined(__x86_64__)
+    if (path != PATH_GENERIC) parallel(attend_avx2_task, &a, ntasks);
+    else
+#endif
+        parallel(attend_generic_task, &a, ntasks);
+    free(q);
+}

@@ -1,0 +1,235 @@
+"""The fast precision's forward: a target's whole decoder step on the integer CPU runtime.
+
+With packed weights (packed.py) in the "fast" precision, every product multiplies 8-bit
+activations with the GGUF's 4/8-bit weights in exact integer sums (qkernels.c), and attention runs
+in C over the KV cache. Each output takes one fixed sequence of float operations whatever the
+number of rows, so the model is batch invariant: a position's logits are bit-equal in a one-token
+decode step, inside an 8-token verification, or in a prefill. Plain and speculative greedy decoding
+therefore agree token for token with no near-tie caveat.
+
+A layer is five C calls (RMSNorm fused into the product that follows it, the residual added by
+the product that ends a branch, rotary and the cache write inside attention) and two torch ops for
+the gated activation: per-step Python work is a few calls per layer. Gemma's extra sandwich norms
+and any product that did not pack run through torch around those calls.
+
+The module mirrors TargetModel.forward (decoder.py), which stays the reference: the exact
+precision, CUDA, other dtypes and training use it.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+import torch
+import torch.nn.functional as F
+
+from ..batch import FlatBatch
+from .packed import PackedWeight, compiled
+
+PATHS = {"generic": 0, "avx2": 1, "avxvnni": 2, "avx512vnni": 3}
+
+
+class _Lib:
+    """ctypes bindings of qkernels.c, with the instruction-set path and the thread count."""
+
+    def __init__(self, dll):
+        i64, ptr, c_int, c_float = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+        self.qmatmul = dll.rt_qmatmul
+        self.qmatmul.argtypes = [ptr, i64, i64, ptr, c_float, ptr, ptr, ptr, i64, c_int, ptr, ptr, ptr, c_int]
+        self.qmatmul.restype = None
+        self.attention = dll.rt_attention
+        self.attention.argtypes = [ptr, i64, i64, i64, i64, ptr, ptr, c_float, ptr, ptr, ptr, ptr, i64,
+                                   ptr, ptr, i64, c_float, c_float, ptr, c_int]
+        self.attention.restype = None
+        self._set_threads = dll.rt_set_threads
+        self._set_threads.argtypes = [c_int]
+        self.best = dll.rt_best_path()
+        self.threads = 0
+        self.path = self.best
+        forced = os.environ.get("DSPARK_KERNEL_PATH")
+        if forced:
+            self.force(forced)
+
+    def force(self, name: str) -> None:
+        """Run on a narrower instruction-set path (tests; DSPARK_KERNEL_PATH)."""
+        if name not in PATHS:
+            raise ValueError(f"unknown kernel path {name!r}: choose one of {', '.join(PATHS)}")
+        if PATHS[name] > self.best:
+            raise ValueError(f"kernel path {name!r} needs instructions this CPU lacks "
+                             f"(widest here: {path_name(self.best)})")
+        self.path = PATHS[name]
+
+    def sync_threads(self) -> None:
+        """Follow torch's thread setting (set by --threads / torch.set_num_threads)."""
+        n = torch.get_num_threads()
+        if n != self.threads:
+            self.threads = self._set_threads(n)
+
+
+def path_name(path: int) -> str:
+    return next(k for k, v in PATHS.items() if v == path)
+
+
+_LIB: _Lib | None = None
+
+
+def lib() -> _Lib:
+    global _LIB
+    if _LIB is None:
+        dll = compiled("qkernels")
+        if not dll:
+            raise RuntimeError("the integer CPU runtime (qkernels.c) could not be built here")
+        _LIB = _Lib(dll)
+    return _LIB
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def qmatmul(x: torch.Tensor, pw: PackedWeight, *, norm: torch.Tensor | None = None, eps: float = 0.0,
+            bias: torch.Tensor | None = None, residual: torch.Tensor | None = None) -> torch.Tensor:
+    """(rmsnorm(x, norm) if norm is given else x) @ W^T (+ bias) (+ residual) with 8-bit
+    activations; any number of rows, each computed identically."""
+    rt = lib()
+    x2 = x.reshape(-1, pw.in_features).contiguous()
+    y = torch.empty(x2.shape[0], pw.out_features, dtype=torch.float32)
+    if residual is not None:
+        residual = residual.reshape(-1, pw.out_features).contiguous()
+    rt.qmatmul(x2.data_ptr(), x2.shape[0], pw.in_features, _ptr(norm), eps, *pw._weights,
+               _ptr(bias), _ptr(residual), y.data_ptr(), rt.path)
+    return y.view(*x.shape[:-1], pw.out_features)
+
+
+def _concat(parts: list[PackedWeight]) -> PackedWeight:
+    """One product for several weights on the same input (gate and up): tiles stack along the
+    output rows."""
+    first = parts[0]
+    # scale / low (the exact kernel's form) are not kept: only the tiles are multiplied with.
+    out = PackedWeight(None, None, None, first.bits, sum(p.out_features for p in parts),
+                       first.in_features, exact=all(p.exact for p in parts))
+    out.tiles = torch.cat([p.tiles for p in parts])
+    out.tile_scale = torch.cat([p.tile_scale for p in parts])
+    out.tile_low = torch.cat([p.tile_low for p in parts])
+    out.precision = "fast"
+    out._weights = (out.tiles.data_ptr(), out.tile_scale.data_ptr(), out.tile_low.data_ptr(),
+                    out.out_features, out.bits)
+    return out
+
+
+def _norm_weight(norm) -> torch.Tensor:
+    """The multiplier an RMSNorm module applies (Gemma's offset norms scale by 1 + w)."""
+    w = norm.weight.detach().float()
+    return (1.0 + w if norm.offset else w).contiguous()
+
+
+class _Layer:
+    """What the runtime needs of one decoder layer: packed products and norm weights."""
+
+    def __init__(self, layer, cfg):
+        attn, mlp = layer.self_attn, layer.mlp
+        self.sliding = layer.sliding
+        self.window = cfg.sliding_window if layer.sliding and cfg.sliding_window else 0
+        self.sandwich = layer.sandwich
+        self.qkv = attn.packed_qkv
+        self.qkv_weight = None if self.qkv is not None else torch.cat(
+            [attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]).detach()
+        self.qkv_bias = (torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias]).detach()
+                         if attn.q_proj.bias is not None else None)
+        self.o, self.o_weight = attn.o_proj.packed, attn.o_proj.weight
+        gate, up = mlp.gate_proj.packed, mlp.up_proj.packed
+        if gate is not None and up is not None and gate.bits == up.bits:
+            self.gate_up, self.gate_up_weight = _concat([gate, up]), None
+            mlp.gate_proj.packed = mlp.up_proj.packed = None   # the fused copy replaces them
+        else:
+            self.gate_up, self.gate_up_weight = None, torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).detach()
+        self.down, self.down_weight = mlp.down_proj.packed, mlp.down_proj.weight
+        self.act, self.intermediate = mlp.act, mlp.gate_proj.out_features
+        self.input_norm = _norm_weight(layer.input_layernorm)
+        self.post_attn_norm = _norm_weight(layer.post_attention_layernorm)
+        if self.sandwich:
+            self.pre_ff_norm = _norm_weight(layer.pre_feedforward_layernorm)
+            self.post_ff_norm = _norm_weight(layer.post_feedforward_layernorm)
+        self.q_norm = _norm_weight(attn.q_norm) if attn.q_norm is not None else None
+        self.k_norm = _norm_weight(attn.k_norm) if attn.k_norm is not None else None
+
+
+def _product(x, pw, weight, *, norm=None, eps=0.0, bias=None, residual=None):
+    """A product through the integer kernel, or through torch when its weight did not pack."""
+    if pw is not None:
+        return qmatmul(x, pw, norm=norm, eps=eps, bias=bias, residual=residual)
+    if norm is not None:
+        x = F.rms_norm(x, (x.shape[-1],), norm, eps)
+    y = F.linear(x, weight, bias)
+    return y if residual is None else residual + y
+
+
+class FastForward:
+    """TargetModel.forward on the integer runtime (see the module docstring)."""
+
+    def __init__(self, model):
+        cfg = model.cfg
+        self.cfg = cfg
+        self.layers = [_Layer(layer, cfg) for layer in model.model.layers]
+        self.final_norm = _norm_weight(model.model.norm)
+        self.head = model.lm_head.packed
+        self.head_weight = model.lm_head.weight
+
+    def __call__(self, model, batch: FlatBatch, cache, taps=(), need_logits=True):
+        from .decoder import ForwardOutput   # decoder imports this module
+        rt = lib()
+        rt.sync_threads()
+        cfg, m = self.cfg, model.model
+        eps = cfg.rms_norm_eps
+        cache.check_room(batch)
+        x = m.embed(batch.tokens).contiguous()
+        rotary = {False: m.rotary(batch.positions, torch.float32)}
+        if m.rotary_local is not None:
+            rotary[True] = m.rotary_local(batch.positions, torch.float32)
+        slots, positions = batch.row_slot.contiguous(), batch.positions.contiguous()
+        n = x.shape[0]
+        hq, hk, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        softcap = cfg.attn_logit_softcap or 0.0
+        want, tapped = set(taps), {}
+        for i, L in enumerate(self.layers):
+            cos, sin = rotary[L.sliding and m.rotary_local is not None]
+            qkv = _product(x, L.qkv, L.qkv_weight, norm=L.input_norm, eps=eps, bias=L.qkv_bias)
+            attn = torch.empty(n, hq * d, dtype=torch.float32)
+            rt.attention(qkv.data_ptr(), n, hq, hk, d, _ptr(L.q_norm), _ptr(L.k_norm), eps,
+                         cos.data_ptr(), sin.data_ptr(), cache.k[i].data_ptr(), cache.v[i].data_ptr(),
+                         cache.max_len, slots.data_ptr(), positions.data_ptr(), L.window, cfg.scale,
+                         softcap, attn.data_ptr(), rt.path)
+            if L.sandwich:
+                h = _product(attn, L.o, L.o_weight)
+                x = x + F.rms_norm(h, (h.shape[-1],), L.post_attn_norm, eps)
+                gu = _product(x, L.gate_up, L.gate_up_weight, norm=L.pre_ff_norm, eps=eps)
+            else:
+                x = _product(attn, L.o, L.o_weight, residual=x)
+                gu = _product(x, L.gate_up, L.gate_up_weight, norm=L.post_attn_norm, eps=eps)
+            g, u = gu[:, :L.intermediate], gu[:, L.intermediate:]
+            a = (F.silu(g) if L.act == "silu" else F.gelu(g, approximate="tanh")) * u
+            if L.sandwich:
+                h = _product(a, L.down, L.down_weight)
+                x = x + F.rms_norm(h, (h.shape[-1],), L.post_ff_norm, eps)
+            else:
+                x = _product(a, L.down, L.down_weight, residual=x)
+            if i in want:
+                tapped[i] = x
+        cache.commit(batch)
+        hidden = m.norm(x)
+        logits = None
+        if need_logits:
+            rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
+            logits = _product(rows, self.head, self.head_weight, norm=self.final_norm, eps=eps).float()
+            if cfg.final_logit_softcap:
+                c = cfg.final_logit_softcap
+                logits = c * torch.tanh(logits / c)
+        return ForwardOutput(logits, [tapped[i] for i in taps], hidden)
+
+
+def attach(model) -> None:
+    """Give a packed (fast precision) target model the runtime forward."""
+    lib()
+    if model.cfg.head_dim % 8 or model.cfg.num_heads % model.cfg.num_kv_heads:
+        return
+    model.runtime = FastForward(model)

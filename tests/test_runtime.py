@@ -1,0 +1,242 @@
+"""The fast precision's integer CPU runtime (models/qkernels.c, models/runtime.py).
+
+Every instruction-set path this machine can run is tested (the narrower ones forced): the integer
+product against a float64 evaluation of its defining formula and bit-equal to the portable path,
+attention against torch's, and batch invariance, exact: a row's result does not depend on the other
+rows of the call, so a packed model's logits are bit-equal in a decode step, in a verification and
+in a prefill. Losslessness of speculative decoding on the fast runtime is tested at the end."""
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny_model
+from dspark.batch import FlatBatch
+from dspark.models import packed, runtime
+from dspark.models.packed import pack_model, pack_weight
+from dspark.sampling import SamplingParams
+from lossless import greedy_reference, run_engine
+from test_packed import gguf_like
+
+
+def test_runtime_builds_here():
+    # CI machines have a C compiler: the integer runtime must be in use there, not skipped.
+    assert packed.available("fast")
+    assert runtime.lib().best >= runtime.PATHS["avx2"]     # both machine kinds have AVX2 + FMA
+
+
+PATHS_HERE = [name for name, code in runtime.PATHS.items() if code <= runtime.lib().best]
+
+
+@contextlib.contextmanager
+def kernel_path(name: str):
+    rt = runtime.lib()
+    saved = rt.path
+    rt.force(name)
+    try:
+        yield
+    finally:
+        rt.path = saved
+
+
+def reference(x: torch.Tensor, p: packed.PackedWeight, q: torch.Tensor) -> torch.Tensor:
+    """The defining formula in float64: 8-bit activations per 32-block (dx, qx), integer sums."""
+    xb = x.double().reshape(x.shape[0], -1, 32)
+    amax = xb.abs().amax(-1, keepdim=True)
+    dx = (amax.float() / 127).double()
+    qx = torch.round(xb * torch.where(amax > 0, (127 / amax.float()).double(), 0)).clamp(-127, 127)
+    qw = q.double().reshape(q.shape[0], -1, 32)                                # [N, B, 32]
+    isum = torch.einsum("mbt,nbt->mnb", qx, qw)
+    sx = qx.sum(-1)                                                            # [M, B]
+    t = isum * p.scale.double()[None] + p.low.double()[None] * sx[:, None, :]
+    return (dx.squeeze(-1)[:, None, :] * t).sum(-1)
+
+
+@pytest.mark.parametrize("kind", ["q4_1", "q4_0", "q5_0", "q8_0", "q4_k"])
+def test_qmatmul_every_path_and_row_count(kind):
+    w = gguf_like(48, 256, kind, seed=3)
+    plain = pack_weight(w)
+    q = plain.q.clone()
+    p = pack_weight(w).lay_out("fast")
+    bias, res = torch.randn(48), torch.randn(17, 48)
+    x = torch.randn(17, 256) * torch.linspace(0.1, 3, 256)
+    x[3, :32] = 0                                    # an all-zero block quantizes to zeros
+    ref = reference(x, plain, q)
+    results = {}
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            full = runtime.qmatmul(x, p)
+            results[name] = full
+            # any number of rows gives each row the same bits (batch invariance)
+            for rows in (1, 2, 3, 5, 8, 9, 16):
+                assert torch.equal(runtime.qmatmul(x[:rows], p), full[:rows]), (name, rows)
+            assert torch.equal(runtime.qmatmul(x[5:6], p), full[5:6])
+            fused = runtime.qmatmul(x, p, bias=bias, residual=res)
+            assert torch.equal(fused, (full + bias) + res)
+    assert (results["generic"].double() - ref).abs().max() <= 1e-5 * ref.abs().max()
+    for name, got in results.items():
+        assert torch.equal(got, results["generic"]), name      # every path: the same bits
+    # and the quantized product is close to the fp32 one (8-bit activations, ~0.5 % per block)
+    exact = F.linear(x, w)
+    assert (results["generic"] - exact).abs().max() <= 0.02 * exact.abs().max()
+
+
+def test_qmatmul_fuses_rmsnorm():
+    w = gguf_like(32, 128, "q4_1", seed=1)
+    p = pack_weight(w).lay_out("fast")
+    x, nw = torch.randn(4, 128), torch.rand(128) + 0.5
+    fused = runtime.qmatmul(x, p, norm=nw, eps=1e-5)
+    separate = runtime.qmatmul(F.rms_norm(x, (128,), nw, 1e-5), p)
+    assert (fused - separate).abs().max() <= 0.02 * separate.abs().max()
+
+
+def attention_reference(q, k, v, qpos, window, scale):
+    """Causal (optionally sliding) attention of each query row against keys 0..qpos, float64."""
+    out = []
+    rep = q.shape[1] // k.shape[1]
+    kk, vv = k.double().repeat_interleave(rep, 1), v.double().repeat_interleave(rep, 1)
+    for i, p in enumerate(qpos):
+        lo = max(0, p - window + 1) if window else 0
+        s = torch.einsum("hd,jhd->hj", q[i].double(), kk[lo:p + 1]) * scale
+        out.append(torch.einsum("hj,jhd->hd", s.softmax(-1), vv[lo:p + 1]))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("head_dim,window", [(64, 0), (16, 0), (256, 5), (24, 0)])
+def test_attention_every_path(head_dim, window):
+    torch.manual_seed(head_dim)
+    hq, hk, ctx, n = 6, 2, 37, 5
+    rt = runtime.lib()
+    qkv = torch.randn(n, (hq + 2 * hk) * head_dim)
+    cos, sin = torch.ones(n, head_dim), torch.zeros(n, head_dim)      # rotary is tested end to end
+    slot = torch.ones(n, dtype=torch.long)
+    pos = torch.arange(ctx, ctx + n)
+    base_k, base_v = torch.randn(2, 64, hk, head_dim), torch.randn(2, 64, hk, head_dim)
+    results = {}
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            kc, vc = base_k.clone(), base_v.clone()
+
+            def run(rows):
+                out = torch.empty(len(rows), hq * head_dim)
+                r = torch.tensor(rows)
+                x, s, p = qkv[r].contiguous(), slot[r].contiguous(), pos[r].contiguous()   # kept alive
+                rt.attention(x.data_ptr(), len(rows), hq, hk, head_dim, None, None, 1e-6,
+                             cos.data_ptr(), sin.data_ptr(), kc.data_ptr(), vc.data_ptr(), 64,
+                             s.data_ptr(), p.data_ptr(), window, head_dim ** -0.5, 0.0, out.data_ptr(), rt.path)
+                return out
+
+            full = run(list(range(n)))
+            assert torch.equal(run([n - 1]), full[n - 1:])        # one row alone: the same bits
+            assert torch.equal(run([2, 3]), full[2:4])
+            results[name] = full
+    q = qkv[:, :hq * head_dim].reshape(n, hq, head_dim)
+    k_new = qkv[:, hq * head_dim:(hq + hk) * head_dim].reshape(n, hk, head_dim)
+    v_new = qkv[:, (hq + hk) * head_dim:].reshape(n, hk, head_dim)
+    k_all = torch.cat([base_k[1, :ctx], k_new])
+    v_all = torch.cat([base_v[1, :ctx], v_new])
+    ref = attention_reference(q, k_all, v_all, pos.tolist(), window, head_dim ** -0.5)
+    for name, got in results.items():
+        assert (got.double().reshape(n, hq, head_dim) - ref).abs().max() <= 1e-5, name
+
+
+def packed_tiny(arch: str = "llama", seed: int = 0, vocab: int = 128):
+    """A tiny fp32 target whose every product holds GGUF-like Q4_1 / Q8_0 blocks, on the fast
+    runtime."""
+    model = tiny_model(arch, vocab=vocab, seed=seed, dtype=torch.float32, hidden_size=64,
+                       intermediate_size=128, num_heads=4, num_kv_heads=2, head_dim=16)
+    with torch.no_grad():
+        for i, (name, prm) in enumerate(model.named_parameters()):
+            if prm.dim() == 2:
+                prm.copy_(gguf_like(*prm.shape, "q8_0" if "embed" in name else "q4_1", seed=seed + i) * 8)
+    report = pack_model(model, precision="fast")
+    assert model.runtime is not None and report.startswith("packed weights (fast)")
+    return model
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])
+def test_packed_model_is_batch_invariant(arch):
+    """Logits of the same positions, bit for bit: prefill, one decode step at a time, one
+    8-token verification, and that verification batched with another sequence."""
+    model = packed_tiny(arch)
+    ctx, new = list(range(3, 30)), [7, 9, 4, 2, 8, 50, 61, 5]
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            cache = model.new_cache(2, 64)
+            prefill = model(FlatBatch.build([(0, 0, ctx + new)], "cpu"), cache).logits[len(ctx):]
+            cache.truncate(0, len(ctx))
+            decode = torch.cat([model(FlatBatch.build([(0, len(ctx) + i, [t])], "cpu"), cache).logits
+                                for i, t in enumerate(new)])
+            cache.truncate(0, len(ctx))
+            verify = model(FlatBatch.build([(0, len(ctx), new)], "cpu"), cache).logits
+            cache.truncate(0, len(ctx))
+            model(FlatBatch.build([(1, 0, ctx[:11])], "cpu"), cache)
+            batched = model(FlatBatch.build([(1, 11, [5, 6, 7]), (0, len(ctx), new)], "cpu"), cache).logits[3:]
+            assert torch.equal(decode, prefill) and torch.equal(verify, decode), name
+            assert torch.equal(batched, decode), name
+
+
+def test_fast_runtime_follows_the_exact_forward():
+    """The fast forward is the same model as TargetModel's torch forward up to 8-bit activations."""
+    model = packed_tiny("gemma3", seed=2)
+    exact = packed_tiny("gemma3", seed=2)
+    exact.runtime = None                                   # the torch reference forward
+    toks = list(range(3, 40))
+    fast_logits = model(FlatBatch.build([(0, 0, toks)], "cpu"), model.new_cache(1, 64)).logits
+    with packed.kernel_rows(0):
+        ref = exact(FlatBatch.build([(0, 0, toks)], "cpu"), exact.new_cache(1, 64)).logits
+    agree = (fast_logits.argmax(-1) == ref.argmax(-1)).float().mean()
+    assert (fast_logits - ref).abs().max() <= 0.05 * ref.abs().max() and agree >= 0.9
+
+
+def test_thread_count_follows_torch():
+    rt = runtime.lib()
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        rt.sync_threads()
+        assert rt.threads == 2
+        w = gguf_like(64, 128, "q4_1")
+        p = pack_weight(w).lay_out("fast")
+        x = torch.randn(5, 128)
+        two = runtime.qmatmul(x, p)
+        torch.set_num_threads(1)
+        rt.sync_threads()
+        assert torch.equal(runtime.qmatmul(x, p), two)       # threads never change the bits
+    finally:
+        torch.set_num_threads(saved)
+        rt.sync_threads()
+
+
+def test_forcing_an_unknown_path_is_an_error():
+    with pytest.raises(ValueError, match="unknown kernel path"):
+        runtime.lib().force("neon")
+
+
+# --- losslessness on the fast runtime -------------------------------------------------------
+
+def test_greedy_identity_on_the_fast_runtime():
+    """Speculative greedy output equals plain greedy decoding token for token on a packed fp32
+    target, with no near-tie allowance: every position's logits are the same bits either way."""
+    from dspark.drafters.base import Drafter
+    from dspark.drafters.ngram import NgramDrafter
+    from test_lossless import OracleDrafter, prompts
+    model = packed_tiny("llama", seed=4)
+    ps = prompts(5)
+    want = [greedy_reference(model, p, 16) for p in ps]
+    for drafter in (Drafter(), NgramDrafter(gamma=4, max_ngram=3), OracleDrafter(model)):
+        got, _ = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 16, max_batch=3, stagger=True)
+        assert got == want, type(drafter).__name__
+
+
+def test_sampled_distribution_on_the_fast_runtime():
+    from lossless import TableDrafter, chi_square_pvalue, exact_joint, sample_continuations
+    model = packed_tiny("llama", seed=5, vocab=16)
+    params = SamplingParams(temperature=1.0, seed=11)
+    prompt = [3, 7, 2]
+    exact = exact_joint(model, prompt, params, 2)
+    samples = sample_continuations(model, TableDrafter(16, gamma=3), prompt, params, 1500, 2)
+    assert chi_square_pvalue(samples, exact) > 1e-3
