@@ -78,3 +78,10 @@ def tiny_target(model: TargetModel | None = None, name: str = "tiny-smol", **ove
 @pytest.fixture(scope="session")
 def tiny_chat_target():
     return tiny_target()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test on the real SmolLM2 (the `smol` fixture) is slow: it loads 135M parameters."""
+    for item in items:
+        if "smol" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -7,6 +7,7 @@ import itertools
 import torch
 from scipy import stats
 
+from conftest import TEST_DEVICE
 from dspark.batch import FlatBatch
 from dspark.drafters.base import Drafter, Proposal
 from dspark.engine import Engine, EngineConfig
@@ -91,7 +92,7 @@ class TableDrafter(Drafter):
 
     def __init__(self, vocab: int, gamma: int = 3, deterministic: bool = False, seed: int = 0, sharpness=2.0):
         g = torch.Generator().manual_seed(seed)
-        self.table = torch.randn(vocab, vocab, generator=g, dtype=torch.float64) * sharpness
+        self.table = (torch.randn(vocab, vocab, generator=g, dtype=torch.float64) * sharpness).to(TEST_DEVICE)
         self.gamma, self.deterministic = gamma, deterministic
 
     def propose(self, seqs):
@@ -132,5 +133,26 @@ def random_trained_drafter(algorithm: str, model, gamma: int = 3, seed: int = 0,
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in drafter.parameters():
-            p.add_(torch.randn(p.shape, generator=g, dtype=p.dtype) * 0.3)
+            p.add_(torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) * 0.3)
     return drafter.eval()
+
+
+class OracleDrafter(Drafter):
+    """Proposes the target's true greedy continuation with some positions corrupted, so rounds
+    accept long prefixes, reject in the middle and accept whole blocks (bonus token)."""
+    algorithm = "test-oracle"
+
+    def __init__(self, model, gamma=4, error_rate=0.3, seed=0):
+        self.model, self.gamma, self.error_rate = model, gamma, error_rate
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def propose(self, seqs):
+        out = []
+        for s in seqs:
+            toks = greedy_reference(self.model, s.tokens, self.gamma)
+            for j in range(len(toks)):
+                if torch.rand((), generator=self.rng) < self.error_rate:
+                    toks[j] = (toks[j] + 1) % self.model.cfg.vocab_size
+            conf = torch.linspace(0.9, 0.5, self.gamma, dtype=torch.float64, device=self.model.device)
+            out.append(Proposal(toks, None, conf))
+        return out

@@ -12,8 +12,10 @@ from dspark.schedule import POLICIES, DSparkPolicy, SPSTable
 from dspark.verify import verify, verify_one
 
 from conftest import tiny_model
-from lossless import (TableDrafter, chi_square_pvalue, exact_joint, full_logits, greedy_reference, random_trained_drafter,
-                      run_engine, sample_continuations)
+from lossless import (OracleDrafter, TableDrafter, chi_square_pvalue, exact_joint, full_logits, greedy_reference,
+                      random_trained_drafter, run_engine, sample_continuations)
+
+pytestmark = pytest.mark.gpu      # device-independent: DSPARK_TEST_DEVICE=cuda runs it there
 
 
 def prompts(n=10, vocab=96):
@@ -23,27 +25,6 @@ def prompts(n=10, vocab=96):
         motif = torch.randint(3, vocab, (3 + i % 4,), generator=g).tolist()
         out.append(motif * (2 + i % 3) + torch.randint(3, vocab, (i % 5,), generator=g).tolist())
     return out
-
-
-class OracleDrafter(Drafter):
-    """Proposes the target's true greedy continuation with some positions corrupted, so rounds
-    accept long prefixes, reject in the middle and accept whole blocks (bonus token)."""
-    algorithm = "test-oracle"
-
-    def __init__(self, model, gamma=4, error_rate=0.3, seed=0):
-        self.model, self.gamma, self.error_rate = model, gamma, error_rate
-        self.rng = torch.Generator().manual_seed(seed)
-
-    def propose(self, seqs):
-        out = []
-        for s in seqs:
-            toks = greedy_reference(self.model, s.tokens, self.gamma)
-            for j in range(len(toks)):
-                if torch.rand((), generator=self.rng) < self.error_rate:
-                    toks[j] = (toks[j] + 1) % self.model.cfg.vocab_size
-            conf = torch.linspace(0.9, 0.5, self.gamma, dtype=torch.float64)
-            out.append(Proposal(toks, None, conf))
-        return out
 
 
 TRAINED = {
@@ -189,6 +170,7 @@ def _first_token_freqs(p_t, p_d, n, bias=1.0, seed=0):
     return counts
 
 
+@pytest.mark.slow
 def test_rejection_sampling_detects_a_one_percent_bias():
     """30,000 single-draft rounds: the exact rule passes; a rule that accepts 5 % too often (moving
     1 % of the output mass from token 0 to token 2) fails the same chi-square test (expected

@@ -8,6 +8,8 @@ import torch
 from dspark.errors import DSparkError
 from dspark.sampling import SamplingParams, probabilities
 
+pytestmark = pytest.mark.gpu      # device-independent: DSPARK_TEST_DEVICE=cuda runs it there
+
 P = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
 LOGITS = P.log()
 

@@ -198,6 +198,17 @@ def test_invalid_requests_get_4xx_and_server_keeps_serving(target, server):
         assert_openai_error(c.post(url + "/v1/completions", json={"model": "tiny-smol", "prompt": [10**9]}), 400,
                             "prompt")
         assert_openai_error(c.get(url + "/v1/nothing"), 404)
+        # one rule for empty input on both endpoints (and in `dspark generate`)
+        for body, param in (({"messages": [{"role": "user", "content": ""}]}, "messages"),
+                            ({"messages": [{"role": "system", "content": " "}, {"role": "user", "content": []}]},
+                             "messages")):
+            assert "is empty" in assert_openai_error(c.post(chat, json=body), 400, param)["message"]
+        for prompt in ("", "  \n"):
+            err = assert_openai_error(c.post(url + "/v1/completions", json={"prompt": prompt}), 400, "prompt")
+            assert "is empty" in err["message"]
+        # typed bodies: an unknown key is named, not ignored
+        err = assert_openai_error(c.post(chat, json={"messages": msgs, "max_token": 5}), 400, "max_token")
+        assert "unknown field" in err["message"]
         r = c.post(chat, json={"model": "tiny-smol", "messages": msgs, "max_tokens": 5, "temperature": 0})
         assert r.status_code == 200 and r.json()["choices"][0]["finish_reason"] in ("length", "stop")
     assert wait_idle(app)

@@ -5,40 +5,18 @@ end-of-sequence draft, the case where the old definitions disagreed (bonus token
 from __future__ import annotations
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 from conftest import tiny_target
-from dspark.drafters.base import Drafter, Proposal
 from dspark.engine import EngineConfig
 from dspark.sampling import SamplingParams
 from dspark.stats import RoundRecord, RoundTotals, summarize, totals
-from lossless import greedy_reference
+from lossless import OracleDrafter, greedy_reference
 
 pytestmark = pytest.mark.gpu
 
 PROMPT = "List three colours."
 MAX_TOKENS = 40
-
-
-class NoisyOracle(Drafter):
-    """The target's greedy continuation with some slots corrupted (seeded): rounds accept a prefix,
-    reject in the middle, accept whole blocks, and accept the end-of-sequence token as a draft."""
-    algorithm = "test-oracle"
-
-    def __init__(self, model, gamma=4, error_rate=0.25, seed=1):
-        self.model, self.gamma, self.error_rate = model, gamma, error_rate
-        self.rng = torch.Generator().manual_seed(seed)
-
-    def propose(self, seqs):
-        out = []
-        for s in seqs:
-            toks = greedy_reference(self.model, s.tokens, self.gamma)
-            for j in range(len(toks)):
-                if torch.rand((), generator=self.rng) < self.error_rate:
-                    toks[j] = (toks[j] + 1) % self.model.cfg.vocab_size
-            out.append(Proposal(toks))
-        return out
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +39,13 @@ def test_generate_eval_bench_and_metrics_agree(workload):
     target, ids = workload
     greedy = SamplingParams(0.0)
 
-    gen = generate(target, NoisyOracle(target.model), PROMPT, greedy, MAX_TOKENS)
-    records, _, _ = run_dataset(target, NoisyOracle(target.model), [PROMPT], lambda i: greedy, MAX_TOKENS, 1,
+    gen = generate(target, OracleDrafter(target.model, error_rate=0.25, seed=1), PROMPT, greedy, MAX_TOKENS)
+    records, _, _ = run_dataset(target, OracleDrafter(target.model, error_rate=0.25, seed=1), [PROMPT], lambda i: greedy, MAX_TOKENS, 1,
                                 "fixed", "stats")
     ev = eval_summarize(records)
-    row = bench_engine(target, NoisyOracle(target.model), [BenchRequest(PROMPT, ids, MAX_TOKENS)], ["fixed"], [1],
+    row = bench_engine(target, OracleDrafter(target.model, error_rate=0.25, seed=1), [BenchRequest(PROMPT, ids, MAX_TOKENS)], ["fixed"], [1],
                        greedy, num_requests=1, warmup=False, log=lambda m: None)[0]
-    app = create_app(target, NoisyOracle(target.model), EngineConfig(max_batch=1, max_len=512, policy="fixed"))
+    app = create_app(target, OracleDrafter(target.model, error_rate=0.25, seed=1), EngineConfig(max_batch=1, max_len=512, policy="fixed"))
     with TestClient(app) as client:
         r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": PROMPT}],
                                                        "max_tokens": MAX_TOKENS, "temperature": 0})

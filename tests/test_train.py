@@ -376,6 +376,7 @@ def _env_for_subprocess() -> dict:
     return e
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_match_one(tmp_path, env):
     common = dict(schedule={"total_steps": 4}, batch={"sequences": 4, "anchors_per_seq": 8, "grad_accum": 2},
                   logging={"checkpoint_every": 100})
@@ -399,6 +400,7 @@ def test_torchrun_two_processes_match_one(tmp_path, env):
     assert all(torch.allclose(wa[k], wb[k], rtol=1e-4, atol=1e-5) for k in wa)
 
 
+@pytest.mark.slow
 def test_kill_and_resume_loses_and_repeats_nothing(tmp_path, env):
     common = dict(schedule={"total_steps": 12}, batch={"sequences": 3, "anchors_per_seq": 6},
                   logging={"checkpoint_every": 3})

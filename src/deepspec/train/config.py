@@ -1,4 +1,4 @@
-"""The training config: one TOML file, typed, every unknown key an error naming key and section.
+"""The training config: one TOML file, typed (pydantic models, strict), every unknown key an error naming key and section.
 
 Example (configs/dspark-smollm2-135m.toml has the commented full version)::
 
@@ -62,19 +62,28 @@ Relative paths (data, out_dir, target directories) are relative to the working d
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
 from dspark.errors import DSparkError
+
+try:
+    import tomllib
+except ModuleNotFoundError:   # Python 3.10: the same parser, as a package
+    import tomli as tomllib
 
 ALGORITHMS = ("dspark", "dflash", "eagle3", "mtp")
 
 
-@dataclass
-class LossConfig:
+class _Section(BaseModel):
+    """Strict types (no "8" for 8, no 2.5 for an int) and no unknown keys: a typo is an error."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LossConfig(_Section):
     ce: float | None = None
     l1: float | None = None
     bce: float | None = None
@@ -83,42 +92,37 @@ class LossConfig:
     step_weight: float = 0.8
 
 
-@dataclass
-class DataConfig:
-    paths: list[str] = field(default_factory=list)
-    tokenized: list[str] = field(default_factory=list)
+class DataConfig(_Section):
+    paths: list[str] = Field(default_factory=list)
+    tokenized: list[str] = Field(default_factory=list)
     max_len: int = 512
     features: str = "online"
     feature_token_budget: int = 4096
     limit: int = 0
 
 
-@dataclass
-class BatchConfig:
+class BatchConfig(_Section):
     sequences: int = 8
     grad_accum: int = 1
     anchors_per_seq: int = 32
 
 
-@dataclass
-class OptimizerConfig:
+class OptimizerConfig(_Section):
     lr: float = 6e-4
     weight_decay: float = 0.0
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    betas: list[float] = Field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
     grad_clip: float = 1.0
 
 
-@dataclass
-class ScheduleConfig:
+class ScheduleConfig(_Section):
     warmup_ratio: float = 0.04
     min_lr_ratio: float = 0.0
     total_steps: int = 0
     epochs: float = 1.0
 
 
-@dataclass
-class LoggingConfig:
+class LoggingConfig(_Section):
     log_every: int = 1
     checkpoint_every: int = 100
     keep_checkpoints: int = 3
@@ -127,8 +131,7 @@ class LoggingConfig:
     progress: bool = True
 
 
-@dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     algorithm: str
     target: str
     out_dir: str = "runs/drafter"
@@ -137,23 +140,24 @@ class TrainConfig:
     precision: str = "fp32"
     target_dtype: str = "auto"
     threads: int = 0
-    drafter: dict[str, Any] = field(default_factory=dict)
-    loss: LossConfig = field(default_factory=LossConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    batch: BatchConfig = field(default_factory=BatchConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    drafter: dict[str, Any] = Field(default_factory=dict)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     def drafter_config(self):
         """The algorithm's typed Config from [drafter] (unknown keys are errors)."""
         from dspark.drafters.checkpoint import REGISTRY
         import dspark.drafters  # noqa: F401  (registers the algorithms)
         cls = REGISTRY[self.algorithm]
-        return _build(cls.Config, self.drafter, "[drafter]", f"the {self.algorithm} drafter's")
+        m = _validate(_model_of(cls.Config), self.drafter, "[drafter]", f"the {self.algorithm} drafter's")
+        return cls.Config(**dict(m))
 
     def loss_alphas(self):
         from .losses import DEFAULT_WEIGHTS, LossWeights
@@ -164,66 +168,41 @@ class TrainConfig:
 
 # --- parsing ---------------------------------------------------------------------------------
 
-def _type_ok(value, tp) -> bool:
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return True
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return any(_type_ok(value, a) for a in typing.get_args(tp))
-    if tp is type(None):
-        return value is None
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is str:
-        return isinstance(value, str)
-    if origin in (list, tuple):
-        args = typing.get_args(tp)
-        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value) if args else isinstance(value, list)
-    if origin is dict:
-        return isinstance(value, dict)
-    return True
+def _model_of(dc) -> type[_Section]:
+    """A strict pydantic model with a dataclass's fields (each drafter's Config is a dataclass)."""
+    hints = typing.get_type_hints(dc)
+    fields = {}
+    for f in dataclasses.fields(dc):
+        if f.default is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], Field(default_factory=f.default_factory))
+        else:
+            fields[f.name] = (hints[f.name], ...)
+    return create_model(dc.__name__, __base__=_Section, **fields)
 
 
-def _type_name(tp) -> str:
-    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
-
-
-def _build(cls, data: Any, section: str, what: str = "known"):
-    """A dataclass from a TOML table; unknown keys and wrong types are DSparkErrors."""
+def _validate(model: type[_Section], data: Any, section: str, what: str = "known") -> _Section:
+    """`data` (a TOML table) as `model`; the first problem as one DSparkError naming key and section."""
     if not isinstance(data, dict):
         raise DSparkError(f"{section} must be a table, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in data if k not in fields]
-    if unknown:
-        raise DSparkError(f"unknown key {unknown[0]!r} in section {section}; {what} keys: "
-                          f"{', '.join(sorted(fields))}")
-    kwargs = {}
-    for k, v in data.items():
-        tp = hints[k]
-        if dataclasses.is_dataclass(tp):
-            kwargs[k] = _build(tp, v, f"[{k}]")
-            continue
-        if typing.get_origin(tp) is dict:
-            if not isinstance(v, dict):
-                raise DSparkError(f"{section} {k} must be a table")
-            kwargs[k] = dict(v)
-            continue
-        if not _type_ok(v, tp):
-            raise DSparkError(f"{section} {k} = {v!r}: expected {_type_name(tp)}")
-        if tp is float or (typing.get_origin(tp) is not None and float in typing.get_args(tp)
-                           and isinstance(v, int) and not isinstance(v, bool)):
-            v = float(v)
-        kwargs[k] = v
-    missing = [f.name for f in fields.values()
-               if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise DSparkError(f"missing key {missing[0]!r} in section {section}")
-    return cls(**kwargs)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    nested = len(loc) > 1 and loc[0] in model.model_fields and isinstance(data.get(loc[0]), dict)
+    where, key = (f"[{loc[0]}]", ".".join(loc[1:])) if nested else (section, ".".join(loc))
+    if err["type"] == "extra_forbidden":
+        known = model.model_fields[loc[0]].annotation.model_fields if nested else model.model_fields
+        raise DSparkError(f"unknown key {key!r} in section {where}; {'known' if nested else what} keys: "
+                          f"{', '.join(sorted(known))}")
+    if err["type"] == "missing":
+        raise DSparkError(f"missing key {key!r} in section {where}")
+    if err["type"] in ("model_type", "dict_type") and len(loc) == 1:
+        raise DSparkError(f"[{loc[0]}] must be a table, got {type(err['input']).__name__}")
+    expected = err["type"].removesuffix("_type").replace("_parsing", "")
+    raise DSparkError(f"{where} {key} = {err['input']!r}: expected {expected} ({err['msg']})")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -252,7 +231,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def config_from_dict(raw: dict) -> TrainConfig:
-    cfg = _build(TrainConfig, raw, "top level")
+    cfg = _validate(TrainConfig, raw, "top level")
     if cfg.algorithm not in ALGORITHMS:
         raise DSparkError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {cfg.algorithm!r}")
     validate(cfg)

@@ -235,59 +235,6 @@ def _iter_jsonl(path: Path, text: str) -> Iterator[tuple[int, object]]:
             raise DSparkError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
 
 
-_WS = re.compile(r"\s*")
-
-
-def _iter_json_array(path: Path, text: str, stats: Counter) -> Iterator[tuple[int, object]]:
-    """Decode a JSON array item by item; a file cut short (no closing bracket) stops cleanly at the cut."""
-    dec = json.JSONDecoder()
-    n = len(text)
-    ends_closed = text.rstrip().endswith("]")
-
-    last = [0, 1]  # (position, line) of the last query: line numbers are counted incrementally
-
-    def line_of(pos: int) -> int:
-        p0, l0 = last
-        if pos < p0:
-            p0, l0 = 0, 1
-        last[:] = [pos, l0 + text.count("\n", p0, pos)]
-        return last[1]
-
-    i = _WS.match(text, 0).end()
-    assert text[i] == "["
-    i = _WS.match(text, i + 1).end()
-    if i < n and text[i] == "]":
-        return
-    while True:
-        if i >= n:  # cut between items
-            stats["truncated"] = 1
-            return
-        start = i
-        try:
-            obj, i = dec.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            at_eof = e.msg.startswith("Unterminated string") or e.pos >= len(text.rstrip()) - 8
-            if not ends_closed and at_eof:
-                stats["truncated"] = 1
-                stats["truncated_at_line"] = line_of(start)
-                return
-            raise DSparkError(f"{path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-        yield line_of(start), obj
-        i = _WS.match(text, i).end()
-        if i >= n:
-            stats["truncated"] = 1
-            return
-        if text[i] == ",":
-            i = _WS.match(text, i + 1).end()
-            continue
-        if text[i] == "]":
-            rest = text[i + 1:].strip()
-            if rest:
-                raise DSparkError(f"{path}:{line_of(i + 1)}: unexpected data after the closing ']'")
-            return
-        raise DSparkError(f"{path}:{line_of(i)}: expected ',' or ']' between array items")
-
-
 def load_prompts(path: str | os.PathLike, *, source: str | None = None, domain: str | None = None,
                  allow_math: bool = True, stats: Counter | None = None) -> list[PromptRecord]:
     """Read every conversation of a prompt file (format detected from its first character).
