@@ -249,7 +249,10 @@ def build_target_model(cfg: ModelConfig, state: dict[str, torch.Tensor], device,
 
 
 def load_target(name_or_path: str = DEFAULT_TARGET, device: str = "cpu",
-                dtype: str | torch.dtype = "float32", tokenizer: bool = True) -> Target:
+                dtype: str | torch.dtype = "float32", tokenizer: bool = True,
+                precision: str | None = None) -> Target:
+    """precision (CPU, fp32, packed weights): "fast" (8-bit activations on the integer runtime,
+    batch invariant) or "exact" (fp32 activations); default DSPARK_PRECISION, else fast."""
     dtype = parse_dtype(dtype)
     name, path = resolve_target_dir(name_or_path)
     cfg = load_config(path)
@@ -257,7 +260,7 @@ def load_target(name_or_path: str = DEFAULT_TARGET, device: str = "cpu",
     if model.device.type == "cpu" and dtype == torch.float32:
         # Decode from the 4/8-bit form the GGUF stored, where it reproduces the weights (packed.py).
         files = sorted(path.glob("*.safetensors"))
-        logging.getLogger(__name__).info(pack_model(model, cache=cache_path_for(files)))
+        logging.getLogger(__name__).info(pack_model(model, cache=cache_path_for(files), precision=precision))
     tok = None
     if tokenizer:
         from transformers import AutoTokenizer

@@ -53,7 +53,7 @@
 /* ---------------------------------------------------------------- thread pool ------------- */
 
 #define MAX_THREADS 64
-#define SPIN_ROUNDS 20000   /* pause instructions an idle worker spins before sleeping (~0.1-1 ms) */
+#define SPIN_ROUNDS 4000    /* pause instructions an idle worker spins before sleeping (~0.05-0.2 ms) */
 
 typedef void (*task_fn)(const void *ctx, int64_t task);
 
@@ -153,7 +153,7 @@ INLINE int64_t per_task(int64_t items) {
 /* Rows of x [M, K] (optionally RMS-normalized with weight nw first) -> qx int8 [M, K], dx fp32
  * [M, K/32], sx int32 [M, K/32]. Plain C, one path for every instruction set. */
 static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw, float eps,
-                          int8_t *qx, float *dx, int32_t *sx) {
+                          int8_t *qx, float *dx, int32_t *sx, float *sxf) {
     float *tmp = nw ? malloc(sizeof(float) * K) : NULL;
     const int64_t nb = K / BLOCK;
     for (int64_t m = 0; m < M; m++) {
@@ -179,6 +179,7 @@ static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw,
             }
             dx[m * nb + b] = d;
             sx[m * nb + b] = s;
+            sxf[m * nb + b] = (float)s;       /* exact (|s| <= 32 * 127): read by the float epilogue */
         }
     }
     free(tmp);
@@ -187,7 +188,7 @@ static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw,
 /* ------------------------------------------------------------- matrix products ------------- */
 
 typedef struct {
-    const int8_t *qx; const float *dx; const int32_t *sx;
+    const int8_t *qx; const float *dx; const int32_t *sx; const float *sxf;
     int64_t M, K, N;
     const uint8_t *w; const float *S, *L;
     int bits;
@@ -232,7 +233,7 @@ static void qmm_task_generic(const void *ctx, int64_t task) {
                         isum += q * xb[k];
                     }
                     const float s = c->S[(t * nb + b) * TILE + j], l = c->L[(t * nb + b) * TILE + j];
-                    const float tv = fmaf(l, (float)c->sx[m * nb + b], (float)isum * s);
+                    const float tv = fmaf(l, c->sxf[m * nb + b], (float)isum * s);
                     acc[j] = fmaf(c->dx[m * nb + b], tv, acc[j]);
                 }
             }
@@ -281,7 +282,7 @@ T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
         const __m512 l = _mm512_loadu_ps(c->L + (t * nb + b) * TILE);
         for (int r = 0; r < RT; r++) {
             const int64_t i = (m0 + r) * nb + b;
-            const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps((float)c->sx[i]),
+            const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps(c->sxf[i]),
                                               _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r]), s));
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(c->dx[i]), tv, acc[r]);
         }
@@ -370,7 +371,7 @@ TARGET INLINE void NAME(const qmm_t *c, int64_t t, int h, int64_t m0, const int 
             __m256i is = isum[r];                                                                  \
             if (U8_OFFSET && c->bits == 8)                                                         \
                 is = _mm256_add_epi32(is, _mm256_set1_epi32(128 * c->sx[i]));                      \
-            const __m256 tv = _mm256_fmadd_ps(l, _mm256_set1_ps((float)c->sx[i]),                  \
+            const __m256 tv = _mm256_fmadd_ps(l, _mm256_set1_ps(c->sxf[i]),                  \
                                               _mm256_mul_ps(_mm256_cvtepi32_ps(is), s));           \
             acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(c->dx[i]), tv, acc[r]);                        \
         }                                                                                          \
@@ -441,13 +442,13 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
                 const float *bias, const float *residual, float *y, int path) {
     const int64_t nb = K / BLOCK;
     int8_t *qx = malloc((size_t)(M * K));
-    float *dx = malloc(sizeof(float) * (size_t)(M * nb));
+    float *dx = malloc(sizeof(float) * (size_t)(M * nb)), *sxf = malloc(sizeof(float) * (size_t)(M * nb));
     int32_t *sx = malloc(sizeof(int32_t) * (size_t)(M * nb));
-    quantize_rows(x, M, K, nw, eps, qx, dx, sx);
+    quantize_rows(x, M, K, nw, eps, qx, dx, sx, sxf);
     const int64_t ntiles = N / TILE;
-    qmm_t c = {qx, dx, sx, M, K, N, w, S, L, bits, bias, residual, y, per_task(ntiles)};
+    qmm_t c = {qx, dx, sx, sxf, M, K, N, w, S, L, bits, bias, residual, y, per_task(ntiles)};
     parallel(qmm_task(path), &c, (ntiles + c.tiles_per_task - 1) / c.tiles_per_task);
-    free(qx); free(dx); free(sx);
+    free(qx); free(dx); free(sx); free(sxf);
 }
 
 /* ----------------------------------------------------------------- attention --------------- */
@@ -468,6 +469,12 @@ INLINE v8f hsum8x8(const v8f *a) {
     for (int i = 0; i < 2; i++)
         w[i] = __builtin_shuffle(t[2 * i], t[2 * i + 1], lo2) + __builtin_shuffle(t[2 * i], t[2 * i + 1], hi2);
     return __builtin_shuffle(w[0], w[1], lo4) + __builtin_shuffle(w[0], w[1], hi4);
+}
+
+INLINE v8f vmax8(v8f a, v8f b) {
+    typedef int32_t v8i __attribute__((vector_size(32)));
+    const v8i m = a > b;
+    return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
 }
 
 /* exp(x) for x <= 0 (softmax arguments), 8 lanes: 2^n * p(r) with Cody-Waite reduction and a
@@ -505,9 +512,9 @@ typedef struct {
  * values with one accumulator per 8 dims, keys in order. MULADD(acc, a, b) is acc + a * b: a fused
  * multiply-add on the SIMD path, mul then add in portable C; either way the same for every row.
  * A row's result depends only on its own query and keys: the same in any batch. */
-#define ATTEND(NAME, TARGET, MULADD)                                                               \
+#define ATTEND(NAME, TARGET, VT, W, MULADD, FOLD, BCAST)                                                               \
 TARGET static void NAME(const attn_t *a, int64_t task) {                                           \
-    const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk, C = D / 8;     \
+    const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk, C = D / W;     \
     const int64_t pos = a->pos[n];                                                                 \
     const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;         \
     const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = a->Hk * D;             \
@@ -521,25 +528,36 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
         const float *kp[8];                         /* keys past the end read zeros */             \
         for (int kk = 0; kk < 8; kk++) kp[kk] = j0 + kk < len ? kbase + (j0 + kk) * stride : zeros; \
         for (int64_t g = 0; g < G; g++) {                                                          \
-            v8f acc[8] = {{0}};                                                                    \
+            VT wide[8] = {{0}};                                                                    \
             for (int64_t c = 0; c < C; c++) {                                                      \
-                v8f qv;                                                                            \
-                memcpy(&qv, q + g * D + 8 * c, sizeof qv);                                         \
+                VT qv;                                                                             \
+                memcpy(&qv, q + g * D + W * c, sizeof qv);                                         \
                 for (int kk = 0; kk < 8; kk++) {                                                   \
-                    v8f kv;                                                                        \
-                    memcpy(&kv, kp[kk] + 8 * c, sizeof kv);                                         \
-                    acc[kk] = MULADD(acc[kk], qv, kv);                                             \
+                    VT kv;                                                                         \
+                    memcpy(&kv, kp[kk] + W * c, sizeof kv);                                        \
+                    wide[kk] = MULADD(wide[kk], qv, kv);                                           \
                 }                                                                                  \
             }                                                                                      \
+            v8f acc[8];                                                                            \
+            for (int kk = 0; kk < 8; kk++) acc[kk] = FOLD(wide[kk]);                               \
             v8f sums = hsum8x8(acc) * a->scale;                                                    \
             if (a->softcap > 0.0f)                                                                 \
                 for (int kk = 0; kk < 8; kk++) sums[kk] = a->softcap * tanhf(sums[kk] / a->softcap); \
+            for (int kk = (int)(len - j0); kk < 8; kk++) sums[kk] = -INFINITY;   /* padding */     \
             memcpy(scores + g * padded + j0, &sums, sizeof sums);                                  \
         }                                                                                          \
     }                                                                                              \
     for (int64_t g = 0; g < G; g++) {                                                              \
-        float *s = scores + g * padded, mx = -INFINITY;                                            \
-        for (int64_t j = 0; j < len; j++) mx = s[j] > mx ? s[j] : mx;                              \
+        float *s = scores + g * padded;                                                            \
+        v8f vmax;                                   /* max is exact in any order */                \
+        memcpy(&vmax, s, sizeof vmax);                                                             \
+        for (int64_t j0 = 8; j0 < padded; j0 += 8) {                                               \
+            v8f x;                                                                                 \
+            memcpy(&x, s + j0, sizeof x);                                                          \
+            vmax = vmax8(vmax, x);                                                                 \
+        }                                                                                          \
+        float mx = vmax[0];                                                                        \
+        for (int l = 1; l < 8; l++) mx = vmax[l] > mx ? vmax[l] : mx;                              \
         const v8f vmx = {mx, mx, mx, mx, mx, mx, mx, mx};                                          \
         v8f part = {0};                                                                            \
         for (int64_t j0 = 0; j0 < padded; j0 += 8) {                                               \
@@ -553,29 +571,29 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
         const v8f one[8] = {part};                                                                 \
         const float total = hsum8x8(one)[0];                                                       \
         float *o = a->out + (n * a->Hq + h * G + g) * D;                                           \
-        for (int64_t c0 = 0; c0 < C; c0 += 8) {     /* 8 accumulators (64 dims) at a time */       \
-            const int cn = C - c0 < 8 ? (int)(C - c0) : 8;                                         \
-            v8f acc[8] = {{0}};                                                                    \
+        for (int64_t c0 = 0; c0 < C; c0 += 4) {     /* 4 accumulators at a time */                 \
+            const int cn = C - c0 < 4 ? (int)(C - c0) : 4;                                         \
+            VT acc[4] = {{0}};                                                                     \
             for (int64_t j = 0; j < len; j++) {                                                    \
-                const v8f p = {s[j], s[j], s[j], s[j], s[j], s[j], s[j], s[j]};                    \
-                const float *v = vbase + j * stride + 8 * c0;                                      \
-                if (cn == 8) {                                                                     \
-                    for (int c = 0; c < 8; c++) {                                                  \
-                        v8f vv;                                                                    \
-                        memcpy(&vv, v + 8 * c, sizeof vv);                                         \
+                const VT p = BCAST(s[j]);                                                          \
+                const float *v = vbase + j * stride + W * c0;                                      \
+                if (cn == 4) {                                                                     \
+                    for (int c = 0; c < 4; c++) {                                                  \
+                        VT vv;                                                                     \
+                        memcpy(&vv, v + W * c, sizeof vv);                                         \
                         acc[c] = MULADD(acc[c], p, vv);                                            \
                     }                                                                              \
                 } else {                                                                           \
                     for (int c = 0; c < cn; c++) {                                                 \
-                        v8f vv;                                                                    \
-                        memcpy(&vv, v + 8 * c, sizeof vv);                                         \
+                        VT vv;                                                                     \
+                        memcpy(&vv, v + W * c, sizeof vv);                                         \
                         acc[c] = MULADD(acc[c], p, vv);                                            \
                     }                                                                              \
                 }                                                                                  \
             }                                                                                      \
             for (int c = 0; c < cn; c++) {                                                         \
-                const v8f r = acc[c] / total;                                                      \
-                memcpy(o + 8 * (c0 + c), &r, sizeof r);                                            \
+                const VT r = acc[c] / total;                                                       \
+                memcpy(o + W * (c0 + c), &r, sizeof r);                                            \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -588,10 +606,17 @@ TARGET static void NAME##_task(const void *ctx, int64_t task) {                 
 }
 
 #define MULADD_PLAIN(acc, x, y) ((acc) + (x) * (y))
-ATTEND(attend_generic, , MULADD_PLAIN)
+#define FOLD_NONE(v) (v)
+#define BCAST8(x) ((v8f){x, x, x, x, x, x, x, x})
+ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, FOLD_NONE, BCAST8)
 #if defined(__x86_64__)
-#define MULADD_FMA(acc, x, y) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(acc)))
-ATTEND(attend_avx2, T256, MULADD_FMA)
+typedef float v16f __attribute__((vector_size(64)));
+#define MULADD_FMA8(acc, x, y) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(acc)))
+ATTEND(attend_avx2, T256, v8f, 8, MULADD_FMA8, FOLD_NONE, (v8f)_mm256_set1_ps)
+#define MULADD_FMA16(acc, x, y) ((v16f)_mm512_fmadd_ps((__m512)(x), (__m512)(y), (__m512)(acc)))
+#define FOLD16(v) ((v8f)_mm256_add_ps(_mm512_castps512_ps256((__m512)(v)), _mm512_extractf32x8_ps((__m512)(v), 1)))
+ATTEND(attend_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,fma"))), v16f, 16, MULADD_FMA16, FOLD16,
+       (v16f)_mm512_set1_ps)
 #endif
 
 /* Optional per-head RMSNorm (q/k norm), then rotary ("rotate half") of one head in place. */
@@ -636,7 +661,8 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
     attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, pos, scale, softcap, out};
     const int64_t per = per_task(N * Hk), ntasks = (N * Hk + per - 1) / per;
 #if defined(__x86_64__)
-    if (path != PATH_GENERIC) parallel(attend_avx2_task, &a, ntasks);
+    if (path == PATH_AVX512VNNI && D % 16 == 0) parallel(attend_avx512_task, &a, ntasks);
+    else if (path != PATH_GENERIC) parallel(attend_avx2_task, &a, ntasks);
     else
 #endif
         parallel(attend_generic_task, &a, ntasks);
