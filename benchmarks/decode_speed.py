@@ -1,5 +1,6 @@
-"""Batch-1 greedy decoding speed: transformers' generate (KV cache) against our engine with no
-drafter (plain decoding), the n-gram drafter and trained drafters, in one process on the same prompts.
+"""Batch-1 greedy decoding speed: transformers' generate (KV cache), llama.cpp on the same GGUF file
+(when llama-cpp-python is installed: `pip install -e '.[bench]'`), and our engine with no drafter
+(plain decoding), the n-gram drafter and trained drafters, in one process on the same prompts.
 
     python benchmarks/decode_speed.py [--target smollm2-135m] [--drafter SPEC ...] [--max-new-tokens 128]
                                       [--prompts 6] [--sets gsm8k,humaneval,...] [--threads 2]
@@ -9,8 +10,13 @@ verification policy after `@` (`default@dspark`, `runs/x/final@threshold`; defau
 Runs are interleaved prompt by prompt so machine noise hits every variant alike; prints, per
 variant, tokens/s over all prompts (total tokens / total time) and the median and range across
 prompts, ratios to transformers and to our plain decoding, and whether each variant's tokens equal
-transformers' greedy output. When the target's weights are packed (dspark/models/packed.py), the
-variant "plain, fp32 weights" runs plain decoding again with the packed kernel off.
+transformers' greedy output. Our variants run the default (fast) precision; "plain, exact" runs
+plain decoding with fp32 activations (the precision that matches transformers), and the speculative
+variants are checked token for token against plain decoding of the same precision.
+
+Agreement with transformers' fp32 greedy answer, per precision and for llama.cpp: whole answers
+identical, and top-1 agreement per position with transformers' answer as the prefix (one forward
+over prompt + answer).
 """
 from __future__ import annotations
 
@@ -57,6 +63,7 @@ def main() -> int:
     ap.add_argument("--sets", default=DEFAULT_SETS, help="comma-separated benchmark sets to draw prompts from")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-hf", action="store_true", help="skip transformers' generate")
+    ap.add_argument("--no-llama-cpp", action="store_true", help="skip llama.cpp even when installed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -64,30 +71,30 @@ def main() -> int:
 
     from dspark.drafters import load as load_drafter
     from dspark.generate import generate
-    from dspark.models import packed
     from dspark.models.loader import load_target
     from dspark.profile import sps_for_policies
     from dspark.sampling import SamplingParams
 
-    target = load_target(args.target)
-    # name -> (drafter, policy, SPS table)
-    variants = {"plain": (load_drafter("none", target), "fixed", None),
-                "ngram": (load_drafter("ngram", target), "fixed", None)}
-    # The same plain decoding with the packed-weight kernel off: what packing alone buys.
-    unpacked = "plain, fp32 weights"
-    if packed.is_packed(target.model):
-        variants[unpacked] = variants["plain"]
+    target = load_target(args.target)                      # the default precision (fast)
+    exact = load_target(args.target, precision="exact")
+    # name -> (target, drafter, policy, SPS table)
+    variants = {"plain": (target, load_drafter("none", target), "fixed", None),
+                "ngram": (target, load_drafter("ngram", target), "fixed", None)}
     for spec in args.drafter:
         path, _, policy = spec.partition("@")
         policy = policy or "fixed"
-        variants[variant_name(path, policy)] = (load_drafter(path, target), policy,
+        variants[variant_name(path, policy)] = (target, load_drafter(path, target), policy,
                                                 sps_for_policies(policy, target))
+    variants["plain, exact"] = (exact, load_drafter("none", target), "fixed", None)
     hf = None if args.no_hf else AutoModelForCausalLM.from_pretrained(str(target.path), dtype=torch.float32).eval()
+    llama = None if args.no_llama_cpp else llama_cpp_model(args.target, args.threads)
 
     prompts = sample_prompts(args.prompts, args.sets)
-    tps = {k: [] for k in (["transformers"] if hf else []) + list(variants)}
+    tps = {k: [] for k in (["transformers"] if hf else []) + (["llama.cpp"] if llama else []) + list(variants)}
     totals = {k: [0, 0.0] for k in tps}   # tokens, seconds
-    same = {k: 0 for k in variants}
+    same = {k: 0 for k in tps}            # whole answers identical to transformers'
+    top1 = {k: [0, 0] for k in ("plain", "plain, exact", "llama.cpp")}   # agreeing positions, positions
+    same_as_plain = {k: 0 for k in variants}
     taus = {k: [] for k in variants}
     for i, prompt in enumerate(prompts):
         ids = target.encode_prompt(prompt)
@@ -100,19 +107,25 @@ def main() -> int:
                                   eos_token_id=sorted(target.eos_ids), pad_token_id=target.config.pad_token_id)
             dt = time.perf_counter() - t0
             ref = out[0, len(ids):].tolist()
-            tps["transformers"].append(len(ref) / dt)
-            totals["transformers"][0] += len(ref)
-            totals["transformers"][1] += dt
-        for name, (drafter, policy, sps) in variants.items():
-            with packed.kernel_rows(0 if name == unpacked else packed.KERNEL_MAX_ROWS):
-                r = generate(target, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy,
-                             sps_table=sps)
-            tps[name].append(r["tokens_per_second"])
-            totals[name][0] += r["num_new_tokens"]
-            totals[name][1] += r["elapsed_s"]
+            record(tps, totals, "transformers", len(ref), dt)
+        if llama is not None:
+            t0 = time.perf_counter()
+            toks = llama_cpp_greedy(llama, ids, args.max_new_tokens, target.eos_ids)
+            record(tps, totals, "llama.cpp", len(toks), time.perf_counter() - t0)
+            if ref is not None:
+                same["llama.cpp"] += toks == ref
+                count_top1(top1["llama.cpp"], llama_cpp_argmax(llama, ids, ref), ref)
+        plain_ids = {}
+        for name, (tgt, drafter, policy, sps) in variants.items():
+            r = generate(tgt, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy, sps_table=sps)
+            record(tps, totals, name, r["num_new_tokens"], r["elapsed_s"])
             taus[name].append(r["tau"])
+            plain_ids.setdefault(id(tgt), r["token_ids"])      # the first variant of a target is plain
+            same_as_plain[name] += r["token_ids"] == plain_ids[id(tgt)]
             if ref is not None:
                 same[name] += r["token_ids"] == ref
+                if name in top1:
+                    count_top1(top1[name], our_argmax(tgt, ids, ref), ref)
         print(f"prompt {i + 1}/{len(prompts)}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in tps.items()),
               file=sys.stderr)
 
@@ -122,15 +135,79 @@ def main() -> int:
     print(f"\nbatch-1 greedy decoding, {args.target}, fp32, {args.threads} threads, {len(prompts)} prompts "
           f"from {args.sets} x up to {args.max_new_tokens} new tokens\n"
           f"(tok/s = all tokens / all time; median and min-max across prompts)\n")
-    print("| variant | tok/s | median | min-max | x transformers | x plain | tau | identical to transformers |")
-    print("|---|---|---|---|---|---|---|---|")
+    base = "llama.cpp" if "llama.cpp" in overall else "transformers" if "transformers" in overall else None
+    print(f"| variant | tok/s | median | min-max | x transformers | x llama.cpp | x plain | tau | "
+          f"identical to plain | identical to transformers | top-1 agreement with transformers |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k in tps:
         x_hf = f"{overall[k] / overall['transformers']:.2f}" if "transformers" in overall else "-"
+        x_ll = f"{overall[k] / overall['llama.cpp']:.2f}" if "llama.cpp" in overall else "-"
         tau = f"{statistics.mean(taus[k]):.2f}" if k in taus else "-"
-        ident = f"{same[k]}/{len(prompts)}" if k in same and hf is not None else "-"
+        plain_same = f"{same_as_plain[k]}/{len(prompts)}" if k in same_as_plain else "-"
+        ident = f"{same[k]}/{len(prompts)}" if hf is not None and k != "transformers" else "-"
+        agree = f"{top1[k][0] / max(1, top1[k][1]):.4f} ({top1[k][1]} positions)" if k in top1 and hf else "-"
         print(f"| {k} | {overall[k]:.1f} | {med[k]:.1f} | {spread[k][0]:.1f}-{spread[k][1]:.1f} | {x_hf} | "
-              f"{overall[k] / overall['plain']:.2f} | {tau} | {ident} |")
+              f"{x_ll} | {overall[k] / overall['plain']:.2f} | {tau} | {plain_same} | {ident} | {agree} |")
+    if base:
+        print(f"\nplain / {base}: {overall['plain'] / overall[base]:.2f}; "
+              f"ngram / {base}: {overall['ngram'] / overall[base]:.2f}")
     return 0
+
+
+def record(tps, totals, name: str, tokens: int, seconds: float) -> None:
+    tps[name].append(tokens / seconds)
+    totals[name][0] += tokens
+    totals[name][1] += seconds
+
+
+def count_top1(counter: list[int], argmax: list[int], ref: list[int]) -> None:
+    counter[0] += sum(a == b for a, b in zip(argmax, ref))
+    counter[1] += len(ref)
+
+
+def our_argmax(target, ids: list[int], ref: list[int]) -> list[int]:
+    """Our greedy choice at each answer position, with transformers' answer as the prefix."""
+    from dspark.batch import FlatBatch
+    model = target.model
+    cache = model.new_cache(1, len(ids) + len(ref) + 1)
+    rows = list(range(len(ids) - 1, len(ids) + len(ref) - 1))
+    with torch.no_grad():
+        logits = model(FlatBatch.build([(0, 0, ids + ref)], "cpu", logit_rows=rows), cache).logits
+    return logits.argmax(-1).tolist()
+
+
+def llama_cpp_model(target: str, threads: int):
+    """llama.cpp (llama-cpp-python) on the GGUF file our target was converted from: one instance to
+    generate, one that keeps every position's logits (for the agreement check), or None."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        print("llama-cpp-python is not installed: no llama.cpp variant (pip install -e '.[bench]')",
+              file=sys.stderr)
+        return None
+    from dspark.models.loader import NAMED_TARGETS, _gguf_path
+    if target not in NAMED_TARGETS:
+        return None
+    return [Llama(model_path=str(_gguf_path(target)), n_threads=threads, n_threads_batch=threads, n_ctx=2048,
+                  n_batch=512, logits_all=all_logits, verbose=False) for all_logits in (False, True)]
+
+
+def llama_cpp_greedy(llama, ids: list[int], max_new: int, eos: set[int]) -> list[int]:
+    out = []
+    for tok in llama[0].generate(ids, top_k=1, temp=0.0, reset=True):
+        if tok in eos:
+            break
+        out.append(tok)
+        if len(out) >= max_new:
+            break
+    return out
+
+
+def llama_cpp_argmax(llama, ids: list[int], ref: list[int]) -> list[int]:
+    llama[1].reset()
+    llama[1].eval(ids + ref)
+    scores = llama[1].scores[len(ids) - 1:len(ids) + len(ref) - 1]
+    return [int(row.argmax()) for row in scores]
 
 
 if __name__ == "__main__":
