@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
+ORIGINAL_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
+import dspark  # noqa: E402,F401  (before torch: sets OMP_WAIT_POLICY, see dspark/__init__.py)
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = ROOT.parent / "shared" / "eval_datasets"
@@ -179,6 +182,10 @@ def our_argmax(target, ids: list[int], ref: list[int]) -> list[int]:
 def llama_cpp_model(target: str, threads: int):
     """llama.cpp (llama-cpp-python) on the GGUF file our target was converted from: one instance to
     generate, one that keeps every position's logits (for the agreement check), or None."""
+    # llama.cpp runs with its OpenMP defaults, as a user would run it: its libgomp reads the
+    # environment when it loads, after torch's did with dspark's setting.
+    if ORIGINAL_OMP_WAIT_POLICY is None:
+        os.environ.pop("OMP_WAIT_POLICY", None)
     try:
         from llama_cpp import Llama
     except ImportError:

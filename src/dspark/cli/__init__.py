@@ -7,14 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
-# Before torch starts its OpenMP pool: idle OpenMP threads sleep instead of spinning. On a machine
-# whose cores other work shares, spinning threads fight for cores they do not get (2 threads ran
-# 10x slower than 1); the heavy kernels run on the runtime's own pool (models/qkernels.c), so a
-# quiet machine loses nothing (RESULTS.md, "Threads on a busy machine"). Set it to override.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ..errors import DSparkError
 from .options import load_target_and_drafter, setup_torch  # noqa: F401  (the helpers commands share)

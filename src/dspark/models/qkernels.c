@@ -168,7 +168,7 @@ static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw,
         for (int64_t b = 0; b < nb; b++) {
             const float *xb = xr + b * BLOCK;
             float amax = 0.0f;
-            for (int t = 0; t < BLOCK; t++) amax = fmaxf(amax, fabsf(xb[t]));
+            for (int t = 0; t < BLOCK; t++) amax = fabsf(xb[t]) > amax ? fabsf(xb[t]) : amax;
             const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
             int32_t s = 0;
             int8_t *qb = qx + m * K + b * BLOCK;
@@ -436,6 +436,20 @@ static task_fn qmm_task(int path) {
     return qmm_task_generic;
 }
 
+typedef struct {
+    const float *x; int64_t M, K; const float *nw; float eps;
+    int8_t *qx; float *dx; int32_t *sx; float *sxf;
+    int64_t rows_per_task;
+} quant_t;
+
+static void quantize_task(const void *ctx, int64_t task) {
+    const quant_t *q = ctx;
+    const int64_t m0 = task * q->rows_per_task, nb = q->K / BLOCK;
+    const int64_t m1 = m0 + q->rows_per_task < q->M ? m0 + q->rows_per_task : q->M;
+    quantize_rows(q->x + m0 * q->K, m1 - m0, q->K, q->nw, q->eps, q->qx + m0 * q->K, q->dx + m0 * nb,
+                  q->sx + m0 * nb, q->sxf + m0 * nb);
+}
+
 /* y [M, N] = (rmsnorm(x) if nw else x) [M, K] @ W^T (+ bias) (+ residual), W packed as tiles. */
 void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps,
                 const uint8_t *w, const float *S, const float *L, int64_t N, int bits,
@@ -444,7 +458,9 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
     int8_t *qx = malloc((size_t)(M * K));
     float *dx = malloc(sizeof(float) * (size_t)(M * nb)), *sxf = malloc(sizeof(float) * (size_t)(M * nb));
     int32_t *sx = malloc(sizeof(int32_t) * (size_t)(M * nb));
-    quantize_rows(x, M, K, nw, eps, qx, dx, sx, sxf);
+    /* Rows are quantized independently: in parallel once there are a few (a row per task). */
+    quant_t quant = {x, M, K, nw, eps, qx, dx, sx, sxf, M >= 8 ? 1 : M};
+    parallel(quantize_task, &quant, (M + quant.rows_per_task - 1) / quant.rows_per_task);
     const int64_t ntiles = N / TILE;
     qmm_t c = {qx, dx, sx, sxf, M, K, N, w, S, L, bits, bias, residual, y, per_task(ntiles)};
     parallel(qmm_task(path), &c, (ntiles + c.tiles_per_task - 1) / c.tiles_per_task);
