@@ -28,8 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-ORIGINAL_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
-import dspark  # noqa: E402,F401  (before torch: sets OMP_WAIT_POLICY, see dspark/__init__.py)
+ORIGINAL_SPINCOUNT = os.environ.get("GOMP_SPINCOUNT")
+import dspark  # noqa: E402,F401  (before torch: sets GOMP_SPINCOUNT, see dspark/__init__.py)
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,8 +184,8 @@ def llama_cpp_model(target: str, threads: int):
     generate, one that keeps every position's logits (for the agreement check), or None."""
     # llama.cpp runs with its OpenMP defaults, as a user would run it: its libgomp reads the
     # environment when it loads, after torch's did with dspark's setting.
-    if ORIGINAL_OMP_WAIT_POLICY is None:
-        os.environ.pop("OMP_WAIT_POLICY", None)
+    if ORIGINAL_SPINCOUNT is None:
+        os.environ.pop("GOMP_SPINCOUNT", None)
     try:
         from llama_cpp import Llama
     except ImportError:

@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 
-import dspark  # noqa: F401  (before torch: sets OMP_WAIT_POLICY, see dspark/__init__.py)
+import dspark  # noqa: F401  (before torch: sets GOMP_SPINCOUNT, see dspark/__init__.py)
 import torch
 
 from dspark.batch import FlatBatch

@@ -1,0 +1,84 @@
+"""Where a batch-1 decode step goes, per precision (a script, not a test).
+
+Times one-token forwards after a ~300-token context and splits each into the matrix products, the
+attention (the C kernel in the fast precision; cache write, read, mask and SDPA in the exact one),
+and everything else (norms, rotary, activations, embedding, Python), by wrapping those functions
+with timers (about 1 us per wrapped call is counted in its own category).
+
+    python benchmarks/step_profile.py [--target smollm2-135m] [--steps 60]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import defaultdict
+
+import dspark  # noqa: F401  (before torch: sets GOMP_SPINCOUNT, see dspark/__init__.py)
+import torch
+
+from dspark.batch import FlatBatch
+from dspark.models import decoder, layers, runtime
+from dspark.models.loader import load_target
+
+SPENT: dict[str, float] = defaultdict(float)
+CALLS: dict[str, int] = defaultdict(int)
+
+
+def timed(category: str, fn):
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            SPENT[category] += time.perf_counter() - t0
+            CALLS[category] += 1
+    return wrapper
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", default="smollm2-135m")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    # The wrapped functions: every product and every attention, in both forwards.
+    runtime.qmatmul = timed("products", runtime.qmatmul)
+    rt = runtime.lib()
+    rt.attention = timed("attention", rt.attention)
+    layers.packed_linear = timed("products", layers.packed_linear)
+    decoder.cached_attention = timed("attention", decoder.cached_attention)
+    context = list(range(100, 400))
+    print(f"{args.target}, batch 1, context {len(context)}, {args.threads} threads, median step of {args.steps}; "
+          "ms per step (calls per step)\n")
+    print("| precision | step | products | attention | everything else |")
+    print("|---|---|---|---|---|")
+    for precision in ("exact", "fast"):
+        model = load_target(args.target, tokenizer=False, precision=precision).model
+        cache = model.new_cache(1, len(context) + 8)
+        steps = []
+        with torch.no_grad():
+            model(FlatBatch.build([(0, 0, context)], "cpu"), cache)
+            parts = []
+            for i in range(args.steps + 5):
+                SPENT.clear()
+                CALLS.clear()
+                t0 = time.perf_counter()
+                model(FlatBatch.build([(0, len(context), [7])], "cpu"), cache)
+                dt = time.perf_counter() - t0
+                cache.truncate(0, len(context))
+                if i >= 5:
+                    steps.append(dt)
+                    parts.append((dict(SPENT), dict(CALLS)))
+        med = statistics.median(steps)
+        cells = []
+        for cat in ("products", "attention"):
+            cells.append(f"{statistics.median(p[0].get(cat, 0) for p in parts) * 1e3:.1f} "
+                         f"({parts[0][1].get(cat, 0)})")
+        other = statistics.median(s - sum(p[0].values()) for s, p in zip(steps, parts))
+        print(f"| {precision} | {med * 1e3:.1f} | {cells[0]} | {cells[1]} | {other * 1e3:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
