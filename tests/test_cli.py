@@ -71,40 +71,69 @@ def test_committed_drafters_load_by_name(smol):
         load("dflash", smol)
 
 
-# --- arguments are checked before anything loads (each of these returns in about a second) ------
+# --- arguments are checked before anything loads: run in this process (no model, no subprocess) ---
 
-def test_empty_prompt_is_refused_before_loading():
-    r = dspark("generate", "  ", timeout=60)
-    assert_clean_error(r, "is empty")
+def run_main(capsys, *argv):
+    """`dspark ARGV` through its main(); (exit code, stderr) as a user sees them."""
+    from dspark.cli import main
+    code = main(list(argv))
+    return code, capsys.readouterr().err
 
 
-def test_serve_checks_its_address_before_loading():
+def assert_one_line_error(code, err, command, *words):
+    assert code == 2 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{command}: error:"), err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_empty_prompt_is_refused_before_loading(capsys, monkeypatch):
+    import dspark.cli.options as options
+    monkeypatch.setattr(options, "load_target_and_drafter", lambda *a, **k: pytest.fail("loaded a model"))
+    for prompt in ("", "  \n"):
+        assert_one_line_error(*run_main(capsys, "generate", prompt), "dspark generate", "is empty")
+
+
+def test_serve_checks_its_address_before_loading(capsys, monkeypatch):
     import socket
-    r = dspark("serve", "--port", "99999", timeout=60)
-    assert_clean_error(r, "not a TCP port", command="dspark serve")
+
+    import dspark.cli.serve as serve
+    monkeypatch.setattr(serve, "load_target_and_drafter", lambda *a, **k: pytest.fail("loaded a model"))
+    assert_one_line_error(*run_main(capsys, "serve", "--port", "99999"), "dspark serve", "not a TCP port")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        r = dspark("serve", "--port", str(s.getsockname()[1]), timeout=60)
-    assert_clean_error(r, "already in use", command="dspark serve")
+        port = str(s.getsockname()[1])
+        assert_one_line_error(*run_main(capsys, "serve", "--port", port), "dspark serve", "already in use")
 
 
-def test_bench_checks_policies_and_dataset_before_loading(tmp_path):
-    assert_clean_error(dspark("bench", "--policies", "none,warp", timeout=60), "unknown policy 'warp'",
-                       command="dspark bench")
-    assert_clean_error(dspark("bench", "--dataset", str(tmp_path / "none.jsonl"), timeout=60), "no such file",
-                       command="dspark bench")
+def test_bench_checks_policies_and_dataset_before_loading(capsys, monkeypatch, tmp_path):
+    import dspark.cli.bench as bench
+    monkeypatch.setattr(bench, "load_target_and_drafter", lambda *a, **k: pytest.fail("loaded a model"))
+    assert_one_line_error(*run_main(capsys, "bench", "--policies", "none,warp"), "dspark bench",
+                          "unknown policy 'warp'")
+    assert_one_line_error(*run_main(capsys, "bench", "--dataset", str(tmp_path / "none.jsonl")), "dspark bench",
+                          "no such file")
 
 
-def test_help_lists_choices_and_ends_cleanly():
+def test_help_lists_choices_and_ends_cleanly(capsys):
+    from deepspec.cli import main as deepspec_main
+    from dspark.cli import main as dspark_main
     from dspark.schedule import POLICIES
-    r = dspark("generate", "--help", timeout=60)
-    assert r.returncode == 0 and all(p in r.stdout for p in POLICIES)
-    r = dspark("pull", "--help", timeout=60)
-    assert "smollm2-135m" in r.stdout and "gemma3-270m" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "deepspec.cli", "--help"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and r.stdout.rstrip().endswith(".")
+
+    def help_of(main, *argv):
+        with pytest.raises(SystemExit) as e:
+            main([*argv, "--help"])
+        assert e.value.code == 0
+        return capsys.readouterr().out
+    assert all(p in help_of(dspark_main, "generate") for p in POLICIES)
+    out = help_of(dspark_main, "pull")
+    assert "smollm2-135m" in out and "gemma3-270m" in out
+    out = help_of(deepspec_main)
+    assert out.rstrip().endswith(".")
     for command in ("prompts", "regenerate", "cache", "train", "eval", "calibrate"):
-        assert command in r.stdout
-    r = dspark("generate", "--policy", "warp", timeout=60)
-    assert r.returncode == 2 and "invalid choice" in r.stderr
+        assert command in out
+    with pytest.raises(SystemExit) as e:
+        dspark_main(["generate", "--policy", "warp"])
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err

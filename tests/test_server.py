@@ -346,7 +346,7 @@ def test_concurrent_streaming_load(target):
                 outcome["errors"].append(repr(e))
 
     async def main(url):
-        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=32)) as http:
+        async with httpx.AsyncClient(timeout=180, limits=httpx.Limits(max_connections=32)) as http:
             await asyncio.gather(*(client(k, url, http) for k in range(clients)))
 
     with serve(app) as url:
@@ -448,3 +448,30 @@ def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     assert len(calls) == 1 and t1.tokens == t2.tokens == [1, 2]
     assert (tmp_path / "sps" / "tiny-smol-cpu-float32-t1.json").exists()
     assert t2.meta["model"] == "tiny-smol"
+
+
+def test_profile_keeps_a_quiet_table_when_busy(target, tmp_path, monkeypatch, capsys):
+    """`dspark profile` on a busy machine does not replace a table measured on a quiet one (the
+    table `dspark serve` reads), unless --force; progress goes to stderr."""
+    import dspark.models.loader as loader
+    from dspark import profile
+    from dspark.cli import main
+    from dspark.schedule import SPSTable
+    monkeypatch.setattr(loader, "load_target", lambda *a, **k: target)
+    out = tmp_path / "sps.json"
+    SPSTable([1, 2], [10.0, 9.0], {"load_average": 0.1, "cpu_count": 2}).save(out)
+    real = profile.profile_sps
+
+    def busy(*a, **k):
+        table = real(*a, **k)
+        table.meta.update(load_average=99.0, cpu_count=2)
+        return table
+    monkeypatch.setattr(profile, "profile_sps", busy)
+    args = ["profile", "--tokens", "1,2", "--context", "8", "--repeats", "1", "--warmup", "0", "--output", str(out)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "kept" in err and "--force" in err and "forward" in err
+    assert SPSTable.load(out).steps_per_second == [10.0, 9.0]
+    assert SPSTable.load(tmp_path / "sps.busy.json").meta["load_average"] == 99.0
+    assert main(args + ["--force"]) == 0
+    assert SPSTable.load(out).meta["load_average"] == 99.0

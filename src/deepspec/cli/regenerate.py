@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dspark.cli.options import add_target_arguments, load_target_and_drafter, setup_torch
+from dspark.cli.options import add_sampling_arguments, add_target_arguments, load_target_and_drafter, setup_torch
 
 from ..data.prompts import load_prompts
 from ..data.regenerate import EndpointBackend, EngineBackend, RegenSettings, regenerate
@@ -17,15 +17,13 @@ def add_arguments(p) -> None:
     add_target_arguments(p, drafter_default="ngram")
     p.add_argument("--url", default=None, help="OpenAI-compatible endpoint instead of the local engine")
     p.add_argument("--model", default=None, help="model name at the endpoint (default: --target)")
-    p.add_argument("--api-key", default=None)
+    p.add_argument("--api-key", default=None, help="bearer key for --url")
     p.add_argument("--concurrency", type=int, default=16, help="endpoint requests in flight")
     p.add_argument("--max-batch", type=int, default=16, help="local engine: conversations per batch")
     p.add_argument("--limit", type=int, default=None, help="stop once this many conversations are written")
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--top-p", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=20)
-    p.add_argument("--max-new-tokens", type=int, default=512)
-    p.add_argument("--seed", type=int, default=0)
+    # the reference recipe's sampling (RegenSettings)
+    add_sampling_arguments(p, temperature=0.7, top_p=0.8, top_k=20)
+    p.add_argument("--max-new-tokens", type=int, default=512, help="most tokens per answer (default: %(default)s)")
 
 
 def run(args) -> int:

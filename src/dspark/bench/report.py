@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 CSV_FIELDS = ["policy", "concurrency", "requests", "errors", "output_tokens", "wall_s", "throughput_tok_s",
@@ -40,47 +41,45 @@ def _by_policy(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def plot_frontier(rows: list[dict], path: Path, title: str = "") -> None:
+@contextmanager
+def _figure(path: Path, title: str, xlabel: str, ylabel: str):
+    """One figure of the sweep: the caller draws on the axes; labels, grid, legend and saving here."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for policy, rs in _by_policy(rows).items():
-        xs = [r["per_user_tps_mean"] for r in rs]
-        ys = [r["throughput_tok_s"] for r in rs]
-        ax.plot(xs, ys, marker="o", label=policy)
-        for r, x, y in zip(rs, xs, ys):
-            if not (math.isnan(x) or math.isnan(y)):
-                ax.annotate(str(r["concurrency"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_xlabel("per-user speed (output tokens/s per request)")
-    ax.set_ylabel("aggregate throughput (output tokens/s)")
-    ax.set_title(title or "Throughput against per-user speed (labels: concurrency)")
+    yield ax
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_frontier(rows: list[dict], path: Path, title: str = "") -> None:
+    with _figure(path, title or "Throughput against per-user speed (labels: concurrency)",
+                 "per-user speed (output tokens/s per request)", "aggregate throughput (output tokens/s)") as ax:
+        for policy, rs in _by_policy(rows).items():
+            xs = [r["per_user_tps_mean"] for r in rs]
+            ys = [r["throughput_tok_s"] for r in rs]
+            ax.plot(xs, ys, marker="o", label=policy)
+            for r, x, y in zip(rs, xs, ys):
+                if not (math.isnan(x) or math.isnan(y)):
+                    ax.annotate(str(r["concurrency"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
 
 
 def plot_budget(rows: list[dict], path: Path, title: str = "") -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for policy, rs in _by_policy(rows).items():
-        ax.plot([r["concurrency"] for r in rs], [r["verify_budget"] for r in rs], marker="o", label=policy)
-    ax.set_xscale("log", base=2)
-    levels = sorted({r["concurrency"] for r in rows})
-    ax.set_xticks(levels, [str(c) for c in levels])
-    ax.minorticks_off()
-    ax.set_xlabel("concurrency (requests)")
-    ax.set_ylabel("draft tokens verified per request per step")
-    ax.set_title(title or "Average verification budget against concurrency")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with _figure(path, title or "Average verification budget against concurrency", "concurrency (requests)",
+                 "draft tokens verified per request per step") as ax:
+        for policy, rs in _by_policy(rows).items():
+            ax.plot([r["concurrency"] for r in rs], [r["verify_budget"] for r in rs], marker="o", label=policy)
+        ax.set_xscale("log", base=2)
+        levels = sorted({r["concurrency"] for r in rows})
+        ax.set_xticks(levels, [str(c) for c in levels])
+        ax.minorticks_off()
 
 
 def format_table(rows: list[dict], baseline: str | None) -> str:
