@@ -4,20 +4,20 @@ Both named targets ship as GGUF files whose linears are mostly 32-wide blocks
 w = scale * q + low with 4- to 8-bit integers q (SmolLM2: Q4_1 everywhere, Q8_0 for the tied
 embedding / LM head). The loader dequantizes them to fp32 once; decoding a few rows is then bound
 by reading 32 bits per weight (MODELS.md). `pack_weight` recovers (q, scale, low) from the fp32
-matrix and keeps them only if they reproduce every weight to fp32 rounding, so a packed model is
-the same model: nothing is quantized here, the quantization already happened upstream.
-`packed_linear` then multiplies small batches of rows (decode, verification of a few drafts) with
-a fused dequantize-and-multiply C kernel (packed_gemv.c) that reads 6 or 10 bits per weight (4- or
-8-bit q plus an fp32 scale and low per block), and leaves larger batches (prefill, wide
-verification) to the BLAS product on the fp32 copy, which is kept.
+matrix and keeps them only if they reproduce every weight to fp32 rounding, so the weights are the
+same weights: nothing is quantized here, the quantization already happened upstream.
 
-The kernel sums in a different order than BLAS does, like any two BLAS kernels do: outputs agree to
-fp32 rounding (tested against F.linear), and verification stays exactly lossless because drafts are
-always checked against the same forward that plain decoding runs.
+Two precisions multiply with them (`lay_out` builds the layout of one):
+- "fast" (the default): activations are quantized to 8 bits per 32-block too and the products are
+  exact integer sums (qkernels.c, driven by runtime.py, which also runs attention in C). This is
+  the GGUF as llama.cpp computes it, and it is batch invariant: a row's result does not depend on
+  the other rows, so speculative and plain greedy decoding give the same bits.
+- "exact": fp32 activations, as transformers computes (packed_gemv.c for up to KERNEL_MAX_ROWS rows,
+  BLAS on the fp32 copy beyond); outputs agree with F.linear to fp32 rounding.
 
-It is built once per machine with the system C compiler (about a second) into the dspark cache.
-Without a compiler, off x86-64 / AVX2, on CUDA, in other dtypes, or with DSPARK_PACKED=0 everything
-runs through F.linear as before.
+Both C files are built once per machine with the system C compiler (about a second each) into the
+dspark cache. Without a compiler, off x86-64, on CUDA, in other dtypes, or with DSPARK_PACKED=0
+everything runs through F.linear as before.
 """
 from __future__ import annotations
 
