@@ -23,7 +23,7 @@ import torch
 
 from .batch import FlatBatch
 from .errors import DSparkError
-from .models.packed import is_packed
+from .models.packed import packing_of
 from .schedule import SPS_POLICIES, SPSTable
 
 DEFAULT_TOKENS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
@@ -133,10 +133,12 @@ def device_name(device) -> str:
 
 
 def default_sps_path(target, device, dtype, threads: int | None) -> Path:
-    """Steps per second depend on the machine, dtype, threads and whether the weights are packed."""
+    """Steps per second depend on the machine, dtype, threads and how the weights are packed (the
+    fast precision's runtime, the exact precision's kernel, or none)."""
     from .models.loader import cache_root
     threads = threads or torch.get_num_threads()
-    packed = "-packed" if is_packed(target.model) else ""
+    packing = packing_of(target.model)
+    packed = f"-{packing}" if packing else ""
     return cache_root() / "sps" / f"{target.name}-{device_name(device)}-{dtype_name(dtype)}-t{threads}{packed}.json"
 
 

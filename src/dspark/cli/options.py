@@ -19,7 +19,11 @@ def add_target_arguments(p: argparse.ArgumentParser, drafter_default: str | None
                             "checkpoint directory (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps (default: %(default)s)")
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice, the cores)")
+    p.add_argument("--precision", choices=["fast", "exact"], default=None,
+                   help="CPU arithmetic of a packed (GGUF) target: fast = 8-bit activations as llama.cpp "
+                        "computes, batch invariant; exact = fp32 activations as transformers computes "
+                        "(default: $DSPARK_PRECISION, else fast)")
 
 
 def add_sampling_arguments(p: argparse.ArgumentParser, temperature: float = 0.0, top_p: float = 1.0,
@@ -55,9 +59,14 @@ def positive_int_list(s: str, name: str) -> list[int]:
 
 def setup_torch(args) -> None:
     """Every command calls this before it loads a model."""
+    import os
+
     import torch
     if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)   # the runtime's own pool follows torch's setting
+    if getattr(args, "precision", None):
+        # every target this process loads (load_target's default reads it)
+        os.environ["DSPARK_PRECISION"] = args.precision
 
 
 def load_target_and_drafter(args, tokenizer: bool = True):
