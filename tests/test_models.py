@@ -108,15 +108,22 @@ def test_logit_rows_taps_and_hidden():
 
 
 def test_smollm2_matches_transformers(smol):
-    """Real weights, fp32: our Llama forward against transformers' within 1e-4 relative."""
+    """Real weights: the exact precision (fp32 activations) matches transformers' forward within 1e-4
+    relative; the default fast precision (8-bit activations, as llama.cpp computes) within 10 % of
+    the largest logit (6 % measured), with the same top-1 token at nearly every position."""
     from transformers import AutoModelForCausalLM
+
+    from dspark.models.loader import load_target
     hf = AutoModelForCausalLM.from_pretrained(str(smol.path), dtype=torch.float32).eval()
     ids = smol.encode_prompt("Explain what a hash map is, in two sentences.")
     with torch.no_grad():
         ref = hf(torch.tensor([ids])).logits[0]
-    cache = smol.model.new_cache(1, 128)
-    s = cache.allocate()
-    got = smol.model(FlatBatch.build([(s, 0, ids)], "cpu"), cache).logits
-    rel = (got - ref).abs().max() / ref.abs().max()
-    assert rel < 1e-4, rel
-    assert (got.argmax(-1) == ref.argmax(-1)).float().mean() > 0.95
+    exact = load_target("smollm2-135m", tokenizer=False, precision="exact").model
+    assert exact.runtime is None and smol.model.runtime is not None
+    for model, tolerance, agreement in ((exact, 1e-4, 0.95), (smol.model, 0.1, 0.9)):
+        cache = model.new_cache(1, 128)
+        s = cache.allocate()
+        got = model(FlatBatch.build([(s, 0, ids)], "cpu"), cache).logits
+        rel = (got - ref).abs().max() / ref.abs().max()
+        assert rel < tolerance, rel
+        assert (got.argmax(-1) == ref.argmax(-1)).float().mean() > agreement

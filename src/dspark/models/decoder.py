@@ -108,11 +108,11 @@ class TargetModel(nn.Module):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """LM head (+ Gemma-2-style soft cap when configured), always returned in fp32."""
-        out = self.lm_head(hidden).float()
-        if self.cfg.final_logit_softcap:
-            c = self.cfg.final_logit_softcap
-            out = c * torch.tanh(out / c)
-        return out
+        return self.soft_cap(self.lm_head(hidden).float())
+
+    def soft_cap(self, logits: torch.Tensor) -> torch.Tensor:
+        c = self.cfg.final_logit_softcap
+        return c * torch.tanh(logits / c) if c else logits
 
     @torch.no_grad()
     def forward(self, batch: FlatBatch, cache: KVCache, taps: Sequence[int] = (),

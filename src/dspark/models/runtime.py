@@ -220,10 +220,7 @@ class FastForward:
         logits = None
         if need_logits:
             rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
-            logits = _product(rows, self.head, self.head_weight, norm=self.final_norm, eps=eps).float()
-            if cfg.final_logit_softcap:
-                c = cfg.final_logit_softcap
-                logits = c * torch.tanh(logits / c)
+            logits = model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm, eps=eps))
         return ForwardOutput(logits, [tapped[i] for i in taps], hidden)
 
 
