@@ -70,3 +70,6 @@ def test_drafter_labels(tmp_path):
     assert drafter_name(str(tmp_path / "dspark-x" / "checkpoints" / "step_000150")) == "dspark-x@step_000150"
     assert drafter_name(str(tmp_path / "mine")) == "mine"
     assert drafter_name("ngram") == "ngram"
+    # the repository's committed drafters live in checkpoints/ too, but are not a run's step
+    (tmp_path / "repo" / "checkpoints" / "dspark-smollm2-135m").mkdir(parents=True)
+    assert drafter_name(str(tmp_path / "repo" / "checkpoints" / "dspark-smollm2-135m")) == "dspark-smollm2-135m"

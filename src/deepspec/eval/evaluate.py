@@ -44,7 +44,7 @@ def drafter_name(spec: str) -> str:
     p = p.resolve()
     if p.name == "final":
         return p.parent.name
-    if p.parent.name == "checkpoints":
+    if p.parent.name == "checkpoints" and p.name.startswith("step_"):   # not the repository's checkpoints/
         return f"{p.parent.parent.name}@{p.name}"
     return p.name
 
