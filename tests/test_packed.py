@@ -10,7 +10,9 @@ import torch.nn.functional as F
 from conftest import tiny_model
 from dspark.batch import FlatBatch
 from dspark.models import packed
-from dspark.models.packed import pack_model, pack_weight, packed_linear
+from dspark.models.loader import pack_model
+from dspark.models.packed import pack_weight
+from dspark.models.runtime import exact_product, packed_linear
 
 
 
@@ -93,7 +95,7 @@ def test_kernel_matches_linear(kind, rows):
     bias = torch.randn(200)
     x = torch.randn(rows, 320)
     ref = F.linear(x.double(), w.double(), bias.double())
-    got = pack_weight(w).lay_out("exact")(x, bias)
+    got = exact_product(x, pack_weight(w).lay_out("exact"), bias)
     assert got.shape == (rows, 200) and got.dtype == torch.float32
     assert (got.double() - ref).abs().max() <= 1e-5 * ref.abs().max()
     # The BLAS product on the same fp32 inputs differs from the exact one by the same order.
@@ -105,7 +107,7 @@ def test_packed_linear_falls_back():
     p = pack_weight(w).lay_out("exact")
     x = torch.randn(3, 128)
     with torch.no_grad():
-        assert torch.equal(packed_linear(x, w, None, p), p(x))
+        assert torch.equal(packed_linear(x, w, None, p), exact_product(x, p))
         many = torch.randn(packed.KERNEL_MAX_ROWS + 1, 128)
         assert torch.equal(packed_linear(many, w, None, p), F.linear(many, w))
         w.mul_(2)                     # the weight changed since it was packed: the copy is stale
@@ -130,7 +132,7 @@ def test_packed_cache_round_trip(tmp_path, caplog):
     assert torch.equal(after.words, before.words) and torch.equal(after.scale, before.scale)
     x = torch.randn(2, 64)
     with torch.no_grad():
-        assert torch.equal(model.lm_head(x), before(x))
+        assert torch.equal(model.lm_head(x), exact_product(x, before))
     cache.write_bytes(b"garbage")                      # a corrupt cache is rebuilt, with a warning
     assert pack_model(model, cache=cache, precision="exact") == first
     assert "unreadable packed-weight cache" in caplog.text

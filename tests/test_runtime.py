@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from conftest import tiny_model
 from dspark.batch import FlatBatch
 from dspark.models import packed, runtime
-from dspark.models.packed import pack_model, pack_weight
+from dspark.models.loader import pack_model
+from dspark.models.packed import pack_weight
 from dspark.sampling import SamplingParams
 from lossless import greedy_reference, run_engine
 from test_packed import gguf_like

@@ -1,5 +1,6 @@
-"""Atomic writes: the one helper for every file or directory a kill must not leave half-written
-(SPS tables, training checkpoints and logs, prompt sets, feature-cache manifests)."""
+"""Where dspark keeps its files (`cache_root`), and atomic writes: the one helper for every file or
+directory a kill must not leave half-written (SPS tables, training checkpoints and logs, prompt sets,
+feature-cache manifests)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,11 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+
+def cache_root() -> Path:
+    """Converted models, packed weights, built kernels and SPS tables: $DSPARK_HOME or ~/.cache/dspark."""
+    return Path(os.environ.get("DSPARK_HOME", Path.home() / ".cache" / "dspark"))
 
 
 def _remove(p: Path) -> None:

@@ -85,7 +85,7 @@ class DecoderStack(nn.Module):
 
 class TargetModel(nn.Module):
     """A causal LM that runs flat batches against a KVCache."""
-    runtime = None   # runtime.FastForward once packed for the fast precision (packed.pack_model)
+    runtime = None   # runtime.FastForward once packed for the fast precision (loader.pack_model)
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -118,7 +118,7 @@ class TargetModel(nn.Module):
     def forward(self, batch: FlatBatch, cache: KVCache, taps: Sequence[int] = (),
                 need_logits: bool = True) -> ForwardOutput:
         if self.runtime is not None and batch.tokens.device.type == "cpu":
-            return self.runtime(self, batch, cache, taps, need_logits)
+            return ForwardOutput(*self.runtime(self, batch, cache, taps, need_logits))
         cache.check_room(batch)
         cfg, m = self.cfg, self.model
         x = m.embed(batch.tokens)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig, RopeConfig
-from .packed import PackedWeight, packed_linear
+from .packed import PackedWeight
+from .runtime import packed_linear
 
 
 class RMSNorm(nn.Module):
@@ -72,7 +73,7 @@ class MLP(nn.Module):
         return self.down_proj(g * self.up_proj(x))
 
 
-def _fused_weight(owner: nn.Module, linears: tuple[nn.Linear, ...]):
+def fused_weight(owner: nn.Module, linears: tuple[nn.Linear, ...]):
     """The concatenated weight (and bias) of several linears on the same input, cached on `owner`
     and rebuilt whenever one of the weights changes (training, loading, a dtype move)."""
     key = tuple((m.weight.data_ptr(), m.weight._version, m.weight.dtype) for m in linears)
@@ -125,7 +126,7 @@ class Attention(nn.Module):
         and one kernel instead of three, which is what batch-1 decoding is bound by."""
         if torch.is_grad_enabled():
             return (self.project_q(x, cos, sin),) + self.project_kv(x, cos, sin)
-        w, b = _fused_weight(self, (self.q_proj, self.k_proj, self.v_proj))
+        w, b = fused_weight(self, (self.q_proj, self.k_proj, self.v_proj))
         hq, hk = self.num_heads, self.num_kv_heads
         qkv = packed_linear(x, w, b, self.packed_qkv).view(x.shape[0], hq + 2 * hk, self.head_dim)
         v = qkv[:, hq + hk:]

@@ -17,9 +17,12 @@ from pathlib import Path
 import torch
 
 from ..errors import DSparkError
+from ..files import cache_root
 from .config import ModelConfig
 from .decoder import TargetModel
-from .packed import cache_path_for, pack_model
+from . import runtime
+from .layers import Attention, Linear, fused_weight
+from .packed import TILE, available, cache_path_for, default_precision, pack_weight, read_cache, write_cache
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,6 @@ def parse_dtype(name: str | torch.dtype) -> torch.dtype:
         return DTYPES[name]
     except KeyError:
         raise DSparkError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}") from None
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("DSPARK_HOME", Path.home() / ".cache" / "dspark"))
 
 
 @dataclass
@@ -246,6 +245,59 @@ def build_target_model(cfg: ModelConfig, state: dict[str, torch.Tensor], device,
             raise DSparkError(f"tensor {k} has shape {tuple(v.shape)}, the config implies {tuple(want)}")
     model.load_state_dict(state, strict=False)
     return model.to(device=device, dtype=dtype).eval()
+
+
+def _products(model: torch.nn.Module) -> list[tuple[str, object, str, torch.Tensor]]:
+    """(name, owner, attribute, fp32 weight) of every product inference runs: the fused q/k/v of
+    each attention (inference runs q, k and v as one product) and every other linear."""
+    out, fused = [], set()
+    for name, mod in model.named_modules():
+        if isinstance(mod, Attention):
+            w, _ = fused_weight(mod, (mod.q_proj, mod.k_proj, mod.v_proj))
+            out.append((f"{name}.qkv", mod, "packed_qkv", w))
+            fused.update(id(m) for m in (mod.q_proj, mod.k_proj, mod.v_proj))
+    out += [(name, m, "packed", m.weight) for name, m in model.named_modules()
+            if isinstance(m, Linear) and id(m) not in fused]
+    return out
+
+
+def pack_model(model: torch.nn.Module, cache: Path | None = None, precision: str | None = None) -> str:
+    """Give every product of a (frozen, fp32, CPU) model whose weight packs a packed copy laid out
+    for `precision` (default: default_precision()), and return a one-line report. In the fast
+    precision the model also gets the integer runtime (runtime.py) for its whole forward. `cache`:
+    a safetensors file holding the recovered integers from an earlier run over the same weights
+    (read if present, written if not): recovering them takes seconds."""
+    precision = precision or default_precision()
+    if not available(precision):
+        return "packed weights: unavailable here, fp32 weights"
+    products = _products(model)
+    stored = read_cache(cache) if cache is not None and cache.exists() else None
+    found = {}
+    for name, owner, attr, w in products:
+        packed = stored.get(name) if stored is not None else pack_weight(w)
+        if packed is not None and (packed.out_features, packed.in_features) != tuple(w.shape):
+            raise ValueError(f"packed-weight cache {cache} does not match {name}: delete it")
+        found[name] = packed
+    if cache is not None and stored is None:
+        write_cache(cache, found)
+    done = exact = fp32_bytes = packed_bytes = 0
+    for name, owner, attr, w in products:
+        packed = found[name]
+        if packed is not None and precision == "fast" and packed.out_features % TILE:
+            packed = None             # the integer kernel works in tiles of 16 output rows
+        if packed is not None:
+            packed.source = (w.data_ptr(), w._version)
+            packed.lay_out(precision)
+        setattr(owner, attr, packed)
+        done += packed is not None
+        exact += packed is not None and packed.exact
+        fp32_bytes += w.numel() * 4
+        packed_bytes += packed.nbytes if packed is not None else w.numel() * 4
+    report = (f"packed weights ({precision}): {done}/{len(products)} products ({exact} bit-identical), "
+              f"{fp32_bytes / 2**20:.0f} MiB read per decode step -> {packed_bytes / 2**20:.0f} MiB")
+    if precision == "fast":
+        runtime.attach(model)
+    return report
 
 
 def load_target(name_or_path: str = DEFAULT_TARGET, device: str = "cpu",

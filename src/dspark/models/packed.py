@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+
+from ..files import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -96,18 +97,6 @@ class PackedWeight:
             raise ValueError(f"unknown precision {precision!r}")
         self.precision, self.q = precision, None
         return self
-
-    def __call__(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        if self.precision == "fast":
-            from .runtime import qmatmul   # the runtime imports this module
-            return qmatmul(x, self, bias=bias)
-        x2 = x.reshape(-1, self.in_features).contiguous()
-        y = torch.empty(x2.shape[0], self.out_features, dtype=torch.float32)
-        kernel()(x2.data_ptr(), x2.shape[0], self.in_features, *self._weights, y.data_ptr(),
-                 torch.get_num_threads())
-        if bias is not None:
-            y += bias
-        return y.view(*x.shape[:-1], self.out_features)
 
 
 def _fit(blocks: torch.Tensor, low: torch.Tensor, amax: torch.Tensor, step: torch.Tensor, levels: int,
@@ -217,17 +206,6 @@ def _tile_layout(q: torch.Tensor, scale: torch.Tensor, low: torch.Tensor, bits: 
     return tiles, per_tile(scale), per_tile(low)
 
 
-def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                  packed: PackedWeight | None) -> torch.Tensor:
-    """F.linear(x, weight, bias), through the packed kernel when it applies (fp32, CPU, no autograd,
-    `weight` unchanged since it was packed, and for the exact kernel a few rows)."""
-    if (packed is None or x.dtype != torch.float32 or x.device.type != "cpu" or torch.is_grad_enabled()
-            or packed.source != (weight.data_ptr(), weight._version)
-            or (packed.precision == "exact" and x.numel() > KERNEL_MAX_ROWS * x.shape[-1])):
-        return F.linear(x, weight, bias)
-    return packed(x, bias)
-
-
 PRECISIONS = ("fast", "exact")
 
 
@@ -274,7 +252,6 @@ def _build(name: str):
     if platform.machine() not in ("x86_64", "AMD64") or (
             name == "packed_gemv" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512")):
         return False
-    from .loader import cache_root   # the loader imports the model modules; import late
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         log.warning("no C compiler found: packed weights disabled, decoding reads fp32 weights")
@@ -319,62 +296,7 @@ def packing_of(model: torch.nn.Module) -> str:
     return "packed" if is_packed(model) else ""
 
 
-def _products(model: torch.nn.Module) -> list[tuple[str, object, str, torch.Tensor]]:
-    """(name, owner, attribute, fp32 weight) of every product inference runs: the fused q/k/v of
-    each attention (inference runs q, k and v as one product) and every other linear."""
-    from .layers import Attention, Linear, _fused_weight   # layers imports this module
-    out, fused = [], set()
-    for name, mod in model.named_modules():
-        if isinstance(mod, Attention):
-            w, _ = _fused_weight(mod, (mod.q_proj, mod.k_proj, mod.v_proj))
-            out.append((f"{name}.qkv", mod, "packed_qkv", w))
-            fused.update(id(m) for m in (mod.q_proj, mod.k_proj, mod.v_proj))
-    out += [(name, m, "packed", m.weight) for name, m in model.named_modules()
-            if isinstance(m, Linear) and id(m) not in fused]
-    return out
-
-
-def pack_model(model: torch.nn.Module, cache: Path | None = None, precision: str | None = None) -> str:
-    """Give every product of a (frozen, fp32, CPU) model whose weight packs a packed copy laid out
-    for `precision` (default: default_precision()), and return a one-line report. In the fast
-    precision the model also gets the integer runtime (runtime.py) for its whole forward. `cache`:
-    a safetensors file holding the recovered integers from an earlier run over the same weights
-    (read if present, written if not): recovering them takes seconds."""
-    precision = precision or default_precision()
-    if not available(precision):
-        return "packed weights: unavailable here, fp32 weights"
-    products = _products(model)
-    stored = _read_cache(cache) if cache is not None and cache.exists() else None
-    found = {}
-    for name, owner, attr, w in products:
-        packed = stored.get(name) if stored is not None else pack_weight(w)
-        if packed is not None and (packed.out_features, packed.in_features) != tuple(w.shape):
-            raise ValueError(f"packed-weight cache {cache} does not match {name}: delete it")
-        found[name] = packed
-    if cache is not None and stored is None:
-        _write_cache(cache, found)
-    done = exact = fp32_bytes = packed_bytes = 0
-    for name, owner, attr, w in products:
-        packed = found[name]
-        if packed is not None and precision == "fast" and packed.out_features % TILE:
-            packed = None             # the integer kernel works in tiles of 16 output rows
-        if packed is not None:
-            packed.source = (w.data_ptr(), w._version)
-            packed.lay_out(precision)
-        setattr(owner, attr, packed)
-        done += packed is not None
-        exact += packed is not None and packed.exact
-        fp32_bytes += w.numel() * 4
-        packed_bytes += packed.nbytes if packed is not None else w.numel() * 4
-    report = (f"packed weights ({precision}): {done}/{len(products)} products ({exact} bit-identical), "
-              f"{fp32_bytes / 2**20:.0f} MiB read per decode step -> {packed_bytes / 2**20:.0f} MiB")
-    if precision == "fast":
-        from .runtime import attach   # the runtime imports this module
-        attach(model)
-    return report
-
-
-def _write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:
+def write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:
     from safetensors.torch import save_file
     tensors, meta = {}, {}
     for name, p in packed.items():
@@ -387,7 +309,7 @@ def _write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:
     os.replace(tmp, path)
 
 
-def _read_cache(path: Path) -> dict[str, PackedWeight | None] | None:
+def read_cache(path: Path) -> dict[str, PackedWeight | None] | None:
     """The stored products, or None (and the file is rebuilt) when it cannot be read."""
     from safetensors import safe_open
     try:
@@ -410,7 +332,6 @@ def _read_cache(path: Path) -> dict[str, PackedWeight | None] | None:
 def cache_path_for(weight_files: list[Path]) -> Path:
     """Where the packed form of these weight files is kept: keyed by their paths, sizes and
     modification times, and by the packer's source, so any change starts afresh."""
-    from .loader import cache_root
     h = hashlib.sha256(Path(__file__).read_bytes())
     for f in sorted(weight_files):
         st = f.stat()

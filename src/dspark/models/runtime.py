@@ -1,4 +1,5 @@
-"""The fast precision's forward: a target's whole decoder step on the integer CPU runtime.
+"""How products run on the CPU (`packed_linear`, both precisions), and the fast precision's forward:
+a target's whole decoder step on the integer CPU runtime.
 
 With packed weights (packed.py) in the "fast" precision, every product multiplies 8-bit
 activations with the GGUF's 4/8-bit weights in exact integer sums (qkernels.c), and attention runs
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import FlatBatch
+from . import packed
 from .packed import PackedWeight, compiled
 
 PATHS = {"generic": 0, "avx2": 1, "avxvnni": 2, "avx512vnni": 3}
@@ -101,6 +103,30 @@ def qmatmul(x: torch.Tensor, pw: PackedWeight, *, norm: torch.Tensor | None = No
     return y.view(*x.shape[:-1], pw.out_features)
 
 
+def exact_product(x: torch.Tensor, pw: PackedWeight, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """x @ W^T (+ bias) with fp32 activations on the exact precision's kernel (packed_gemv.c)."""
+    x2 = x.reshape(-1, pw.in_features).contiguous()
+    y = torch.empty(x2.shape[0], pw.out_features, dtype=torch.float32)
+    packed.kernel()(x2.data_ptr(), x2.shape[0], pw.in_features, *pw._weights, y.data_ptr(), torch.get_num_threads())
+    if bias is not None:
+        y += bias
+    return y.view(*x.shape[:-1], pw.out_features)
+
+
+def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  pw: PackedWeight | None) -> torch.Tensor:
+    """F.linear(x, weight, bias), through the packed weight's kernel when it applies (fp32, CPU, no
+    autograd, `weight` unchanged since it was packed, and for the exact kernel a few rows)."""
+    if (pw is None or x.dtype != torch.float32 or x.device.type != "cpu" or torch.is_grad_enabled()
+            or pw.source != (weight.data_ptr(), weight._version)):
+        return F.linear(x, weight, bias)
+    if pw.precision == "fast":
+        return qmatmul(x, pw, bias=bias)
+    if x.numel() > packed.KERNEL_MAX_ROWS * x.shape[-1]:
+        return F.linear(x, weight, bias)
+    return exact_product(x, pw, bias)
+
+
 def _concat(parts: list[PackedWeight]) -> PackedWeight:
     """One product for several weights on the same input (gate and up): tiles stack along the
     output rows."""
@@ -176,7 +202,7 @@ class FastForward:
         self.head_weight = model.lm_head.weight
 
     def __call__(self, model, batch: FlatBatch, cache, taps=(), need_logits=True):
-        from .decoder import ForwardOutput   # decoder imports this module
+        """(logits, taps, hidden), as TargetModel.forward's ForwardOutput holds them."""
         rt = lib()
         rt.sync_threads()
         cfg, m = self.cfg, model.model
@@ -221,7 +247,7 @@ class FastForward:
         if need_logits:
             rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
             logits = model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm, eps=eps))
-        return ForwardOutput(logits, [tapped[i] for i in taps], hidden)
+        return logits, [tapped[i] for i in taps], hidden
 
 
 def attach(model) -> None:
