@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 import warnings
 from pathlib import Path
 
 import torch
 
-from dspark.drafters.checkpoint import calibration_of
 from dspark.errors import DSparkError
 
 from .layouts import DTYPES, LAYOUTS
 from .read import import_drafter
-from .write import _fresh_out, check_supported, export_drafter
+from .write import _fresh_out, check_supported, export_drafter, write_native
 
 
 def serve_hint(algorithm: str, layout: str, out: Path, gamma: int) -> str:
@@ -114,7 +111,6 @@ def add_import_arguments(p) -> None:
 
 
 def run_import(args) -> int:
-    from dspark.drafters.checkpoint import save_drafter
     out = Path(args.out)
     _fresh_out(out)
     target = _load_target(args.target)
@@ -125,18 +121,6 @@ def run_import(args) -> int:
                                  target_name=target.name)
     for w in caught:
         print(f"deepspec import: warning: {w.message}", file=sys.stderr)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        save_drafter(drafter, tmp, target.name)
-        if calib := calibration_of(drafter):
-            (tmp / "calibration.json").write_text(json.dumps(calib, indent=2) + "\n")
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_native(drafter, out, target.name)
     print(f"imported the {args.source_layout} layout from {args.src} as our {drafter.algorithm} drafter in {out}")
     return 0

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -12,6 +10,7 @@ import torch
 
 from dspark.drafters.checkpoint import calibration_of
 from dspark.errors import DSparkError
+from dspark.files import atomic_path
 
 from .layouts import (DEEPSPEC_NUM_ANCHORS, DTYPE_NAMES, DTYPES, HF_ARCHS, LAYOUTS, MTP_WHY,
                       OUR_SAMPLE_FROM_ANCHOR, SPECULATORS_ARCHS, SUPPORTED, WHY_NOT, head_rows)
@@ -373,24 +372,26 @@ def _fresh_out(out: Path) -> None:
 
 
 def _write_dir(out: Path, files: dict[str, str], tensors: dict[str, torch.Tensor] | None) -> Path:
-    """Write into a sibling temporary directory, then move it into place (nothing half-written)."""
+    """Write into a temporary sibling directory, then move it into place (nothing half-written)."""
     from safetensors.torch import save_file
     _fresh_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
         if tensors is not None:
             save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         for name, text in files.items():
             (tmp / name).write_text(text)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return out
+
+
+def write_native(drafter, out: Path, target_name: str) -> Path:
+    """Our own checkpoint format (plus the drafter's calibration), moved into place whole."""
+    from dspark.drafters.checkpoint import save_drafter
+    _fresh_out(out)
+    with atomic_path(out) as tmp:
+        save_drafter(drafter, tmp, target_name)
+        if calib := calibration_of(drafter):
+            (tmp / "calibration.json").write_text(json.dumps(calib, indent=2) + "\n")
     return out
 
 
@@ -403,21 +404,7 @@ def export_drafter(drafter, layout: str, out: str | Path, *, target_config: Mapp
     check_supported(drafter.algorithm, layout)
     _fresh_out(out)
     if layout == "native":
-        from dspark.drafters.checkpoint import save_drafter
-        tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            save_drafter(drafter, tmp, target_name)
-            if calib := calibration_of(drafter):
-                (tmp / "calibration.json").write_text(json.dumps(calib, indent=2) + "\n")
-            if out.exists():
-                out.rmdir()
-            tmp.rename(out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+        return write_native(drafter, out, target_name)
     config, tensors = build_layout(drafter, layout, target_config=target_config, target_name=target_name,
                                    mask_token_id=mask_token_id, dtype=dtype)
     files = {"config.json": json.dumps(config, indent=2) + "\n"}
