@@ -87,15 +87,20 @@ class PackedWeight:
         """Build the layout `precision` multiplies with and drop the plain integers."""
         if precision == "exact":
             self.words = _words_layout(self.q, self.bits)
-            self._weights = (self.words.data_ptr(), self.scale.data_ptr(), self.low.data_ptr(),
-                             self.out_features, self.bits)
         elif precision == "fast":
             self.tiles, self.tile_scale, self.tile_low = _tile_layout(self.q, self.scale, self.low, self.bits)
-            self._weights = (self.tiles.data_ptr(), self.tile_scale.data_ptr(), self.tile_low.data_ptr(),
-                             self.out_features, self.bits)
         else:
             raise ValueError(f"unknown precision {precision!r}")
-        self.precision, self.q = precision, None
+        self.q = None
+        return self.bind(precision)
+
+    def bind(self, precision: str) -> "PackedWeight":
+        """Fix the kernel's weight arguments for the layout of `precision` (already built): a decode
+        step makes ~150 kernel calls, so their Python cost is worth keeping small."""
+        held = (self.words, self.scale, self.low) if precision == "exact" else (self.tiles, self.tile_scale,
+                                                                                 self.tile_low)
+        self._weights = tuple(t.data_ptr() for t in held) + (self.out_features, self.bits)
+        self.precision = precision
         return self
 
 

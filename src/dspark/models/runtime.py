@@ -137,10 +137,7 @@ def _concat(parts: list[PackedWeight]) -> PackedWeight:
     out.tiles = torch.cat([p.tiles for p in parts])
     out.tile_scale = torch.cat([p.tile_scale for p in parts])
     out.tile_low = torch.cat([p.tile_low for p in parts])
-    out.precision = "fast"
-    out._weights = (out.tiles.data_ptr(), out.tile_scale.data_ptr(), out.tile_low.data_ptr(),
-                    out.out_features, out.bits)
-    return out
+    return out.bind("fast")
 
 
 def _norm_weight(norm) -> torch.Tensor:
