@@ -151,9 +151,10 @@ INLINE int64_t per_task(int64_t items) {
 /* ------------------------------------------------------- activation quantization ------------ */
 
 /* Rows of x [M, K] (optionally RMS-normalized with weight nw first) -> qx int8 [M, K], dx fp32
- * [M, K/32], sx int32 [M, K/32]. Plain C, one path for every instruction set. */
+ * [M, K/32], sxf [M, K/32] (the block sums of qx, exact in fp32). Plain C, one path for every
+ * instruction set. */
 static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw, float eps,
-                          int8_t *qx, float *dx, int32_t *sx, float *sxf) {
+                          int8_t *qx, float *dx, float *sxf) {
     float *tmp = nw ? malloc(sizeof(float) * K) : NULL;
     const int64_t nb = K / BLOCK;
     for (int64_t m = 0; m < M; m++) {
@@ -178,8 +179,7 @@ static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw,
                 s += qb[t];
             }
             dx[m * nb + b] = d;
-            sx[m * nb + b] = s;
-            sxf[m * nb + b] = (float)s;       /* exact (|s| <= 32 * 127): read by the float epilogue */
+            sxf[m * nb + b] = (float)s;       /* exact (|s| <= 32 * 127) */
         }
     }
     free(tmp);
@@ -188,7 +188,7 @@ static void quantize_rows(const float *x, int64_t M, int64_t K, const float *nw,
 /* ------------------------------------------------------------- matrix products ------------- */
 
 typedef struct {
-    const int8_t *qx; const float *dx; const int32_t *sx; const float *sxf;
+    const int8_t *qx; const float *dx; const float *sxf;
     int64_t M, K, N;
     const uint8_t *w; const float *S, *L;
     int bits;
@@ -370,7 +370,7 @@ TARGET INLINE void NAME(const qmm_t *c, int64_t t, int h, int64_t m0, const int 
             const int64_t i = (m0 + r) * nb + b;                                                   \
             __m256i is = isum[r];                                                                  \
             if (U8_OFFSET && c->bits == 8)                                                         \
-                is = _mm256_add_epi32(is, _mm256_set1_epi32(128 * c->sx[i]));                      \
+                is = _mm256_add_epi32(is, _mm256_set1_epi32(128 * (int32_t)c->sxf[i]));            \
             const __m256 tv = _mm256_fmadd_ps(l, _mm256_set1_ps(c->sxf[i]),                  \
                                               _mm256_mul_ps(_mm256_cvtepi32_ps(is), s));           \
             acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(c->dx[i]), tv, acc[r]);                        \
@@ -438,7 +438,7 @@ static task_fn qmm_task(int path) {
 
 typedef struct {
     const float *x; int64_t M, K; const float *nw; float eps;
-    int8_t *qx; float *dx; int32_t *sx; float *sxf;
+    int8_t *qx; float *dx; float *sxf;
     int64_t rows_per_task;
 } quant_t;
 
@@ -447,7 +447,7 @@ static void quantize_task(const void *ctx, int64_t task) {
     const int64_t m0 = task * q->rows_per_task, nb = q->K / BLOCK;
     const int64_t m1 = m0 + q->rows_per_task < q->M ? m0 + q->rows_per_task : q->M;
     quantize_rows(q->x + m0 * q->K, m1 - m0, q->K, q->nw, q->eps, q->qx + m0 * q->K, q->dx + m0 * nb,
-                  q->sx + m0 * nb, q->sxf + m0 * nb);
+                  q->sxf + m0 * nb);
 }
 
 /* y [M, N] = (rmsnorm(x) if nw else x) [M, K] @ W^T (+ bias) (+ residual), W packed as tiles. */
@@ -457,14 +457,13 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
     const int64_t nb = K / BLOCK;
     int8_t *qx = malloc((size_t)(M * K));
     float *dx = malloc(sizeof(float) * (size_t)(M * nb)), *sxf = malloc(sizeof(float) * (size_t)(M * nb));
-    int32_t *sx = malloc(sizeof(int32_t) * (size_t)(M * nb));
     /* Rows are quantized independently: in parallel once there are a few (a row per task). */
-    quant_t quant = {x, M, K, nw, eps, qx, dx, sx, sxf, M >= 8 ? 1 : M};
+    quant_t quant = {x, M, K, nw, eps, qx, dx, sxf, M >= 8 ? 1 : M};
     parallel(quantize_task, &quant, (M + quant.rows_per_task - 1) / quant.rows_per_task);
     const int64_t ntiles = N / TILE;
-    qmm_t c = {qx, dx, sx, sxf, M, K, N, w, S, L, bits, bias, residual, y, per_task(ntiles)};
+    qmm_t c = {qx, dx, sxf, M, K, N, w, S, L, bits, bias, residual, y, per_task(ntiles)};
     parallel(qmm_task(path), &c, (ntiles + c.tiles_per_task - 1) / c.tiles_per_task);
-    free(qx); free(dx); free(sx); free(sxf);
+    free(qx); free(dx); free(sxf);
 }
 
 /* ----------------------------------------------------------------- attention --------------- */
