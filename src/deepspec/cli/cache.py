@@ -2,7 +2,6 @@
 (or, with --dry-run, only say how big it would be)."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from dspark.errors import DSparkError
 
 from ..data.feature_cache import build_cache, describe_estimate, dtype_name, target_fingerprint
 from ..data.features import OnlineFeatures
+from ..data.shards import iter_rows
 from ..data.tokenize import load_tokenized
 
 
@@ -50,16 +50,11 @@ def parse_taps(text: str | None, num_layers: int) -> list[int]:
 
 
 def _needs_tokenizer(path: str) -> bool:
-    """False when the data is pre-tokenized ({"input_ids", ...} on its first line)."""
+    """False when the data is pre-tokenized ({"input_ids", ...} in its first row)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        return "input_ids" not in json.loads(line)
-                    except (json.JSONDecodeError, TypeError):
-                        return True
-    except OSError:
+        for _, row in iter_rows(path):
+            return "input_ids" not in row
+    except DSparkError:
         pass
     return True
 
@@ -79,7 +74,7 @@ def _load_samples(path: str, tokenizer, max_len: int, limit: int | None, vocab_s
 def run(args) -> int:
     setup_torch(args)
     dtype_s = dtype_name(args.dtype)
-    if not Path(args.data).is_file():
+    if not Path(args.data).exists():
         raise DSparkError(f"data file {args.data} does not exist")
     need_tok = _needs_tokenizer(args.data)
     if args.dry_run:

@@ -8,12 +8,16 @@ from pathlib import Path
 from dspark.cli.options import add_sampling_arguments, add_target_arguments, load_target_and_drafter, setup_torch
 
 from ..data.prompts import load_prompts
-from ..data.regenerate import EndpointBackend, EngineBackend, RegenSettings, regenerate
+from ..data.regenerate import EndpointBackend, EngineBackend, RegenSettings, open_sink, regenerate
 
 
 def add_arguments(p) -> None:
     p.add_argument("--prompts", required=True, help="prompt file (JSONL turns/conversations or ShareGPT)")
-    p.add_argument("--out", required=True, help="output JSONL (appended to; resumable)")
+    p.add_argument("--out", required=True,
+                   help="output: a .jsonl file (appended to), or a directory of gzip'd JSONL shards with a manifest "
+                        "for data at scale (commit it as it grows); either resumes")
+    p.add_argument("--shard-size", type=int, default=1000,
+                   help="conversations per closed shard of a shard directory (default: %(default)s)")
     add_target_arguments(p, drafter_default="ngram")
     p.add_argument("--url", default=None, help="OpenAI-compatible endpoint instead of the local engine")
     p.add_argument("--model", default=None, help="model name at the endpoint (default: --target)")
@@ -35,6 +39,9 @@ def run(args) -> int:
         setup_torch(args)
         target, drafter = load_target_and_drafter(args)
         backend = EngineBackend(target, drafter, args.max_batch, settings)
-    stats = regenerate(records, Path(args.out), backend, args.limit)
+    out = Path(args.out)
+    sink = open_sink(out, backend, settings, args.shard_size)
+    errors = out.with_name(out.name + ".errors.jsonl")
+    stats = regenerate(records, sink, backend, args.limit, errors)
     print(json.dumps(stats))
     return 0

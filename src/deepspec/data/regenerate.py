@@ -3,9 +3,10 @@
 Default backend: our own engine, many conversations batched in one flat target forward. Or any
 OpenAI-compatible endpoint (`--url`), so a vLLM or SGLang cluster can do it at scale.
 
-Output JSONL, one line per conversation, keyed by prompt id: a rerun skips ids already written, so
-a killed run resumes with no duplicates and no gaps. Failures are logged to <out>.errors.jsonl and
-skipped, never fatal.
+Output, one line per conversation keyed by prompt id: a `.jsonl` file, or for data at scale a
+directory of gzip'd shards with a manifest (deepspec.data.shards) that can be committed as it grows.
+A rerun skips ids already written, so a killed run resumes with no duplicates and no gaps. Failures
+are logged to <out>.errors.jsonl and skipped, never fatal.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from dspark.errors import DSparkError
 
 from .prompts import PromptRecord
+from .shards import JsonlSink, ShardStore
 
 
 @dataclass
@@ -36,26 +38,6 @@ class RegenSettings:
         """Deterministic per conversation and turn, whatever the batch composition."""
         h = hashlib.sha256(f"{self.seed}:{prompt_id}:{turn}".encode()).digest()
         return int.from_bytes(h[:4], "little")
-
-
-def done_ids(out: Path) -> set[str]:
-    ids = set()
-    if out.exists():
-        with out.open() as f:
-            for line in f:
-                try:
-                    ids.add(json.loads(line)["id"])
-                except (json.JSONDecodeError, KeyError):
-                    continue   # a line cut by a kill: its id is regenerated
-    return ids
-
-
-def _repair_tail(out: Path) -> None:
-    """Drop a partial last line left by a killed writer."""
-    if out.exists() and out.stat().st_size:
-        data = out.read_bytes()
-        if not data.endswith(b"\n"):
-            out.write_bytes(data[:data.rfind(b"\n") + 1])
 
 
 def _record(rec: PromptRecord, messages: list[dict], gen: dict) -> dict:
@@ -73,6 +55,12 @@ class EngineBackend:
         self.engine = Engine(target.model, drafter, EngineConfig(max_batch=max_batch, max_len=max_len),
                              eos_ids=target.eos_ids, tokenizer=target.tokenizer)
         self.max_len = max_len
+
+    def identity(self) -> dict:
+        """What produced the answers, for a shard store's manifest: the target and its weights file."""
+        t = self.target
+        return {"name": t.name, **t.config.fingerprint(), "weights": Path(t.path).name,
+                "weights_bytes": Path(t.path).stat().st_size}
 
     def run(self, records: list[PromptRecord], on_done, on_error) -> None:
         """Conversations advance turn by turn; each turn of each conversation is one request."""
@@ -133,7 +121,9 @@ class EngineBackend:
 
     def _gen(self, st) -> dict:
         s = self.settings
-        return {"backend": "dspark", "target": self.target.name, "temperature": s.temperature, "top_p": s.top_p,
+        from dspark.models.packed import default_precision
+        return {"backend": "dspark", "target": self.target.name, "precision": default_precision(),
+                "temperature": s.temperature, "top_p": s.top_p,
                 "top_k": s.top_k, "seed": s.seed, "max_new_tokens": s.max_new_tokens,
                 "num_tokens": st["tokens"], "finish_reasons": st["reasons"]}
 
@@ -147,6 +137,9 @@ class EndpointBackend:
             self.url += "/v1"
         self.model, self.settings, self.concurrency = model, settings, concurrency
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def identity(self) -> dict:
+        return {"endpoint": self.url, "model": self.model}
 
     def _one(self, rec: PromptRecord) -> dict:
         import httpx
@@ -180,33 +173,44 @@ class EndpointBackend:
                     on_error(futures[fut].id, repr(e))
 
 
-def regenerate(records: list[PromptRecord], out: Path, backend, limit: int | None = None) -> dict:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _repair_tail(out)
-    have = done_ids(out)
+def open_sink(out: Path, backend, settings: RegenSettings, shard_size: int = 1000):
+    """A `.jsonl` path is one appended file; anything else is a shard directory."""
+    out = Path(out)
+    if out.suffix == ".jsonl":
+        return JsonlSink(out)
+    return ShardStore(out, asdict(settings), backend.identity(), shard_size)
+
+
+def regenerate(records: list[PromptRecord], sink, backend, limit: int | None = None,
+               errors_path: Path | None = None) -> dict:
+    have = sink.ids()
     todo = [r for r in records if r.id not in have]
     if limit is not None:
         todo = todo[:max(0, limit - len(have))]
-    errors_path = out.with_name(out.name + ".errors.jsonl")
     stats = {"done_before": len(have), "written": 0, "failed": 0, "tokens": 0}
     t0 = time.perf_counter()
-    with out.open("a") as f, errors_path.open("a") as ferr, \
-            tqdm(total=len(todo), desc="regenerate", unit="conv", file=sys.stderr) as bar:
-        def on_done(row: dict) -> None:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            f.flush()
-            stats["written"] += 1
-            stats["tokens"] += row["generation"].get("num_tokens", 0)
-            bar.update(1)
-            bar.set_postfix(tok_s=f"{stats['tokens'] / max(time.perf_counter() - t0, 1e-9):.1f}")
+    errors = errors_path.open("a") if errors_path else None
+    try:
+        with tqdm(total=len(todo), desc="regenerate", unit="conv", file=sys.stderr) as bar:
+            def on_done(row: dict) -> None:
+                sink.write(row)
+                stats["written"] += 1
+                stats["tokens"] += row["generation"].get("num_tokens", 0)
+                bar.update(1)
+                bar.set_postfix(tok_s=f"{stats['tokens'] / max(time.perf_counter() - t0, 1e-9):.1f}")
 
-        def on_error(cid: str, msg: str) -> None:
-            ferr.write(json.dumps({"id": cid, "error": msg}) + "\n")
-            ferr.flush()
-            stats["failed"] += 1
-            bar.update(1)
+            def on_error(cid: str, msg: str) -> None:
+                if errors:
+                    errors.write(json.dumps({"id": cid, "error": msg}) + "\n")
+                    errors.flush()
+                stats["failed"] += 1
+                bar.update(1)
 
-        backend.run(todo, on_done, on_error)
+            backend.run(todo, on_done, on_error)
+    finally:
+        sink.close()
+        if errors:
+            errors.close()
     stats["elapsed_s"] = time.perf_counter() - t0
     stats["tokens_per_second"] = stats["tokens"] / stats["elapsed_s"] if stats["elapsed_s"] > 0 else 0.0
     return stats

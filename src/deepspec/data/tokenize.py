@@ -17,19 +17,18 @@ Targets without a chat template (Gemma 3 base) use plain text: for each turn the
 the answer, loss on the answer tokens (and EOS when the turn ended on EOS), exactly the prompt
 format `Target.encode_prompt(prompt, chat=False)` gives the target.
 
-`load_tokenized(path, tokenizer, max_len)` reads a regenerated JSONL (deepspec regenerate:
+`load_tokenized(path, tokenizer, max_len)` reads a regenerated JSONL, .jsonl.gz or shard directory (deepspec regenerate:
 {"id", "conversations": [{"role", "content"}...], "generation": {...}}) or a pre-tokenized JSONL
 ({"id", "input_ids", "loss_mask"}; no tokenizer needed) and returns the usable samples.
 """
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from dspark.errors import DSparkError
+
+from .shards import iter_rows
 
 __all__ = ["TokenizedSample", "tokenize_conversation", "tokenize_plain", "load_tokenized",
            "end_of_turn_ids", "has_anchor"]
@@ -175,29 +174,6 @@ def _check_messages(messages, sample_id: str) -> None:
             raise DSparkError(f"sample {sample_id!r}: every turn needs string 'role' and 'content'")
 
 
-def _iter_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    """(line number, object) per non-blank line. A malformed line is an error, except a final line
-    with no newline (a writer such as `deepspec regenerate` still appending), which is skipped."""
-    try:
-        data = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DSparkError(f"{path} is not UTF-8 text: {e}") from None
-    lines = data.split("\n")
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            if n == len(lines) and not data.endswith("\n"):
-                print(f"warning: {path}: skipping the unfinished last line {n}", file=sys.stderr)
-                continue
-            raise DSparkError(f"{path} line {n}: malformed JSON ({e.msg})") from None
-        if not isinstance(row, dict):
-            raise DSparkError(f"{path} line {n}: expected a JSON object")
-        yield n, row
-
-
 def _pretokenized(row: dict, where: str, max_len: int) -> TokenizedSample:
     ids, mask = row.get("input_ids"), row.get("loss_mask")
     if not isinstance(ids, list) or not all(isinstance(t, int) and t >= 0 for t in ids):
@@ -211,7 +187,7 @@ def _pretokenized(row: dict, where: str, max_len: int) -> TokenizedSample:
 
 def load_tokenized(path, tokenizer, max_len: int, vocab_size: int | None = None,
                    stats: dict | None = None) -> list[TokenizedSample]:
-    """All usable samples of one JSONL file, in file order.
+    """All usable samples of one JSONL file (or .jsonl.gz, or shard directory), in file order.
 
     Lines holding "input_ids" are pre-tokenized ({"id", "input_ids", "loss_mask"}); others are
     regenerated conversations ({"id", "conversations", "generation"}), tokenized with `tokenizer`.
@@ -219,16 +195,13 @@ def load_tokenized(path, tokenizer, max_len: int, vocab_size: int | None = None,
     counted in stats["skipped"]. Raises DSparkError for a missing, empty or malformed file, a
     duplicate id or a token id outside `vocab_size`."""
     path = Path(path)
-    if not path.is_file():
-        raise DSparkError(f"training data {path} does not exist")
     if max_len < 2:
         raise DSparkError(f"max_len must be >= 2, got {max_len}")
     out: list[TokenizedSample] = []
     seen: set[str] = set()
     skipped = lines = 0
-    for n, row in _iter_jsonl(path):
+    for where, row in iter_rows(path):
         lines += 1
-        where = f"{path} line {n}"
         if "input_ids" in row:
             s = _pretokenized(row, where, max_len)
         elif "conversations" in row:
@@ -240,7 +213,7 @@ def load_tokenized(path, tokenizer, max_len: int, vocab_size: int | None = None,
         else:
             raise DSparkError(f"{where}: expected 'conversations' (regenerated) or 'input_ids' (pre-tokenized)")
         if not s.id:
-            s.id = f"{path.stem}:{n}"
+            s.id = f"{path.stem}:{lines}"
         if s.id in seen:
             raise DSparkError(f"{where}: duplicate sample id {s.id!r}")
         seen.add(s.id)
