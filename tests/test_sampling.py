@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dspark.errors import DSparkError
-from dspark.sampling import SamplingParams, probabilities
+from dspark.sampling import SamplingParams, probabilities, sample
 
 pytestmark = pytest.mark.gpu      # device-independent: DSPARK_TEST_DEVICE=cuda runs it there
 
@@ -45,3 +45,26 @@ def test_greedy_is_one_hot():
 def test_bad_parameters_are_rejected(kw):
     with pytest.raises(DSparkError):
         SamplingParams(**kw)
+
+
+def test_sample_follows_the_distribution_and_skips_zeros():
+    """Inverse-CDF sampling: chi-square against the probabilities (unnormalized rows allowed), and
+    a zero-probability token is never drawn, not even at the ends of the CDF."""
+    p = torch.tensor([[0.0, 0.5, 0.0, 0.2, 0.3, 0.0]]) * 3.0
+    g = torch.Generator().manual_seed(0)
+    draws = torch.cat([sample(p.expand(1000, -1), g) for _ in range(20)])
+    counts = torch.bincount(draws, minlength=6).double()
+    assert counts[[0, 2, 5]].sum() == 0
+    expected = p[0, [1, 3, 4]].double() / p.sum() * draws.numel()
+    chi2 = float(((counts[[1, 3, 4]] - expected) ** 2 / expected).sum())
+    assert chi2 < 13.8          # 2 degrees of freedom, p = 0.001
+    # rows of different shapes in one call, each one-hot: always its token
+    eye = torch.eye(5)[[4, 0, 2]]
+    assert sample(eye, g).tolist() == [4, 0, 2]
+
+
+def test_sample_at_the_top_of_the_cdf(monkeypatch):
+    """u * total rounding up to the total must still give a token with mass (the last one)."""
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: torch.ones(a[0], a[1]))
+    p = torch.tensor([[0.25, 0.75, 0.0, 0.0]])
+    assert sample(p).tolist() == [1]
