@@ -246,8 +246,26 @@ def run_deepspec(case: Path, src: Path) -> dict:
     config = Qwen3Config.from_pretrained(str(ex))
     config._attn_implementation = "eager"
     model = Qwen3DSparkModel(config).float().eval()
-    res = model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                 for k, v in load_file(str(ex / "model.safetensors")).items()}, strict=True)
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(ex / "model.safetensors")).items()}
+    d2t, t2d = tensors.pop("d2t", None), tensors.pop("t2d", None)
+    vocab_rows = None
+    if d2t is not None and tensors["lm_head.weight"].shape[0] < config.vocab_size:
+        # Qwen3DSparkModel has no reduced vocabulary (its lm_head and markov_w2 span the target's).
+        # Do here what an engine's d2t mapping does: the draft rows go to their target ids and
+        # every other column is masked, so the peer's own forward, Markov chain and confidence run
+        # on exactly the draft vocabulary. d2t / t2d are consumed by this step, not by the peer.
+        vocab_rows = torch.arange(d2t.numel()) + d2t
+        assert t2d is None or (t2d.nonzero().flatten().sort().values == vocab_rows.sort().values).all()
+        for k in ("lm_head.weight", "markov_head.markov_w2.weight"):
+            if k in tensors:
+                full = torch.zeros(config.vocab_size, tensors[k].shape[1])
+                full[vocab_rows] = tensors[k]
+                tensors[k] = full
+        outside = torch.full((config.vocab_size,), float("-inf"))
+        outside[vocab_rows] = 0.0
+        head = model.compute_logits
+        model.compute_logits = lambda h: head(h) + outside
+    res = model.load_state_dict(tensors, strict=True)
     keys = {k: list(v) for k, v in res._asdict().items() if v}
     inp = load_file(str(case / "ours.safetensors"))
     a, g = int(inp["anchor"]), model.block_size
@@ -261,6 +279,8 @@ def run_deepspec(case: Path, src: Path) -> dict:
         drafts, final = model.sample_draft_tokens(base, first_prev_token_ids=draft_ids[:, 0], temperature=0.0,
                                                   hidden_states=h)
         out = {"base": base[0].float(), "final": final[0].float(), "drafts": drafts[0]}
+        if vocab_rows is not None:        # compare in the draft vocabulary, as ours are
+            out["base"], out["final"] = out["base"][:, vocab_rows], out["final"][:, vocab_rows]
         conf = model.predict_confidence_step(h, prev_token_ids=torch.cat([draft_ids[:, :1], drafts[:, :-1]], 1))
         if conf is not None:
             out["confidence"] = conf[0].float().reshape(g)
@@ -313,7 +333,7 @@ def our_cases(out: Path, drafters: list[str]) -> list[dict]:
         tgt = tiny_target(arch)
         tokens = torch.randint(4, tgt.cfg.vocab_size, (40,), generator=g).tolist()
         anchor = 40 - 5 - 1
-        for kind, vocab, layouts in (("dspark", 0, ("deepspec", "speculators")), ("dspark", 64, ("speculators",)),
+        for kind, vocab, layouts in (("dspark", 0, ("deepspec", "speculators")), ("dspark", 64, ("deepspec", "speculators")),
                                      ("dflash", 0, ("deepspec", "speculators"))):
             d = random_drafter(kind, tgt, vocab)
             for layout in layouts:
