@@ -9,8 +9,8 @@ import pytest
 from deepspec.eval import plots
 from deepspec.cli.calibrate import add_arguments as add_calibrate_arguments
 from deepspec.cli.calibrate import run as run_calibrate
-from deepspec.eval.calibration import (apply_temperatures, auc, brier,
-                                       calibrate, calibration_path, confidence_report, ece, fit_sts,
+from deepspec.eval.calibration import (apply_temperatures, auc, brier, calibrate, calibration_path,
+                                       confidence_report, ece, fit_sts, fit_sts_bias, load_calibration_params,
                                        load_temperatures)
 from deepspec.eval.metrics import RoundRecord, calibration_dataset, write_records
 
@@ -80,16 +80,18 @@ def test_confidence_report_fields():
 def test_apply_temperatures():
     c = apply_temperatures([2.0, 2.0, 2.0], [2.0, 1.0])
     assert c == pytest.approx([1 / (1 + np.exp(-1)), 1 / (1 + np.exp(-2)), 1 / (1 + np.exp(-2))])
+    c = apply_temperatures([2.0, 2.0, 2.0], [2.0, 1.0], [-1.0, 0.5])
+    assert c == pytest.approx([0.5, 1 / (1 + np.exp(-2.5)), 1 / (1 + np.exp(-2))])
 
 
 # -------------------------------------------------------------------------------------- STS
 
-def synthetic_rounds(n, gamma=7, seed=0, overconfidence=3.0):
-    """True conditional survival p_k = sigmoid(z_k); the head reports logit 3 z_k (over-confident);
-    realized survival is a product chain of Bernoulli(p_k)."""
+def synthetic_rounds(n, gamma=7, seed=0, overconfidence=3.0, shift=0.0):
+    """True conditional survival p_k = sigmoid(z_k), at slot 1 sigmoid(z_1 - shift); the head reports
+    logit 3 z_k (over-confident); realized survival is a product chain of Bernoulli(p_k)."""
     rng = np.random.default_rng(seed)
     z = rng.normal(1.5, 1.5, size=(n, gamma))
-    ok = rng.random((n, gamma)) < 1 / (1 + np.exp(-z))
+    ok = rng.random((n, gamma)) < 1 / (1 + np.exp(-(z - shift * (np.arange(gamma) == 0))))
     acc = np.where(ok.all(axis=1), gamma, ok.argmin(axis=1))
     return [RoundRecord(proposed=gamma, accepted=int(a), committed=int(a) + 1,
                         confidence_logits=(overconfidence * zz).tolist()) for a, zz in zip(acc, z)]
@@ -112,16 +114,67 @@ def test_sts_fixes_overconfidence():
     assert (np.argsort(p1_raw, kind="stable") == np.argsort(p1_cal, kind="stable")).all()
 
 
-def test_calibrate_holdout_result():
+def test_sts_bias_removes_level_shift():
+    """Slot 1's head is off in level (true survival sigmoid(z - 1.5), the head reports z): no
+    temperature fixes that, a bias does. Slots 2-3 are calibrated already."""
+    gamma, shift = 3, 1.5
+    fit = synthetic_rounds(20000, gamma, seed=20, overconfidence=1.0, shift=shift)
+    held = synthetic_rounds(20000, gamma, seed=21, overconfidence=1.0, shift=shift)
+    temps_sts = fit_sts(fit, gamma)
+    temps, biases = fit_sts_bias(fit, gamma)
+    before = confidence_report(held)["ece"]
+    sts = confidence_report(held, temps_sts)["ece"]
+    after = confidence_report(held, temps, biases=biases)["ece"]
+    assert before[0] > 0.2 and sts[0] > 0.07, (before, sts)    # measured: 0.25 raw, 0.10 after sts
+    assert max(after) < 0.02, after                            # measured: 0.010, 0.010, 0.009
+    assert biases[0] == pytest.approx(-shift, abs=0.15) and temps[0] == pytest.approx(1.0, abs=0.1)
+    assert all(abs(b) < 0.2 for b in biases[1:]) and all(t == pytest.approx(1.0, abs=0.15) for t in temps[1:])
+
+
+def test_sts_bias_corner_cases():
+    # no data past slot 2: T = 1, b = 0 there; slot 2 always survives: the largest bias the zooms reach
+    recs = [RoundRecord(2, 2, 3, confidence_logits=[float(i % 5) - 2.0, 0.5, 9.0]) for i in range(50)]
+    recs += [RoundRecord(2, 0, 1, confidence_logits=[-3.0, 0.5, 9.0])] * 10
+    temps, biases = fit_sts_bias(recs, 3)
+    assert temps[2] == 1.0 and biases[2] == 0.0
+    assert biases[1] > 4.0 and np.isfinite(biases).all() and all(t > 0 for t in temps)
+    assert fit_sts_bias(recs, 3) == (temps, biases)     # deterministic
+    with pytest.raises(ValueError):
+        fit_sts_bias(recs, 3, bias_grid=[])
+    with pytest.raises(ValueError):
+        fit_sts_bias(recs, 3, grid=[0.0, 1.0])
+
+
+@pytest.mark.parametrize("method", ["sts", "sts-bias"])
+def test_calibrate_holdout_result(method):
     recs = synthetic_rounds(6000, 4, seed=3)
-    res = calibrate(recs, gamma=4, holdout_fraction=0.5, seed=0)
-    assert res["method"] == "sts" and len(res["temperatures"]) == 4
+    res = calibrate(recs, gamma=4, holdout_fraction=0.5, seed=0, method=method)
+    assert res["method"] == method and len(res["temperatures"]) == len(res["biases"]) == 4
+    if method == "sts":
+        assert res["biases"] == [0.0] * 4
     assert res["num_rounds"] == 6000 and res["num_fit_rounds"] == res["num_eval_rounds"] == 3000
     assert all(a < b for a, b in zip(res["ece_after"], res["ece_before"]))
     assert res["ece_mean_after"] < 0.03 < 0.08 < res["ece_mean_before"]
     json.dumps(res)
     with pytest.raises(ValueError):
         calibrate([RoundRecord(2, 1, 2)], gamma=2)
+    with pytest.raises(ValueError, match="method"):
+        calibrate(recs, gamma=4, method="platt")
+
+
+def test_load_calibration_params(tmp_path):
+    f = tmp_path / "calibration.json"
+    f.write_text(json.dumps({"method": "sts", "temperatures": [2.0, 0.5]}))   # written before biases
+    assert load_calibration_params(tmp_path) == ([2.0, 0.5], [0.0, 0.0])
+    assert load_temperatures(f) == [2.0, 0.5]
+    f.write_text(json.dumps({"temperatures": [2.0, 0.5], "biases": [-1.5, 0]}))
+    assert load_calibration_params(f) == ([2.0, 0.5], [-1.5, 0.0])
+    for bad in ({"temperatures": [2.0, 0.0]}, {"temperatures": [2.0, 0.5], "biases": [1.0]},
+                {"temperatures": [2.0, 0.5], "biases": [1.0, float("nan")]},
+                {"temperatures": [2.0, 0.5], "biases": [1.0, "x"]}, {"temperatures": [2.0, 0.5], "biases": 1.0}):
+        f.write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match="calibration.json"):
+            load_calibration_params(f)
 
 
 def test_calibration_path(tmp_path):
@@ -173,11 +226,12 @@ def test_run_calibrate_writes_calibration_json(tmp_path, capsys):
     args = parser.parse_args(["--records", f1, f2, "--drafter", str(drafter), "--out", str(tmp_path / "plots")])
     assert run_calibrate(args) == 0
     data = json.loads((drafter / "calibration.json").read_text())
-    assert data["method"] == "sts"
+    assert data["method"] == "sts-bias"
     assert len(data["temperatures"]) == gamma and all(t > 0 for t in data["temperatures"])
+    assert len(data["biases"]) == gamma and np.isfinite(data["biases"]).all()
     assert len(data["ece_before"]) == len(data["ece_after"]) == gamma
     assert data["num_rounds"] == len(recs)
-    assert load_temperatures(drafter) == data["temperatures"]
+    assert load_calibration_params(drafter) == (data["temperatures"], data["biases"])
     assert _is_png(tmp_path / "plots" / "reliability.png")
     assert _is_png(tmp_path / "plots" / "threshold_sweep.png")
     out = capsys.readouterr().out
@@ -189,6 +243,10 @@ def test_cli_calibrate(tmp_path, capsys):
     f = write_records(synthetic_rounds(300, 3, seed=6), str(tmp_path / "r.jsonl"))
     assert main(["calibrate", "--records", f, "--drafter", str(tmp_path / "d"), "--holdout-fraction", "0"]) == 0
     assert len(json.loads((tmp_path / "d" / "calibration.json").read_text())["temperatures"]) == 3
+    assert main(["calibrate", "--records", f, "--drafter", str(tmp_path / "d"), "--method", "sts"]) == 0
+    data = json.loads((tmp_path / "d" / "calibration.json").read_text())
+    assert data["method"] == "sts" and data["biases"] == [0.0] * 3
+    assert "sts on" in capsys.readouterr().out
     nolog = write_records([RoundRecord(3, 1, 2)], str(tmp_path / "n.jsonl"))
     assert main(["calibrate", "--records", nolog]) == 2
     assert main(["calibrate", "--records", str(tmp_path / "missing.jsonl")]) == 2

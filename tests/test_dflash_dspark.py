@@ -11,7 +11,7 @@ import torch
 
 from dspark.batch import FlatBatch
 from dspark.drafters import vocab as dvocab
-from dspark.drafters.checkpoint import load_drafter, save_drafter
+from dspark.drafters.checkpoint import calibration_of, load_drafter, save_drafter
 from dspark.drafters.dflash import DFlashConfig, DFlashDrafter, default_tap_layers, sample_anchors
 from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
 from dspark.errors import DSparkError
@@ -349,8 +349,26 @@ def test_confidences_and_calibration():
     assert torch.equal(q.confidence_logits, p.confidence_logits)
     assert torch.allclose(q.confidences, torch.sigmoid(p.confidence_logits / torch.tensor(temps)))
     assert len(q.truncated(2).confidences) == 2
-    with pytest.raises(DSparkError):
-        d.load_calibration({"temperatures": [1.0, 2.0]})
+    assert d.calibration()["biases"] == [0.0] * 5        # a calibration.json without "biases": zeros
+    # a per-position bias: c_k = sigmoid(z_k / T_k + b_k)
+    biases = [-1.5, 0.0, 0.25, 1.0, -0.5]
+    d.load_calibration({"temperatures": temps, "biases": biases})
+    r = d.propose([seq_at(d, tokens, taps, 9)])[0]
+    assert torch.allclose(r.confidences, torch.sigmoid(p.confidence_logits / torch.tensor(temps) + torch.tensor(biases)))
+    assert d.calibration() == {"temperatures": temps, "biases": biases}
+    assert calibration_of(d) == d.calibration()
+    d.load_calibration({"temperatures": [1.0] * 5, "biases": [0.0, 0.0, 0.5, 0.0, 0.0]})
+    assert calibration_of(d) is not None                 # a bias alone is a calibration too
+    d.load_calibration({"temperatures": [1.0] * 5, "biases": [0.0] * 5})
+    assert calibration_of(d) is None
+    for bad in ({"temperatures": [1.0, 2.0]}, {"temperatures": [1.0] * 5, "biases": [0.0] * 4},
+                {"temperatures": [1.0] * 5, "biases": [0.0] * 4 + [float("nan")]},
+                {"temperatures": [1.0] * 5, "biases": [0.0] * 4 + [float("inf")]},
+                {"temperatures": [1.0] * 5, "biases": [0.0] * 4 + ["1"]},
+                {"temperatures": [1.0] * 5, "biases": 0.5}):
+        with pytest.raises(DSparkError):
+            d.load_calibration(bad)
+    assert d.calibration()["biases"] == [0.0] * 5        # a refused calibration changes nothing
     # the confidence head can go without the Markov features, or away entirely
     d2 = drafter("dspark", tgt, confidence_head_with_markov=False)
     assert d2.state_dict()["confidence_head.proj.weight"].shape == (1, tgt.cfg.hidden_size)
@@ -427,7 +445,8 @@ def test_checkpoint_round_trip(tmp_path, kind):
         d.set_draft_vocab(*dvocab.build_vocab_mapping(torch.arange(300) % 13, 60))
     save_drafter(d, tmp_path / "ck", "tiny")
     if kind != "dflash":
-        (tmp_path / "ck" / "calibration.json").write_text(json.dumps({"temperatures": [2.0] * 5}))
+        (tmp_path / "ck" / "calibration.json").write_text(json.dumps({"temperatures": [2.0] * 5,
+                                                                      "biases": [0.5] * 5}))
     e = load_drafter(tmp_path / "ck", wrap(tgt))
     assert type(e) is type(d) and e.config == d.config
     tokens, taps = sequence_data(tgt, d)
@@ -437,7 +456,7 @@ def test_checkpoint_round_trip(tmp_path, kind):
         assert a.tokens == b.tokens and torch.equal(a.probs, b.probs)
         if kind != "dflash":
             assert torch.equal(a.confidence_logits, b.confidence_logits)
-            assert torch.allclose(b.confidences, torch.sigmoid(a.confidence_logits / 2.0))
+            assert torch.allclose(b.confidences, torch.sigmoid(a.confidence_logits / 2.0 + 0.5))
 
 
 def test_checkpoint_target_mismatch_and_corruption(tmp_path):

@@ -138,6 +138,12 @@ def test_calibration_dataset():
     # temperatures divide the logits slot by slot
     p1t, _ = calibration_dataset(recs, temperatures=[2.0, 1.0, 1.0])[1]
     assert p1t[1] == pytest.approx(1 / (1 + 3 ** -0.5))
+    # biases are added after the temperature, slot by slot; missing ones are 0
+    data = calibration_dataset(recs, temperatures=[2.0], biases=[math.log(3) / 2, -math.log(3)])
+    c1 = 1 / (1 + 3 ** -0.5)                             # sigmoid(0 / 2 + log 3 / 2)
+    assert data[1][0] == pytest.approx([c1, 0.75, c1])   # 0.75 = sigmoid(log 3 / 2 + log 3 / 2)
+    assert data[2][0] == pytest.approx([c1 * 0.25, 0.75 * 0.25])
+    assert data[3][0] == pytest.approx([c1 * 0.25 * 0.5, 0.75 * 0.25 * 0.5])
 
 
 def test_threshold_sweep():
@@ -157,6 +163,8 @@ def test_threshold_sweep():
     assert threshold_sweep(recs, [0.8])["verified_per_step"] == pytest.approx([2.0])
     st = threshold_sweep(recs, [0.8], temperatures=[10.0])
     assert st["verified_per_step"] == [0.0] and st["acceptance_rate"] == [None]
+    # ... and a bias of +1 brings it back to sigmoid(2) = 0.88
+    assert threshold_sweep(recs, [0.8], temperatures=[10.0], biases=[1.0])["verified_per_step"] == pytest.approx([2.0])
     with pytest.raises(ValueError):
         threshold_sweep(recs, [0.5], score="bogus")
 

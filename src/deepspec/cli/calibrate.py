@@ -1,5 +1,6 @@
-"""`deepspec calibrate`: fit sequential temperature scaling (STS) for a drafter's confidence head on
-recorded rounds, score it on held-out rounds, and write calibration.json into the drafter."""
+"""`deepspec calibrate`: fit sequential temperature scaling (STS; by default with a per-position bias)
+for a drafter's confidence head on recorded rounds, score it on held-out rounds, and write
+calibration.json into the drafter."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,7 @@ from pathlib import Path
 from dspark.errors import DSparkError
 
 from ..eval import plots
-from ..eval.calibration import calibrate, save_calibration, split_records
+from ..eval.calibration import METHODS, calibrate, save_calibration, split_records
 from ..eval.metrics import load_records
 
 
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fit/holdout split (default 0)")
     parser.add_argument("--gamma", type=int, default=None,
                         help="number of draft slots to calibrate (default: the longest verified in the records)")
+    parser.add_argument("--method", choices=METHODS, default="sts-bias",
+                        help="sts-bias (default): a temperature and a bias per position, fitted by likelihood; "
+                             "sts: the paper's temperature only, fitted by ECE")
     parser.add_argument("--out", metavar="DIR", help="write reliability diagrams and a threshold sweep here")
 
 
@@ -41,16 +45,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         records = load_records(args.records)
         result = calibrate(records, gamma=args.gamma, holdout_fraction=args.holdout_fraction,
-                           seed=args.seed, return_data=True)
+                           seed=args.seed, return_data=True, method=args.method)
     except ValueError as e:
         raise DSparkError(str(e)) from None
 
     where = "held-out" if args.holdout_fraction > 0 else "fit (no holdout)"
-    print(f"STS on {result['num_fit_rounds']} rounds, scored on {result['num_eval_rounds']} {where} rounds "
-          f"({result['num_rounds']} rounds with confidences in {len(args.records)} file(s))")
-    print(f"{'pos':>3} {'n':>7} {'T':>7} {'ECE before':>11} {'ECE after':>10} {'AUC before':>11} {'AUC after':>10}")
-    for i, t in enumerate(result["temperatures"]):
-        print(f"{i + 1:>3} {result['n_eval'][i]:>7} {t:7.3f} {_pct(result['ece_before'][i]):>11} "
+    print(f"{result['method']} on {result['num_fit_rounds']} rounds, scored on {result['num_eval_rounds']} "
+          f"{where} rounds ({result['num_rounds']} rounds with confidences in {len(args.records)} file(s))")
+    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'ECE before':>11} {'ECE after':>10} {'AUC before':>11} "
+          f"{'AUC after':>10}")
+    for i, (t, b) in enumerate(zip(result["temperatures"], result["biases"])):
+        print(f"{i + 1:>3} {result['n_eval'][i]:>7} {t:7.3f} {b:+7.3f} {_pct(result['ece_before'][i]):>11} "
               f"{_pct(result['ece_after'][i]):>10} {_fmt_auc(result['auc_before'][i]):>11} "
               f"{_fmt_auc(result['auc_after'][i]):>10}")
     print(f"mean ECE over positions: {_pct(result['ece_mean_before']).strip()} -> "
@@ -67,12 +72,13 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         p1 = plots.plot_reliability_pair(result["_data_before"], result["_data_after"],
-                                         out / "reliability.png", title="Prefix survival before/after STS")
+                                         out / "reliability.png",
+                                         title=f"Prefix survival before/after {result['method']}")
         _, hold = split_records([r for r in records if r.confidence_logits is not None],
                                 args.holdout_fraction, args.seed)
         sweep_rows = hold or [r for r in records if r.confidence_logits is not None]
         p2 = plots.plot_threshold_sweep(sweep_rows, [i / 10 for i in range(10)], out / "threshold_sweep.png",
-                                        temperatures=result["temperatures"])
+                                        temperatures=result["temperatures"], biases=result["biases"])
         print(f"wrote {p1}\nwrote {p2}")
     return 0
 

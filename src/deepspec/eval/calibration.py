@@ -1,18 +1,27 @@
-"""Confidence calibration: ECE / ROC-AUC / Brier of prefix-survival estimates, and Sequential
-Temperature Scaling (STS, METHOD.md section 4), plus the `deepspec calibrate` command.
+"""Confidence calibration: ECE / ROC-AUC / Brier of prefix-survival estimates, Sequential
+Temperature Scaling (STS, METHOD.md section 4) and its per-position-bias variant, plus the
+`deepspec calibrate` command.
 
 The confidence head gives, per draft slot k, a logit z_k of c_k = P(slot k survives | slots < k
-survived). The prefix-survival estimate is a_j = prod_{i<=j} sigmoid(z_i / T_i); the realized survival
-of slot j in a round is 1[accepted >= j], observed for the slots that were verified (metrics.py's
-conventions: slots after an accepted EOS are not observations).
+survived). Calibrated, c_k = sigmoid(z_k / T_k + b_k) and the prefix-survival estimate is
+a_j = prod_{i<=j} c_i; the realized survival of slot j in a round is 1[accepted >= j], observed for the
+slots that were verified (metrics.py's conventions: slots after an accepted EOS are not observations).
 
-STS fits T_1..T_gamma left to right: T_k minimises the ECE (20 equal-width bins) of a_k against the
-realized survival at k over the rounds that verified slot k, with T_1..T_{k-1} already fixed. Positive
-temperatures keep the order of each slot's confidences.
+Both methods fit position by position, left to right, over the rounds that verified slot k, with
+the parameters of slots 1..k-1 already fixed. Positive temperatures keep the order of each slot's
+confidences; so does a bias.
 
-calibration.json (written next to the drafter, read by the runtime for `temperatures`):
-    {"method": "sts", "temperatures": [T_1..T_gamma], "ece_before": [...], "ece_after": [...],
-     "num_rounds": N, ...extra diagnostics (see `calibrate`)}
+- "sts" (the paper's): b_k = 0, T_k minimises the ECE (20 equal-width bins) of a_k against the
+  realized survival at k. A temperature only stretches logits around 0, so a head whose mean
+  confidence is off at a position (a level shift) stays off.
+- "sts-bias" (default): (T_k, b_k) minimise the Bernoulli negative log-likelihood of a_k. The bias
+  removes the level shift; the NLL is a proper score, smooth in (T, b) and stable with few rounds,
+  where the ECE of a 2-D fit would chase the noise of its bins.
+
+calibration.json (written next to the drafter, read by the runtime for `temperatures` and `biases`;
+a file without "biases" means all zeros):
+    {"method": "sts-bias" | "sts", "temperatures": [T_1..T_gamma], "biases": [b_1..b_gamma],
+     "ece_before": [...], "ece_after": [...], "num_rounds": N, ...extra diagnostics (see `calibrate`)}
 """
 from __future__ import annotations
 
@@ -23,10 +32,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .metrics import RoundRecord, _sigmoid, calibration_dataset, confidence_arrays
+from .metrics import RoundRecord, _sigmoid, calibrated_confidences, calibration_dataset, confidence_arrays
 
 N_BINS = 20
 DEFAULT_GRID = tuple(np.exp(np.linspace(math.log(0.05), math.log(20.0), 161)).tolist())
+# sts-bias: the coarse (T, b) grid is every 8th temperature of DEFAULT_GRID (steps of x1.35) times
+# these biases (steps of 0.5), then zoomed in around its optimum: the NLL is smooth, so a finer
+# coarse grid would cost more for the same answer.
+STS_BIAS_GRID = DEFAULT_GRID[::8]
+BIAS_GRID = tuple(np.linspace(-4.0, 4.0, 17).tolist())
+METHODS = ("sts-bias", "sts")
 
 
 # ------------------------------------------------------------------------------ scores
@@ -87,13 +102,14 @@ def _mean(values) -> float | None:
 
 
 def confidence_report(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
-                      gamma: int | None = None, n_bins: int = N_BINS) -> dict[str, Any]:
-    """Calibration of the prefix-survival estimate a_j (with `temperatures`, raw if None).
+                      gamma: int | None = None, n_bins: int = N_BINS,
+                      biases: Sequence[float] | None = None) -> dict[str, Any]:
+    """Calibration of the prefix-survival estimate a_j (with `temperatures` and `biases`, raw if None).
 
     Returns lists indexed by position (element i = position i+1): "position", "n", "ece", "auc",
     "brier", "mean_predicted", "mean_realized"; "ece_mean" (mean over positions with data) and
     "pooled" (the same scores over all (round, position) pairs together)."""
-    data = calibration_dataset(records, temperatures, gamma)
+    data = calibration_dataset(records, temperatures, gamma, biases)
     return _report(data, n_bins)
 
 
@@ -120,7 +136,30 @@ def _report(data: dict[int, tuple[np.ndarray, np.ndarray]], n_bins: int = N_BINS
     return rep
 
 
-# ------------------------------------------------------------------------------------ STS
+# ------------------------------------------------------------------------------- STS fits
+
+def _fit_sequential(logits: np.ndarray, accepted: np.ndarray, attempted: np.ndarray,
+                    best) -> tuple[list[float], list[float]]:
+    """The left-to-right loop of both methods: for k = 1..gamma, (T_k, b_k) = best(prev, z, y) with
+    prev = a_{k-1} (slots < k calibrated as fitted), z = the slot-k logits and y = 1[accepted >= k],
+    over the rounds that verified slot k. A slot with no data keeps T = 1, b = 0."""
+    n, gamma = logits.shape
+    temps: list[float] = []
+    biases: list[float] = []
+    prev_all = np.ones(n)
+    for k in range(1, gamma + 1):
+        mask = attempted >= k
+        if not mask.any():  # no later slot has data either
+            temps += [1.0] * (gamma - k + 1)
+            biases += [0.0] * (gamma - k + 1)
+            break
+        t, b = best(prev_all[mask], logits[mask, k - 1], (accepted[mask] >= k).astype(np.float64))
+        temps.append(t)
+        biases.append(b)
+        # a_k over ALL rows with slot k (NaN elsewhere is harmless: those rows never reach k+1)
+        prev_all = prev_all * calibrated_confidences(logits[:, k - 1:k], [t], [b])[:, 0]
+    return temps, biases
+
 
 def _best_temperature(prev: np.ndarray, z: np.ndarray, y: np.ndarray, grid: np.ndarray,
                       n_bins: int) -> tuple[float, float]:
@@ -133,34 +172,29 @@ def _best_temperature(prev: np.ndarray, z: np.ndarray, y: np.ndarray, grid: np.n
     return float(grid[i]), float(e[i])
 
 
+def _temperature_grid(grid: Sequence[float]) -> np.ndarray:
+    grid = np.asarray(sorted(float(t) for t in grid), dtype=np.float64)
+    if grid.size == 0 or not (grid > 0).all() or not np.isfinite(grid).all():
+        raise ValueError("STS temperature grid must be non-empty, finite and positive")
+    return grid
+
+
 def fit_sts_arrays(logits: np.ndarray, accepted: np.ndarray, attempted: np.ndarray,
                    grid: Sequence[float] = DEFAULT_GRID, refine: int = 41,
                    n_bins: int = N_BINS) -> list[float]:
     """STS on dense arrays (see `metrics.confidence_arrays`). A slot with no data keeps T = 1."""
-    grid = np.asarray(sorted(float(t) for t in grid), dtype=np.float64)
-    if grid.size == 0 or (grid <= 0).any():
-        raise ValueError("STS temperature grid must be non-empty and positive")
-    n, gamma = logits.shape
-    temps: list[float] = []
-    prev_all = np.ones(n)
-    for k in range(1, gamma + 1):
-        mask = attempted >= k
-        if not mask.any():
-            temps.append(1.0)
-            continue
-        z = logits[mask, k - 1]
-        y = (accepted[mask] >= k).astype(np.float64)
-        prev = prev_all[mask]
+    grid = _temperature_grid(grid)
+
+    def best(prev, z, y):
         t, _ = _best_temperature(prev, z, y, grid, n_bins)
         if refine and grid.size > 1:  # finer log grid between the neighbours of the coarse optimum
             i = int(np.searchsorted(grid, t))
             lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
             fine = np.exp(np.linspace(math.log(lo), math.log(hi), refine))
             t, _ = _best_temperature(prev, z, y, np.unique(np.append(fine, t)), n_bins)
-        temps.append(t)
-        # a_k over ALL rows with slot k (NaN elsewhere is harmless: those rows never reach k+1)
-        prev_all = prev_all * _sigmoid(logits[:, k - 1] / t)
-    return temps
+        return t, 0.0
+
+    return _fit_sequential(logits, accepted, attempted, best)[0]
 
 
 def fit_sts(records: Sequence[RoundRecord], gamma: int | None = None,
@@ -170,11 +204,78 @@ def fit_sts(records: Sequence[RoundRecord], gamma: int | None = None,
     return fit_sts_arrays(logits, acc, att, grid, refine, n_bins)
 
 
-def apply_temperatures(logits: Sequence[float], temperatures: Sequence[float]) -> list[float]:
-    """Calibrated conditional confidences c_k = sigmoid(z_k / T_k) (T = 1 past the fitted slots)."""
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x), stable for large |x| (and about twice as fast as np.logaddexp(0, x))."""
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _nll_columns(log1m_prev: np.ndarray, z: np.ndarray, y: np.ndarray, log_t: np.ndarray,
+                 b: np.ndarray) -> np.ndarray:
+    """Mean Bernoulli NLL of a = prev * sigmoid(s), s = z / T + b, against y, for every column
+    (log_t[j], b[j]), without the -log(prev) of the y = 1 rows (the same for every column).
+
+    Written so that nothing cancels: -log sigmoid(s) = softplus(-s) and
+    -log(1 - prev sigmoid(s)) = softplus(s) - softplus(s + log(1 - prev))."""
+    pos = y > 0.5
+    out = np.empty(log_t.size)
+    step = max(1, (1 << 21) // max(z.size, 1))  # columns per chunk: about 16 MB per temporary
+    for j in range(0, log_t.size, step):
+        s = z[:, None] * np.exp(-log_t[None, j:j + step]) + b[None, j:j + step]
+        sn = s[~pos]
+        total = _softplus(-s[pos]).sum(axis=0) + (_softplus(sn) - _softplus(sn + log1m_prev[~pos, None])).sum(axis=0)
+        out[j:j + step] = total / z.size
+    return out
+
+
+def _best_temperature_bias(prev: np.ndarray, z: np.ndarray, y: np.ndarray, log_t: np.ndarray,
+                           b: np.ndarray, zooms: int, points: int = 9) -> tuple[float, float]:
+    """argmin_(T, b) of the NLL over the grid log_t x b, then `zooms` times over a points x points
+    grid spanning one step of the previous grid on each side of its optimum (each zoom divides the
+    steps by (points - 1) / 2). Ties go to the (T, b) closest to (1, 0)."""
+    with np.errstate(divide="ignore"):  # prev = 1 (slot 1): log(1 - prev) = -inf, which is exact here
+        log1m_prev = np.log1p(-prev)
+    dt = float(np.diff(log_t).min()) if log_t.size > 1 else 0.1
+    db = float(np.diff(b).min()) if b.size > 1 else 0.1
+    for zoom in range(zooms + 1):
+        tt, bb = (a.ravel() for a in np.meshgrid(log_t, b, indexing="ij"))
+        nll = _nll_columns(log1m_prev, z, y, tt, bb)
+        cand = np.flatnonzero(nll <= nll.min() + 1e-12 * max(1.0, abs(nll.min())))
+        i = cand[np.argmin(np.abs(tt[cand]) + np.abs(bb[cand]))]
+        if zoom < zooms:
+            log_t = np.linspace(tt[i] - dt, tt[i] + dt, points)
+            b = np.linspace(bb[i] - db, bb[i] + db, points)
+            dt, db = 2 * dt / (points - 1), 2 * db / (points - 1)
+    return float(np.exp(tt[i])), float(bb[i])
+
+
+def fit_sts_bias_arrays(logits: np.ndarray, accepted: np.ndarray, attempted: np.ndarray,
+                        grid: Sequence[float] = STS_BIAS_GRID, bias_grid: Sequence[float] = BIAS_GRID,
+                        zooms: int = 5) -> tuple[list[float], list[float]]:
+    """STS with a per-position bias on dense arrays: (temperatures, biases), c_k = sigmoid(z_k / T_k
+    + b_k), (T_k, b_k) minimising the NLL of a_k. `grid` (temperatures) x `bias_grid` is the coarse
+    grid; the zooms may step one coarse step past its edges. A slot with no data keeps T = 1, b = 0."""
+    log_t = np.log(_temperature_grid(grid))
+    b = np.asarray(sorted(float(x) for x in bias_grid), dtype=np.float64)
+    if b.size == 0 or not np.isfinite(b).all():
+        raise ValueError("STS bias grid must be non-empty and finite")
+    return _fit_sequential(logits, accepted, attempted,
+                           lambda prev, z, y: _best_temperature_bias(prev, z, y, log_t, b, zooms))
+
+
+def fit_sts_bias(records: Sequence[RoundRecord], gamma: int | None = None,
+                 grid: Sequence[float] = STS_BIAS_GRID, bias_grid: Sequence[float] = BIAS_GRID,
+                 zooms: int = 5) -> tuple[list[float], list[float]]:
+    """STS with a per-position bias: (temperatures, biases) for draft slots 1..gamma."""
+    logits, acc, att = confidence_arrays(records, gamma)
+    return fit_sts_bias_arrays(logits, acc, att, grid, bias_grid, zooms)
+
+
+def apply_temperatures(logits: Sequence[float], temperatures: Sequence[float],
+                       biases: Sequence[float] | None = None) -> list[float]:
+    """Calibrated conditional confidences c_k = sigmoid(z_k / T_k + b_k) (T = 1, b = 0 past the
+    fitted slots)."""
     z = np.asarray(logits, dtype=np.float64)
-    t = np.array([temperatures[i] if i < len(temperatures) else 1.0 for i in range(z.size)])
-    return _sigmoid(z / t).tolist()
+    return calibrated_confidences(z[None, :], temperatures, biases)[0].tolist()
 
 
 def split_records(records: Sequence[RoundRecord], holdout_fraction: float, seed: int = 0):
@@ -190,17 +291,21 @@ def split_records(records: Sequence[RoundRecord], holdout_fraction: float, seed:
 
 
 def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_fraction: float = 0.5,
-              seed: int = 0, grid: Sequence[float] = DEFAULT_GRID, n_bins: int = N_BINS,
-              return_data: bool = False) -> dict[str, Any]:
-    """Fit STS on part of the rounds, score before/after on the rest (on the fit rounds themselves
-    when holdout_fraction is 0). Only rounds with confidence logits are used.
+              seed: int = 0, grid: Sequence[float] | None = None, n_bins: int = N_BINS,
+              return_data: bool = False, method: str = "sts-bias") -> dict[str, Any]:
+    """Fit `method` ("sts-bias" or "sts", see the module docstring) on part of the rounds, score
+    before/after on the rest (on the fit rounds themselves when holdout_fraction is 0). Only rounds
+    with confidence logits are used. `grid`: the temperature grid (default: DEFAULT_GRID for sts, its
+    coarser STS_BIAS_GRID, then zooms, for sts-bias).
 
-    Returns the calibration.json content: "method", "temperatures", "ece_before", "ece_after",
-    "num_rounds" (rounds used), plus "gamma", "auc_before", "auc_after", "brier_before",
-    "brier_after", "n_eval" (per position), "ece_mean_before", "ece_mean_after", "ece_pooled_before",
-    "ece_pooled_after", "num_fit_rounds", "num_eval_rounds", "holdout_fraction", "seed".
-    With return_data=True also "_data_before" / "_data_after": {position: (pred, realized)} on the
-    evaluation rounds (for reliability plots; not JSON-able, drop before saving)."""
+    Returns the calibration.json content: "method", "temperatures", "biases" (zeros for sts),
+    "ece_before", "ece_after", "num_rounds" (rounds used), plus "gamma", "auc_before", "auc_after",
+    "brier_before", "brier_after", "n_eval" (per position), "ece_mean_before", "ece_mean_after",
+    "ece_pooled_before", "ece_pooled_after", "num_fit_rounds", "num_eval_rounds", "holdout_fraction",
+    "seed". With return_data=True also "_data_before" / "_data_after": {position: (pred, realized)} on
+    the evaluation rounds (for reliability plots; not JSON-able, drop before saving)."""
+    if method not in METHODS:
+        raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, not {method!r}")
     rows = [r for r in records if r.confidence_logits is not None]
     if not rows:
         raise ValueError("no round carries confidence logits (does this drafter have a confidence head?)")
@@ -210,13 +315,18 @@ def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_
     if not fit_rows:
         raise ValueError(f"not enough rounds ({len(rows)}) to hold out {holdout_fraction:.0%}")
     eval_rows = hold_rows if hold_rows else fit_rows
-    temps = fit_sts(fit_rows, gamma, grid, n_bins=n_bins)
+    if method == "sts":
+        temps = fit_sts(fit_rows, gamma, DEFAULT_GRID if grid is None else grid, n_bins=n_bins)
+        biases = [0.0] * gamma
+    else:
+        temps, biases = fit_sts_bias(fit_rows, gamma, STS_BIAS_GRID if grid is None else grid)
     data_before = calibration_dataset(eval_rows, None, gamma)
-    data_after = calibration_dataset(eval_rows, temps, gamma)
+    data_after = calibration_dataset(eval_rows, temps, gamma, biases)
     before, after = _report(data_before, n_bins), _report(data_after, n_bins)
     out: dict[str, Any] = {
-        "method": "sts",
+        "method": method,
         "temperatures": temps,
+        "biases": biases,
         "ece_before": before["ece"],
         "ece_after": after["ece"],
         "num_rounds": len(rows),
@@ -263,13 +373,20 @@ def save_calibration(result: dict[str, Any], drafter: str | Path) -> Path:
     return path
 
 
-def load_temperatures(path: str | Path) -> list[float]:
-    """The temperatures of a calibration.json (a drafter directory or the file itself)."""
+def load_calibration_params(path: str | Path) -> tuple[list[float], list[float]]:
+    """(temperatures, biases) of a calibration.json (a drafter directory or the file itself), checked
+    as the runtime checks them; a file without "biases" (written before they existed) has zeros."""
+    from dspark.drafters.dspark import calibration_params  # the runtime's rules (imports torch: here only)
+    from dspark.errors import DSparkError
     p = Path(path)
     if p.is_dir():
         p = p / "calibration.json"
-    data = json.loads(p.read_text())
-    temps = [float(t) for t in data["temperatures"]]
-    if any(not t > 0 for t in temps):
-        raise ValueError(f"{p}: temperatures must be positive")
-    return temps
+    try:
+        return calibration_params(json.loads(p.read_text()))
+    except DSparkError as e:
+        raise ValueError(f"{p}: {e}") from None
+
+
+def load_temperatures(path: str | Path) -> list[float]:
+    """The temperatures of a calibration.json (see `load_calibration_params` for the biases too)."""
+    return load_calibration_params(path)[0]

@@ -99,8 +99,8 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
                  # figure 2: every dataset's rounds pooled; a position counts once 20 rounds reach it
                  "pooled_conditional_acceptance": conditional_acceptance(all_records, min_count=20)}
         if any(r.confidence_logits for r in all_records):
-            temps = (calibration_of(drafter) or {}).get("temperatures")
-            entry["confidence"] = _confidence(all_records, temps, name, out)
+            calib = calibration_of(drafter) or {}
+            entry["confidence"] = _confidence(all_records, calib.get("temperatures"), calib.get("biases"), name, out)
         results["drafters"][name] = entry
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(markdown_table(results))
@@ -108,16 +108,17 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
     return results
 
 
-def _confidence(records, temps: list[float] | None, name: str, out: Path) -> dict:
+def _confidence(records, temps: list[float] | None, biases: list[float] | None, name: str, out: Path) -> dict:
     """ECE / AUC / Brier of the prefix-survival estimate, raw and with the drafter's calibration."""
     from .calibration import confidence_report
     from .plots import plot_reliability_pair, plot_threshold_sweep
     report = {"raw": confidence_report(records)}
     if temps:
-        report["calibrated"] = confidence_report(records, temps)
+        report["calibrated"] = confidence_report(records, temps, biases=biases)
     gamma = max(r.proposed for r in records)
-    plot_threshold_sweep(records, [i / 20 for i in range(21)], out / f"threshold_sweep-{name}.png", temperatures=temps)
-    plot_reliability_pair(calibration_dataset(records), calibration_dataset(records, temps),
+    plot_threshold_sweep(records, [i / 20 for i in range(21)], out / f"threshold_sweep-{name}.png",
+                         temperatures=temps, biases=biases)
+    plot_reliability_pair(calibration_dataset(records), calibration_dataset(records, temps, biases=biases),
                           out / f"reliability-{name}.png", positions=list(range(1, gamma + 1)),
                           title=f"{name}: prefix survival, raw vs calibrated")
     return report

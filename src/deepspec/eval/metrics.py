@@ -90,21 +90,35 @@ def confidence_arrays(records: Sequence[RoundRecord], gamma: int | None = None):
     return logits, acc, att
 
 
-def prefix_survival_matrix(logits: np.ndarray, temperatures: Sequence[float] | None = None) -> np.ndarray:
-    """a[:, j-1] = prod_{i<=j} sigmoid(logit_i / T_i); NaN where slot j was not verified."""
+def _per_slot(values: Sequence[float] | None, n: int, default: float) -> np.ndarray:
+    """`values` cut or padded with `default` to n slots (all `default` when None)."""
+    v = [] if values is None else [float(x) for x in list(values)[:n]]
+    return np.array(v + [default] * (n - len(v)), dtype=np.float64)
+
+
+def calibrated_confidences(logits: np.ndarray, temperatures: Sequence[float] | None = None,
+                           biases: Sequence[float] | None = None) -> np.ndarray:
+    """c[:, k-1] = sigmoid(logit_k / T_k + b_k), the calibrated conditional confidence of slot k
+    (T = 1, b = 0 past the given ones or when None); NaN stays NaN."""
     logits = np.asarray(logits, dtype=np.float64)
-    gamma = logits.shape[1]
-    t = np.ones(gamma) if temperatures is None else np.asarray(list(temperatures)[:gamma] +
-                                                                 [1.0] * max(0, gamma - len(temperatures)))
-    return np.cumprod(_sigmoid(logits / t[None, :]), axis=1)
+    gamma = logits.shape[-1]
+    t, b = _per_slot(temperatures, gamma, 1.0), _per_slot(biases, gamma, 0.0)
+    return _sigmoid(logits / t + b)
+
+
+def prefix_survival_matrix(logits: np.ndarray, temperatures: Sequence[float] | None = None,
+                           biases: Sequence[float] | None = None) -> np.ndarray:
+    """a[:, j-1] = prod_{i<=j} sigmoid(logit_i / T_i + b_i); NaN where slot j was not verified."""
+    return np.cumprod(calibrated_confidences(logits, temperatures, biases), axis=1)
 
 
 def calibration_dataset(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
-                        gamma: int | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+                        gamma: int | None = None, biases: Sequence[float] | None = None
+                        ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per position j (1-indexed): (predicted prefix survival a_j, realized survival 1[accepted >= j])
     over the rounds that verified slot j and carry confidence logits."""
     logits, acc, att = confidence_arrays(records, gamma)
-    a = prefix_survival_matrix(logits, temperatures)
+    a = prefix_survival_matrix(logits, temperatures, biases)
     out = {}
     for j in range(1, logits.shape[1] + 1):
         mask = att >= j
@@ -113,11 +127,12 @@ def calibration_dataset(records: Sequence[RoundRecord], temperatures: Sequence[f
 
 
 def threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float],
-                    temperatures: Sequence[float] | None = None, score: str = "conditional") -> dict[str, Any]:
+                    temperatures: Sequence[float] | None = None, score: str = "conditional",
+                    biases: Sequence[float] | None = None) -> dict[str, Any]:
     """Static confidence-threshold baseline (the paper's figure 5), replayed on recorded rounds.
 
     For each threshold t every round is truncated before its first slot whose score is below t
-    (score "conditional": c_k = sigmoid(z_k / T_k); "prefix": a_k = prod_{i<=k} c_i). Acceptance inside
+    (score "conditional": c_k = sigmoid(z_k / T_k + b_k); "prefix": a_k = prod_{i<=k} c_i). Acceptance inside
     the kept prefix is the recorded one (verification of slot k does not depend on later slots), so a
     round that keeps l slots accepts min(accepted, l) and wastes the rest. Counts are draft tokens only
     (no bonus). Only rounds with confidence logits take part.
@@ -129,9 +144,7 @@ def threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float],
         raise ValueError(f"score must be 'conditional' or 'prefix', not {score!r}")
     logits, acc, att = confidence_arrays(records)
     n, gamma = logits.shape
-    t = np.ones(gamma) if temperatures is None else np.array(
-        [temperatures[i] if i < len(temperatures) else 1.0 for i in range(gamma)], dtype=np.float64)
-    c = _sigmoid(logits / t[None, :]) if gamma else logits
+    c = calibrated_confidences(logits, temperatures, biases)
     s = np.cumprod(c, axis=1) if score == "prefix" else c
     valid = np.arange(1, gamma + 1)[None, :] <= att[:, None]
     out: dict[str, Any] = {"thresholds": [float(x) for x in thresholds], "rounds": n,

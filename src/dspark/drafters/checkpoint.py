@@ -4,7 +4,7 @@
                         "config": {hyper-parameters of that algorithm},
                         "target": {"name", "arch", "vocab_size", "hidden_size", "num_layers", "tap_layers"}}
     model.safetensors  the drafter's own weights (never the target's embedding or LM head)
-    calibration.json   optional: STS temperatures for the confidence head (deepspec calibrate)
+    calibration.json   optional: STS temperatures and biases for the confidence head (deepspec calibrate)
 
 Loading checks the fingerprint against the target and names the first mismatch.
 """
@@ -130,11 +130,12 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
 
 def calibration_of(drafter) -> dict | None:
     """What a drafter's calibration.json holds, or None when it has no calibration or it is the
-    identity (every STS temperature 1)."""
+    identity (every STS temperature 1 and every bias 0)."""
     if not hasattr(drafter, "calibration"):
         return None
     calib = drafter.calibration()
-    return calib if any(t != 1.0 for t in calib["temperatures"]) else None
+    trivial = all(t == 1.0 for t in calib["temperatures"]) and all(b == 0.0 for b in calib.get("biases", []))
+    return None if trivial else calib
 
 
 def tensor_bytes(state: dict[str, torch.Tensor]) -> int:

@@ -19,7 +19,8 @@ the bias and the sampling processing).
 Confidence head: c_k = sigmoid(w^T [h_k ; e_k] + b) (`confidence_head.proj` [1, H + r]; [1, H] with
 confidence_head_with_markov off), h_k = the backbone's final hidden AFTER the final `norm` (the LM
 head's input), in training and inference alike. Proposal.confidence_logits are the raw logits;
-Proposal.confidences = sigmoid(logit_k / T_k) with the STS temperatures of `load_calibration`.
+Proposal.confidences = sigmoid(logit_k / T_k + b_k) with the STS temperatures and biases of
+`load_calibration`.
 
 Training (`forward_train`, inherited) teacher-forces x_{k-1} with the ground truth and returns U,
 the Markov-corrected logits and the confidence logits for every block and slot.
@@ -28,6 +29,7 @@ markov_w2 starts at zero, so a fresh DSpark drafts exactly like its DFlash backb
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -41,6 +43,25 @@ from .checkpoint import register
 from .dflash import BlockTrainOutput, DFlashConfig, DFlashDrafter
 
 HEAD_TYPES = ("vanilla", "gated", "rnn")
+
+
+def _number(x) -> bool:
+    """A finite JSON number (bool is an int in Python, but not a calibration value)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float], list[float]]:
+    """(temperatures, biases) of a calibration.json's content, checked: gamma positive finite
+    temperatures (any number when gamma is None) and as many finite biases. No "biases" (files
+    written before they existed) means zeros."""
+    temps = data.get("temperatures") if isinstance(data, dict) else None
+    n = gamma if gamma is not None else len(temps) if isinstance(temps, list) else "gamma"
+    if not isinstance(temps, list) or len(temps) != n or not all(_number(t) and t > 0 for t in temps):
+        raise DSparkError(f"calibration needs 'temperatures': {n} positive numbers, got {temps!r}")
+    biases = data.get("biases", [0.0] * n)
+    if not isinstance(biases, list) or len(biases) != n or not all(_number(b) for b in biases):
+        raise DSparkError(f"calibration 'biases' must be {n} finite numbers (one per temperature), got {biases!r}")
+    return [float(t) for t in temps], [float(b) for b in biases]
 
 
 @dataclass
@@ -134,6 +155,7 @@ class DSparkDrafter(DFlashDrafter):
         else:
             self.confidence_head = None
         self.sts_temperatures = [1.0] * self.gamma
+        self.sts_biases = [0.0] * self.gamma
 
     def _init_weights(self) -> None:
         super()._init_weights()
@@ -142,21 +164,20 @@ class DSparkDrafter(DFlashDrafter):
 
     # --- calibration ------------------------------------------------------------------------
     def load_calibration(self, data: dict) -> None:
-        """STS temperatures {"temperatures": [T_0, ..., T_{gamma-1}]} (calibration.json)."""
-        temps = data.get("temperatures") if isinstance(data, dict) else None
-        if (not isinstance(temps, list) or len(temps) != self.gamma
-                or not all(isinstance(t, (int, float)) and t > 0 for t in temps)):
-            raise DSparkError(f"dspark calibration needs 'temperatures': {self.gamma} positive numbers, got {temps!r}")
-        self.sts_temperatures = [float(t) for t in temps]
+        """calibration.json: {"temperatures": [T_0, ..., T_{gamma-1}], "biases": [b_0, ..., b_{gamma-1}]};
+        "biases" is optional (files written before it existed): zeros."""
+        self.sts_temperatures, self.sts_biases = calibration_params(data, self.gamma)
 
     def calibration(self) -> dict:
-        return {"temperatures": list(self.sts_temperatures)}
+        return {"temperatures": list(self.sts_temperatures), "biases": list(self.sts_biases)}
 
     def calibrated(self, confidence_logits: torch.Tensor) -> torch.Tensor:
-        """sigmoid(logit_k / T_k) over the last dimension (slots 0..n-1)."""
+        """sigmoid(logit_k / T_k + b_k) over the last dimension (slots 0..n-1)."""
         n = confidence_logits.shape[-1]
-        t = torch.tensor(self.sts_temperatures[:n], dtype=confidence_logits.dtype, device=confidence_logits.device)
-        return torch.sigmoid(confidence_logits / t)
+        like = dict(dtype=confidence_logits.dtype, device=confidence_logits.device)
+        t = torch.tensor(self.sts_temperatures[:n], **like)
+        b = torch.tensor(self.sts_biases[:n], **like)
+        return torch.sigmoid(confidence_logits / t + b)
 
     # --- heads --------------------------------------------------------------------------------
     def _confidence(self, h: torch.Tensor, e: torch.Tensor) -> torch.Tensor | None:
