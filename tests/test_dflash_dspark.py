@@ -17,7 +17,7 @@ from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
 from dspark.errors import DSparkError
 from dspark.models.layers import RMSNorm
 from dspark.models.loader import Target
-from dspark.sampling import SamplingParams, probabilities
+from dspark.sampling import SamplingParams, probabilities, sample
 from dspark.sequence import Sequence
 
 from conftest import tiny_model
@@ -259,9 +259,9 @@ def test_probs_are_the_sampled_distribution(kind):
     # re-draw with the same seed: the proposal's tokens come out of these very distributions
     g = params.generator()
     if kind == "dflash":
-        redrawn = torch.multinomial(p.probs, 1, generator=g).squeeze(-1).tolist()
+        redrawn = sample(p.probs, g).tolist()
     else:
-        redrawn = [int(torch.multinomial(p.probs[k:k + 1], 1, generator=g)) for k in range(d.gamma)]
+        redrawn = [int(sample(p.probs[k:k + 1], g)[0]) for k in range(d.gamma)]
     assert redrawn == p.tokens
     # and the distributions are the model's: independently recomputed by the training forward
     prev = torch.tensor([[tokens[12]] + p.tokens[:-1]])

@@ -50,10 +50,11 @@ def test_store_closes_shards_and_counts(tmp_path):
         store.write(row(i, tokens=i))
     store.close()
     names = sorted(p.name for p in (tmp_path / "s").iterdir())
-    assert names == ["manifest.json", "open.jsonl", "shard-00000.jsonl.gz", "shard-00001.jsonl.gz"]
+    # closing seals the open rows into a short last shard: everything written can be committed
+    assert names == ["manifest.json", "shard-00000.jsonl.gz", "shard-00001.jsonl.gz", "shard-00002.jsonl.gz"]
     m = verify_store(tmp_path / "s")
     assert m["conversations"] == 7 and m["answer_tokens"] == sum(range(7))
-    assert [s["conversations"] for s in m["shards"]] == [3, 3] and m["open"]["conversations"] == 1
+    assert [s["conversations"] for s in m["shards"]] == [3, 3, 1] and m["open"]["conversations"] == 0
     assert [r["id"] for _, r in iter_rows(tmp_path / "s")] == [f"c{i}" for i in range(7)]
     samples = load_tokenized(tmp_path / "s", None, max_len=16)
     assert [s.id for s in samples] == [f"c{i}" for i in range(7)]
@@ -67,9 +68,11 @@ def test_store_resumes_and_refuses_other_settings(tmp_path):
     store.close()
     again = ShardStore(d, SETTINGS, TARGET, shard_size=2)
     assert again.ids() == {"c0", "c1", "c2"}
-    again.write(row(3))          # completes the open shard
+    again.write(row(3))
     again.close()
-    assert verify_store(d)["conversations"] == 4 and not (d / "open.jsonl").exists()
+    m = verify_store(d)
+    assert m["conversations"] == 4 and [s["conversations"] for s in m["shards"]] == [2, 1, 1]
+    assert not (d / "open.jsonl").exists()
     with pytest.raises(DSparkError, match="generation"):
         ShardStore(d, {**SETTINGS, "temperature": 1.0}, TARGET)
     with pytest.raises(DSparkError, match="target"):
@@ -82,7 +85,7 @@ def test_store_repairs_every_kill_point(tmp_path):
     for i in range(2):
         store.write(row(i))      # shard-00000 closed
     store.write(row(2))
-    store.close()
+    store._f.close()             # a hard kill: close() never runs, c2 stays in open.jsonl
     # a kill while appending: half a line at the end of the open shard
     with (d / "open.jsonl").open("a") as f:
         f.write('{"id": "c3", "input_')

@@ -3,6 +3,7 @@ or an OpenAI-compatible endpoint); resumable."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 from dspark.cli.options import add_sampling_arguments, add_target_arguments, load_target_and_drafter, setup_torch
@@ -30,6 +31,10 @@ def add_arguments(p) -> None:
     p.add_argument("--max-new-tokens", type=int, default=512, help="most tokens per answer (default: %(default)s)")
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(args) -> int:
     settings = RegenSettings(args.temperature, args.top_p, args.top_k, args.max_new_tokens, args.seed)
     records = load_prompts(args.prompts)
@@ -41,6 +46,8 @@ def run(args) -> int:
         backend = EngineBackend(target, drafter, args.max_batch, settings)
     out = Path(args.out)
     sink = open_sink(out, backend, settings, args.shard_size)
+    # `kill` (SIGTERM) ends the run like Ctrl-C: regenerate() then seals what was written
+    signal.signal(signal.SIGTERM, _interrupted)
     errors = out.with_name(out.name + ".errors.jsonl")
     stats = regenerate(records, sink, backend, args.limit, errors)
     print(json.dumps(stats))

@@ -59,8 +59,9 @@ class EngineBackend:
     def identity(self) -> dict:
         """What produced the answers, for a shard store's manifest: the target and its weights file."""
         t = self.target
-        return {"name": t.name, **t.config.fingerprint(), "weights": Path(t.path).name,
-                "weights_bytes": Path(t.path).stat().st_size}
+        source = Path(t.path) / "dspark_source.json"     # written when a named target is converted
+        weights = json.loads(source.read_text()).get("gguf") if source.exists() else str(t.path)
+        return {"name": t.name, **t.config.fingerprint(), "weights": weights}
 
     def run(self, records: list[PromptRecord], on_done, on_error) -> None:
         """Conversations advance turn by turn; each turn of each conversation is one request."""

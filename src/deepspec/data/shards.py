@@ -4,8 +4,9 @@
     DIR/manifest.json          what the set holds: conversations, answer tokens, the sampling
                                settings, the target's fingerprint and every closed shard's checksum
     DIR/shard-00000.jsonl.gz   closed shards of `shard_size` conversations, never rewritten
-    DIR/open.jsonl             the shard being written, one line per finished conversation (a kill
-                               loses at most the line being written; the next run drops it)
+    DIR/open.jsonl             the shard being written, one line per finished conversation; sealed
+                               into a shard when the run ends or is interrupted (after a hard kill,
+                               the next run drops a cut last line and carries the rest on)
 
 A run that finds the directory continues it: ids already present anywhere are skipped. A run with
 other sampling settings or another target refuses, since mixing them would silently change what
@@ -216,9 +217,9 @@ class ShardStore:
         write_text_atomic(self.dir / MANIFEST, json.dumps(m, indent=2) + "\n", durable=True)
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        """End of a run (finished or interrupted): the open rows become a (possibly short) shard,
+        so everything written so far can be committed; open.jsonl only exists while a run goes."""
+        self.close_shard()
         self.write_manifest()
 
 
