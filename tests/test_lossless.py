@@ -185,16 +185,20 @@ def test_rejection_sampling_detects_a_one_percent_bias():
 
 
 def test_batched_verification_equals_alone():
+    """Including requests without drafts, which verify() draws together per sampling setting
+    (different seeds, as in batched regeneration): the same tokens as one by one."""
     g = torch.Generator().manual_seed(0)
-    V = 20
-    lens = [3, 0, 5, 1]
+    V = 40
+    lens = [3, 0, 5, 1, 0, 0, 0, 0]
     logits = torch.randn(sum(n + 1 for n in lens), V, generator=g)
     props = []
     for n in lens:
         probs = torch.softmax(torch.randn(n, V, generator=g), -1)
         props.append(Proposal(torch.multinomial(probs, 1, generator=g).flatten().tolist(), probs))
-    params = [SamplingParams(1.0), SamplingParams(0.0), SamplingParams(0.7, top_k=5), SamplingParams(1.0, top_p=0.8)]
-    together = verify(logits, props, params, [torch.Generator().manual_seed(i) for i in range(4)])
+    params = [SamplingParams(1.0), SamplingParams(0.0), SamplingParams(0.7, top_k=5), SamplingParams(1.0, top_p=0.8),
+              *[SamplingParams(0.7, top_p=0.8, top_k=20, seed=s) for s in (11, 12)], SamplingParams(0.0),
+              SamplingParams(1.0)]
+    together = verify(logits, props, params, [torch.Generator().manual_seed(i) for i in range(len(lens))])
     alone, row = [], 0
     for i, (n, prop, p) in enumerate(zip(lens, props, params)):
         alone.append(verify_one(logits[row:row + n + 1], prop, p, torch.Generator().manual_seed(i)))

@@ -76,12 +76,27 @@ def sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> tor
     """probs [R, V] (rows need not sum to 1) -> tokens [R], by inverting the CDF at one uniform per
     row. torch.multinomial draws a random number per vocabulary entry on CPU (~7 ms for a 49k
     vocabulary, more than a batched decode step spends per sequence); one cumsum and a binary
-    search give the same distribution for ~0.1 ms. A token of probability 0 is never returned: its
-    CDF interval is empty."""
+    search give the same distribution for ~0.1 ms."""
+    device = generator.device if generator else probs.device
+    return _invert_cdf(probs, torch.rand(probs.shape[0], 1, generator=generator, device=device))
+
+
+def sample_rows(logits: torch.Tensor, params: SamplingParams,
+                generators: list[torch.Generator | None]) -> torch.Tensor:
+    """logits [R, V] of R requests with the same sampling parameters, each with its own generator ->
+    tokens [R]: one batched processing and search, and row i gets exactly the token that
+    sample_logits(logits[i:i+1], params, generators[i]) would give it."""
+    if params.greedy:
+        return logits.argmax(-1)
+    u = torch.cat([torch.rand(1, 1, generator=g, device=g.device if g else logits.device) for g in generators])
+    return _invert_cdf(probabilities(logits, params), u)
+
+
+def _invert_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The token whose CDF interval holds u * total, per row. A token of probability 0 is never
+    returned: its interval is empty."""
     cdf = probs.float().cumsum(-1)
-    u = torch.rand(probs.shape[0], 1, generator=generator, device=generator.device if generator else probs.device)
-    x = u.to(cdf.device) * cdf[:, -1:]
-    idx = torch.searchsorted(cdf, x, right=True).squeeze(-1)
+    idx = torch.searchsorted(cdf, u.to(cdf.device) * cdf[:, -1:], right=True).squeeze(-1)
     # u * total can round up to the total itself: fall back to the last token with mass
     over = idx >= probs.shape[-1]
     if over.any():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from .drafters.base import Proposal
-from .sampling import SamplingParams, probabilities, sample
+from .sampling import SamplingParams, probabilities, sample, sample_rows
 
 
 @dataclass
@@ -61,12 +61,27 @@ def verify_one(logits: torch.Tensor, proposal: Proposal, params: SamplingParams,
 def verify(logits: torch.Tensor, proposals: list[Proposal], params: list[SamplingParams],
            generators: list[torch.Generator | None]) -> list[Verdict]:
     """logits [sum(n_i + 1), V]: the rows of each request in order. Requests are independent, so
-    verifying them together gives the same tokens as verifying each alone (same generators)."""
-    out, row = [], 0
-    for prop, p, g in zip(proposals, params, generators):
-        n = len(prop.tokens)
-        out.append(verify_one(logits[row:row + n + 1], prop, p, g))
-        row += n + 1
+    verifying them together gives the same tokens as verifying each alone (same generators).
+
+    Requests without drafts only draw their next token. Those sharing sampling parameters (batched
+    regeneration, serving with speculation off) are drawn together by `sample_rows`: one batched
+    processing of their rows instead of one per request, the same tokens."""
+    starts, row = [], 0
+    for prop in proposals:
+        starts.append(row)
+        row += len(prop.tokens) + 1
     if row != logits.shape[0]:
         raise ValueError(f"{logits.shape[0]} logit rows for {row} verified positions")
+    out: list[Verdict | None] = [None] * len(proposals)
+    plain: dict[tuple, list[int]] = {}       # by the processing parameters (seeds differ per request)
+    for i, (prop, p, g) in enumerate(zip(proposals, params, generators)):
+        if prop.tokens:
+            out[i] = verify_one(logits[starts[i]:starts[i] + len(prop.tokens) + 1], prop, p, g)
+        else:
+            plain.setdefault((p.temperature, p.top_p, p.top_k), []).append(i)
+    for members in plain.values():
+        p = params[members[0]]
+        tokens = sample_rows(logits[[starts[i] for i in members]], p, [generators[i] for i in members])
+        for i, t in zip(members, tokens.tolist()):
+            out[i] = Verdict(0, [t])
     return out
