@@ -20,6 +20,7 @@ import torch
 from deepspec.data.prompts import load_prompts
 from deepspec.data.regenerate import EngineBackend, RegenSettings
 from dspark.drafters import load as load_drafter
+from dspark.models import runtime
 from dspark.models.loader import load_target
 
 SPENT: dict[str, float] = defaultdict(float)
@@ -50,12 +51,16 @@ def main() -> None:
     target = load_target(args.target)
     model_call = type(target.model).__call__
     type(target.model).__call__ = timed("forward", model_call)
+    # inside the forward: the products and the attention of the C runtime (fast precision)
+    runtime.qmatmul = timed("products", runtime.qmatmul)
+    rt = runtime.lib()
+    rt.attention = timed("attention", rt.attention)
     records = load_prompts(args.prompts_file)[args.skip:args.skip + args.prompts]
     settings = RegenSettings(max_new_tokens=args.max_new_tokens)
     print(f"{args.target}, {len(records)} prompts, up to {args.max_new_tokens} tokens, T {settings.temperature} "
           f"top-p {settings.top_p} top-k {settings.top_k}, {args.threads} threads\n")
-    print("| drafter | batch | answer tokens | tok/s | forward | drafting | else |")
-    print("|---|---|---|---|---|---|---|")
+    print("| drafter | batch | answer tokens | user-turn tokens | tok/s | forward (products, attention) | drafting | else |")
+    print("|---|---|---|---|---|---|---|---|")
     for batch in [int(b) for b in args.batches.split(",")]:
         for name in args.drafters.split(","):
             drafter = load_drafter(name, target)
@@ -63,6 +68,8 @@ def main() -> None:
             backend = EngineBackend(target, drafter, batch, settings)
             SPENT.clear()
             tokens = 0
+            prompt_tokens = sum(len(target.encode_prompt(m["content"])) for r in records
+                                for m in r.messages if m["role"] == "user")
 
             def done(row):
                 nonlocal tokens
@@ -72,7 +79,8 @@ def main() -> None:
             backend.run(records, done, lambda cid, msg: print(f"  failed {cid}: {msg}"))
             wall = time.perf_counter() - t0
             fwd, draft = SPENT["forward"], SPENT["draft"]
-            print(f"| {name} | {batch} | {tokens} | {tokens / wall:.0f} | {fwd / wall:.0%} | {draft / wall:.0%} "
+            print(f"| {name} | {batch} | {tokens} | {prompt_tokens} | {tokens / wall:.0f} | {fwd / wall:.0%} "
+                  f"({SPENT['products'] / wall:.0%}, {SPENT['attention'] / wall:.0%}) | {draft / wall:.0%} "
                   f"| {(wall - fwd - draft) / wall:.0%} |", flush=True)
 
 

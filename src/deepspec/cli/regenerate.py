@@ -19,12 +19,14 @@ def add_arguments(p) -> None:
                         "for data at scale (commit it as it grows); either resumes")
     p.add_argument("--shard-size", type=int, default=1000,
                    help="conversations per closed shard of a shard directory (default: %(default)s)")
-    add_target_arguments(p, drafter_default="ngram")
+    # no drafter by default: at batch 32 with sampling, n-gram drafts halve the answer tokens/s
+    # (benchmarks/regen_speed.py: 162 vs 342 tok/s); the batch already keeps the cores busy
+    add_target_arguments(p, drafter_default="none")
     p.add_argument("--url", default=None, help="OpenAI-compatible endpoint instead of the local engine")
     p.add_argument("--model", default=None, help="model name at the endpoint (default: --target)")
     p.add_argument("--api-key", default=None, help="bearer key for --url")
     p.add_argument("--concurrency", type=int, default=16, help="endpoint requests in flight")
-    p.add_argument("--max-batch", type=int, default=16, help="local engine: conversations per batch")
+    p.add_argument("--max-batch", type=int, default=32, help="local engine: conversations per batch")
     p.add_argument("--limit", type=int, default=None, help="stop once this many conversations are written")
     # the reference recipe's sampling (RegenSettings)
     add_sampling_arguments(p, temperature=0.7, top_p=0.8, top_k=20)
