@@ -118,7 +118,7 @@ def test_attention_every_path(head_dim, window):
     cos, sin = torch.ones(n, head_dim), torch.zeros(n, head_dim)      # rotary is tested end to end
     slot = torch.ones(n, dtype=torch.long)
     pos = torch.arange(ctx, ctx + n)
-    base_k, base_v = torch.randn(2, 64, hk, head_dim), torch.randn(2, 64, hk, head_dim)
+    base_k, base_v = torch.randn(2, 64, hk, head_dim).half(), torch.randn(2, 64, hk, head_dim).half()
     results = {}
     for name in PATHS_HERE:
         with kernel_path(name):
@@ -140,11 +140,38 @@ def test_attention_every_path(head_dim, window):
     q = qkv[:, :hq * head_dim].reshape(n, hq, head_dim)
     k_new = qkv[:, hq * head_dim:(hq + hk) * head_dim].reshape(n, hk, head_dim)
     v_new = qkv[:, (hq + hk) * head_dim:].reshape(n, hk, head_dim)
-    k_all = torch.cat([base_k[1, :ctx], k_new])
-    v_all = torch.cat([base_v[1, :ctx], v_new])
+    # the cache holds fp16: the new keys and values are rounded (to nearest even) on the way in
+    k_all = torch.cat([base_k[1, :ctx].float(), k_new.half().float()])
+    v_all = torch.cat([base_v[1, :ctx].float(), v_new.half().float()])
+    assert torch.equal(kc[1, ctx:ctx + n], k_new.half()) and torch.equal(vc[1, ctx:ctx + n], v_new.half())
     ref = attention_reference(q, k_all, v_all, pos.tolist(), window, head_dim ** -0.5)
     for name, got in results.items():
         assert (got.double().reshape(n, hq, head_dim) - ref).abs().max() <= 1e-5, name
+
+
+def test_kv_cache_rounding_is_torchs_fp16():
+    """The C runtime's fp16 cache writes round like torch's .half() (nearest even), at every edge:
+    ties, subnormals, underflow to zero, overflow to infinity, signed zero."""
+    d, hq, hk = 256, 1, 1
+    rt = runtime.lib()
+    g = torch.Generator().manual_seed(0)
+    k = torch.cat([
+        torch.randn(64, generator=g) * torch.logspace(-9, 4, 64),          # 1e-9 .. 1e4: subnormals to large
+        torch.tensor([1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 65504.0, 65519.0,
+                      65520.0, 1e6, -0.0, 2 ** -14, 2 ** -14 - 2 ** -25]),
+        torch.randn(d - 76, generator=g)])
+    # values are stored as given (keys pass rotary first, which may flip the sign of a zero)
+    qkv = torch.cat([torch.zeros(hq * d), k.flip(0), k])[None].contiguous()
+    kc, vc = torch.zeros(1, 4, hk, d, dtype=torch.float16), torch.zeros(1, 4, hk, d, dtype=torch.float16)
+    cos, sin = torch.ones(1, d), torch.zeros(1, d)
+    slot, pos, out = torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.empty(1, hq * d)
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            rt.attention(qkv.data_ptr(), 1, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
+                         kc.data_ptr(), vc.data_ptr(), 4, slot.data_ptr(), pos.data_ptr(), 0, 1.0, 0.0,
+                         out.data_ptr(), rt.path)
+            assert torch.equal(vc[0, 2, 0].view(torch.int16), k.half().view(torch.int16)), name
+            assert torch.equal(kc[0, 2, 0], k.flip(0).half()), name
 
 
 def packed_tiny(arch: str = "llama", seed: int = 0, vocab: int = 128):

@@ -513,9 +513,49 @@ INLINE v8f exp8(v8f x) {
     return p * (v8f)bits;
 }
 
+/* The KV cache holds fp16 (as llama.cpp's does by default): decode attention at batch 32 streams
+ * the whole cache every step, so its bytes are the cost. Writes round to nearest even in software,
+ * one function for every path; reads widen exactly (F16C / AVX-512 or in software), so every path
+ * still sees the same floats. */
+static uint16_t f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000, mag = x & 0x7fffffffu;
+    if (mag >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (mag > 0x7f800000u ? 0x200 : 0));  /* inf, nan */
+    if (mag >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);                   /* rounds past 65504 */
+    if (mag < 0x38800000u) {                                 /* below 2^-14: a subnormal half (or 0) */
+        float a;
+        memcpy(&a, &mag, 4);
+        return (uint16_t)(sign | (uint32_t)lrintf(a * 16777216.0f));          /* units of 2^-24 */
+    }
+    /* rebias the exponent (127 -> 15) and round the 13 dropped bits to nearest even */
+    return (uint16_t)(sign | ((mag + 0xc8000fffu + ((mag >> 13) & 1)) >> 13));
+}
+
+INLINE float f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    uint32_t x;
+    if (e == 0) {
+        const float f = (float)m * 5.9604645e-8f;            /* m * 2^-24, exact */
+        memcpy(&x, &f, 4);
+        x |= sign;
+    } else {
+        x = sign | (e == 31 ? 0x7f800000u | (m << 13) : ((e + 112) << 23) | (m << 13));
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+INLINE v8f load8h_generic(const uint16_t *p) {
+    v8f r;
+    for (int i = 0; i < 8; i++) r[i] = f16_to_f32(p[i]);
+    return r;
+}
+
 typedef struct {
     const float *q;              /* rotated queries [N, Hq, D] */
-    const float *kc, *vc;        /* this layer's caches [slots, max_len, Hk, D] */
+    const uint16_t *kc, *vc;     /* this layer's fp16 caches [slots, max_len, Hk, D] */
     int64_t N, Hq, Hk, D, max_len, window;
     const int64_t *slot, *pos;
     float scale, softcap;
@@ -527,31 +567,28 @@ typedef struct {
  * values with one accumulator per 8 dims, keys in order. MULADD(acc, a, b) is acc + a * b: a fused
  * multiply-add on the SIMD path, mul then add in portable C; either way the same for every row.
  * A row's result depends only on its own query and keys: the same in any batch. */
-#define ATTEND(NAME, TARGET, VT, W, MULADD, FOLD, BCAST)                                                               \
+#define ATTEND(NAME, TARGET, VT, W, MULADD, FOLD, BCAST, LOADH)                                                        \
 TARGET static void NAME(const attn_t *a, int64_t task) {                                           \
     const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk, C = D / W;     \
     const int64_t pos = a->pos[n];                                                                 \
     const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;         \
     const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = a->Hk * D;             \
-    const float *kbase = a->kc + (a->slot[n] * a->max_len + lo) * stride + h * D;                  \
-    const float *vbase = a->vc + (a->slot[n] * a->max_len + lo) * stride + h * D;                  \
+    const uint16_t *kbase = a->kc + (a->slot[n] * a->max_len + lo) * stride + h * D;               \
+    const uint16_t *vbase = a->vc + (a->slot[n] * a->max_len + lo) * stride + h * D;               \
     float local[4096];                                                                             \
     float *scores = padded * G <= 4096 ? local : malloc(sizeof(float) * (size_t)(padded * G));     \
     const float *q = a->q + (n * a->Hq + h * G) * D;                                               \
-    static const float zeros[256] __attribute__((aligned(32)));                                    \
+    static const uint16_t zeros[256] __attribute__((aligned(32)));                                 \
     for (int64_t j0 = 0; j0 < len; j0 += 8) {                                                      \
-        const float *kp[8];                         /* keys past the end read zeros */             \
+        const uint16_t *kp[8];                      /* keys past the end read zeros */             \
         for (int kk = 0; kk < 8; kk++) kp[kk] = j0 + kk < len ? kbase + (j0 + kk) * stride : zeros; \
         for (int64_t g = 0; g < G; g++) {                                                          \
             VT wide[8] = {{0}};                                                                    \
             for (int64_t c = 0; c < C; c++) {                                                      \
                 VT qv;                                                                             \
                 memcpy(&qv, q + g * D + W * c, sizeof qv);                                         \
-                for (int kk = 0; kk < 8; kk++) {                                                   \
-                    VT kv;                                                                         \
-                    memcpy(&kv, kp[kk] + W * c, sizeof kv);                                        \
-                    wide[kk] = MULADD(wide[kk], qv, kv);                                           \
-                }                                                                                  \
+                for (int kk = 0; kk < 8; kk++)                                                     \
+                    wide[kk] = MULADD(wide[kk], qv, LOADH(kp[kk] + W * c));                        \
             }                                                                                      \
             v8f acc[8];                                                                            \
             for (int kk = 0; kk < 8; kk++) acc[kk] = FOLD(wide[kk]);                               \
@@ -591,19 +628,11 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
             VT acc[4] = {{0}};                                                                     \
             for (int64_t j = 0; j < len; j++) {                                                    \
                 const VT p = BCAST(s[j]);                                                          \
-                const float *v = vbase + j * stride + W * c0;                                      \
+                const uint16_t *v = vbase + j * stride + W * c0;                                   \
                 if (cn == 4) {                                                                     \
-                    for (int c = 0; c < 4; c++) {                                                  \
-                        VT vv;                                                                     \
-                        memcpy(&vv, v + W * c, sizeof vv);                                         \
-                        acc[c] = MULADD(acc[c], p, vv);                                            \
-                    }                                                                              \
+                    for (int c = 0; c < 4; c++) acc[c] = MULADD(acc[c], p, LOADH(v + W * c));      \
                 } else {                                                                           \
-                    for (int c = 0; c < cn; c++) {                                                 \
-                        VT vv;                                                                     \
-                        memcpy(&vv, v + W * c, sizeof vv);                                         \
-                        acc[c] = MULADD(acc[c], p, vv);                                            \
-                    }                                                                              \
+                    for (int c = 0; c < cn; c++) acc[c] = MULADD(acc[c], p, LOADH(v + W * c));     \
                 }                                                                                  \
             }                                                                                      \
             for (int c = 0; c < cn; c++) {                                                         \
@@ -623,15 +652,18 @@ TARGET static void NAME##_task(const void *ctx, int64_t task) {                 
 #define MULADD_PLAIN(acc, x, y) ((acc) + (x) * (y))
 #define FOLD_NONE(v) (v)
 #define BCAST8(x) ((v8f){x, x, x, x, x, x, x, x})
-ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, FOLD_NONE, BCAST8)
+ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, FOLD_NONE, BCAST8, load8h_generic)
 #if defined(__x86_64__)
 typedef float v16f __attribute__((vector_size(64)));
 #define MULADD_FMA8(acc, x, y) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(acc)))
-ATTEND(attend_avx2, T256, v8f, 8, MULADD_FMA8, FOLD_NONE, (v8f)_mm256_set1_ps)
+#define LOAD8H(p) ((v8f)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))))
+ATTEND(attend_avx2, __attribute__((target("avx2,fma,f16c"))), v8f, 8, MULADD_FMA8, FOLD_NONE, (v8f)_mm256_set1_ps,
+       LOAD8H)
 #define MULADD_FMA16(acc, x, y) ((v16f)_mm512_fmadd_ps((__m512)(x), (__m512)(y), (__m512)(acc)))
 #define FOLD16(v) ((v8f)_mm256_add_ps(_mm512_castps512_ps256((__m512)(v)), _mm512_extractf32x8_ps((__m512)(v), 1)))
+#define LOAD16H(p) ((v16f)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p))))
 ATTEND(attend_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,fma"))), v16f, 16, MULADD_FMA16, FOLD16,
-       (v16f)_mm512_set1_ps)
+       (v16f)_mm512_set1_ps, LOAD16H)
 #endif
 
 /* Optional per-head RMSNorm (q/k norm), then rotary ("rotate half") of one head in place. */
@@ -651,14 +683,14 @@ static void norm_rotate(float *x, int64_t D, const float *nw, float eps, const f
 }
 
 /* One attention layer for a flat batch: qkv [N, (Hq + 2 Hk) D] straight from the fused product.
- * Queries and keys get q/k norm (when given) and rotary; keys and values are written into the
+ * Queries and keys get q/k norm (when given) and rotary; keys and values are written (fp16) into the
  * cache at (slot[n], pos[n]); then each row attends to its sequence's keys lo..pos. */
 void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D,
                   const float *q_norm, const float *k_norm, float eps,
-                  const float *cos, const float *sin, float *kc, float *vc, int64_t max_len,
+                  const float *cos, const float *sin, uint16_t *kc, uint16_t *vc, int64_t max_len,
                   const int64_t *slot, const int64_t *pos, int64_t window, float scale, float softcap,
                   float *out, int path) {
-    float *q = malloc(sizeof(float) * (size_t)(N * Hq * D));
+    float *q = malloc(sizeof(float) * (size_t)(N * Hq * D)), *k = malloc(sizeof(float) * (size_t)(Hk * D));
     const int64_t width = (Hq + 2 * Hk) * D;
     for (int64_t n = 0; n < N; n++) {
         const float *row = qkv + n * width;
@@ -667,12 +699,16 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
             memcpy(qh, row + h * D, sizeof(float) * D);
             norm_rotate(qh, D, q_norm, eps, cos + n * D, sin + n * D);
         }
-        float *kd = kc + ((slot[n] * max_len + pos[n]) * Hk) * D;
-        float *vd = vc + ((slot[n] * max_len + pos[n]) * Hk) * D;
-        memcpy(kd, row + Hq * D, sizeof(float) * Hk * D);
-        memcpy(vd, row + (Hq + Hk) * D, sizeof(float) * Hk * D);
-        for (int64_t h = 0; h < Hk; h++) norm_rotate(kd + h * D, D, k_norm, eps, cos + n * D, sin + n * D);
+        uint16_t *kd = kc + ((slot[n] * max_len + pos[n]) * Hk) * D;
+        uint16_t *vd = vc + ((slot[n] * max_len + pos[n]) * Hk) * D;
+        memcpy(k, row + Hq * D, sizeof(float) * Hk * D);
+        for (int64_t h = 0; h < Hk; h++) norm_rotate(k + h * D, D, k_norm, eps, cos + n * D, sin + n * D);
+        for (int64_t i = 0; i < Hk * D; i++) {
+            kd[i] = f32_to_f16(k[i]);
+            vd[i] = f32_to_f16(row[(Hq + Hk) * D + i]);
+        }
     }
+    free(k);
     attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, pos, scale, softcap, out};
     const int64_t per = per_task(N * Hk), ntasks = (N * Hk + per - 1) / per;
 #if defined(__x86_64__)
