@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from conftest import tiny_model
 from dspark.batch import FlatBatch
+from dspark.models.kv_cache import KVCache
 from dspark.models import packed, runtime
 from dspark.models.loader import pack_model
 from dspark.models.packed import pack_weight
@@ -186,6 +187,23 @@ def packed_tiny(arch: str = "llama", seed: int = 0, vocab: int = 128):
     report = pack_model(model, precision="fast")
     assert model.runtime is not None and report.startswith("packed weights (fast)")
     return model
+
+
+def test_online_features_on_the_fast_runtime():
+    """Training's online features run the packed target with the cache it expects: the taps of one
+    sample equal those of the model's own forward, alone or in a group of samples; a cache of the
+    wrong dtype is refused, not misread."""
+    from deepspec.data.features import OnlineFeatures
+    from deepspec.data.tokenize import TokenizedSample
+    model = packed_tiny("llama")
+    a, b = list(range(3, 40)), list(range(50, 70))
+    cache = model.new_cache(1, 64)
+    want = model(FlatBatch.build([(0, 0, a)], "cpu"), cache, taps=(0, 1)).taps
+    got = OnlineFeatures(model, (0, 1))([TokenizedSample("a", a, [1] * len(a)), TokenizedSample("b", b, [1] * len(b))])
+    assert torch.equal(got[0].taps, torch.cat(want, -1))
+    wrong = KVCache.for_model(model.cfg, 1, 64, torch.float32, "cpu")
+    with pytest.raises(TypeError, match="fp16"):
+        model(FlatBatch.build([(0, 0, a)], "cpu"), wrong)
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])

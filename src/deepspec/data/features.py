@@ -26,7 +26,6 @@ import torch
 
 from dspark.batch import FlatBatch
 from dspark.errors import DSparkError
-from dspark.models.kv_cache import KVCache
 
 __all__ = ["Features", "OnlineFeatures", "plan_forwards"]
 
@@ -97,7 +96,7 @@ class OnlineFeatures:
         model = self.target_model
         dev = model.device
         max_len = max(len(s.input_ids) for s in samples)
-        cache = KVCache.for_model(model.cfg, len(samples), max_len, model.dtype, dev)
+        cache = model.new_cache(len(samples), max_len)    # the cache its forward expects (fp16 for the fast runtime)
         entries = []
         for s in samples:
             entries.append((cache.allocate(), 0, [int(t) for t in s.input_ids]))

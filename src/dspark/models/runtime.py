@@ -205,6 +205,8 @@ class FastForward:
         cfg, m = self.cfg, model.model
         eps = cfg.rms_norm_eps
         cache.check_room(batch)
+        if cache.k[0].dtype != torch.float16:     # the C attention reads and writes fp16 entries
+            raise TypeError(f"the fast runtime needs the fp16 cache of TargetModel.new_cache, got {cache.k[0].dtype}")
         x = m.embed(batch.tokens).contiguous()
         rotary = {False: m.rotary(batch.positions, torch.float32)}
         if m.rotary_local is not None:
