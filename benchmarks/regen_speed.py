@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import defaultdict
 
 import dspark  # noqa: F401  (before torch: sets GOMP_SPINCOUNT, see dspark/__init__.py)
 import torch
@@ -22,18 +21,7 @@ from deepspec.data.regenerate import EngineBackend, RegenSettings
 from dspark.drafters import load as load_drafter
 from dspark.models import runtime
 from dspark.models.loader import load_target
-
-SPENT: dict[str, float] = defaultdict(float)
-
-
-def timed(category: str, fn):
-    def wrapper(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            SPENT[category] += time.perf_counter() - t0
-    return wrapper
+from step_profile import SPENT, timed     # the timers of benchmarks/step_profile.py
 
 
 def main() -> None:
