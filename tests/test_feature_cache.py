@@ -1,5 +1,6 @@
 """The on-disk target-feature cache: round trip against online features, fingerprint and checksum
-checks, resumable builds, the size estimate and `deepspec cache` (dry run and build)."""
+checks, resumable builds, the size estimate, the q8 storage dtype, `deepspec cache` (dry run and
+build) and training from a cache."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepspec.data.feature_cache import (MANIFEST, CachedFeatures, build_cache, bytes_per_token,
-                                         estimate_bytes, target_fingerprint)
+from deepspec.data.feature_cache import (MANIFEST, CachedFeatures, build_cache, bytes_per_token, dequantize_q8,
+                                         estimate_bytes, quantize_q8, target_fingerprint)
 from deepspec.data.features import OnlineFeatures
 from deepspec.data.tokenize import TokenizedSample
 from dspark.errors import DSparkError
@@ -89,6 +90,19 @@ def f32_cache(f32_build):
     return f32_build[0]
 
 
+@pytest.fixture(scope="module")
+def q8_build(model, samples, tmp_path_factory):
+    out = tmp_path_factory.mktemp("q8") / "cache"
+    rec = _Recording(model)
+    _build(model, samples, out, dtype="q8", source=rec)
+    return out, rec.got
+
+
+@pytest.fixture(scope="module")
+def q8_cache(q8_build):
+    return q8_build[0]
+
+
 def test_roundtrip_float32_exact(model, samples, f32_build):
     f32_cache, computed = f32_build
     m = json.loads((f32_cache / MANIFEST).read_text())
@@ -96,6 +110,9 @@ def test_roundtrip_float32_exact(model, samples, f32_build):
     assert m["tap_layers"] == list(TAPS) and m["hidden_size"] == 64 and m["dtype"] == "float32"
     assert m["target"]["name"] == "tiny" and m["target"]["num_layers"] == 4
     assert m["total_tokens"] == sum(len(s.input_ids) for s in samples)
+    assert m["arrays"] == {"input_ids": {"dtype": "int32", "width": 1}, "loss_mask": {"dtype": "uint8", "width": 1},
+                           "taps": {"dtype": "float32", "width": 3 * 64}, "hidden": {"dtype": "float32", "width": 64}}
+    assert all(list(sh["files"]) == list(m["arrays"]) for sh in m["shards"])
     cached = CachedFeatures(f32_cache, target=model, verify_checksums=True)
     assert cached.tap_layers == TAPS and len(cached) == len(samples)
     # Bit-exact against what the target computed during the build, and equal to online features
@@ -130,7 +147,57 @@ def test_roundtrip_bfloat16(model, samples, tmp_path):
                                                           torch.bfloat16)
 
 
-def test_estimate_equals_bytes_on_disk(samples, f32_cache):
+def test_roundtrip_q8_within_half_a_step(model, samples, q8_build):
+    q8_cache, computed = q8_build
+    m = json.loads((q8_cache / MANIFEST).read_text())
+    assert m["dtype"] == "q8" and len(m["shards"]) >= 4
+    assert m["arrays"] == {"input_ids": {"dtype": "int32", "width": 1}, "loss_mask": {"dtype": "uint8", "width": 1},
+                           "taps": {"dtype": "int8", "width": 3 * 64}, "taps_scale": {"dtype": "float16", "width": 6},
+                           "hidden": {"dtype": "int8", "width": 64}, "hidden_scale": {"dtype": "float16", "width": 2}}
+    assert all(sorted(sh["files"]) == sorted(sh["sha256"]) == sorted(m["arrays"]) for sh in m["shards"])
+    cached = CachedFeatures(q8_cache, target=model, verify_checksums=True)
+    for s, f in zip(samples, cached(samples)):
+        assert f.taps.dtype == f.hidden.dtype == torch.float32
+        for got, x in ((f.taps, computed[s.id][0]), (f.hidden, computed[s.id][1])):
+            assert got.shape == x.shape
+            # the writer's quantize_q8 read back through dequantize_q8, bit for bit ...
+            assert torch.equal(got, dequantize_q8(*quantize_q8(x)))
+            # ... within half a step of the float features in every block of 32; the step is
+            # absmax / 127 rounded up to fp16 (at most 2^-10 more)
+            err = (got - x).abs().unflatten(-1, (-1, 32)).amax(-1)
+            step = x.abs().unflatten(-1, (-1, 32)).amax(-1) / 127
+            assert (err <= step / 2 * (1 + 2 ** -10)).all()
+            assert (err > 0).any(), "the features were quantized"
+    # a requested dtype is the float32 dequantization cast once
+    bf = CachedFeatures(q8_cache, dtype="bfloat16")(samples[:2])
+    for f, g in zip(bf, cached(samples[:2])):
+        assert f.hidden.dtype == torch.bfloat16 and torch.equal(f.taps, g.taps.bfloat16())
+
+
+def test_quantize_q8_blocks():
+    x = torch.randn(5, 4 * 32, generator=torch.Generator().manual_seed(0))
+    x[0, :32] = 0                                    # an all-zero block: scale 0, codes 0
+    x[1, 32:64] *= 1e-6                              # a block with a subnormal fp16 scale
+    x[2, 64:96] = torch.linspace(-1, 1, 32)          # absmax 1 -> codes -127 .. 127
+    q, d = quantize_q8(x)
+    assert q.dtype == torch.int8 and q.shape == x.shape and d.dtype == torch.float16 and d.shape == (5, 4)
+    assert d[0, 0] == 0 and not q[0, :32].any()
+    assert q[2, 64] == -127 and q[2, 95] == 127 and q.abs().max() <= 127
+    y = dequantize_q8(q, d)
+    err = (y - x).abs().unflatten(-1, (-1, 32)).amax(-1)
+    assert (err <= d.float() / 2).all() and d[1, 1] < 2 ** -14
+    # each block's scale depends on its 32 values only: blocks never mix (taps never mix)
+    x2 = x.clone()
+    x2[:, 32:] *= 100
+    assert torch.equal(quantize_q8(x2)[1][:, 0], d[:, 0]) and torch.equal(quantize_q8(x2)[0][:, :32], q[:, :32])
+    assert torch.equal(quantize_q8(x)[0], q), "deterministic"
+    with pytest.raises(DSparkError, match="out of the q8"):
+        quantize_q8(torch.full((32,), float("nan")))
+    with pytest.raises(DSparkError, match="out of the q8"):
+        quantize_q8(torch.full((32,), 1e8))
+
+
+def test_estimate_equals_bytes_on_disk(samples, f32_cache, q8_cache):
     n = sum(len(s.input_ids) for s in samples)
     assert bytes_per_token(64, 3, torch.float32) == 4 + 1 + 4 * 64 * 4
     assert _shard_bytes(f32_cache) == estimate_bytes(n, 64, len(TAPS), torch.float32)
@@ -138,12 +205,21 @@ def test_estimate_equals_bytes_on_disk(samples, f32_cache):
     assert sum(p.stat().st_size for p in f32_cache.iterdir()) == _shard_bytes(f32_cache) + manifest
     # the paper's figure 6 + 2*H*(L+1) for bf16, one byte less per token here (see the module doc)
     assert bytes_per_token(576, 5, "bfloat16") == 6917 and bytes_per_token(640, 5, "bf16") == 7685
+    # q8: an int8 per value plus an fp16 scale per 32 values
+    assert bytes_per_token(64, 3, "q8") == 4 + 1 + 4 * (64 + 2 * 2)
+    assert _shard_bytes(q8_cache) == estimate_bytes(n, 64, len(TAPS), "q8")
+    assert bytes_per_token(576, 5, "q8") == 3677 and bytes_per_token(640, 5, "q8") == 4085
+    with pytest.raises(DSparkError, match="not a multiple of 32"):
+        bytes_per_token(48, 3, "q8")
 
 
-def test_subset_of_taps(samples, f32_cache):
-    """One cache serves drafters that read fewer layers: the asked-for columns, in the asked order."""
-    full = CachedFeatures(f32_cache)
-    sub = CachedFeatures(f32_cache, tap_layers=(3, 0))
+@pytest.mark.parametrize("cache", ["f32_cache", "q8_cache"])
+def test_subset_of_taps(samples, cache, request):
+    """One cache serves drafters that read fewer layers: the asked-for columns, in the asked order
+    (a q8 cache's blocks and scales are per tap, so those columns come back bit for bit too)."""
+    cache = request.getfixturevalue(cache)
+    full = CachedFeatures(cache)
+    sub = CachedFeatures(cache, tap_layers=(3, 0))
     assert sub.tap_layers == (3, 0)
     for f, g in zip(full(samples[:3]), sub(samples[:3])):
         per_layer = f.taps.view(f.taps.shape[0], len(TAPS), 64)
@@ -166,12 +242,13 @@ def test_other_target_is_refused(model, f32_cache):
         CachedFeatures(f32_cache)([TokenizedSample("s0", [1, 2], [1, 1])])
 
 
-def test_corrupt_or_missing_shard(model, samples, tmp_path):
+@pytest.mark.parametrize("dtype,array", [(torch.float32, "taps"), ("q8", "taps_scale")])
+def test_corrupt_or_missing_shard(model, samples, tmp_path, dtype, array):
     out = tmp_path / "c"
-    _build(model, samples, out)
-    victim = out / "00001.taps.bin"
+    _build(model, samples, out, dtype=dtype)
+    victim = out / f"00001.{array}.bin"
     data = bytearray(victim.read_bytes())
-    data[100] ^= 0xFF
+    data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
     CachedFeatures(out)  # same size: only the checksum notices
     with pytest.raises(DSparkError, match="checksum"):
@@ -199,13 +276,15 @@ class _Dies:
         return self.inner(batch)
 
 
-def test_interrupted_build_resumes_identically(model, samples, f32_cache, tmp_path):
+@pytest.mark.parametrize("dtype,reference", [(torch.float32, "f32_cache"), ("q8", "q8_cache")])
+def test_interrupted_build_resumes_identically(model, samples, tmp_path, dtype, reference, request):
+    reference = request.getfixturevalue(reference)
     out = tmp_path / "c"
     with pytest.raises(KeyboardInterrupt):   # killed inside the first shard: nothing committed
-        _build(model, samples, out, source=_Dies(model, die_at=1))
+        _build(model, samples, out, dtype=dtype, source=_Dies(model, die_at=1))
     assert json.loads((out / MANIFEST).read_text())["shards"] == []
     with pytest.raises(KeyboardInterrupt):   # killed again, some shards later
-        _build(model, samples, out, source=_Dies(model, die_at=5))
+        _build(model, samples, out, dtype=dtype, source=_Dies(model, die_at=5))
     m = json.loads((out / MANIFEST).read_text())
     assert not m["complete"] and 1 <= len(m["shards"]) < 5
     assert list(out.glob("*.partial")), "the killed shard is left half written"
@@ -213,14 +292,14 @@ def test_interrupted_build_resumes_identically(model, samples, f32_cache, tmp_pa
         CachedFeatures(out)
     committed = set(m["samples"])
     second = _Dies(model, die_at=None)
-    _build(model, samples, out, source=second)
+    _build(model, samples, out, dtype=dtype, source=second)
     assert not committed & set(second.seen), "committed samples are not computed again"
     assert sorted(second.seen) == sorted(set(second.seen))
     assert not list(out.glob("*.partial"))
-    assert _files(out) == _files(f32_cache), "resumed cache differs from an uninterrupted build"
+    assert _files(out) == _files(reference), "resumed cache differs from an uninterrupted build"
     # a rerun of a complete cache does nothing; other settings are refused
     third = _Dies(model, die_at=None)
-    _build(model, samples, out, source=third)
+    _build(model, samples, out, dtype=dtype, source=third)
     assert third.calls == 0
     c = CachedFeatures(out)
     assert len(pickle.loads(pickle.dumps(c))(samples[:2])) == 2   # e.g. to DataLoader workers
@@ -261,16 +340,17 @@ def _cli(argv) -> int:
     return main(argv)
 
 
-def test_cli_dry_run_writes_nothing(target_dir, data_file, tmp_path, capsys):
+@pytest.mark.parametrize("dtype", ["float32", "q8"])
+def test_cli_dry_run_writes_nothing(target_dir, data_file, tmp_path, capsys, dtype):
     from deepspec.data.tokenize import load_tokenized
     out = tmp_path / "never"
     assert _cli(["cache", "--target", str(target_dir), "--data", str(data_file), "--taps", "0,1,3",
-                 "--out", str(out), "--dry-run", "--dtype", "float32"]) == 0
+                 "--out", str(out), "--dry-run", "--dtype", dtype]) == 0
     assert not out.exists()
     text = capsys.readouterr().out
     n = sum(len(s.input_ids) for s in load_tokenized(data_file, None, 768))
-    assert f"{bytes_per_token(64, 3, 'float32'):,} bytes/token" in text
-    assert f"{estimate_bytes(n, 64, 3, 'float32'):,} bytes" in text
+    assert f"{bytes_per_token(64, 3, dtype):,} bytes/token" in text
+    assert f"{estimate_bytes(n, 64, 3, dtype):,} bytes" in text
 
 
 def test_cli_build_matches_online(target_dir, data_file, tmp_path, capsys):
@@ -320,3 +400,39 @@ def test_cli_dry_run_tokenizes_conversations(tmp_path, capsys):
     n = sum(len(s.input_ids) for s in load_tokenized(data, tok, 768))
     assert n > 0 and f"{n:,} tokens in 3 samples" in text
     assert "6,917 bytes/token" in text and f"{estimate_bytes(n, 576, 5, 'bfloat16'):,} bytes" in text
+
+
+# --- training from a cache -------------------------------------------------------------------
+
+def _train(tmp_path: Path, target_dir: Path, data_file: Path, features: str) -> list[dict]:
+    """Two DSpark training steps on the tiny target; the logged rows."""
+    from deepspec.train.config import load_config
+    from deepspec.train.trainer import Trainer
+    cfg = tmp_path / f"{Path(features).name}.toml"
+    out = tmp_path / f"run-{Path(features).name}"
+    cfg.write_text(f'algorithm = "dspark"\ntarget = {json.dumps(str(target_dir))}\nout_dir = {json.dumps(str(out))}\n'
+                   f'threads = 1\nseed = 0\n[drafter]\nblock_size = 4\nmarkov_rank = 16\n'
+                   f'[data]\ntokenized = [{json.dumps(str(data_file))}]\nmax_len = 64\nfeatures = {json.dumps(features)}\n'
+                   f'[batch]\nsequences = 4\nanchors_per_seq = 4\n[schedule]\ntotal_steps = 2\n'
+                   f'[logging]\ncheckpoint_every = 100\ntensorboard = false\nprogress = false\n')
+    Trainer(load_config(cfg), resume="never").run()
+    return [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def online_run(target_dir, data_file, tmp_path_factory) -> list[dict]:
+    return _train(tmp_path_factory.mktemp("online"), target_dir, data_file, "online")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "q8"])
+def test_training_from_a_cache(target_dir, data_file, online_run, tmp_path, dtype, capsys):
+    """data.features = a cache directory trains like online features, from a bf16 or a q8 cache
+    (holding more taps than the drafter reads: the tiny target's drafter taps are 1, 2)."""
+    out = tmp_path / dtype
+    assert _cli(["cache", "--target", str(target_dir), "--data", str(data_file), "--taps", "0,1,2,3",
+                 "--out", str(out), "--dtype", dtype, "--no-progress"]) == 0
+    rows = _train(tmp_path, target_dir, data_file, str(out))
+    assert [r["step"] for r in rows] == [1, 2] and [r["sample_ids"] for r in rows] == [r["sample_ids"] for r in online_run]
+    for r, ref in zip(rows, online_run):
+        # bf16 and q8 both move the loss by about 1e-5 of itself here
+        assert abs(r["loss"] - ref["loss"]) <= 1e-3 * abs(ref["loss"]), (dtype, r["loss"], ref["loss"])

@@ -13,7 +13,20 @@ Layout of a cache directory::
     00000.hidden.bin          dtype   [T, H]
     00001.*.bin ...
 
-Bytes per token: 4 (input id, int32) + 1 (loss mask, uint8) + (L + 1) * H * bytes(dtype). Positions
+dtype is bfloat16, float16, float32 or q8. q8 (GGUF's Q8_0 scheme, for caches too big for the disk
+in bf16) stores 8-bit codes and one fp16 scale per block of 32 values, in two more files per shard::
+
+    00000.taps.bin            int8    [T, L*H]     q = round(x / d), in [-127, 127]
+    00000.taps_scale.bin      float16 [T, L*H/32]  d = absmax / 127 of each block of 32 values
+    00000.hidden.bin          int8    [T, H]
+    00000.hidden_scale.bin    float16 [T, H/32]
+
+and is read back as x' = q * d (float32 unless asked otherwise), within d / 2 of x. H must be a
+multiple of 32, so a block never straddles two taps. The manifest's "arrays" lists the arrays of
+every shard with their dtype and width; a shard's "files" and "sha256" name each of them.
+
+Bytes per token: 4 (input id, int32) + 1 (loss mask, uint8) + (L + 1) * H * bytes(dtype); for q8
+4 + 1 + (L + 1) * (H + 2 * H / 32), 53 % of bf16 (3,677 vs 6,917 bytes for H = 576, L = 5). Positions
 are not stored (a sample's tokens are contiguous in one shard, position = row - offset) and the
 sample index (id -> shard, offset, length) is per sample, in the manifest, not per token. The
 paper's 6 + 2*H*(L+1) counts one more byte per token; with bf16 this layout is 5 + 2*H*(L+1).
@@ -34,6 +47,7 @@ Public API
 - `bytes_per_token(hidden, num_taps, dtype)`, `estimate_bytes(num_tokens, hidden, num_taps, dtype)`,
   `describe_estimate(...)`: the size estimate (feature arrays only; the manifest is extra).
 - `build_cache(samples, feature_source, out_dir, target_fingerprint, dtype, shard_tokens)`.
+- `quantize_q8(x)`, `dequantize_q8(q, d, dtype)`: the q8 storage dtype's codes and scales.
 - `CachedFeatures(cache_dir, target=None, verify_checksums=False)`: same call signature as
   `OnlineFeatures` (`__call__(samples) -> list[Features]`, `tap_layers`), plus `.samples()`.
 - `add_arguments(parser)`, `run(args)`: `deepspec cache`.
@@ -65,11 +79,12 @@ DEFAULT_SHARD_BYTES = 1 << 30     # default shard size: about 1 GiB of feature d
 FINGERPRINT_KEYS = ("arch", "vocab_size", "hidden_size", "num_layers")
 
 _DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
-# numpy storage dtype of each cache dtype (bfloat16 as its raw bits) and how torch views it back.
+Q8 = "q8"                         # the 8-bit cache dtype: int8 codes, an fp16 scale per Q8_BLOCK values
+Q8_BLOCK = 32
+# numpy storage dtype of each array dtype (bfloat16 as its raw bits) and how torch views it back.
 _STORAGE = {"float32": (np.float32, torch.float32), "float16": (np.float16, torch.float16),
             "bfloat16": (np.uint16, torch.bfloat16), "int32": (np.int32, torch.int32),
-            "uint8": (np.uint8, torch.uint8)}
-_ARRAYS = ("input_ids", "loss_mask", "taps", "hidden")
+            "uint8": (np.uint8, torch.uint8), "int8": (np.int8, torch.int8)}
 
 
 # --- dtypes and the size estimate ------------------------------------------------------------
@@ -84,13 +99,21 @@ def _dtype(dtype: str | torch.dtype) -> torch.dtype:
 
 
 def dtype_name(dtype: str | torch.dtype) -> str:
-    return _DTYPE_NAMES[_dtype(dtype)]
+    """The cache dtype's manifest name: float32, bfloat16, float16 or q8."""
+    if isinstance(dtype, str) and dtype.lower() == Q8:
+        return Q8
+    try:
+        return _DTYPE_NAMES[_dtype(dtype)]
+    except DSparkError:
+        raise DSparkError(f"unknown cache dtype {dtype!r}; choose bfloat16 (bf16), float16 (fp16), "
+                          f"float32 (fp32) or q8") from None
 
 
 def bytes_per_token(hidden: int, num_taps: int, dtype: str | torch.dtype = torch.bfloat16) -> int:
-    """4 (int32 input id) + 1 (uint8 loss mask) + (num_taps + 1) * hidden * bytes(dtype)."""
-    item = torch.empty((), dtype=_dtype(dtype)).element_size()
-    return OVERHEAD_BYTES + (int(num_taps) + 1) * int(hidden) * item
+    """4 (int32 input id) + 1 (uint8 loss mask) + (num_taps + 1) * hidden * bytes(dtype); for q8
+    (num_taps + 1) * (hidden + 2 * hidden / 32): the sum over the arrays a shard stores."""
+    specs = _array_specs(int(hidden), int(num_taps), dtype_name(dtype))
+    return sum(spec["width"] * _itemsize(spec) for spec in specs.values())
 
 
 def estimate_bytes(num_tokens: int, hidden: int, num_taps: int, dtype: str | torch.dtype = torch.bfloat16) -> int:
@@ -111,12 +134,15 @@ def describe_estimate(num_tokens: int, hidden: int, num_taps: int, dtype: str | 
                       num_samples: int | None = None) -> str:
     """One-paragraph estimate printed before a build (and by --dry-run)."""
     name = dtype_name(dtype)
-    item = torch.empty((), dtype=_dtype(dtype)).element_size()
     per = bytes_per_token(hidden, num_taps, dtype)
     total = estimate_bytes(num_tokens, hidden, num_taps, dtype)
     samples = f" in {num_samples:,} samples" if num_samples is not None else ""
+    if name == Q8:
+        row = f"({hidden} x 1 (int8) + {hidden // Q8_BLOCK} x 2 (fp16 scale per {Q8_BLOCK})) ({name})"
+    else:
+        row = f"{hidden} x {torch.empty((), dtype=_dtype(dtype)).element_size()} ({name})"
     return (f"cache estimate: {per:,} bytes/token = {ID_BYTES} (input id) + {MASK_BYTES} (loss mask) + "
-            f"({num_taps} taps + 1 hidden) x {hidden} x {item} ({name})\n"
+            f"({num_taps} taps + 1 hidden) x {row}\n"
             f"cache estimate: {num_tokens:,} tokens{samples} -> {total:,} bytes ({human_bytes(total)}) "
             f"of feature arrays, plus the manifest")
 
@@ -185,8 +211,23 @@ def read_manifest(cache_dir: str | Path) -> dict:
 
 
 def _array_specs(hidden: int, num_taps: int, dtype_s: str) -> dict[str, dict]:
-    return {"input_ids": {"dtype": "int32", "width": 1}, "loss_mask": {"dtype": "uint8", "width": 1},
-            "taps": {"dtype": dtype_s, "width": num_taps * hidden}, "hidden": {"dtype": dtype_s, "width": hidden}}
+    """The arrays of every shard (name -> dtype and values per token), in file order: what the
+    manifest lists, the writer fills and the reader maps."""
+    specs = {"input_ids": {"dtype": "int32", "width": 1}, "loss_mask": {"dtype": "uint8", "width": 1}}
+    if dtype_s != Q8:
+        return {**specs, "taps": {"dtype": dtype_s, "width": num_taps * hidden},
+                "hidden": {"dtype": dtype_s, "width": hidden}}
+    if hidden % Q8_BLOCK:
+        raise DSparkError(f"the q8 cache dtype quantizes blocks of {Q8_BLOCK} values; hidden size {hidden} is "
+                          f"not a multiple of {Q8_BLOCK}: use --dtype bfloat16")
+    return {**specs, "taps": {"dtype": "int8", "width": num_taps * hidden},
+            "taps_scale": {"dtype": "float16", "width": num_taps * hidden // Q8_BLOCK},
+            "hidden": {"dtype": "int8", "width": hidden},
+            "hidden_scale": {"dtype": "float16", "width": hidden // Q8_BLOCK}}
+
+
+def _itemsize(spec: dict) -> int:
+    return np.dtype(_STORAGE[spec["dtype"]][0]).itemsize
 
 
 def _open_array(path: Path, spec: dict, rows: int, mode: str) -> np.memmap:
@@ -199,6 +240,40 @@ def _as_torch(arr: np.ndarray, spec: dict) -> torch.Tensor:
     t = torch.from_numpy(arr)
     want = _STORAGE[spec["dtype"]][1]
     return t.view(want) if t.dtype != want else t
+
+
+# --- q8 ------------------------------------------------------------------------------------
+
+def quantize_q8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x [..., n] (n a multiple of 32) -> int8 codes [..., n] and float16 scales [..., n / 32]: per
+    block of 32 consecutive values d = absmax / 127 (0 for an all-zero block), q = round(x / d)."""
+    blocks = x.detach().float().unflatten(-1, (-1, Q8_BLOCK))
+    exact = blocks.abs().amax(-1) / 127
+    d = exact.half()
+    # Where fp16 rounded the scale down, take the next fp16 up: then |x| <= 127 d for the stored d,
+    # so every value (tiny blocks with subnormal scales too) comes back within d / 2.
+    d = torch.where(d.float() < exact, torch.nextafter(d, torch.full_like(d, torch.inf)), d)
+    if not torch.isfinite(d).all():
+        raise DSparkError(f"features out of the q8 cache dtype's range (non-finite, or |x| over 127 x 65504: "
+                          f"largest {blocks.abs().max().item():.4g}); use --dtype bfloat16")
+    safe = torch.where(d > 0, d, torch.ones_like(d)).float()   # all-zero blocks: 0 / 1 = 0
+    q = (blocks / safe.unsqueeze(-1)).round().clamp(-127, 127).to(torch.int8)
+    return q.flatten(-2), d
+
+
+def dequantize_q8(q: torch.Tensor, d: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """x' = q * d per block of 32 values, exact in float32 (7 + 11 significant bits), cast to `dtype`."""
+    # int8 times float32 promotes to float32 in one pass: no float copy of the codes first
+    x = torch.mul(q.unflatten(-1, (-1, Q8_BLOCK)), d.to(device=q.device, dtype=torch.float32).unsqueeze(-1))
+    return x.flatten(-2).to(dtype)
+
+
+def _stored(name: str, x: torch.Tensor, dtype_s: str) -> dict[str, torch.Tensor]:
+    """The arrays that hold feature `name` (taps or hidden): x itself, or its q8 codes and scales."""
+    if dtype_s != Q8:
+        return {name: x.detach()}
+    q, d = quantize_q8(x)
+    return {name: q, f"{name}_scale": d}
 
 
 # --- building --------------------------------------------------------------------------------
@@ -297,7 +372,7 @@ def build_cache(samples: Sequence, feature_source: Callable, out_dir: str | Path
         first = len(manifest["shards"])
         for k, idx in enumerate(plan_shards(lengths, shard_tokens)):
             shard = first + k
-            _write_shard(out, shard, [todo[i] for i in idx], feature_source, specs, batch_tokens, bar)
+            _write_shard(out, shard, [todo[i] for i in idx], feature_source, specs, dtype_s, batch_tokens, bar)
             # Commit: checksums of the final files, then the manifest naming them (atomic).
             offsets, off = {}, 0
             for i in idx:
@@ -305,8 +380,8 @@ def build_cache(samples: Sequence, feature_source: Callable, out_dir: str | Path
                 off += lengths[i]
             manifest["shards"].append({
                 "index": shard, "num_tokens": off, "num_samples": len(idx),
-                "files": {a: _shard_file(shard, a) for a in _ARRAYS},
-                "sha256": {a: _sha256(out / _shard_file(shard, a)) for a in _ARRAYS}})
+                "files": {a: _shard_file(shard, a) for a in specs},
+                "sha256": {a: _sha256(out / _shard_file(shard, a)) for a in specs}})
             manifest["samples"].update(offsets)
             manifest["total_tokens"] += off
             manifest["num_samples"] = len(manifest["samples"])
@@ -346,17 +421,19 @@ def _resume_or_start(out: Path, settings: dict, log) -> dict:
     return {**settings, "total_tokens": 0, "num_samples": 0, "shards": [], "samples": {}, "complete": False}
 
 
-def _write_shard(out: Path, shard: int, samples: list, source: Callable, specs: dict, batch_tokens: int, bar) -> None:
-    """Fill the shard's four files under .partial names, flush them and rename them into place."""
+def _write_shard(out: Path, shard: int, samples: list, source: Callable, specs: dict, dtype_s: str,
+                 batch_tokens: int, bar) -> None:
+    """Fill the shard's files (one per array spec) under .partial names, flush them and rename them
+    into place."""
     lengths = [len(s.input_ids) for s in samples]
     rows = sum(lengths)
-    tmp = {a: out / (_shard_file(shard, a) + ".partial") for a in _ARRAYS}
-    mm = {a: _open_array(tmp[a], specs[a], rows, "w+") for a in _ARRAYS}
+    tmp = {a: out / (_shard_file(shard, a) + ".partial") for a in specs}
+    mm = {a: _open_array(tmp[a], specs[a], rows, "w+") for a in specs}
     try:
         starts = np.concatenate([[0], np.cumsum(lengths)]).tolist()
         mm["input_ids"][:] = np.fromiter((t for s in samples for t in s.input_ids), dtype=np.int64, count=rows)
         mm["loss_mask"][:] = np.fromiter((m for s in samples for m in s.loss_mask), dtype=np.int64, count=rows)
-        taps_t, hidden_t = _as_torch(mm["taps"], specs["taps"]), _as_torch(mm["hidden"], specs["hidden"])  # noqa: F841
+        views = {a: _as_torch(mm[a], specs[a]) for a in specs}
         for batch in _batches(list(range(len(samples))), lengths, batch_tokens):
             feats = source([samples[i] for i in batch])
             if len(feats) != len(batch):
@@ -367,15 +444,15 @@ def _write_shard(out: Path, shard: int, samples: list, source: Callable, specs: 
                 if tuple(f.taps.shape) != want_t or tuple(f.hidden.shape) != want_h:
                     raise DSparkError(f"sample {samples[i].id!r}: features of shape taps {tuple(f.taps.shape)}, "
                                       f"hidden {tuple(f.hidden.shape)}; expected {want_t}, {want_h}")
-                taps_t[lo:lo + n].copy_(f.taps.detach())
-                hidden_t[lo:lo + n].copy_(f.hidden.detach())
+                for a, v in {**_stored("taps", f.taps, dtype_s), **_stored("hidden", f.hidden, dtype_s)}.items():
+                    views[a][lo:lo + n].copy_(v)
             bar.update(sum(lengths[i] for i in batch))
-        for a in _ARRAYS:
+        for a in specs:
             mm[a].flush()
     finally:
-        taps_t = hidden_t = None
+        views = None  # noqa: F841  (the torch views hold the mappings too)
         mm.clear()   # drop the mappings before the files are renamed
-    for a in _ARRAYS:
+    for a in specs:
         with tmp[a].open("rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp[a], out / _shard_file(shard, a))
@@ -391,7 +468,8 @@ class CachedFeatures:
     tap_layers: the layers the caller needs: the cache's, or a subset of them in any order (only those
     columns are returned). verify_checksums: sha256
     of every shard file at open (reads everything once). dtype / device: what the returned tensors
-    are cast to / moved to (default: the cache dtype, CPU, zero-copy views of the memory map).
+    are cast to / moved to (default: the cache dtype, CPU, zero-copy views of the memory map; a q8
+    cache is dequantized, to float32 by default, on `device`).
     max_open_shards: memory maps kept open at once (LRU)."""
 
     def __init__(self, cache_dir: str | Path, target=None, verify_checksums: bool = False,
@@ -406,7 +484,9 @@ class CachedFeatures:
                 f"{self.cache_dir}` (or build_cache) to resume the build")
         self.tap_layers = tuple(int(t) for t in m["tap_layers"])
         self.hidden_size = int(m["hidden_size"])
-        self.cache_dtype = _dtype(m["dtype"])
+        self.quantized = m["dtype"] == Q8
+        # the dtype the cache yields: the stored one, float32 for q8 (codes times scales)
+        self.cache_dtype = torch.float32 if self.quantized else _dtype(m["dtype"])
         self.dtype = _dtype(dtype) if dtype is not None else None
         self.device = torch.device(device) if device is not None else None
         if target is not None:
@@ -424,6 +504,7 @@ class CachedFeatures:
         # One cache can serve several drafters: a caller asking for a subset of the cached layers
         # (Eagle-3's 3 taps, MTP's last layer) gets just those columns, in the order it asked for.
         self._tap_select: list[int] | None = None
+        self._num_cached_taps = len(self.tap_layers)
         if tap_layers is not None and tuple(int(t) for t in tap_layers) != self.tap_layers:
             wanted = [int(t) for t in tap_layers]
             absent = [t for t in wanted if t not in self.tap_layers]
@@ -442,10 +523,9 @@ class CachedFeatures:
 
     def _check_files(self, verify: bool) -> None:
         for sh in self._shards.values():
-            for a in _ARRAYS:
+            for a, spec in self._specs.items():
                 p = self.cache_dir / sh["files"][a]
-                spec = self._specs[a]
-                want = sh["num_tokens"] * spec["width"] * np.dtype(_STORAGE[spec["dtype"]][0]).itemsize
+                want = sh["num_tokens"] * spec["width"] * _itemsize(spec)
                 if not p.exists():
                     raise DSparkError(f"feature cache shard file {p} is missing; rebuild the cache")
                 if p.stat().st_size != want:
@@ -482,7 +562,7 @@ class CachedFeatures:
         # mode "c": private copy-on-write mapping, zero-copy reads and writable in numpy terms so
         # torch.from_numpy accepts it; nothing a caller does to a tensor reaches the file.
         maps = {a: _open_array(self.cache_dir / sh["files"][a], self._specs[a], sh["num_tokens"], "c")
-                for a in _ARRAYS}
+                for a in self._specs}
         self._open[shard] = maps
         while len(self._open) > self._max_open:
             self._open.popitem(last=False)
@@ -495,14 +575,23 @@ class CachedFeatures:
             raise DSparkError(f"sample {sample_id!r} is not in the feature cache at {self.cache_dir}") from None
         return _as_torch(self._maps(shard)[array][off:off + n], self._specs[array])
 
+    def _select_taps(self, rows: torch.Tensor) -> torch.Tensor:
+        """The asked-for taps' columns of a taps array (values or q8 scales: equal width per tap)."""
+        if self._tap_select is None:
+            return rows
+        t = rows.shape[0]
+        return rows.view(t, self._num_cached_taps, -1)[:, self._tap_select].reshape(t, -1)
+
     def get(self, sample_id: str):
         """Features of one cached sample by id."""
         from .features import Features
-        taps, hidden = self._rows(sample_id, "taps"), self._rows(sample_id, "hidden")
-        if self._tap_select is not None:
-            t = taps.shape[0]
-            taps = taps.view(t, -1, self.hidden_size)[:, self._tap_select].reshape(t, -1)
-        if self.dtype is not None or self.device is not None:
+        taps, hidden = self._select_taps(self._rows(sample_id, "taps")), self._rows(sample_id, "hidden")
+        if self.quantized:
+            # int8 codes travel to the device (a quarter of the float32 bytes) and are expanded there
+            dt = self.dtype or self.cache_dtype
+            taps = dequantize_q8(taps.to(self.device), self._select_taps(self._rows(sample_id, "taps_scale")), dt)
+            hidden = dequantize_q8(hidden.to(self.device), self._rows(sample_id, "hidden_scale"), dt)
+        elif self.dtype is not None or self.device is not None:
             taps, hidden = taps.to(device=self.device, dtype=self.dtype), hidden.to(device=self.device, dtype=self.dtype)
         return Features(taps, hidden)
 
