@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dspark.cli.options import setup_torch
+from dspark.cli.options import add_precision_argument, setup_torch
 from dspark.errors import DSparkError
 
 from ..data.feature_cache import build_cache, describe_estimate, dtype_name, target_fingerprint
@@ -36,6 +36,7 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="cpu", help="device the target runs on")
     p.add_argument("--target-dtype", default="float32", help="dtype the target runs in (default: float32)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -20,6 +20,10 @@ def add_target_arguments(p: argparse.ArgumentParser, drafter_default: str | None
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps (default: %(default)s)")
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice, the cores)")
+    add_precision_argument(p)
+
+
+def add_precision_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=["fast", "exact"], default=None,
                    help="CPU arithmetic of a packed (GGUF) target: fast = 8-bit activations as llama.cpp "
                         "computes, batch invariant; exact = fp32 activations as transformers computes "
