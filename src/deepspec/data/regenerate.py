@@ -55,6 +55,8 @@ class EngineBackend:
         self.engine = Engine(target.model, drafter, EngineConfig(max_batch=max_batch, max_len=max_len),
                              eos_ids=target.eos_ids, tokenizer=target.tokenizer)
         self.max_len = max_len
+        from dspark.models.packed import default_precision
+        self.precision = default_precision()    # fixed when the target was loaded: recorded per answer
 
     def identity(self) -> dict:
         """What produced the answers, for a shard store's manifest: the target and its weights file."""
@@ -122,8 +124,7 @@ class EngineBackend:
 
     def _gen(self, st) -> dict:
         s = self.settings
-        from dspark.models.packed import default_precision
-        return {"backend": "dspark", "target": self.target.name, "precision": default_precision(),
+        return {"backend": "dspark", "target": self.target.name, "precision": self.precision,
                 "temperature": s.temperature, "top_p": s.top_p,
                 "top_k": s.top_k, "seed": s.seed, "max_new_tokens": s.max_new_tokens,
                 "num_tokens": st["tokens"], "finish_reasons": st["reasons"]}

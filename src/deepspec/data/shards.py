@@ -208,12 +208,12 @@ class ShardStore:
         self.write_manifest()
 
     def write_manifest(self) -> None:
+        """Only written once the open rows are sealed (close_shard, close), so the counts are the
+        closed shards' and "open" is empty."""
         m = self.manifest
-        open_rows = [json.loads(line) for _, line, last in _read_lines(self.open_path)
-                     if not last] if self.open_path.exists() else []
-        m["open"] = {"conversations": len(open_rows), "answer_tokens": sum(_answer_tokens(r) for r in open_rows)}
-        m["conversations"] = sum(s["conversations"] for s in m["shards"]) + m["open"]["conversations"]
-        m["answer_tokens"] = sum(s["answer_tokens"] for s in m["shards"]) + m["open"]["answer_tokens"]
+        m["open"] = {"conversations": 0, "answer_tokens": 0}
+        m["conversations"] = sum(s["conversations"] for s in m["shards"])
+        m["answer_tokens"] = sum(s["answer_tokens"] for s in m["shards"])
         write_text_atomic(self.dir / MANIFEST, json.dumps(m, indent=2) + "\n", durable=True)
 
     def close(self) -> None:

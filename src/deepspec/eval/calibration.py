@@ -32,6 +32,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dspark.files import write_text_atomic
+
 from .metrics import RoundRecord, _sigmoid, calibrated_confidences, calibration_dataset, confidence_arrays
 
 N_BINS = 20
@@ -364,13 +366,8 @@ def calibration_path(drafter: str | Path) -> Path:
 
 
 def save_calibration(result: dict[str, Any], drafter: str | Path) -> Path:
-    path = calibration_path(drafter)
-    path.parent.mkdir(parents=True, exist_ok=True)
     clean = {k: v for k, v in result.items() if not k.startswith("_")}
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(clean, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(calibration_path(drafter), json.dumps(clean, indent=2) + "\n")
 
 
 def load_calibration_params(path: str | Path) -> tuple[list[float], list[float]]:
