@@ -442,3 +442,16 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path, env):
     # a finished run run again does nothing more
     assert deepspec_main(["train", "--config", str(cfg)]) == 0
     assert len(read_log(tmp_path / "kill")) == 12
+
+
+def test_precision_auto_follows_the_hardware(tmp_path, env):
+    from deepspec.train.trainer import resolve_precision
+    cpu = torch.device("cpu")
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+    assert resolve_precision("auto", torch.device("cuda")) == "bf16"
+    assert resolve_precision("fp32", torch.device("cuda")) == "fp32"
+    cfg = write_config(tmp_path / "auto.toml", env, precision="auto")
+    assert load_config(cfg).precision == "auto"
+    with pytest.raises(DSparkError, match="precision must be fp32, bf16 or auto"):
+        load_config(write_config(tmp_path / "fp16.toml", env, precision="fp16"))

@@ -7,7 +7,8 @@ Example (configs/dspark-smollm2-135m.toml has the commented full version)::
     out_dir = "runs/dspark-smollm2-135m"
     seed = 0
     device = "auto"                 # auto (cuda:LOCAL_RANK when CUDA is there) | cpu | cuda | cuda:N
-    precision = "fp32"              # fp32 | bf16 (autocast; fp32 master weights)
+    precision = "fp32"              # fp32 | bf16 (autocast; fp32 master weights) | auto (bf16 where
+                                    # the hardware has it: CUDA, CPUs with AVX-512 BF16 / AMX)
     target_dtype = "auto"           # auto (bf16 on CUDA with precision bf16, else fp32) | fp32 | bf16
     threads = 0                     # torch CPU threads per process; 0 = torch's default
 
@@ -259,7 +260,7 @@ def validate(cfg: TrainConfig) -> None:
     def need(ok: bool, msg: str):
         if not ok:
             raise DSparkError(msg)
-    need(cfg.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {cfg.precision!r}")
+    need(cfg.precision in ("fp32", "bf16", "auto"), f"precision must be fp32, bf16 or auto, got {cfg.precision!r}")
     need(cfg.target_dtype in ("auto", "fp32", "bf16", "float32", "bfloat16"),
          f"target_dtype must be auto, fp32 or bf16, got {cfg.target_dtype!r}")
     need(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),

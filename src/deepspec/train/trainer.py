@@ -65,6 +65,17 @@ LOG_FILE = "train_log.jsonl"
 THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto": bf16 autocast where the hardware multiplies bf16 natively (CUDA; CPUs with AVX-512
+    BF16 or AMX, where oneDNN's bf16 products run 4-5x faster than fp32 ones), else fp32 (AVX2-only
+    CPUs would emulate bf16 and run slower)."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16"
+    return "bf16" if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
 # --- the forward that DDP wraps ----------------------------------------------------------------
 
 class TrainForward(nn.Module):
@@ -121,9 +132,10 @@ class Trainer:
             (self.out / LOG_FILE).unlink(missing_ok=True)
         self.dist.barrier()
 
+        self.precision = resolve_precision(cfg.precision, self.device)
         tdtype = cfg.target_dtype
         if tdtype == "auto":
-            tdtype = "bf16" if (self.device.type == "cuda" and cfg.precision == "bf16") else "fp32"
+            tdtype = "bf16" if (self.device.type == "cuda" and self.precision == "bf16") else "fp32"
         self.target = load_target(cfg.target, device=str(self.device), dtype=tdtype,
                                   tokenizer=bool(cfg.data.paths))
         tm = self.target.model
@@ -132,6 +144,8 @@ class Trainer:
         tm.eval()
 
         self.samples, stats = load_samples(cfg, self.target.tokenizer, self.target.config.vocab_size)
+        if cfg.precision == "auto":
+            self.log(f"precision auto: {self.precision} on {self.device}")
         self.log(f"{len(self.samples)} training samples ({stats.get('skipped', 0)} skipped without loss "
                  f"tokens), {sum(len(s) for s in self.samples):,} tokens")
 
@@ -253,7 +267,7 @@ class Trainer:
         t_len = tokens.numel()
         anchors = plan.anchors.to(dev)
         taps = feats.taps.to(dev)
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             logits, conf = self.model(tokens, taps, anchors)
         offs = torch.arange(g)
         rows = (plan.anchors[:, None] + offs)[plan.supervised]                # target rows p + k

@@ -61,6 +61,7 @@ from .checkpoint import register
 # projected at once, so a sequence that is not drafting holds at most this many rows of raw taps
 # (L*H floats each, ~8x its projected K/V).
 MAX_PENDING_ROWS = 64
+CONTEXT_PAD = 64           # training: context rows padded to a multiple of this (see forward_train)
 
 
 def default_tap_layers(num_layers: int, count: int = 5) -> list[int]:
@@ -547,8 +548,17 @@ class DFlashDrafter(nn.Module, Drafter):
         if a_len == 0 or anchors.min() < 0 or anchors.max() >= t_len:
             raise ValueError(f"anchors must be non-empty positions in 0..{t_len - 1}")
         c = int(anchors.max())                     # no block sees context at or past its anchor
-        ctx = self.context_features(taps[:c])
-        ctx_kv = [(k[None], v[None]) for k, v in self._context_kv(ctx, torch.arange(c, device=dev))]
+        # Context rows padded to a multiple of CONTEXT_PAD (zero taps, never visible: every anchor
+        # is <= c): CPU matmul libraries compile a kernel per shape, and bf16 ones (AMX) cost
+        # ~80 ms to build, far more than the product, so shapes must repeat from one sequence to
+        # the next.
+        c_pad = -(-max(c, 1) // CONTEXT_PAD) * CONTEXT_PAD
+        rows = taps[:c]
+        if c_pad > rows.shape[0]:
+            rows = torch.cat([rows, rows.new_zeros(c_pad - rows.shape[0], rows.shape[1])])
+        ctx = self.context_features(rows)
+        ctx_kv = [(k[None], v[None]) for k, v in self._context_kv(ctx, torch.arange(c_pad, device=dev))]
+        c = c_pad
         offs = torch.arange(g, device=dev)
         positions = anchors[:, None] + offs                                   # [A, g]
         qblock = torch.arange(a_len, device=dev).repeat_interleave(g)        # block of each query
