@@ -11,7 +11,7 @@ from deepspec.cli.calibrate import add_arguments as add_calibrate_arguments
 from deepspec.cli.calibrate import run as run_calibrate
 from deepspec.eval.calibration import (apply_temperatures, auc, brier, calibrate, calibration_path,
                                        confidence_report, ece, fit_sts, fit_sts_bias, load_calibration_params,
-                                       load_temperatures)
+                                       load_temperatures, save_calibration)
 from deepspec.eval.metrics import RoundRecord, calibration_dataset, write_records
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -250,3 +250,26 @@ def test_cli_calibrate(tmp_path, capsys):
     nolog = write_records([RoundRecord(3, 1, 2)], str(tmp_path / "n.jsonl"))
     assert main(["calibrate", "--records", nolog]) == 2
     assert main(["calibrate", "--records", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_calibrate_greedy_regime_keeps_the_sampled_fit(tmp_path, capsys):
+    """Greedy rounds (temperature 0) are fitted into calibration.json's "greedy" section; a later
+    sampled fit keeps it, and the runtime's reader picks the section by regime."""
+    from deepspec.cli import main
+    sampled = write_records(synthetic_rounds(600, 3, seed=7, shift=-1.0), str(tmp_path / "s.jsonl"))
+    greedy = write_records(synthetic_rounds(600, 3, seed=8, shift=1.5), str(tmp_path / "g.jsonl"))
+    d = tmp_path / "d"
+    assert main(["calibrate", "--records", greedy, "--drafter", str(d), "--regime", "greedy"]) == 0
+    data = json.loads((d / "calibration.json").read_text())
+    assert data["temperatures"] == [1.0] * 3 and data["biases"] == [0.0] * 3     # no sampled fit yet
+    g = (data["greedy"]["temperatures"], data["greedy"]["biases"])
+    assert load_calibration_params(d, "greedy") == g
+    assert main(["calibrate", "--records", sampled, "--drafter", str(d)]) == 0
+    data = json.loads((d / "calibration.json").read_text())
+    assert (data["greedy"]["temperatures"], data["greedy"]["biases"]) == g
+    s = load_calibration_params(d)
+    assert s == (data["temperatures"], data["biases"]) and s != g
+    assert load_calibration_params(d, "greedy") == g
+    assert "(greedy)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="regime"):
+        save_calibration({"temperatures": [1.0], "biases": [0.0]}, d, "hot")

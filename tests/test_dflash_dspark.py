@@ -369,6 +369,23 @@ def test_confidences_and_calibration():
         with pytest.raises(DSparkError):
             d.load_calibration(bad)
     assert d.calibration()["biases"] == [0.0] * 5        # a refused calibration changes nothing
+    # a "greedy" section calibrates greedy requests (their own acceptance rule); sampled ones keep the top level
+    g_temps, g_biases = [2.0, 1.0, 1.0, 0.5, 1.0], [1.0, 0.5, 0.0, 0.0, -1.0]
+    d.load_calibration({"temperatures": temps, "biases": biases,
+                        "greedy": {"temperatures": g_temps, "biases": g_biases}})
+    z = p.confidence_logits
+    greedy_seq = seq_at(d, tokens, taps, 9)
+    sampled_seq = seq_at(d, tokens, taps, 9, params=SamplingParams(temperature=1.0, seed=4), sid=1)
+    pg, ps = d.propose([greedy_seq, sampled_seq])
+    assert torch.allclose(pg.confidences, torch.sigmoid(z / torch.tensor(g_temps) + torch.tensor(g_biases)))
+    assert torch.allclose(ps.confidences, torch.sigmoid(ps.confidence_logits / torch.tensor(temps) + torch.tensor(biases)))
+    assert calibration_of(d, greedy=True) == {"temperatures": g_temps, "biases": g_biases}
+    assert calibration_of(d)["greedy"] == calibration_of(d, greedy=True)
+    with pytest.raises(DSparkError, match="greedy"):
+        d.load_calibration({"temperatures": [1.0] * 5, "greedy": {"temperatures": [1.0, 2.0]}})
+    assert calibration_of(d, greedy=True) == {"temperatures": g_temps, "biases": g_biases}   # unchanged
+    d.load_calibration({"temperatures": [1.0] * 5})
+    assert calibration_of(d, greedy=True) is None        # no greedy section: greedy requests use the top level
     # the confidence head can go without the Markov features, or away entirely
     d2 = drafter("dspark", tgt, confidence_head_with_markov=False)
     assert d2.state_dict()["confidence_head.proj.weight"].shape == (1, tgt.cfg.hidden_size)

@@ -9,7 +9,7 @@ from pathlib import Path
 from dspark.errors import DSparkError
 
 from ..eval import plots
-from ..eval.calibration import METHODS, calibrate, save_calibration, split_records
+from ..eval.calibration import METHODS, REGIMES, calibrate, save_calibration, split_records
 from ..eval.metrics import load_records
 
 
@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=METHODS, default="sts-bias",
                         help="sts-bias (default): a temperature and a bias per position, fitted by likelihood; "
                              "sts: the paper's temperature only, fitted by ECE")
+    parser.add_argument("--regime", choices=REGIMES, default="sampled",
+                        help="how the rounds were verified: sampled (temperature > 0, the default) or greedy "
+                             "(temperature 0, a draft token survives only as the target's argmax); each "
+                             "regime has its own entry in calibration.json and the other one is kept")
     parser.add_argument("--out", metavar="DIR", help="write reliability diagrams and a threshold sweep here")
 
 
@@ -63,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
           f"{_pct(result['ece_pooled_after']).strip()}")
 
     if args.drafter:
-        path = save_calibration(result, args.drafter)
-        print(f"wrote {path}")
+        path = save_calibration(result, args.drafter, args.regime)
+        print(f"wrote {path} ({args.regime})")
     else:
         print("no --drafter given: calibration.json not written")
 

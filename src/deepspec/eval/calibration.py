@@ -21,7 +21,13 @@ confidences; so does a bias.
 calibration.json (written next to the drafter, read by the runtime for `temperatures` and `biases`;
 a file without "biases" means all zeros):
     {"method": "sts-bias" | "sts", "temperatures": [T_1..T_gamma], "biases": [b_1..b_gamma],
-     "ece_before": [...], "ece_after": [...], "num_rounds": N, ...extra diagnostics (see `calibrate`)}
+     "ece_before": [...], "ece_after": [...], "num_rounds": N, ...extra diagnostics (see `calibrate`),
+     "greedy": {the same keys}}                                   (optional)
+The top level is fitted on rounds verified by sampling (temperature > 0) and the optional "greedy"
+section on rounds verified greedily (`deepspec calibrate --regime greedy`): there a draft token
+survives only as the target's argmax, a different event, usually likelier for a confident target
+and less likely for an unsure one, so one fit cannot be calibrated for both. The runtime picks the
+section by each request's temperature (the top level when there is no greedy section).
 """
 from __future__ import annotations
 
@@ -365,21 +371,42 @@ def calibration_path(drafter: str | Path) -> Path:
     return p / "calibration.json"  # a drafter directory that does not exist yet
 
 
-def save_calibration(result: dict[str, Any], drafter: str | Path) -> Path:
+REGIMES = ("sampled", "greedy")
+
+
+def save_calibration(result: dict[str, Any], drafter: str | Path, regime: str = "sampled") -> Path:
+    """Write a `calibrate` result as the drafter's calibration.json. regime "sampled" (rounds verified
+    at temperature > 0) fills the top level, "greedy" (temperature 0) the "greedy" section; the other
+    regime's fit already in the file is kept."""
+    if regime not in REGIMES:
+        raise ValueError(f"calibration regime must be one of {', '.join(REGIMES)}, not {regime!r}")
     clean = {k: v for k, v in result.items() if not k.startswith("_")}
-    return write_text_atomic(calibration_path(drafter), json.dumps(clean, indent=2) + "\n")
+    path = calibration_path(drafter)
+    old = json.loads(path.read_text()) if path.is_file() else None
+    if regime == "greedy":
+        if old is None:      # no sampled fit yet: identity at the top level (the runtime needs one)
+            g = len(clean["temperatures"])
+            old = {"method": "identity", "temperatures": [1.0] * g, "biases": [0.0] * g}
+        content = {**old, "greedy": clean}
+    else:
+        content = {**clean, **({"greedy": old["greedy"]} if old and old.get("greedy") else {})}
+    return write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 
 
-def load_calibration_params(path: str | Path) -> tuple[list[float], list[float]]:
+def load_calibration_params(path: str | Path, regime: str = "sampled") -> tuple[list[float], list[float]]:
     """(temperatures, biases) of a calibration.json (a drafter directory or the file itself), checked
-    as the runtime checks them; a file without "biases" (written before they existed) has zeros."""
+    as the runtime checks them; a file without "biases" (written before they existed) has zeros.
+    regime "greedy" reads the "greedy" section when there is one (the runtime's rule)."""
     from dspark.drafters.dspark import calibration_params  # the runtime's rules (imports torch: here only)
     from dspark.errors import DSparkError
     p = Path(path)
     if p.is_dir():
         p = p / "calibration.json"
     try:
-        return calibration_params(json.loads(p.read_text()))
+        data = json.loads(p.read_text())
+        if regime == "greedy" and isinstance(data, dict) and data.get("greedy"):
+            data = data["greedy"]
+        return calibration_params(data)
     except DSparkError as e:
         raise ValueError(f"{p}: {e}") from None
 

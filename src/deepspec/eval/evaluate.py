@@ -99,7 +99,7 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
                  # figure 2: every dataset's rounds pooled; a position counts once 20 rounds reach it
                  "pooled_conditional_acceptance": conditional_acceptance(all_records, min_count=20)}
         if any(r.confidence_logits for r in all_records):
-            calib = calibration_of(drafter) or {}
+            calib = calibration_of(drafter, greedy=temperature == 0) or {}
             entry["confidence"] = _confidence(all_records, calib.get("temperatures"), calib.get("biases"), name, out)
         results["drafters"][name] = entry
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -4,7 +4,8 @@
                         "config": {hyper-parameters of that algorithm},
                         "target": {"name", "arch", "vocab_size", "hidden_size", "num_layers", "tap_layers"}}
     model.safetensors  the drafter's own weights (never the target's embedding or LM head)
-    calibration.json   optional: STS temperatures and biases for the confidence head (deepspec calibrate)
+    calibration.json   optional: STS temperatures and biases for the confidence head (deepspec calibrate),
+                       for sampled requests and, in its "greedy" section, for greedy ones
 
 Loading checks the fingerprint against the target and names the first mismatch.
 """
@@ -128,14 +129,19 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
     return drafter.eval()
 
 
-def calibration_of(drafter) -> dict | None:
-    """What a drafter's calibration.json holds, or None when it has no calibration or it is the
-    identity (every STS temperature 1 and every bias 0)."""
+def calibration_of(drafter, greedy: bool = False) -> dict | None:
+    """The calibration a drafter applies to sampled requests ({"temperatures", "biases"}), or with
+    greedy=True to greedy ones (its "greedy" section when it has one); None when that is the identity
+    (every STS temperature 1 and every bias 0) or the drafter has no calibration."""
     if not hasattr(drafter, "calibration"):
         return None
     calib = drafter.calibration()
-    trivial = all(t == 1.0 for t in calib["temperatures"]) and all(b == 0.0 for b in calib.get("biases", []))
-    return None if trivial else calib
+
+    def identity(c: dict) -> bool:
+        return all(t == 1.0 for t in c["temperatures"]) and all(b == 0.0 for b in c.get("biases", []))
+    if greedy and calib.get("greedy"):
+        return None if identity(calib["greedy"]) else calib["greedy"]
+    return None if identity(calib) and identity(calib.get("greedy") or calib) else calib
 
 
 def tensor_bytes(state: dict[str, torch.Tensor]) -> int:

@@ -156,6 +156,7 @@ class DSparkDrafter(DFlashDrafter):
             self.confidence_head = None
         self.sts_temperatures = [1.0] * self.gamma
         self.sts_biases = [0.0] * self.gamma
+        self.sts_greedy: tuple[list[float], list[float]] | None = None   # (temperatures, biases)
 
     def _init_weights(self) -> None:
         super()._init_weights()
@@ -164,19 +165,33 @@ class DSparkDrafter(DFlashDrafter):
 
     # --- calibration ------------------------------------------------------------------------
     def load_calibration(self, data: dict) -> None:
-        """calibration.json: {"temperatures": [T_0, ..., T_{gamma-1}], "biases": [b_0, ..., b_{gamma-1}]};
-        "biases" is optional (files written before it existed): zeros."""
-        self.sts_temperatures, self.sts_biases = calibration_params(data, self.gamma)
+        """calibration.json: {"temperatures": [T_0, ..., T_{gamma-1}], "biases": [b_0, ..., b_{gamma-1}]}
+        for sampled requests; "biases" is optional (files written before it existed): zeros. An
+        optional "greedy" section of the same form is used for greedy requests, whose verification
+        rule differs (a draft token survives only as the target's argmax): one fit cannot match both."""
+        sampled, greedy = calibration_params(data, self.gamma), None
+        if isinstance(data, dict) and data.get("greedy") is not None:
+            try:
+                greedy = calibration_params(data["greedy"], self.gamma)
+            except DSparkError as e:
+                raise DSparkError(f"calibration 'greedy' section: {e}") from None
+        (self.sts_temperatures, self.sts_biases), self.sts_greedy = sampled, greedy    # all or nothing
 
     def calibration(self) -> dict:
-        return {"temperatures": list(self.sts_temperatures), "biases": list(self.sts_biases)}
+        out = {"temperatures": list(self.sts_temperatures), "biases": list(self.sts_biases)}
+        if self.sts_greedy is not None:
+            out["greedy"] = {"temperatures": list(self.sts_greedy[0]), "biases": list(self.sts_greedy[1])}
+        return out
 
-    def calibrated(self, confidence_logits: torch.Tensor) -> torch.Tensor:
-        """sigmoid(logit_k / T_k + b_k) over the last dimension (slots 0..n-1)."""
+    def calibrated(self, confidence_logits: torch.Tensor, greedy: bool = False) -> torch.Tensor:
+        """sigmoid(logit_k / T_k + b_k) over the last dimension (slots 0..n-1), with the greedy
+        parameters for a greedy request when the calibration has them."""
         n = confidence_logits.shape[-1]
         like = dict(dtype=confidence_logits.dtype, device=confidence_logits.device)
-        t = torch.tensor(self.sts_temperatures[:n], **like)
-        b = torch.tensor(self.sts_biases[:n], **like)
+        temps, biases = (self.sts_greedy if greedy and self.sts_greedy is not None
+                         else (self.sts_temperatures, self.sts_biases))
+        t = torch.tensor(temps[:n], **like)
+        b = torch.tensor(biases[:n], **like)
         return torch.sigmoid(confidence_logits / t + b)
 
     # --- heads --------------------------------------------------------------------------------
@@ -225,5 +240,6 @@ class DSparkDrafter(DFlashDrafter):
             p = onehot[j] if greedy else torch.stack(probs[j])
             c = None if conf is None else conf[j]
             out.append(Proposal(self.to_target_ids(idx[j]).tolist(), self.full_probs(p),
-                                confidences=None if c is None else self.calibrated(c), confidence_logits=c))
+                                confidences=None if c is None else self.calibrated(c, seqs[j].params.greedy),
+                                confidence_logits=c))
         return out, final
