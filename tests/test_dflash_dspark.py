@@ -141,6 +141,32 @@ def test_forward_train_matches_inference(kind, dtype):
     assert out.target_rows[1].tolist() == list(range(4, 4 + d.gamma))
 
 
+@pytest.mark.parametrize("kind", ["dflash", "dspark"])
+def test_forward_train_many_equals_one_by_one(kind):
+    """Sequences of different lengths and anchor counts in one batched pass (padded contexts and
+    blocks) give what each gives alone, and gradients flow through every one of them."""
+    tgt = target(dtype=torch.float64)
+    d = drafter(kind, tgt).double()
+    items = []
+    for seed, length, anchors in [(3, T_LEN, [0, 4, 11, 19, T_LEN - 3]), (5, T_LEN - 9, [2, 7]),
+                                  (7, T_LEN - 2, [T_LEN - 5])]:
+        tokens, taps = sequence_data(tgt, d, seed=seed)
+        items.append((torch.tensor(tokens[:length]), taps[:length], torch.tensor(anchors), None))
+    together = d.forward_train_many(items)
+    for item, out in zip(items, together):
+        alone = d.forward_train(*item)
+        for field in ("logits", "markov_logits", "confidence_logits", "hidden"):
+            a, b = getattr(out, field), getattr(alone, field)
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert a.shape == b.shape and (a - b).abs().max() < 1e-10, field
+        for field in ("labels", "valid", "target_rows", "prev_tokens"):
+            assert torch.equal(getattr(out, field), getattr(alone, field)), field
+    sum(final_train_logits(o).sum() + (0 if o.confidence_logits is None else o.confidence_logits.sum())
+        for o in together).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in d.parameters() if p.requires_grad)
+
+
 @pytest.mark.parametrize("layer_form", ["engine", "target"])
 @pytest.mark.parametrize("arch", ["llama", "gemma3"])
 def test_forward_train_matches_inference_other_archs(arch, layer_form):

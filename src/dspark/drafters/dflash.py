@@ -539,48 +539,76 @@ class DFlashDrafter(nn.Module, Drafter):
         the prev tokens, and for DSpark the Markov-corrected logits and confidence logits). Slots
         whose label lies past the sequence end are computed but marked invalid. Gradients flow into
         this drafter only when the target model is frozen (its head is shared)."""
+        return self.forward_train_many([(tokens, taps, anchors, prev_tokens)])[0]
+
+    def forward_train_many(self, items) -> list[BlockTrainOutput]:
+        """`forward_train` for several sequences in one pass: items are (tokens, taps, anchors,
+        prev_tokens or None) as there; one BlockTrainOutput per item, the same as one call each.
+
+        The sequences share every product (B x blocks rows instead of one sequence's): contexts are
+        zero-padded to one length C, a multiple of CONTEXT_PAD (CPU matmul libraries build a kernel
+        per shape, ~80 ms for a bf16 one, so shapes must repeat), and anchor lists to one count A
+        (padding blocks sit at position 0, see only themselves and are dropped). Padded rows are
+        never visible to a real query: every anchor is <= its own sequence's context length."""
         dev, g = self._device, self.gamma
-        tokens = tokens.to(dev).long().flatten()
-        anchors = anchors.to(dev).long().flatten()
-        t_len, a_len = tokens.numel(), anchors.numel()
-        if taps.shape[0] != t_len:
-            raise ValueError(f"taps have {taps.shape[0]} rows for {t_len} tokens")
-        if a_len == 0 or anchors.min() < 0 or anchors.max() >= t_len:
-            raise ValueError(f"anchors must be non-empty positions in 0..{t_len - 1}")
-        c = int(anchors.max())                     # no block sees context at or past its anchor
-        # Context rows padded to a multiple of CONTEXT_PAD (zero taps, never visible: every anchor
-        # is <= c): CPU matmul libraries compile a kernel per shape, and bf16 ones (AMX) cost
-        # ~80 ms to build, far more than the product, so shapes must repeat from one sequence to
-        # the next.
-        c_pad = -(-max(c, 1) // CONTEXT_PAD) * CONTEXT_PAD
-        rows = taps[:c]
-        if c_pad > rows.shape[0]:
-            rows = torch.cat([rows, rows.new_zeros(c_pad - rows.shape[0], rows.shape[1])])
-        ctx = self.context_features(rows)
-        ctx_kv = [(k[None], v[None]) for k, v in self._context_kv(ctx, torch.arange(c_pad, device=dev))]
-        c = c_pad
+        seqs = []
+        for tokens, taps, anchors, prev in items:
+            tokens = tokens.to(dev).long().flatten()
+            anchors = anchors.to(dev).long().flatten()
+            t_len, a_len = tokens.numel(), anchors.numel()
+            if taps.shape[0] != t_len:
+                raise ValueError(f"taps have {taps.shape[0]} rows for {t_len} tokens")
+            if a_len == 0 or anchors.min() < 0 or anchors.max() >= t_len:
+                raise ValueError(f"anchors must be non-empty positions in 0..{t_len - 1}")
+            if prev is not None:
+                prev = prev.to(dev).long()
+                if prev.shape != (a_len, g):
+                    raise ValueError(f"prev_tokens must be [{a_len}, {g}], got {tuple(prev.shape)}")
+            seqs.append((tokens, taps, anchors, prev))
+        b = len(seqs)
+        # no block sees context at or past its anchor: sequence i needs rows 0 .. max(anchors_i) - 1
+        ctx_len = [int(a.max()) for _, _, a, _ in seqs]
+        c = -(-max(max(ctx_len), 1) // CONTEXT_PAD) * CONTEXT_PAD
+        a_max = max(a.numel() for _, _, a, _ in seqs)
+        width = seqs[0][1].shape[1]
+        rows = torch.zeros(b, c, width, dtype=seqs[0][1].dtype, device=seqs[0][1].device)
+        anchors = torch.zeros(b, a_max, dtype=torch.long, device=dev)
+        for i, (tokens, taps, anc, _) in enumerate(seqs):
+            rows[i, :ctx_len[i]] = taps[:ctx_len[i]]
+            anchors[i, :anc.numel()] = anc
+        ctx = self.context_features(rows.reshape(b * c, width))
+        ctx_pos = torch.arange(c, device=dev).repeat(b)
+        ctx_kv = [(k.view(b, c, *k.shape[1:]), v.view(b, c, *v.shape[1:])) for k, v in self._context_kv(ctx, ctx_pos)]
         offs = torch.arange(g, device=dev)
-        positions = anchors[:, None] + offs                                   # [A, g]
-        qblock = torch.arange(a_len, device=dev).repeat_interleave(g)        # block of each query
-        see_ctx = torch.arange(c, device=dev)[None, :] < anchors[qblock][:, None]
-        see_block = qblock[:, None] == qblock[None, :]
-        mask = torch.cat([see_ctx, see_block], dim=1)[None, None]           # [1, 1, A*g, c + A*g]
-        x = self._block_inputs(tokens[anchors]).reshape(1, a_len * g, -1)
-        h = self._block_forward(x, positions.reshape(1, -1), ctx_kv, mask).view(a_len, g, -1)
-        logits = self.head_logits(h)
-        label_pos = positions + 1
-        valid = label_pos < t_len
-        labels = torch.where(valid, tokens[label_pos.clamp(max=t_len - 1)], torch.zeros_like(label_pos))
-        if prev_tokens is None:
-            prev_tokens = tokens[positions.clamp(max=t_len - 1)]
-        else:
-            prev_tokens = prev_tokens.to(dev).long()
-            if prev_tokens.shape != (a_len, g):
-                raise ValueError(f"prev_tokens must be [{a_len}, {g}], got {tuple(prev_tokens.shape)}")
-        out = BlockTrainOutput(logits=logits, hidden=h, labels=labels, valid=valid,
-                               target_rows=positions.clamp(max=t_len - 1), prev_tokens=prev_tokens)
+        positions = anchors[:, :, None] + offs                               # [B, A, g]
+        qblock = torch.arange(a_max, device=dev).repeat_interleave(g)        # block of each query
+        see_ctx = torch.arange(c, device=dev)[None, None, :] < anchors[:, qblock][:, :, None]
+        see_block = (qblock[:, None] == qblock[None, :]).expand(b, -1, -1)
+        mask = torch.cat([see_ctx, see_block], dim=2)[:, None]              # [B, 1, A*g, C + A*g]
+        ids = torch.stack([torch.nn.functional.pad(t[a], (0, a_max - a.numel())) for t, _, a, _ in seqs])
+        x = self._block_inputs(ids.reshape(-1)).reshape(b, a_max * g, -1)
+        h = self._block_forward(x, positions.reshape(b, -1), ctx_kv, mask).view(b, a_max, g, -1)
+        # the real blocks of every sequence, concatenated: the heads run once for all of them
+        sizes = [a.numel() for _, _, a, _ in seqs]
+        h = torch.cat([h[i, :n] for i, n in enumerate(sizes)])
+        parts = {"labels": [], "valid": [], "target_rows": [], "prev_tokens": []}
+        for tokens, _, anc, prev in seqs:
+            t_len = tokens.numel()
+            pos = anc[:, None] + offs
+            label_pos = pos + 1
+            valid = label_pos < t_len
+            parts["labels"].append(torch.where(valid, tokens[label_pos.clamp(max=t_len - 1)],
+                                               torch.zeros_like(label_pos)))
+            parts["valid"].append(valid)
+            parts["target_rows"].append(pos.clamp(max=t_len - 1))
+            parts["prev_tokens"].append(tokens[pos.clamp(max=t_len - 1)] if prev is None else prev)
+        out = BlockTrainOutput(logits=self.head_logits(h), hidden=h,
+                               **{k: torch.cat(v) for k, v in parts.items()})
         self._train_heads(out)
-        return out
+        fields = [f.name for f in dataclasses.fields(BlockTrainOutput)]
+        split = {f: (None if getattr(out, f) is None else getattr(out, f).split(sizes)) for f in fields}
+        return [BlockTrainOutput(**{f: (None if split[f] is None else split[f][i]) for f in fields})
+                for i in range(b)]
 
     def _train_heads(self, out: BlockTrainOutput) -> None:
         """Hook for subclasses: fill the sequential / confidence outputs."""
