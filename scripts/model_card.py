@@ -30,6 +30,7 @@ def _calibration_method(out: Path) -> str:
 
 def training_summary(run: Path) -> dict:
     rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("split", "train") == "train"]   # held-out evaluations are not steps
     if not rows:
         raise SystemExit(f"model_card: {run}/train_log.jsonl is empty")
     last = rows[-1]

@@ -1,10 +1,12 @@
 """Drafter training (deepspec train) on a tiny random target saved as a Hugging Face directory:
 config validation, tokenization with the real SmolLM2 chat template, online features, the losses,
 all four algorithms end to end (checkpoint loads and proposes), loss going down, 2-process torchrun
-== 1 process, and kill -9 / resume with no sample lost or repeated."""
+== 1 process, kill -9 / resume with no sample lost or repeated, and the held-out evaluation."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
 import os
 import random
 import signal
@@ -378,8 +380,10 @@ def _env_for_subprocess() -> dict:
 
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one(tmp_path, env):
+    """The same rows and weights from 2 processes as from 1, held-out evaluations included (each process
+    scores every other held-out sample)."""
     common = dict(schedule={"total_steps": 4}, batch={"sequences": 4, "anchors_per_seq": 8, "grad_accum": 2},
-                  logging={"checkpoint_every": 100})
+                  data={"holdout": 5}, logging={"checkpoint_every": 100, "eval_every": 2})
     one = write_config(tmp_path / "one.toml", env, out="one", **common)
     two = write_config(tmp_path / "two.toml", env, out="two", **common)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -390,11 +394,14 @@ def test_torchrun_two_processes_match_one(tmp_path, env):
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out[-3000:]
     a, b = read_log(tmp_path / "one"), read_log(tmp_path / "two")
-    assert len(a) == len(b) == 4
+    assert [(r["split"], r["step"]) for r in a] == [(r["split"], r["step"]) for r in b] == \
+        [("train", 1), ("train", 2), ("heldout", 2), ("train", 3), ("train", 4), ("heldout", 4)]
     for x, y in zip(a, b):
-        assert x["sample_ids"] == y["sample_ids"]
+        assert x.get("sample_ids") == y.get("sample_ids")
         assert abs(x["loss"] - y["loss"]) <= 1e-4 * abs(x["loss"]), (x["loss"], y["loss"])
-        assert abs(x["grad_norm"] - y["grad_norm"]) <= 1e-4 * x["grad_norm"]
+        assert abs(x["tau_sim"] - y["tau_sim"]) <= 1e-4 * x["tau_sim"]
+        if x["split"] == "train":
+            assert abs(x["grad_norm"] - y["grad_norm"]) <= 1e-4 * x["grad_norm"]
     from safetensors.torch import load_file
     wa, wb = load_file(str(tmp_path / "one/final/model.safetensors")), load_file(str(tmp_path / "two/final/model.safetensors"))
     assert all(torch.allclose(wa[k], wb[k], rtol=1e-4, atol=1e-5) for k in wa)
@@ -442,6 +449,130 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path, env):
     # a finished run run again does nothing more
     assert deepspec_main(["train", "--config", str(cfg)]) == 0
     assert len(read_log(tmp_path / "kill")) == 12
+
+
+# --- held-out evaluation ----------------------------------------------------------------------
+
+HELD = {f"s{i:02d}" for i in range(28, 32)}   # [data] holdout = 4 of the 32 samples: the last 4
+
+
+def test_holdout_never_trains_and_is_evaluated(tmp_path, env):
+    cfg = write_config(tmp_path / "c.toml", env, data={"holdout": 4}, schedule={"total_steps": 9},
+                       logging={"eval_every": 4, "checkpoint_every": 100})
+    run_inprocess(cfg)
+    rows = read_log(tmp_path / "run")
+    train = [r for r in rows if r["split"] == "train"]
+    held = [r for r in rows if r["split"] == "heldout"]
+    assert [r["step"] for r in train] == list(range(1, 10))
+    ids = [i for r in train for i in r["sample_ids"]]      # 28 training samples: one epoch is 7 steps of 4
+    assert len(ids) == 36 and not HELD & set(ids) and set(ids[:28]) == {f"s{i:02d}" for i in range(28)}
+    assert [r["step"] for r in held] == [4, 8, 9]             # every eval_every steps, and the last step
+    for r in held:
+        assert r["samples"] == 4 and r["epoch"] == train[r["step"] - 1]["epoch"] and "sample_ids" not in r
+        assert all(math.isfinite(r[k]) for k in ("loss", "loss_l1", "accept_rate@1", "tau_sim"))
+        assert r["tau_sim"] >= 1.0 and 0.0 <= r["accept_rate@1"] <= 1.0
+    st = torch.load(tmp_path / "run" / "checkpoints" / "step_000009" / STATE_FILE, weights_only=True)
+    assert st["data"]["num_samples"] == 28 and st["data"]["holdout"] == 4
+
+
+def test_evaluation_leaves_training_unchanged(tmp_path, env):
+    """eval_every 1 against only the final evaluation: the same training rows and weights; the
+    evaluation restores the RNG state even when something in it draws (as dropout would)."""
+    def config(name, every):
+        return write_config(tmp_path / f"{name}.toml", env, out=name, data={"holdout": 4},
+                            schedule={"total_steps": 4}, logging={"eval_every": every, "checkpoint_every": 100})
+    run_inprocess(config("a", 0))
+    run_inprocess(config("b", 1))
+    a, b = read_log(tmp_path / "a"), read_log(tmp_path / "b")
+    ta, tb = [r for r in a if r["split"] == "train"], [r for r in b if r["split"] == "train"]
+    assert [(r["sample_ids"], r["loss"], r["grad_norm"]) for r in ta] == \
+        [(r["sample_ids"], r["loss"], r["grad_norm"]) for r in tb]
+    ha, hb = [r for r in a if r["split"] == "heldout"], [r for r in b if r["split"] == "heldout"]
+    assert [r["step"] for r in ha] == [4] and [r["step"] for r in hb] == [1, 2, 3, 4] and ha[0] == hb[-1]
+    from safetensors.torch import load_file
+    wa, wb = (load_file(str(tmp_path / run / "final" / "model.safetensors")) for run in ("a", "b"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+    t = Trainer(load_config(config("c", 1)), resume="never")
+    t.setup()
+    features = t.features
+    t.features = lambda samples: (torch.rand(1), features(samples))[1]
+    rng = torch.get_rng_state()
+    m = t.evaluate()
+    assert torch.equal(torch.get_rng_state(), rng) and t.model.training
+    assert t.evaluate() == m and math.isfinite(m["tau_sim"])   # the same anchors every time
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_with_holdout(tmp_path, env, monkeypatch):
+    """Cut after step 8 (checkpoint at 6, held-out rows at 2, 4, 6, 8): the resumed run drops the rows
+    past the checkpoint, redoes them, and ends like the uninterrupted run, held-out rows included."""
+    common = dict(data={"holdout": 4}, schedule={"total_steps": 10}, batch={"sequences": 3, "anchors_per_seq": 6},
+                  logging={"checkpoint_every": 3, "eval_every": 2})
+    run_inprocess(write_config(tmp_path / "ref.toml", env, out="ref", **common))
+    cfg = write_config(tmp_path / "cut.toml", env, out="cut", **common)
+    step = Trainer.train_step
+
+    def cut(self):
+        if self.step == 8:
+            raise _Killed
+        return step(self)
+    monkeypatch.setattr(Trainer, "train_step", cut)
+    with pytest.raises(_Killed):
+        run_inprocess(cfg)
+    monkeypatch.undo()
+    assert [(r["split"], r["step"]) for r in read_log(tmp_path / "cut")][-2:] == [("train", 8), ("heldout", 8)]
+    run_inprocess(cfg)
+    ref, got = read_log(tmp_path / "ref"), read_log(tmp_path / "cut")
+    assert [(r["split"], r["step"]) for r in got] == [(r["split"], r["step"]) for r in ref]
+    assert [r["step"] for r in got if r["split"] == "heldout"] == [2, 4, 6, 8, 10]
+    for x, y in zip(got, ref):
+        assert x.get("sample_ids") == y.get("sample_ids")
+        assert abs(x["loss"] - y["loss"]) <= 1e-5 * abs(y["loss"]) and abs(x["tau_sim"] - y["tau_sim"]) <= 1e-5
+    assert not HELD & {i for r in got if r["split"] == "train" for i in r["sample_ids"]}
+
+
+def test_holdout_follows_the_checkpoint_when_data_grows(tmp_path, env):
+    """A checkpoint trained on the first 28 samples (limit 28, no holdout); the data grows to 32 and
+    holdout = 4: the held-out samples are the 4 the checkpoint never trained on."""
+    cfg = write_config(tmp_path / "c.toml", env, data={"limit": 28}, schedule={"total_steps": 2})
+    run_inprocess(cfg)
+    t = Trainer(load_config(cfg, ["data.limit=0", "data.holdout=4", "schedule.total_steps=4"]))
+    t.setup()
+    assert t.step == 2 and len(t.samples) == 28 and {s.id for s in t.heldout} == HELD
+    for overrides in (["data.limit=0", "data.holdout=5"], ["data.holdout=4"]):
+        with pytest.raises(DSparkError, match=r"holdout = \d needs \d samples after the 28 that checkpoint"):
+            Trainer(load_config(cfg, overrides)).setup()
+
+
+def test_holdout_bad_values(tmp_path, env, capsys):
+    with pytest.raises(DSparkError, match=r"\[data\] holdout must be >= 0, got -1"):
+        load_config(write_config(tmp_path / "a.toml", env, data={"holdout": -1}))
+    with pytest.raises(DSparkError, match=r"\[logging\] eval_every must be >= 0"):
+        load_config(write_config(tmp_path / "b.toml", env, logging={"eval_every": -5}))
+    with pytest.raises(DSparkError, match=r"holdout \(8\) must be smaller than limit \(8\)"):
+        load_config(write_config(tmp_path / "c.toml", env, data={"limit": 8, "holdout": 8}))
+    with pytest.raises(DSparkError, match=r"\[data\] holdout = 2.5: expected int"):
+        load_config(write_config(tmp_path / "d.toml", env, data={"holdout": 2.5}))
+    cfg = write_config(tmp_path / "e.toml", env, data={"holdout": 32})
+    assert deepspec_main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holdout = 32 leaves no training samples (32 loaded)" in err
+
+
+def test_model_card_summary_skips_heldout_rows(tmp_path):
+    spec = importlib.util.spec_from_file_location("model_card", REPO / "scripts" / "model_card.py")
+    card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(card)
+    rows = [{"split": "train", "step": 1, "epoch": 0.5, "loss": 2.0, "tau_sim": 1.5},
+            {"split": "train", "step": 2, "epoch": 1.0, "loss": 1.0, "tau_sim": 2.5},
+            {"split": "heldout", "step": 2, "epoch": 1.0, "loss": 9.0, "tau_sim": 9.0}]
+    (tmp_path / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    t = card.training_summary(tmp_path)
+    assert t["steps"] == 2 and t["final_loss"] == 1.5 and t["final_tau_sim"] == 2.0
 
 
 def test_precision_auto_follows_the_hardware(tmp_path, env):

@@ -13,6 +13,7 @@ COMMANDS = {
     "regenerate": ("deepspec.cli.regenerate", "regenerate assistant answers with the target"),
     "cache": ("deepspec.cli.cache", "precompute target features into a sharded cache"),
     "train": ("deepspec.cli.train", "train a drafter from a TOML config"),
+    "plot-train": ("deepspec.cli.plot_train", "plot training curves (acceptance, simulated tau; train and held-out)"),
     "eval": ("deepspec.cli.eval", "speculative decoding on benchmark prompts: tau, acceptance, calibration"),
     "calibrate": ("deepspec.cli.calibrate", "fit sequential temperature scaling for a confidence head"),
     "export": ("deepspec.export.cli", "write a drafter in another engine's layout"),

@@ -5,7 +5,9 @@
 * `plot_threshold_sweep` — static confidence threshold baseline: accepted / rejected draft tokens per
   step (stacked bars) and the acceptance rate (line) against the threshold (figure 5);
 * `plot_reliability` / `plot_reliability_pair` — reliability diagrams of prefix-survival estimates,
-  before and after STS, with the sample histogram shaded behind (figure 6).
+  before and after STS, with the sample histogram shaded behind (figure 6);
+* `plot_training_curves` — accept_rate@1 and simulated tau per training step (`deepspec train`'s log:
+  training rows smoothed, held-out evaluations as markers), one color per run (`deepspec plot-train`).
 """
 from __future__ import annotations
 
@@ -187,4 +189,54 @@ def plot_reliability_pair(before: Mapping[int, tuple], after: Mapping[int, tuple
         ax.legend(fontsize=6, loc="upper left")
     axes[0][0].set_ylabel("Observed acceptance")
     fig.suptitle(title, y=1.08)
+    return _save(fig, path)
+
+
+def running_mean(values: Sequence[float | None], n: int) -> np.ndarray:
+    """Trailing mean over the last n values (fewer at the start); NaN / None are left out of the mean,
+    a window of nothing else is NaN."""
+    y = _nan(values)
+    ok = ~np.isnan(y)
+    total = np.concatenate([[0.0], np.cumsum(np.where(ok, y, 0.0))])
+    count = np.concatenate([[0], np.cumsum(ok)])
+    hi = np.arange(1, len(y) + 1)
+    lo = np.maximum(0, hi - n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total[hi] - total[lo]) / (count[hi] - count[lo])
+
+
+TRAINING_CURVES = (("accept_rate@1", "Acceptance at position 1"), ("tau_sim", "Simulated tau"))
+
+
+def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], path, smooth: int = 25,
+                         title: str = "Training curves") -> str:
+    """runs: {label: the rows of a train_log.jsonl}. Rows with "split": "heldout" are held-out
+    evaluations (dashed, markers); "train" ones (or none) are training steps, smoothed by `running_mean` over
+    `smooth` rows (steps, with log_every = 1). Dotted vertical lines mark each run's epoch boundaries."""
+    fig, axes = plt.subplots(1, len(TRAINING_CURVES), figsize=(6 * len(TRAINING_CURVES), 4.2), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, rows) in enumerate(runs.items()):
+        color = colors[i % len(colors)]
+        train = [r for r in rows if r.get("split", "train") == "train"]
+        held = [r for r in rows if r.get("split") == "heldout"]
+        steps = [r["step"] for r in train]
+        epochs = [float(r.get("epoch", 0.0)) for r in train]
+        bounds = [s for s, e0, e1 in zip(steps[1:], epochs, epochs[1:]) if int(e1) > int(e0)]
+        span = f"{steps[-1]} steps, {epochs[-1]:.2f} epochs" if train else "no steps"
+        for ax, (key, _) in zip(axes[0], TRAINING_CURVES):
+            ax.plot(steps, running_mean([r.get(key) for r in train], smooth), color=color, lw=1.3,
+                    label=f"{name} train, mean of {smooth} ({span})")
+            if held:
+                ax.plot([r["step"] for r in held], _nan([r.get(key) for r in held]), color=color, ls="--",
+                        marker="o", ms=4, label=f"{name} held-out ({held[-1].get('samples', '?')} samples)")
+            for b in bounds:
+                ax.axvline(b, color=color, ls=":", lw=0.9, alpha=0.7)
+    for ax, (key, label) in zip(axes[0], TRAINING_CURVES):
+        ax.set_xlabel("Step (dotted: epoch boundaries)")
+        ax.set_ylabel(key)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    if runs:
+        axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title)
     return _save(fig, path)

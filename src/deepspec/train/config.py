@@ -31,6 +31,7 @@ Example (configs/dspark-smollm2-135m.toml has the commented full version)::
     features = "online"             # "online" or a feature cache directory (deepspec cache)
     feature_token_budget = 4096     # online: most tokens per target forward
     limit = 0                       # use only the first N samples (0 = all)
+    holdout = 0                     # the last N of those never train: held-out acceptance (0 = none)
 
     [batch]
     sequences = 8                   # sequences per optimizer step (global, over all processes)
@@ -53,6 +54,7 @@ Example (configs/dspark-smollm2-135m.toml has the commented full version)::
     [logging]
     log_every = 1
     checkpoint_every = 100
+    eval_every = 0                  # steps between held-out evaluations (0: the last step only; needs holdout)
     keep_checkpoints = 3
     tensorboard = true
     log_sample_ids = true
@@ -100,6 +102,7 @@ class DataConfig(_Section):
     features: str = "online"
     feature_token_budget: int = 4096
     limit: int = 0
+    holdout: int = 0
 
 
 class BatchConfig(_Section):
@@ -126,6 +129,7 @@ class ScheduleConfig(_Section):
 class LoggingConfig(_Section):
     log_every: int = 1
     checkpoint_every: int = 100
+    eval_every: int = 0
     keep_checkpoints: int = 3
     tensorboard: bool = True
     log_sample_ids: bool = True
@@ -271,6 +275,9 @@ def validate(cfg: TrainConfig) -> None:
     need(d.max_len >= 2, f"[data] max_len must be >= 2, got {d.max_len}")
     need(d.feature_token_budget >= 1, "[data] feature_token_budget must be >= 1")
     need(d.limit >= 0, "[data] limit must be >= 0")
+    need(d.holdout >= 0, f"[data] holdout must be >= 0, got {d.holdout}")
+    need(not d.limit or d.holdout < d.limit,
+         f"[data] holdout ({d.holdout}) must be smaller than limit ({d.limit}): no training samples would remain")
     b = cfg.batch
     need(b.sequences >= 1, "[batch] sequences must be >= 1")
     need(b.grad_accum >= 1, "[batch] grad_accum must be >= 1")
@@ -286,6 +293,7 @@ def validate(cfg: TrainConfig) -> None:
     lg = cfg.logging
     need(lg.log_every >= 1 and lg.checkpoint_every >= 1, "[logging] log_every and checkpoint_every must be >= 1")
     need(lg.keep_checkpoints >= 1, "[logging] keep_checkpoints must be >= 1")
+    need(lg.eval_every >= 0, f"[logging] eval_every must be >= 0 (0 = only the final step), got {lg.eval_every}")
     need(cfg.loss.position_decay > 0, "[loss] position_decay must be > 0")
     need(cfg.loss.step_weight > 0, "[loss] step_weight must be > 0")
     for t in ("ce", "l1", "bce", "soft_ce"):

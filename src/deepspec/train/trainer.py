@@ -17,10 +17,19 @@ Determinism: the sampler shuffles with a generator seeded by (seed, epoch); a se
 come from a generator seeded by (seed, epoch, sample index), so they do not depend on the process
 count or on a resume. The sampler position is part of the checkpoint.
 
+Held-out evaluation ([data] holdout = N, [logging] eval_every = K): the last N loaded samples never
+train (after a resume: the N after the samples the checkpoint trained on, so data that grew since
+does not move them). Every K steps and at the last step the drafter scores them with the training
+losses under no_grad, anchors from epoch 0 (the same blocks every time), the RNG state forked: the
+training is the same with or without it. Whether held-out acceptance still follows the training
+curve tells data-limited from step-limited (`deepspec plot-train`).
+
 Output directory:
-    train_log.jsonl                  one line per log interval: every loss term, lr, grad norm,
-                                     tokens/s, s/step, accept_rate@k and tau_sim from c*, sample ids
-    tb/                              TensorBoard scalars (same names)
+    train_log.jsonl                  one line per log interval ("split": "train"): every loss term, lr,
+                                     grad norm, tokens/s, s/step, accept_rate@k and tau_sim from c*,
+                                     sample ids; one per held-out evaluation ("split": "heldout"):
+                                     step, epoch, the loss terms, accept_rate@k, tau_sim
+    tb/                              TensorBoard scalars (same names, under train/ and heldout/)
     checkpoints/step_XXXXXX/         config.json + model.safetensors (the drafter checkpoint format,
                                      loadable with dspark.drafters.checkpoint.load_drafter) and
                                      trainer_state.pt (optimizer, scheduler, sampler, step, RNG;
@@ -61,6 +70,7 @@ from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, make_
                      step_weights, summarize)
 
 LOG_FILE = "train_log.jsonl"
+STAT_KEYS = ("ce", "l1", "bce", "soft_ce", "l1_mean_sum")   # the scalar sums of `block_losses`
 # Testing aid: sleep this many seconds after every step (lets a test kill a run mid-way reliably).
 THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
 
@@ -146,8 +156,6 @@ class Trainer:
         self.samples, stats = load_samples(cfg, self.target.tokenizer, self.target.config.vocab_size)
         if cfg.precision == "auto":
             self.log(f"precision auto: {self.precision} on {self.device}")
-        self.log(f"{len(self.samples)} training samples ({stats.get('skipped', 0)} skipped without loss "
-                 f"tokens), {sum(len(s) for s in self.samples):,} tokens")
 
         cls = REGISTRY[cfg.algorithm]
         dcfg = cfg.drafter_config()
@@ -169,6 +177,13 @@ class Trainer:
         if self.resume_from is not None:
             state = torch.load(self.resume_from / STATE_FILE, map_location="cpu", weights_only=True)
             self._check_resume(state)
+        h = cfg.data.holdout
+        if h >= len(self.samples):
+            raise DSparkError(f"[data] holdout = {h} leaves no training samples ({len(self.samples)} loaded)")
+        n = len(self.samples) - h
+        self.samples, self.heldout = self.samples[:n], self.samples[n:]
+        self.log(f"{n} training samples" + (f" + {h} held out" if h else "") + f" ({stats.get('skipped', 0)} "
+                 f"skipped without loss tokens), {sum(len(s) for s in self.samples):,} training tokens")
         self.sampler = EpochSampler(len(self.samples), cfg.seed)
         steps = cfg.schedule.total_steps or math.ceil(cfg.schedule.epochs * len(self.samples) / cfg.batch.sequences)
         self.total_steps = max(1, int(steps))
@@ -236,20 +251,30 @@ class Trainer:
             raise DSparkError(f"checkpoint {self.resume_from} was trained with drafter config "
                               f"{state.get('drafter_config')}, this config gives {mine}; use --resume never "
                               f"or another out_dir")
-        n = int(state["data"]["num_samples"])
+        # the checkpoint trained on the first n samples; the held-out ones are the h after them
+        n, h = int(state["data"]["num_samples"]), cfg.data.holdout
         if len(self.samples) < n or ids_digest(self.samples[:n]) != state["data"]["ids_sha256"]:
             raise DSparkError(f"the training data changed since checkpoint {self.resume_from} "
                               f"({n} samples then, {len(self.samples)} now, different ids or order); "
                               f"resuming would break the sample order: use --resume never")
-        if len(self.samples) > n:
-            self.log(f"the data grew from {n} to {len(self.samples)} samples since the checkpoint; "
-                     f"continuing on the first {n}")
-            self.samples = self.samples[:n]
+        if len(self.samples) < n + h:
+            raise DSparkError(f"[data] holdout = {h} needs {h} samples after the {n} that checkpoint "
+                              f"{self.resume_from} trains on, there are {len(self.samples) - n}: lower holdout, "
+                              f"add data or use --resume never")
+        if int(state["data"].get("holdout", 0)) != h:
+            self.log(f"[data] holdout was {state['data'].get('holdout', 0)} at the checkpoint, now {h}: "
+                     f"held-out rows before step {state['step']} scored other samples")
+        if len(self.samples) > n + h:
+            self.log(f"the data grew to {len(self.samples)} samples since the checkpoint; continuing on the "
+                     f"first {n}" + (f", the next {h} held out" if h else ""))
+            self.samples = self.samples[:n + h]
 
     # --- one step --------------------------------------------------------------------------------
-    def plan_for(self, epoch: int, index: int):
+    def plan_for(self, epoch: int, index: int, sample: TokenizedSample | None = None):
+        """The blocks of training sample `index`, or of `sample` (a held-out one; `index` = its position
+        in the data, which seeds its anchors)."""
         from dspark.drafters.dflash import sample_anchors
-        s = self.samples[index]
+        s = self.samples[index] if sample is None else sample
         tokens = torch.tensor(s.input_ids, dtype=torch.long)
         mask = torch.tensor(s.loss_mask, dtype=torch.bool)
         amask = mask.clone()
@@ -260,15 +285,16 @@ class Trainer:
         anchors = sample_anchors(amask, a if a > 0 else len(s), g)
         return make_plan(tokens, mask, anchors, self.wk, self.t2d)
 
-    def _sequence_loss(self, sample: TokenizedSample, feats, plan, den: dict):
+    def _sequence_loss(self, sample: TokenizedSample, feats, plan, den: dict, model: nn.Module | None = None):
         from dspark.drafters import vocab as dvocab
+        model = self.model if model is None else model
         dev, g = self.device, self.gamma
         tokens = torch.tensor(sample.input_ids, dtype=torch.long, device=dev)
         t_len = tokens.numel()
         anchors = plan.anchors.to(dev)
         taps = feats.taps.to(dev)
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            logits, conf = self.model(tokens, taps, anchors)
+            logits, conf = model(tokens, taps, anchors)
         offs = torch.arange(g)
         rows = (plan.anchors[:, None] + offs)[plan.supervised]                # target rows p + k
         uniq, inv = torch.unique(rows, return_inverse=True)
@@ -289,8 +315,7 @@ class Trainer:
         mine = list(range(d.rank * per, (d.rank + 1) * per))
         n_micro = min(cfg.batch.grad_accum, len(mine))
         chunks = [mine[len(mine) * i // n_micro: len(mine) * (i + 1) // n_micro] for i in range(n_micro)]
-        totals = {"ce": 0.0, "l1": 0.0, "bce": 0.0, "soft_ce": 0.0, "l1_mean_sum": 0.0,
-                  "acc_sum": torch.zeros(self.gamma), "acc_cnt": torch.zeros(self.gamma)}
+        totals = self._new_totals()
         self.model.train()
         for ci, chunk in enumerate(chunks):
             samples = [self.samples[batch[j][1]] for j in chunk]
@@ -304,15 +329,7 @@ class Trainer:
                 for k, v in sums.items():
                     totals[k] = totals[k] + v
             del feats
-        # global statistics (one all-reduce)
-        keys = ["ce", "l1", "bce", "soft_ce", "l1_mean_sum"]
-        vec = torch.cat([torch.tensor([totals[k] for k in keys], dtype=torch.float64),
-                         totals["acc_sum"].double(), totals["acc_cnt"].double()])
-        vec = d.all_reduce(vec).cpu()
-        g = self.gamma
-        totals = {k: float(vec[i]) for i, k in enumerate(keys)}
-        totals["acc_sum"] = vec[len(keys):len(keys) + g]
-        totals["acc_cnt"] = vec[len(keys) + g:]
+        totals = self._all_reduce(totals)
         if cfg.optimizer.grad_clip > 0:
             gn = torch.nn.utils.clip_grad_norm_(self.params, cfg.optimizer.grad_clip)
         else:
@@ -325,6 +342,48 @@ class Trainer:
         return {"totals": totals, "den": den, "lr": lr, "grad_norm": float(gn),
                 "tokens": sum(len(self.samples[i]) for _, i in batch),
                 "sample_ids": [self.samples[i].id for _, i in batch]}
+
+    def _new_totals(self) -> dict:
+        return {**{k: 0.0 for k in STAT_KEYS}, "acc_sum": torch.zeros(self.gamma), "acc_cnt": torch.zeros(self.gamma)}
+
+    def _all_reduce(self, totals: dict) -> dict:
+        """Global statistics from every process's sums (one all-reduce)."""
+        g, k = self.gamma, len(STAT_KEYS)
+        vec = torch.cat([torch.tensor([totals[t] for t in STAT_KEYS], dtype=torch.float64),
+                         totals["acc_sum"].double(), totals["acc_cnt"].double()])
+        vec = self.dist.all_reduce(vec).cpu()
+        out = {t: float(vec[i]) for i, t in enumerate(STAT_KEYS)}
+        out["acc_sum"], out["acc_cnt"] = vec[k:k + g], vec[k + g:]
+        return out
+
+    def evaluate(self) -> dict:
+        """Held-out metrics of the current weights (`summarize` of the training losses over every held-out
+        sample). Each process scores every world-th sample with the plain (not DDP) forward; one
+        all-reduce, so every process must call it. The RNG state is forked: nothing the training draws
+        depends on whether or how often this runs."""
+        cfg, d = self.cfg, self.dist
+        n = len(self.samples)
+        plans = [self.plan_for(0, n + j, s) for j, s in enumerate(self.heldout)]
+        den = combine_denominators(plans)
+        mine = list(range(d.rank, len(plans), d.world))
+        micro = max(1, cfg.batch.sequences // (d.world * cfg.batch.grad_accum))
+        model = getattr(self.model, "module", self.model)
+        totals = self._new_totals()
+        cuda = [self.device] if self.device.type == "cuda" else []
+        self.model.eval()
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=cuda, device_type="cuda"):
+                for c in range(0, len(mine), micro):
+                    idx = mine[c:c + micro]
+                    samples = [self.heldout[j] for j in idx]
+                    for j, s, f in zip(idx, samples, self.features(samples)):
+                        _, sums = self._sequence_loss(s, f, plans[j], den, model)
+                        for k, v in sums.items():
+                            totals[k] = totals[k] + v
+        finally:
+            self.model.train()
+        totals = self._all_reduce(totals)
+        return {**summarize(totals, den, self.alphas), "samples": len(plans), "supervised_slots": int(den["slots"])}
 
     # --- checkpoints and logs --------------------------------------------------------------------
     def save_checkpoint(self) -> Path | None:
@@ -340,7 +399,8 @@ class Trainer:
                          "drafter_config": _plain(dataclasses.asdict(self.drafter.config)),
                          "sampler": self.sampler.state_dict(), "optimizer": self.optimizer.state_dict(),
                          "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
-                         "data": {"num_samples": n, "ids_sha256": ids_digest(self.samples)},
+                         "data": {"num_samples": n, "ids_sha256": ids_digest(self.samples),
+                                  "holdout": len(self.heldout)},
                          "world_size": self.dist.world}
                 torch.save(state, tmp / STATE_FILE)
             write_text_atomic(self.ckpt_dir / "latest", name + "\n")
@@ -425,7 +485,10 @@ class Trainer:
                                     tok_s=f"{row['tokens_per_s']:.0f}")
             if bar is not None:
                 bar.update(1)
-            if ckpt:
+            if self.heldout and (self.step == self.total_steps or (lg.eval_every and self.step % lg.eval_every == 0)):
+                self._write_row({"split": "heldout", "step": self.step, "epoch": round(self.sampler.progress, 6),
+                                 **self.evaluate()}, writer)
+            if ckpt:    # after the evaluation: a resume from it never lacks that step's held-out row
                 self.save_checkpoint()
             if throttle:
                 time.sleep(throttle)
@@ -458,22 +521,27 @@ class Trainer:
     def _flush(self, iv: dict, writer) -> dict:
         elapsed = max(time.perf_counter() - iv["t0"], 1e-9)
         metrics = summarize(iv["totals"], iv["den"], self.alphas)
-        row = {"step": self.step, "epoch": round(self.sampler.progress, 6), "lr": iv["lr"], **metrics,
-               "grad_norm": iv["grad_norm"] / iv["steps"], "tokens": iv["tokens"],
+        row = {"split": "train", "step": self.step, "epoch": round(self.sampler.progress, 6), "lr": iv["lr"],
+               **metrics, "grad_norm": iv["grad_norm"] / iv["steps"], "tokens": iv["tokens"],
                "supervised_slots": int(iv["den"]["slots"]), "tokens_per_s": iv["tokens"] / elapsed,
                "s_per_step": elapsed / iv["steps"]}
         if self.cfg.logging.log_sample_ids:
             row["sample_ids"] = iv["ids"]
-        if self.dist.main:
-            with open(self.out / LOG_FILE, "a") as f:
-                f.write(json.dumps(row) + "\n")
-                f.flush()
-            if writer is not None:
-                for k, v in row.items():
-                    if isinstance(v, (int, float)) and k != "step":
-                        writer.add_scalar(f"train/{k}", v, self.step)
-                writer.flush()
+        self._write_row(row, writer)
         return row
+
+    def _write_row(self, row: dict, writer) -> None:
+        """One line of the log (process 0), and its numbers as TensorBoard scalars under row["split"]/."""
+        if not self.dist.main:
+            return
+        with open(self.out / LOG_FILE, "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+        if writer is not None:
+            for k, v in row.items():
+                if isinstance(v, (int, float)) and k != "step":
+                    writer.add_scalar(f"{row['split']}/{k}", v, self.step)
+            writer.flush()
 
 
 def _plain(obj):

@@ -1,0 +1,94 @@
+"""`deepspec plot-train`: the training curves of `deepspec train` runs, to see whether data or steps
+limit a drafter.
+
+    deepspec plot-train RUN_DIR [RUN_DIR ...] --out curves.png [--smooth 25]
+
+Reads RUN_DIR/train_log.jsonl of each run and plots accept_rate@1 and tau_sim per step (training rows
+smoothed by a running mean over --smooth steps, held-out evaluations as markers: [data] holdout and
+[logging] eval_every of the config), one color per run. Prints one summary line per run: the last
+smoothed training tau_sim, the best and the last held-out tau_sim, and a verdict:
+
+    held-out still rising          the last held-out tau_sim is within 1 % of the best and the last 3
+                                   evaluations increase: more steps should still help;
+    held-out flat/declining while train rises: data-limited
+                                   otherwise, when the smoothed training tau_sim rose by more than 1 %
+                                   since the third-last evaluation: the drafter fits its training data
+                                   better without generalizing better, more (new) data should help;
+    held-out and train flat        otherwise: converged at this size and learning rate.
+
+A heuristic over a handful of noisy numbers (3 evaluations at least), not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from dspark.errors import DSparkError
+
+from ..eval.plots import plot_training_curves, running_mean
+
+LOG_FILE = "train_log.jsonl"
+TOLERANCE = 0.01   # "within 1 %" / "rose by more than 1 %"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="deepspec train out_dir (holds train_log.jsonl)")
+    p.add_argument("--out", required=True, metavar="PATH.png", help="the figure to write")
+    p.add_argument("--smooth", type=int, default=25,
+                   help="running mean of the training rows over this many steps (default: %(default)s)")
+
+
+def read_log(run: Path) -> list[dict]:
+    """The rows of a run's log; a line cut by a kill is skipped. DSparkError without training rows."""
+    path = run / LOG_FILE
+    if not path.is_file():
+        raise DSparkError(f"{path} does not exist (is {run} a deepspec train out_dir?)")
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    if not any(r.get("split", "train") == "train" for r in rows):
+        raise DSparkError(f"{path} has no training steps logged")
+    return rows
+
+
+def summary(name: str, rows: list[dict], smooth: int) -> str:
+    """One line: steps, epochs, the smoothed training tau_sim, held-out best / last, the verdict."""
+    train = [r for r in rows if r.get("split", "train") == "train"]
+    held = [r for r in rows if r.get("split") == "heldout" and math.isfinite(r.get("tau_sim", math.nan))]
+    curve = running_mean([r.get("tau_sim") for r in train], smooth)
+    last = train[-1]
+    text = (f"{name}: {last['step']} steps, {float(last.get('epoch', 0.0)):.2f} epochs; train tau_sim "
+            f"{curve[-1]:.3f} (mean of the last {min(smooth, len(train))} steps)")
+    if not held:
+        return text + "; no held-out evaluations (set [data] holdout and [logging] eval_every)"
+    taus = [r["tau_sim"] for r in held]
+    best = max(range(len(held)), key=lambda i: taus[i])
+    text += (f"; held-out tau_sim best {taus[best]:.3f} (step {held[best]['step']}), last {taus[-1]:.3f} "
+             f"(step {held[-1]['step']})")
+    if len(held) < 3:
+        return text + f"; {len(held)} held-out evaluation(s): too few for a verdict"
+    if taus[-1] >= (1 - TOLERANCE) * taus[best] and taus[-3] < taus[-2] < taus[-1]:
+        return text + "; held-out still rising"
+    since = max((i for i, r in enumerate(train) if r["step"] <= held[-3]["step"]), default=0)
+    if curve[-1] > (1 + TOLERANCE) * curve[since]:
+        return text + "; held-out flat/declining while train rises: data-limited"
+    return text + "; held-out and train flat"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.smooth < 1:
+        raise DSparkError("--smooth must be >= 1")
+    dirs = [Path(r) for r in args.runs]
+    names = [d.name for d in dirs]
+    if len(set(names)) < len(names):   # same directory names: label by the path as given
+        names = [str(d) for d in dirs]
+    runs = {name: read_log(d) for name, d in zip(names, dirs)}
+    for name, rows in runs.items():
+        print(summary(name, rows, args.smooth))
+    print(f"wrote {plot_training_curves(runs, args.out, args.smooth)}")
+    return 0
