@@ -89,24 +89,28 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 # --- the forward that DDP wraps ----------------------------------------------------------------
 
 class TrainForward(nn.Module):
-    """drafter training forward -> (draft logits [A, gamma, V'], confidence logits [A, gamma] | None)
-    for the blocks anchored at `anchors` (slot k predicts tokens[anchor + k + 1])."""
+    """drafter training forward over a micro-batch of sequences: items (tokens, taps, anchors) ->
+    per item (draft logits [A, gamma, V'], confidence logits [A, gamma] | None) for the blocks
+    anchored at `anchors` (slot k predicts tokens[anchor + k + 1]). The block drafters run all the
+    items in one pass (forward_train_many: every product over the whole micro-batch)."""
 
     def __init__(self, drafter, chain: bool):
         super().__init__()
         self.drafter = drafter
         self.chain = chain
 
-    def forward(self, tokens, taps, anchors):
+    def forward(self, items):
         d = self.drafter
         if self.chain:
-            # training-time test: row t = anchor - 1, step k predicts tokens[t + 2 + k]
-            h = d.forward_train(tokens, taps, steps=d.gamma, return_hidden=True)     # [g, T, H]
-            hs = h[:, anchors - 1].transpose(0, 1)                                  # [A, g, H]
-            return d.head_logits(hs), None
-        out = d.forward_train(tokens, taps, anchors)
-        logits = out.markov_logits if out.markov_logits is not None else out.logits
-        return logits, out.confidence_logits
+            out = []
+            for tokens, taps, anchors in items:
+                # training-time test: row t = anchor - 1, step k predicts tokens[t + 2 + k]
+                h = d.forward_train(tokens, taps, steps=d.gamma, return_hidden=True)     # [g, T, H]
+                hs = h[:, anchors - 1].transpose(0, 1)                                  # [A, g, H]
+                out.append((d.head_logits(hs), None))
+            return out
+        outs = d.forward_train_many([(tokens, taps, anchors, None) for tokens, taps, anchors in items])
+        return [(o.markov_logits if o.markov_logits is not None else o.logits, o.confidence_logits) for o in outs]
 
 
 # --- the trainer -----------------------------------------------------------------------------
@@ -285,26 +289,35 @@ class Trainer:
         anchors = sample_anchors(amask, a if a > 0 else len(s), g)
         return make_plan(tokens, mask, anchors, self.wk, self.t2d)
 
-    def _sequence_loss(self, sample: TokenizedSample, feats, plan, den: dict, model: nn.Module | None = None):
+    def _chunk_loss(self, samples: list[TokenizedSample], feats, plans, den: dict, model: nn.Module | None = None):
+        """(loss, statistics) of a micro-batch: one training forward for all its sequences, then each
+        sequence's `block_losses` against the target's logits at its supervised rows, summed."""
         from dspark.drafters import vocab as dvocab
         model = self.model if model is None else model
         dev, g = self.device, self.gamma
-        tokens = torch.tensor(sample.input_ids, dtype=torch.long, device=dev)
-        t_len = tokens.numel()
-        anchors = plan.anchors.to(dev)
-        taps = feats.taps.to(dev)
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            logits, conf = model(tokens, taps, anchors)
         offs = torch.arange(g)
-        rows = (plan.anchors[:, None] + offs)[plan.supervised]                # target rows p + k
-        uniq, inv = torch.unique(rows, return_inverse=True)
+        tokens = [torch.tensor(s.input_ids, dtype=torch.long, device=dev) for s in samples]
+        items = [(t, f.taps.to(dev), p.anchors.to(dev)) for t, f, p in zip(tokens, feats, plans)]
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            outputs = model(items)
+        # the target's logits at every sequence's supervised rows p + k, one head product for all
         with torch.no_grad():
-            hid = feats.hidden[uniq.to(feats.hidden.device)].to(dev)
-            target_logits = self.drafter.head_logits(hid)[inv.to(dev)]
-        labels = tokens[(anchors[:, None] + 1 + offs.to(dev)).clamp(max=t_len - 1)]
-        if self.t2d is not None:
-            labels = dvocab.target_to_draft(labels, self.drafter.t2d)
-        return block_losses(logits, target_logits, labels, plan, self.alphas, den, conf, scale=self.dist.world)
+            hid, inv = [], []
+            for f, plan in zip(feats, plans):
+                uniq, i = torch.unique((plan.anchors[:, None] + offs)[plan.supervised], return_inverse=True)
+                hid.append(f.hidden[uniq.to(f.hidden.device)].to(dev))
+                inv.append(i.to(dev))
+            target_logits = self.drafter.head_logits(torch.cat(hid)).split([h.shape[0] for h in hid])
+        loss, sums = 0.0, {}
+        for t, (logits, conf), plan, tl, i in zip(tokens, outputs, plans, target_logits, inv):
+            labels = t[(plan.anchors.to(dev)[:, None] + 1 + offs.to(dev)).clamp(max=t.numel() - 1)]
+            if self.t2d is not None:
+                labels = dvocab.target_to_draft(labels, self.drafter.t2d)
+            part, stats = block_losses(logits, tl[i], labels, plan, self.alphas, den, conf, scale=self.dist.world)
+            loss = loss + part
+            for k, v in stats.items():
+                sums[k] = sums[k] + v if k in sums else v
+        return loss, sums
 
     def train_step(self) -> dict:
         cfg, d = self.cfg, self.dist
@@ -320,14 +333,13 @@ class Trainer:
         for ci, chunk in enumerate(chunks):
             samples = [self.samples[batch[j][1]] for j in chunk]
             feats = self.features(samples)
-            for si, (j, s, f) in enumerate(zip(chunk, samples, feats)):
-                last = ci == len(chunks) - 1 and si == len(chunk) - 1
-                sync = contextlib.nullcontext() if (last or not d.enabled) else self.model.no_sync()
-                with sync:
-                    loss, sums = self._sequence_loss(s, f, plans[j], den)
-                    loss.backward()
-                for k, v in sums.items():
-                    totals[k] = totals[k] + v
+            last = ci == len(chunks) - 1
+            sync = contextlib.nullcontext() if (last or not d.enabled) else self.model.no_sync()
+            with sync:
+                loss, sums = self._chunk_loss(samples, feats, [plans[j] for j in chunk], den)
+                loss.backward()
+            for k, v in sums.items():
+                totals[k] = totals[k] + v
             del feats
         totals = self._all_reduce(totals)
         if cfg.optimizer.grad_clip > 0:
@@ -376,10 +388,9 @@ class Trainer:
                 for c in range(0, len(mine), micro):
                     idx = mine[c:c + micro]
                     samples = [self.heldout[j] for j in idx]
-                    for j, s, f in zip(idx, samples, self.features(samples)):
-                        _, sums = self._sequence_loss(s, f, plans[j], den, model)
-                        for k, v in sums.items():
-                            totals[k] = totals[k] + v
+                    _, sums = self._chunk_loss(samples, self.features(samples), [plans[j] for j in idx], den, model)
+                    for k, v in sums.items():
+                        totals[k] = totals[k] + v
         finally:
             self.model.train()
         totals = self._all_reduce(totals)
