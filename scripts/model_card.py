@@ -23,9 +23,14 @@ def reproduce_script(target: str) -> str:
 
 
 def _calibration_method(out: Path) -> str:
-    method = json.loads((out / "calibration.json").read_text()).get("method", "sts")
-    return {"sts": "STS (a temperature per position)",
-            "sts-bias": "STS with a bias per position (c_k = sigmoid(z_k / T_k + b_k))"}.get(method, method)
+    calib = json.loads((out / "calibration.json").read_text())
+    names = {"sts": "STS (a temperature per position)",
+             "sts-bias": "STS with a bias per position (c_k = sigmoid(z_k / T_k + b_k))"}
+    text = names.get(calib.get("method", "sts"), calib.get("method"))
+    if calib.get("greedy"):
+        text += (f" fitted on sampled rounds, and a separate {calib['greedy'].get('method', 'sts')} fit for greedy "
+                 f"requests ({calib['greedy'].get('num_rounds', '?'):,} rounds at T = 0)")
+    return text
 
 
 def training_summary(run: Path) -> dict:
