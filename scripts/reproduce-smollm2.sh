@@ -35,7 +35,12 @@ PY
       deepspec eval --threads "$THREADS" --batch 8 --temperature 1 --max-new-tokens "$EVAL_TOKENS" --seed 1 \
         --data runs/calibration-prompts.jsonl --drafter runs/dspark-smollm2-135m/final --out runs/calibration-rounds
       deepspec calibrate --records runs/calibration-rounds/rounds/dspark-smollm2-135m/calibration-prompts.jsonl \
-        --drafter runs/dspark-smollm2-135m/final --out runs/calibration-rounds ;;
+        --drafter runs/dspark-smollm2-135m/final --out runs/calibration-rounds
+      # greedy requests survive by another rule (argmax match): their own fit, calibration.json's "greedy"
+      deepspec eval --threads "$THREADS" --batch 8 --temperature 0 --max-new-tokens "$EVAL_TOKENS" --seed 1 \
+        --data runs/calibration-prompts.jsonl --drafter runs/dspark-smollm2-135m/final --out runs/calibration-rounds-t0
+      deepspec calibrate --records runs/calibration-rounds-t0/rounds/dspark-smollm2-135m/calibration-prompts.jsonl \
+        --drafter runs/dspark-smollm2-135m/final --regime greedy --out runs/calibration-rounds-t0 ;;
     eval)
       for t in 0 1; do
         deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-samples "$EVAL_SAMPLES" \
