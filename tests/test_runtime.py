@@ -70,11 +70,15 @@ def test_qmatmul_every_path_and_row_count(kind):
     x = torch.randn(17, 256) * torch.linspace(0.1, 3, 256)
     x[3, :32] = 0                                    # an all-zero block quantizes to zeros
     ref = reference(x, plain, q)
-    results = {}
+    results, normed = {}, {}
+    nw = torch.rand(256) + 0.5
     for name in PATHS_HERE:
         with kernel_path(name):
             full = runtime.qmatmul(x, p)
             results[name] = full
+            # the fused RMSNorm too: the same bits on every path and for any number of rows
+            normed[name] = runtime.qmatmul(x, p, norm=nw, eps=1e-5)
+            assert torch.equal(runtime.qmatmul(x[2:5], p, norm=nw, eps=1e-5), normed[name][2:5]), name
             # any number of rows gives each row the same bits (batch invariance)
             for rows in (1, 2, 3, 5, 8, 9, 16):
                 assert torch.equal(runtime.qmatmul(x[:rows], p), full[:rows]), (name, rows)
@@ -84,6 +88,7 @@ def test_qmatmul_every_path_and_row_count(kind):
     assert (results["generic"].double() - ref).abs().max() <= 1e-5 * ref.abs().max()
     for name, got in results.items():
         assert torch.equal(got, results["generic"]), name      # every path: the same bits
+        assert torch.equal(normed[name], normed["generic"]), name
     # and the quantized product is close to the fp32 one (8-bit activations, ~0.5 % per block)
     exact = F.linear(x, w)
     assert (results["generic"] - exact).abs().max() <= 0.02 * exact.abs().max()
