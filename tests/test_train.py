@@ -473,6 +473,7 @@ def test_holdout_never_trains_and_is_evaluated(tmp_path, env):
         assert r["tau_sim"] >= 1.0 and 0.0 <= r["accept_rate@1"] <= 1.0
     st = torch.load(tmp_path / "run" / "checkpoints" / "step_000009" / STATE_FILE, weights_only=True)
     assert st["data"]["num_samples"] == 28 and st["data"]["holdout"] == 4
+    assert set(json.loads((tmp_path / "run" / "heldout_ids.json").read_text())) == HELD   # named for later use
 
 
 def test_evaluation_leaves_training_unchanged(tmp_path, env):

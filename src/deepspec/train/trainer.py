@@ -30,6 +30,7 @@ Output directory:
                                      sample ids; one per held-out evaluation ("split": "heldout"):
                                      step, epoch, the loss terms, accept_rate@k, tau_sim
     tb/                              TensorBoard scalars (same names, under train/ and heldout/)
+    heldout_ids.json                 the ids of the held-out samples ([data] holdout > 0), never trained on
     checkpoints/step_XXXXXX/         config.json + model.safetensors (the drafter checkpoint format,
                                      loadable with dspark.drafters.checkpoint.load_drafter) and
                                      trainer_state.pt (optimizer, scheduler, sampler, step, RNG;
@@ -70,6 +71,7 @@ from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, make_
                      step_weights, summarize)
 
 LOG_FILE = "train_log.jsonl"
+HELDOUT_FILE = "heldout_ids.json"
 STAT_KEYS = ("ce", "l1", "bce", "soft_ce", "l1_mean_sum")   # the scalar sums of `block_losses`
 # Testing aid: sleep this many seconds after every step (lets a test kill a run mid-way reliably).
 THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
@@ -186,6 +188,10 @@ class Trainer:
             raise DSparkError(f"[data] holdout = {h} leaves no training samples ({len(self.samples)} loaded)")
         n = len(self.samples) - h
         self.samples, self.heldout = self.samples[:n], self.samples[n:]
+        if self.heldout and self.dist.main:
+            # which conversations never train: calibration and evaluation can draw unseen prompts from them
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.out / HELDOUT_FILE, json.dumps([x.id for x in self.heldout]) + "\n")
         self.log(f"{n} training samples" + (f" + {h} held out" if h else "") + f" ({stats.get('skipped', 0)} "
                  f"skipped without loss tokens), {sum(len(s) for s in self.samples):,} training tokens")
         self.sampler = EpochSampler(len(self.samples), cfg.seed)

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Issue 15's drafters for SmolLM2-135M-Instruct on the 24k-conversation data, end to end. Every step
+# resumes: rerun the script after an interruption (or on a new machine, after `git pull`) and it
+# continues where it stopped; steps that already finished are skipped.
+#
+#   scripts/train-smollm2-24k.sh                                  # everything (~a day of 2 CPU cores)
+#   STEPS="cache train-dspark2" scripts/train-smollm2-24k.sh      # a subset
+#
+# Steps:
+#   cache          q8 target features of every regenerated conversation (scripts/regen-smollm2-24k.sh
+#                  grows the data; a rerun adds only conversations that are not cached yet)
+#   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml)
+#   train-dspark1  DSpark, 1 draft layer, for the same wall time (steps x 1.5: a 1-layer step costs
+#                  2.15 s against 3.2 s for 2 layers here)
+#   train-dflash   DFlash at the DSpark run's depth and steps;  train-eagle3  Eagle3 round 2
+#   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
+#   calibrate      STS + bias for the 2-layer DSpark, sampled and greedy regimes, on the prompts of
+#                  its 200 held-out conversations (never trained on)
+#   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets
+#   speed          batch-1 greedy speed on the math and code sets (DSpark with its policy, n-gram, plain)
+source "$(dirname "$0")/common.sh"
+STEPS=${STEPS:-"cache train-dspark2 train-dspark1 train-dflash train-eagle3 curves calibrate eval speed"}
+EVAL_SAMPLES=${EVAL_SAMPLES:-20}
+CACHE=runs/cache/smollm2-135m-24k
+RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
+      runs/eagle3-smollm2-135m-24k)
+DRAFTERS=()
+for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
+
+for step in $STEPS; do
+  echo "== $step  $(date -u +%H:%M:%S)"
+  case $step in
+    cache)
+      deepspec cache --data data/regen/smollm2-135m-24k --taps 1,8,14,20,27 --max-len 1024 --dtype q8 \
+        --out "$CACHE" --threads "$THREADS" ;;
+    train-dspark2) deepspec train --config configs/dspark2-smollm2-135m-24k.toml ;;
+    train-dspark1) deepspec train --config configs/dspark2-smollm2-135m-24k.toml drafter.num_layers=1 \
+                     out_dir=runs/dspark1-smollm2-135m-24k schedule.total_steps=6750 ;;
+    train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
+    train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
+    curves)        deepspec plot-train "${RUNS[@]}" --out runs/curves-smollm2-24k.png ;;
+    calibrate)
+      # prompts no drafter trained on: the first user turns of the DSpark run's held-out conversations
+      python - <<'PY'
+import json
+held = set(json.load(open("runs/dspark2-smollm2-135m-24k/heldout_ids.json")))
+rows = [json.loads(l) for l in open("data/prompts/train-24k.jsonl")]
+with open("runs/calibration-prompts-24k.jsonl", "w") as f:
+    for r in rows:
+        if r["id"] in held:
+            f.write(json.dumps({"turns": [m["content"] for m in r["conversations"] if m["role"] == "user"][:1]}) + "\n")
+PY
+      for t in 1 0; do
+        regime=$([ "$t" = 0 ] && echo greedy || echo sampled)
+        deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens 128 --seed 1 \
+          --data runs/calibration-prompts-24k.jsonl --drafter runs/dspark2-smollm2-135m-24k/final \
+          --out "runs/calibration-24k-t$t"
+        deepspec calibrate --records "runs/calibration-24k-t$t/rounds/dspark2-smollm2-135m-24k/calibration-prompts-24k.jsonl" \
+          --drafter runs/dspark2-smollm2-135m-24k/final --regime "$regime" --out "runs/calibration-24k-t$t"
+      done ;;
+    eval)
+      for t in 0 1; do
+        deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-samples "$EVAL_SAMPLES" \
+          --max-new-tokens "$EVAL_TOKENS" --seed 0 "${DATA[@]}" "${DRAFTERS[@]}" --drafter ngram \
+          --out "runs/eval-smollm2-24k-t$t"
+      done ;;
+    speed)
+      python benchmarks/decode_speed.py --threads "$THREADS" --prompts 10 --max-new-tokens 128 \
+        --sets gsm8k,humaneval,math500,mbpp,livecodebench \
+        --drafter runs/dspark2-smollm2-135m-24k/final@dspark --drafter runs/dspark1-smollm2-135m-24k/final@dspark \
+        | tee runs/speed-smollm2-24k.md ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+  esac
+done
