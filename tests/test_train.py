@@ -154,6 +154,10 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, env, capsys):
     assert deepspec_main(["train", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown key 'bogus'" in err and err.startswith("deepspec train: error:")
+    # overrides may follow options: the config's error, not argparse's "unrecognized arguments"
+    good = write_config(tmp_path / "good.toml", env)
+    assert deepspec_main(["train", "--config", str(good), "--max-steps", "1", "batch.bogus=1"]) == 2
+    assert "unknown key 'bogus'" in capsys.readouterr().err
 
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")

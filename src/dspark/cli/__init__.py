@@ -31,13 +31,17 @@ def run_commands(prog: str, description: str, commands: dict[str, tuple[str, str
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     argv = sys.argv[1:] if argv is None else argv
     wanted = argv[0] if argv and argv[0] in commands else None
+    command_parser = None
     for name, (module, help_) in commands.items():
         p = sub.add_parser(name, help=help_, description=help_)
         if name == wanted:   # a module serving two commands names them add_<name>_arguments / run_<name>
             mod = importlib.import_module(module)
             (getattr(mod, f"add_{name}_arguments", None) or mod.add_arguments)(p)
-            p.set_defaults(_run=getattr(mod, f"run_{name}", None) or mod.run)
-    args = parser.parse_args(argv)
+            p.set_defaults(_run=getattr(mod, f"run_{name}", None) or mod.run, command=name)
+            command_parser = p
+    # The command's own parser, intermixed: positionals may follow options (`deepspec train --config
+    # C --max-steps 2 data.limit=40`), which one parse through the sub-parsers would refuse.
+    args = command_parser.parse_intermixed_args(argv[1:]) if command_parser else parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except DSparkError as e:
