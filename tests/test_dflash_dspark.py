@@ -404,7 +404,8 @@ def test_confidences_and_calibration():
     sampled_seq = seq_at(d, tokens, taps, 9, params=SamplingParams(temperature=1.0, seed=4), sid=1)
     pg, ps = d.propose([greedy_seq, sampled_seq])
     assert torch.allclose(pg.confidences, torch.sigmoid(z / torch.tensor(g_temps) + torch.tensor(g_biases)))
-    assert torch.allclose(ps.confidences, torch.sigmoid(ps.confidence_logits / torch.tensor(temps) + torch.tensor(biases)))
+    zs = ps.confidence_logits
+    assert torch.allclose(ps.confidences, torch.sigmoid(zs / torch.tensor(temps) + torch.tensor(biases)))
     assert calibration_of(d, greedy=True) == {"temperatures": g_temps, "biases": g_biases}
     assert calibration_of(d)["greedy"] == calibration_of(d, greedy=True)
     with pytest.raises(DSparkError, match="greedy"):

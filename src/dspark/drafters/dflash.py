@@ -61,7 +61,7 @@ from .checkpoint import register
 # projected at once, so a sequence that is not drafting holds at most this many rows of raw taps
 # (L*H floats each, ~8x its projected K/V).
 MAX_PENDING_ROWS = 64
-CONTEXT_PAD = 64           # training: context rows padded to a multiple of this (see forward_train)
+CONTEXT_PAD = 64           # training: context rows padded to a multiple of this (forward_train_many)
 
 
 def default_tap_layers(num_layers: int, count: int = 5) -> list[int]:
@@ -578,14 +578,15 @@ class DFlashDrafter(nn.Module, Drafter):
             anchors[i, :anc.numel()] = anc
         ctx = self.context_features(rows.reshape(b * c, width))
         ctx_pos = torch.arange(c, device=dev).repeat(b)
-        ctx_kv = [(k.view(b, c, *k.shape[1:]), v.view(b, c, *v.shape[1:])) for k, v in self._context_kv(ctx, ctx_pos)]
+        ctx_kv = [(k.view(b, c, *k.shape[1:]), v.view(b, c, *v.shape[1:]))
+                  for k, v in self._context_kv(ctx, ctx_pos)]
         offs = torch.arange(g, device=dev)
         positions = anchors[:, :, None] + offs                               # [B, A, g]
         qblock = torch.arange(a_max, device=dev).repeat_interleave(g)        # block of each query
         see_ctx = torch.arange(c, device=dev)[None, None, :] < anchors[:, qblock][:, :, None]
         see_block = (qblock[:, None] == qblock[None, :]).expand(b, -1, -1)
         mask = torch.cat([see_ctx, see_block], dim=2)[:, None]              # [B, 1, A*g, C + A*g]
-        ids = torch.stack([torch.nn.functional.pad(t[a], (0, a_max - a.numel())) for t, _, a, _ in seqs])
+        ids = torch.stack([F.pad(t[a], (0, a_max - a.numel())) for t, _, a, _ in seqs])
         x = self._block_inputs(ids.reshape(-1)).reshape(b, a_max * g, -1)
         h = self._block_forward(x, positions.reshape(b, -1), ctx_kv, mask).view(b, a_max, g, -1)
         # the real blocks of every sequence, concatenated: the heads run once for all of them
