@@ -35,7 +35,8 @@ Example (configs/dspark-smollm2-135m.toml has the commented full version)::
 
     [batch]
     sequences = 8                   # sequences per optimizer step (global, over all processes)
-    grad_accum = 1                  # micro-batches per step on each process
+    grad_accum = 1                  # micro-batches per step on each process (a micro-batch is one forward:
+                                    # raise it when the sequences of one do not fit in memory)
     anchors_per_seq = 32            # blocks per sequence (<= 0: every valid anchor)
 
     [optimizer]
