@@ -136,12 +136,14 @@ def calibration_of(drafter, greedy: bool = False) -> dict | None:
     if not hasattr(drafter, "calibration"):
         return None
     calib = drafter.calibration()
-
-    def identity(c: dict) -> bool:
-        return all(t == 1.0 for t in c["temperatures"]) and all(b == 0.0 for b in c.get("biases", []))
     if greedy and calib.get("greedy"):
-        return None if identity(calib["greedy"]) else calib["greedy"]
-    return None if identity(calib) and identity(calib.get("greedy") or calib) else calib
+        calib = calib["greedy"]
+    sections = [calib] + ([calib["greedy"]] if calib.get("greedy") else [])   # sampled: the whole file
+    return None if all(_identity(c) for c in sections) else calib
+
+
+def _identity(calib: dict) -> bool:
+    return all(t == 1.0 for t in calib["temperatures"]) and all(b == 0.0 for b in calib.get("biases", []))
 
 
 def tensor_bytes(state: dict[str, torch.Tensor]) -> int:
