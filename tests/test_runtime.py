@@ -115,10 +115,12 @@ def attention_reference(q, k, v, qpos, window, scale):
     return torch.stack(out)
 
 
-@pytest.mark.parametrize("head_dim,window", [(64, 0), (16, 0), (256, 5), (24, 0)])
-def test_attention_every_path(head_dim, window):
+# The kernel takes a kv head's query heads 1-3 at a time: 3, 4 (3 + 1), 5 (3 + 2) and 1 per kv head.
+@pytest.mark.parametrize("head_dim,window,hq,hk", [(64, 0, 6, 2), (16, 0, 8, 2), (256, 5, 4, 1), (24, 0, 10, 2),
+                                                   (64, 3, 2, 2)])
+def test_attention_every_path(head_dim, window, hq, hk):
     torch.manual_seed(head_dim)
-    hq, hk, ctx, n = 6, 2, 37, 5
+    ctx, n = 37, 5
     rt = runtime.lib()
     qkv = torch.randn(n, (hq + 2 * hk) * head_dim)
     cos, sin = torch.ones(n, head_dim), torch.zeros(n, head_dim)      # rotary is tested end to end
@@ -294,3 +296,58 @@ def test_sampled_distribution_on_the_fast_runtime():
     exact = exact_joint(model, prompt, params, 2)
     samples = sample_continuations(model, TableDrafter(16, gamma=3), prompt, params, 1500, 2)
     assert chi_square_pvalue(samples, exact) > 1e-3
+
+
+def test_prefix_reuse_skips_the_held_prefix_and_changes_nothing():
+    """A conversation's second turn starts with everything its first turn held: with prefix reuse
+    the engine computes only the rest, and every output (greedy, sampled, n-gram drafted) is the
+    same as without; a slot that holds nothing of a new prompt is not taken from a held one."""
+    from dspark.drafters.ngram import NgramDrafter
+    from dspark.engine import Engine, EngineConfig
+    model = packed_tiny("llama", seed=6)
+    rows = []
+    hook = model.register_forward_pre_hook(lambda m, args: rows.append(args[0].tokens.numel()))
+    turn1, other = list(range(3, 23)), [9, 8, 7, 6, 5, 4]
+    try:
+        results = {}
+        for reuse in (False, True):
+            engine = Engine(model, NgramDrafter(gamma=3), EngineConfig(max_batch=2, max_len=128, prefix_reuse=reuse),
+                            eos_ids=set())
+            rows.clear()
+            outs = []
+            for params in (SamplingParams(), SamplingParams(temperature=1.0, seed=3)):
+                a = engine.add_request(turn1, params, 12)
+                engine.run_until_done()
+                b = engine.add_request(other, params, 5)           # joins first: must not take a's slot
+                c = engine.add_request(turn1 + a.output_ids + [5, 6, 7], params, 12)
+                engine.run_until_done()
+                outs += [a.output_ids, b.output_ids, c.output_ids]
+            results[reuse] = (outs, sum(rows))
+    finally:
+        hook.remove()
+    assert results[True][0] == results[False][0]
+    # Turn 2 skips turn 1's prompt and all but its last output token, for both parameter sets; in
+    # the second round, turn 1 and the other prompt find themselves held (all but their last token).
+    saved = 2 * (len(turn1) + 12 - 1) + (len(turn1) - 1) + (len(other) - 1)
+    assert results[False][1] - results[True][1] == saved
+
+
+def test_prefix_reuse_refuses_a_drafter_that_observes_positions():
+    from dspark.drafters.base import Drafter
+    from dspark.engine import Engine, EngineConfig
+    from dspark.errors import DSparkError
+
+    class Observing(Drafter):
+        observes_positions = True
+    with pytest.raises(DSparkError, match="prefix reuse"):
+        Engine(packed_tiny("llama"), Observing(), EngineConfig(prefix_reuse=True))
+
+
+def test_kv_cache_allocates_a_chosen_slot():
+    cache = KVCache(1, 3, 8, 1, 4)
+    a = cache.allocate(1, keep=5)
+    assert a == 1 and cache.lengths[1] == 5 and 1 not in cache.free_slot_ids
+    with pytest.raises(ValueError, match="not free"):
+        cache.allocate(1)
+    with pytest.raises(ValueError, match="cannot keep"):
+        cache.allocate(0, keep=9)

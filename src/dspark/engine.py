@@ -35,6 +35,10 @@ class EngineConfig:
     max_len: int = 2048           # tokens per sequence: prompt + output + one draft block
     prefill_chunk: int = 512      # prompt tokens per prefill forward
     policy: str = "fixed"
+    # A released slot keeps its entries; a prompt that starts with the tokens they hold (the next
+    # turn of a conversation) skips computing them again. Off by default: with it, requests'
+    # prefill work depends on what ran before them. Needs a drafter that does not observe positions.
+    prefix_reuse: bool = False
 
 
 @dataclass
@@ -85,6 +89,10 @@ class Engine:
         self.stats = RoundTotals()        # every request's rounds, summed (dspark.stats)
         self._ids = itertools.count()
         self._cancelled: set[int] = set()
+        self._held: dict[int, list[int]] = {}     # prefix reuse: free slot -> the tokens it holds, oldest first
+        if self.config.prefix_reuse and self.drafter.observes_positions:
+            raise DSparkError(f"prefix reuse needs a drafter that reads only the tokens (none, ngram); "
+                              f"{self.drafter.algorithm} builds state from every position")
 
     @property
     def context_limit(self) -> int:
@@ -135,9 +143,30 @@ class Engine:
         # Admission control: a request waits until a KV slot is free.
         while self.waiting and self.cache.free_slots:
             seq = self.waiting.popleft()
-            seq.slot = self.cache.allocate()
+            slot, held = self._pick_slot(seq) if self.config.prefix_reuse else (None, 0)
+            seq.slot = self.cache.allocate(slot, keep=held)
+            seq.num_processed = held
             self.drafter.start(seq)
             self.prefilling.append(seq)
+
+    def _pick_slot(self, seq: Sequence) -> tuple[int, int]:
+        """(slot, entries to keep): the free slot holding the longest prefix of the prompt, short of
+        its last token (whose logits give the first output token); with no common prefix, a slot
+        that holds nothing, else the one released longest ago."""
+        best, best_n, limit = None, 0, seq.prompt_len - 1
+        for slot, held in self._held.items():
+            n = 0
+            for a, b in zip(held[:limit], seq.tokens):
+                if a != b:
+                    break
+                n += 1
+            if n > best_n:
+                best, best_n = slot, n
+        if best is None:
+            empty = [s for s in self.cache.free_slot_ids if s not in self._held]
+            best = empty[-1] if empty else next(iter(self._held))
+        self._held.pop(best, None)
+        return best, best_n
 
     def _prefill(self) -> list[StepEvent]:
         budget, parts = self.config.prefill_chunk, []
@@ -236,6 +265,8 @@ class Engine:
         self.drafter.finish(seq)
         self.policy.forget(seq)
         self.cache.release(seq.slot)
+        if self.config.prefix_reuse:
+            self._held[seq.slot] = seq.tokens[:seq.num_processed]
         seq.slot = -1
 
     def _drop_cancelled(self, events: list[StepEvent]) -> None:

@@ -66,6 +66,9 @@ class Drafter:
     algorithm = "none"
     gamma = 0
     tap_layers: tuple[int, ...] = ()   # target decoder layers whose outputs the drafter reads
+    # The drafter builds state from every position the target processes (observe); False when it
+    # reads only seq.tokens, so the engine may skip a prompt prefix still in the cache.
+    observes_positions = False
 
     def start(self, seq: Sequence) -> None:
         """A new request was admitted (before its prefill)."""

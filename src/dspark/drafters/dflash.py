@@ -194,6 +194,7 @@ class DFlashDrafter(nn.Module, Drafter):
     state_dict: fc.weight, hidden_norm.weight, layers.N.* (target decoder-layer names), norm.weight,
     mask_embedding [H] (absent with mask_token_id >= 0), and with a reduced vocabulary d2t (int64)
     / t2d (bool)."""
+    observes_positions = True         # its own KV cache over the target's taps
     algorithm = "dflash"
     Config = DFlashConfig
     # Saved configs without these keys predate them: load them as what they were trained as.

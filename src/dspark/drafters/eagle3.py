@@ -66,6 +66,7 @@ class ChainDrafter(nn.Module, Drafter):
     (one layer application; mix is the attention) and `_final_norm(out)`, and set `self.layer`
     (the DecoderLayer), `self.layer_cfg` (its ModelConfig) and `self.rotary`.
     """
+    observes_positions = True         # its own KV cache over the target's taps
 
     # --- construction helpers ---------------------------------------------------------------
     def _setup_common(self, config, target_model, tap_layers, gamma: int) -> None:

@@ -37,11 +37,26 @@ class KVCache:
     def free_slots(self) -> int:
         return len(self._free)
 
-    def allocate(self) -> int:
+    @property
+    def free_slot_ids(self) -> tuple[int, ...]:
+        """The free slots, the one `allocate()` takes by default last."""
+        return tuple(self._free)
+
+    def allocate(self, slot: int | None = None, keep: int = 0) -> int:
+        """A free slot (the given one, or any) whose first `keep` entries count as held. Released
+        slots keep their entries, so a new sequence that starts with the tokens a slot's last
+        sequence held can skip computing them again (the engine's prefix reuse)."""
         if not self._free:
             raise CacheFullError("no free KV-cache slot")
-        slot = self._free.pop()
-        self.lengths[slot] = 0
+        if slot is None:
+            slot = self._free.pop()
+        elif slot in self._free:
+            self._free.remove(slot)
+        else:
+            raise ValueError(f"KV-cache slot {slot} is not free")
+        if not 0 <= keep <= self.max_len:
+            raise ValueError(f"cannot keep {keep} entries of a slot that holds {self.max_len}")
+        self.lengths[slot] = keep
         return slot
 
     def release(self, slot: int) -> None:

@@ -523,6 +523,22 @@ INLINE v8f hsum8x8(const v8f *a) {
     return __builtin_shuffle(w[0], w[1], lo4) + __builtin_shuffle(w[0], w[1], hi4);
 }
 
+/* The cache rows of one head are 2 * D bytes every Hk * D entries: a stride the hardware
+ * prefetchers follow poorly, so the next keys' rows are asked for explicitly, this far ahead. */
+#define PREFETCH_KEYS 16
+INLINE void prefetch_row(const uint16_t *p, int64_t D) {
+    for (int64_t b = 0; b < 2 * D; b += 64) __builtin_prefetch((const char *)p + b);
+}
+
+/* x with the lanes from `valid` on replaced by fill (the padding past a sequence's last key). */
+INLINE v8f vmask8(v8f x, int64_t valid, float fill) {
+    typedef int32_t v8i __attribute__((vector_size(32)));
+    const v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    const v8i keep = lane < (int32_t)(valid < 8 ? valid : 8);
+    const v8f f = {fill, fill, fill, fill, fill, fill, fill, fill};
+    return (v8f)(((v8i)x & keep) | ((v8i)f & ~keep));
+}
+
 INLINE v8f vmax8(v8f a, v8f b) {
     typedef int32_t v8i __attribute__((vector_size(32)));
     const v8i m = a > b;
@@ -599,14 +615,76 @@ typedef struct {
     float *out;                  /* [N, Hq * D] */
 } attn_t;
 
-/* One (row, kv head) task: the G query heads that share the kv head. Scores of 8 keys at a time
- * (8 independent dot products, reduced by one tree), softmax (max, exp, sum), then the weighted
- * values with one accumulator per 8 dims, keys in order. MULADD(acc, a, b) is acc + a * b: a fused
- * multiply-add on the SIMD path, mul then add in portable C; either way the same for every row.
- * A row's result depends only on its own query and keys: the same in any batch. */
-#define ATTEND(NAME, TARGET, VT, W, MULADD, FOLD, BCAST, LOADH)                                                        \
+/* One (row, kv head) task: the G query heads that share the kv head, GS (scores) or GV (values) of
+ * them at a time so that each key or value chunk is widened from fp16 once for the whole group.
+ * Scores of 8 keys at a time (8 independent dot products, reduced by one tree), softmax (max, exp,
+ * sum), then the weighted values with one accumulator per head and W dims, keys in order.
+ * MULADD(acc, a, b) is acc + a * b: a fused multiply-add on the SIMD path, mul then add in portable
+ * C. Grouping only interleaves independent accumulators; each one takes the same sequence of
+ * operations, so a row's result depends only on its own query and keys: the same in any batch. */
+#define ATTEND(NAME, TARGET, VT, W, MULADD, FOLD, BCAST, LOADH, GS, GV)                            \
+/* Scores of keys j0..j0+7 for the ng heads at q (ng <= 3, a constant where inlined). */          \
+TARGET INLINE void NAME##_scores8(const attn_t *a, const float *q, const uint16_t *const *kp,      \
+                                  int64_t j0, int64_t len, int ng, float *s, int64_t padded) {     \
+    const int64_t D = a->D, C = D / W;                                                             \
+    VT wide[3][8];                                                                                 \
+    for (int g = 0; g < ng; g++)                                                                   \
+        for (int kk = 0; kk < 8; kk++) wide[g][kk] = (VT){0};                                      \
+    for (int64_t c = 0; c < C; c++) {                                                              \
+        VT qv[3];                                                                                  \
+        for (int g = 0; g < ng; g++) memcpy(&qv[g], q + g * D + W * c, sizeof qv[g]);              \
+        for (int kk = 0; kk < 8; kk++) {                                                           \
+            const VT kv = LOADH(kp[kk] + W * c);                                                   \
+            for (int g = 0; g < ng; g++) wide[g][kk] = MULADD(wide[g][kk], qv[g], kv);             \
+        }                                                                                          \
+    }                                                                                              \
+    for (int g = 0; g < ng; g++) {                                                                 \
+        v8f acc[8];                                                                                \
+        for (int kk = 0; kk < 8; kk++) acc[kk] = FOLD(wide[g][kk]);                                \
+        v8f sums = hsum8x8(acc) * a->scale;                                                        \
+        if (a->softcap > 0.0f)                                                                     \
+            for (int kk = 0; kk < 8; kk++) sums[kk] = a->softcap * tanhf(sums[kk] / a->softcap);   \
+        sums = vmask8(sums, len - j0, -INFINITY);                        /* padding */             \
+        memcpy(s + g * padded + j0, &sums, sizeof sums);                                           \
+    }                                                                                              \
+}                                                                                                  \
+/* Weighted values for the ng heads whose probabilities are at s: out = sum_j p_j v_j / total. */ \
+TARGET INLINE void NAME##_values(const attn_t *a, const float *s, int64_t padded, const float *total, \
+                                 const uint16_t *vbase, int64_t stride, int64_t len, int ng,       \
+                                 float *o) {                                                       \
+    const int64_t D = a->D, C = D / W;                                                             \
+    for (int64_t c0 = 0; c0 < C; c0 += 4) {         /* 4 accumulators per head at a time */        \
+        const int cn = C - c0 < 4 ? (int)(C - c0) : 4;                                             \
+        VT acc[3][4];                                                                              \
+        for (int g = 0; g < ng; g++)                                                               \
+            for (int c = 0; c < 4; c++) acc[g][c] = (VT){0};                                       \
+        for (int64_t j = 0; j < len; j++) {                                                        \
+            const uint16_t *v = vbase + j * stride + W * c0;                                       \
+            if (c0 == 0 && j + PREFETCH_KEYS < len) prefetch_row(v + PREFETCH_KEYS * stride, D);  \
+            VT vv[4];                                                                              \
+            if (cn == 4) {                                                                         \
+                for (int c = 0; c < 4; c++) vv[c] = LOADH(v + W * c);                              \
+                for (int g = 0; g < ng; g++) {                                                     \
+                    const VT p = BCAST(s[g * padded + j]);                                         \
+                    for (int c = 0; c < 4; c++) acc[g][c] = MULADD(acc[g][c], p, vv[c]);           \
+                }                                                                                  \
+            } else {                                                                               \
+                for (int c = 0; c < cn; c++) vv[c] = LOADH(v + W * c);                             \
+                for (int g = 0; g < ng; g++) {                                                     \
+                    const VT p = BCAST(s[g * padded + j]);                                         \
+                    for (int c = 0; c < cn; c++) acc[g][c] = MULADD(acc[g][c], p, vv[c]);          \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int g = 0; g < ng; g++)                                                               \
+            for (int c = 0; c < cn; c++) {                                                         \
+                const VT r = acc[g][c] / total[g];                                                 \
+                memcpy(o + g * D + W * (c0 + c), &r, sizeof r);                                    \
+            }                                                                                      \
+    }                                                                                              \
+}                                                                                                  \
 TARGET static void NAME(const attn_t *a, int64_t task) {                                           \
-    const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk, C = D / W;     \
+    const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk;                \
     const int64_t pos = a->pos[n];                                                                 \
     const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;         \
     const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = a->Hk * D;             \
@@ -619,63 +697,50 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
     for (int64_t j0 = 0; j0 < len; j0 += 8) {                                                      \
         const uint16_t *kp[8];                      /* keys past the end read zeros */             \
         for (int kk = 0; kk < 8; kk++) kp[kk] = j0 + kk < len ? kbase + (j0 + kk) * stride : zeros; \
-        for (int64_t g = 0; g < G; g++) {                                                          \
-            VT wide[8] = {{0}};                                                                    \
-            for (int64_t c = 0; c < C; c++) {                                                      \
-                VT qv;                                                                             \
-                memcpy(&qv, q + g * D + W * c, sizeof qv);                                         \
-                for (int kk = 0; kk < 8; kk++)                                                     \
-                    wide[kk] = MULADD(wide[kk], qv, LOADH(kp[kk] + W * c));                        \
+        for (int64_t j = j0 + PREFETCH_KEYS; j < j0 + PREFETCH_KEYS + 8 && j < len; j++)          \
+            prefetch_row(kbase + j * stride, D);                                                   \
+        for (int64_t g0 = 0; g0 < G; g0 += GS) {    /* constant group sizes, unrolled */           \
+            const float *qg = q + g0 * D;                                                          \
+            float *sg = scores + g0 * padded;                                                      \
+            switch (G - g0 < GS ? (int)(G - g0) : GS) {                                            \
+            case 1: NAME##_scores8(a, qg, kp, j0, len, 1, sg, padded); break;                      \
+            case 2: NAME##_scores8(a, qg, kp, j0, len, 2, sg, padded); break;                      \
+            default: NAME##_scores8(a, qg, kp, j0, len, 3, sg, padded); break;                     \
             }                                                                                      \
-            v8f acc[8];                                                                            \
-            for (int kk = 0; kk < 8; kk++) acc[kk] = FOLD(wide[kk]);                               \
-            v8f sums = hsum8x8(acc) * a->scale;                                                    \
-            if (a->softcap > 0.0f)                                                                 \
-                for (int kk = 0; kk < 8; kk++) sums[kk] = a->softcap * tanhf(sums[kk] / a->softcap); \
-            for (int kk = (int)(len - j0); kk < 8; kk++) sums[kk] = -INFINITY;   /* padding */     \
-            memcpy(scores + g * padded + j0, &sums, sizeof sums);                                  \
         }                                                                                          \
     }                                                                                              \
-    for (int64_t g = 0; g < G; g++) {                                                              \
-        float *s = scores + g * padded;                                                            \
-        v8f vmax;                                   /* max is exact in any order */                \
-        memcpy(&vmax, s, sizeof vmax);                                                             \
-        for (int64_t j0 = 8; j0 < padded; j0 += 8) {                                               \
-            v8f x;                                                                                 \
-            memcpy(&x, s + j0, sizeof x);                                                          \
-            vmax = vmax8(vmax, x);                                                                 \
-        }                                                                                          \
-        float mx = vmax[0];                                                                        \
-        for (int l = 1; l < 8; l++) mx = vmax[l] > mx ? vmax[l] : mx;                              \
-        const v8f vmx = {mx, mx, mx, mx, mx, mx, mx, mx};                                          \
-        v8f part = {0};                                                                            \
-        for (int64_t j0 = 0; j0 < padded; j0 += 8) {                                               \
-            v8f x;                                                                                 \
-            memcpy(&x, s + j0, sizeof x);                                                          \
-            x = exp8(x - vmx);                                                                     \
-            for (int kk = 0; kk < 8; kk++) if (j0 + kk >= len) x[kk] = 0.0f;                       \
-            memcpy(s + j0, &x, sizeof x);                                                          \
-            part += x;                                                                             \
-        }                                                                                          \
-        const v8f one[8] = {part};                                                                 \
-        const float total = hsum8x8(one)[0];                                                       \
-        float *o = a->out + (n * a->Hq + h * G + g) * D;                                           \
-        for (int64_t c0 = 0; c0 < C; c0 += 4) {     /* 4 accumulators at a time */                 \
-            const int cn = C - c0 < 4 ? (int)(C - c0) : 4;                                         \
-            VT acc[4] = {{0}};                                                                     \
-            for (int64_t j = 0; j < len; j++) {                                                    \
-                const VT p = BCAST(s[j]);                                                          \
-                const uint16_t *v = vbase + j * stride + W * c0;                                   \
-                if (cn == 4) {                                                                     \
-                    for (int c = 0; c < 4; c++) acc[c] = MULADD(acc[c], p, LOADH(v + W * c));      \
-                } else {                                                                           \
-                    for (int c = 0; c < cn; c++) acc[c] = MULADD(acc[c], p, LOADH(v + W * c));     \
-                }                                                                                  \
+    for (int64_t g0 = 0; g0 < G; g0 += GV) {                                                       \
+        const int ng = G - g0 < GV ? (int)(G - g0) : GV;                                           \
+        float total[3];                                                                            \
+        for (int g = 0; g < ng; g++) {                                                             \
+            float *s = scores + (g0 + g) * padded;                                                 \
+            v8f vmax;                               /* max is exact in any order */                \
+            memcpy(&vmax, s, sizeof vmax);                                                         \
+            for (int64_t j0 = 8; j0 < padded; j0 += 8) {                                           \
+                v8f x;                                                                             \
+                memcpy(&x, s + j0, sizeof x);                                                      \
+                vmax = vmax8(vmax, x);                                                             \
             }                                                                                      \
-            for (int c = 0; c < cn; c++) {                                                         \
-                const VT r = acc[c] / total;                                                       \
-                memcpy(o + W * (c0 + c), &r, sizeof r);                                            \
+            float mx = vmax[0];                                                                    \
+            for (int l = 1; l < 8; l++) mx = vmax[l] > mx ? vmax[l] : mx;                          \
+            const v8f vmx = {mx, mx, mx, mx, mx, mx, mx, mx};                                      \
+            v8f part = {0};                                                                        \
+            for (int64_t j0 = 0; j0 < padded; j0 += 8) {                                           \
+                v8f x;                                                                             \
+                memcpy(&x, s + j0, sizeof x);                                                      \
+                x = vmask8(exp8(x - vmx), len - j0, 0.0f);                                         \
+                memcpy(s + j0, &x, sizeof x);                                                      \
+                part += x;                                                                         \
             }                                                                                      \
+            const v8f one[8] = {part};                                                             \
+            total[g] = hsum8x8(one)[0];                                                            \
+        }                                                                                          \
+        const float *sg = scores + g0 * padded;                                                    \
+        float *o = a->out + (n * a->Hq + h * G + g0) * D;                                          \
+        switch (ng) {                                                                              \
+        case 1: NAME##_values(a, sg, padded, total, vbase, stride, len, 1, o); break;              \
+        case 2: NAME##_values(a, sg, padded, total, vbase, stride, len, 2, o); break;              \
+        default: NAME##_values(a, sg, padded, total, vbase, stride, len, 3, o); break;             \
         }                                                                                          \
     }                                                                                              \
     if (scores != local) free(scores);                                                             \
@@ -689,18 +754,18 @@ TARGET static void NAME##_task(const void *ctx, int64_t task) {                 
 #define MULADD_PLAIN(acc, x, y) ((acc) + (x) * (y))
 #define FOLD_NONE(v) (v)
 #define BCAST8(x) ((v8f){x, x, x, x, x, x, x, x})
-ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, FOLD_NONE, BCAST8, load8h_generic)
+ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, FOLD_NONE, BCAST8, load8h_generic, 1, 2)
 #if defined(__x86_64__)
 typedef float v16f __attribute__((vector_size(64)));
 #define MULADD_FMA8(acc, x, y) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(acc)))
 #define LOAD8H(p) ((v8f)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))))
 ATTEND(attend_avx2, __attribute__((target("avx2,fma,f16c"))), v8f, 8, MULADD_FMA8, FOLD_NONE, (v8f)_mm256_set1_ps,
-       LOAD8H)
+       LOAD8H, 1, 2)
 #define MULADD_FMA16(acc, x, y) ((v16f)_mm512_fmadd_ps((__m512)(x), (__m512)(y), (__m512)(acc)))
 #define FOLD16(v) ((v8f)_mm256_add_ps(_mm512_castps512_ps256((__m512)(v)), _mm512_extractf32x8_ps((__m512)(v), 1)))
 #define LOAD16H(p) ((v16f)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p))))
 ATTEND(attend_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,fma"))), v16f, 16, MULADD_FMA16, FOLD16,
-       (v16f)_mm512_set1_ps, LOAD16H)
+       (v16f)_mm512_set1_ps, LOAD16H, 3, 3)
 #endif
 
 /* Optional per-head RMSNorm (q/k norm), then rotary ("rotate half") of one head in place. */
