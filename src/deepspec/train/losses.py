@@ -141,7 +141,10 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
     the c* statistics for the metrics: acc_sum [gamma] and acc_cnt [gamma]."""
     sup = plan.supervised
     w = plan.weights[sup].to(draft_logits.device)                 # [M]
-    d = draft_logits[sup.to(draft_logits.device)]                   # [M, V']
+    # rows by index, not by boolean mask: the same values, and a backward that copies rows
+    # (index_add) instead of a boolean index_put (6x slower on CPU, 7 % of a training step)
+    rows = torch.nonzero(sup.flatten()).flatten().to(draft_logits.device)
+    d = draft_logits.reshape(-1, draft_logits.shape[-1]).index_select(0, rows)   # [M, V']
     logp_d = F.log_softmax(d.float(), dim=-1)
     p_d = logp_d.exp()
     with torch.no_grad():
@@ -164,7 +167,7 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
     if alphas.bce:
         if confidence_logits is None:
             raise ValueError("bce needs confidence logits")
-        conf = confidence_logits[sup.to(confidence_logits.device)].float()
+        conf = confidence_logits.reshape(-1).index_select(0, rows.to(confidence_logits.device)).float()
         bce = F.binary_cross_entropy_with_logits(conf, c_star, reduction="none")
         terms["bce"] = (w * bce).sum() / den_all
     loss = sum(getattr(alphas, t) * v for t, v in terms.items()) * scale
