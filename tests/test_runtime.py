@@ -351,3 +351,44 @@ def test_kv_cache_allocates_a_chosen_slot():
         cache.allocate(1)
     with pytest.raises(ValueError, match="cannot keep"):
         cache.allocate(0, keep=9)
+
+
+def test_quantize_q8_is_within_half_a_step():
+    w = torch.randn(48, 128) * torch.rand(48, 1) * 3
+    w[0, :32] = 0.0                                        # an all-zero block stays zero
+    pw = packed.quantize_q8(w)
+    rebuilt = (pw.q.float().reshape(48, 4, 32) * pw.scale[..., None] + pw.low[..., None]).reshape(48, 128)
+    step = pw.scale.repeat_interleave(32, dim=1)
+    assert ((rebuilt - w).abs() <= step / 2 + 1e-6).all() and torch.equal(rebuilt[0, :32], w[0, :32])
+    assert packed.quantize_q8(torch.randn(40, 128)) is None     # 40 outputs: not whole tiles of 16
+    assert packed.quantize_q8(torch.randn(48, 96)) is None      # 96 inputs: not whole 64s
+
+
+def test_a_drafter_next_to_a_fast_target_runs_on_8_bit_weights(tmp_path):
+    """Loaded for a fast-precision target, a drafter's products and its draft head run on the
+    integer runtime (8-bit weights): its logits stay close to the fp32 drafter's, and speculative
+    greedy decoding with it stays token-identical to plain."""
+    from pathlib import Path
+
+    from dspark.drafters.checkpoint import load_drafter, save_drafter
+    from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
+    from dspark.models.layers import Linear
+    from dspark.models.loader import Target
+    from test_lossless import prompts
+    model = packed_tiny("llama", seed=8)
+    d = DSparkDrafter.build(DSparkConfig(block_size=4, num_layers=1, tap_layers=[0, 1], draft_vocab_size=64,
+                                         markov_rank=64), model)
+    save_drafter(d, tmp_path / "ck", "tiny")
+    e = load_drafter(tmp_path / "ck", Target(name="tiny", path=Path("."), model=model, tokenizer=None))
+    linears = [m for m in e.modules() if isinstance(m, Linear)]
+    assert linears and all(m.packed is not None and m.packed.precision == "fast" for m in linears)
+    assert e.draft_head.pack and not d.draft_head.pack
+    with torch.no_grad():
+        h = torch.randn(5, 64)
+        ref, got = d.head_logits(h), e.head_logits(h)
+        assert e.draft_head._packed is not None
+        assert (got - ref).abs().max() <= 0.05 * ref.abs().max()
+    ps = prompts(3)
+    want = [greedy_reference(model, p, 12) for p in ps]
+    got, _ = run_engine(model, e, ps, [SamplingParams()] * len(ps), 12, max_batch=2, stagger=True)
+    assert got == want

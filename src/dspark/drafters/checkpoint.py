@@ -123,6 +123,14 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
             raise DSparkError(f"{weights}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
     drafter.load_state_dict(state)
     drafter.to(device=device or target.model.device, dtype=dtype or target.model.dtype)
+    from ..models.loader import pack_linears
+    from ..models.packed import packing_of
+    if packing_of(target.model) == "packed-fast" and dtype in (None, torch.float32):
+        # Next to a fast-precision target the drafter runs as the target does: 8-bit weights on the
+        # integer runtime, a third of its fp32 drafting round at batch 1 (RESULTS.md, session 8).
+        pack_linears(drafter)
+        if getattr(drafter, "draft_head", None) is not None:
+            drafter.draft_head.pack = True
     calib = path / "calibration.json"
     if calib.exists() and hasattr(drafter, "load_calibration"):
         drafter.load_calibration(json.loads(calib.read_text()))

@@ -50,7 +50,7 @@ from ..errors import DSparkError
 from ..models.config import ModelConfig
 from ..models.decoder import DecoderLayer
 from ..models.kv_cache import KVCache
-from ..models.layers import RMSNorm
+from ..models.layers import Linear, RMSNorm
 from ..sampling import sample_logits
 from ..sequence import Sequence
 from . import vocab as dvocab
@@ -222,7 +222,7 @@ class DFlashDrafter(nn.Module, Drafter):
                                                  intermediate_size=inter)
         h = tcfg.hidden_size
         norm = lambda: RMSNorm(h, tcfg.rms_norm_eps, self.draft_cfg.norm_offset)  # noqa: E731
-        self.fc = nn.Linear(len(taps) * h, h, bias=False)
+        self.fc = Linear(len(taps) * h, h, bias=False)
         self.hidden_norm = norm()
         self.layers = nn.ModuleList(DecoderLayer(self.draft_cfg) for _ in range(n))
         self.norm = norm()
@@ -236,7 +236,7 @@ class DFlashDrafter(nn.Module, Drafter):
             self.register_buffer("t2d", t2d)
         else:
             self.d2t = self.t2d = None
-        self._head_cache = None
+        self.draft_head = dvocab.DraftHead()
         self._build_heads()
         self._init_weights()
 
@@ -312,16 +312,6 @@ class DFlashDrafter(nn.Module, Drafter):
         """[..., V'] draft-vocabulary distributions -> [..., V] (zeros outside the draft vocab)."""
         return probs if self.d2t is None else dvocab.expand_probs(probs, self.d2t, self.target_cfg.vocab_size)
 
-    def _draft_head_weight(self) -> torch.Tensor:
-        """The target LM head's rows of the draft vocabulary, cached until either changes."""
-        w = self.target_model.lm_head.weight
-        key = (w.data_ptr(), w._version, w.dtype, w.device, self.d2t.data_ptr(), self.d2t._version)
-        if self._head_cache is None or self._head_cache[0] != key:
-            with torch.no_grad():
-                sel = w.index_select(0, dvocab.target_ids(self.d2t).to(w.device))
-            self._head_cache = (key, sel)
-        return self._head_cache[1]
-
     def head_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """The target's LM head (restricted to the draft vocabulary when there is one): [..., H]
         -> fp32 [..., V']. Also what a trainer applies to the target's final hidden states to get
@@ -330,7 +320,7 @@ class DFlashDrafter(nn.Module, Drafter):
         hidden = hidden.to(target.dtype)
         if self.d2t is None:
             return target.logits(hidden)
-        out = F.linear(hidden, self._draft_head_weight()).float()
+        out = self.draft_head(target, self.d2t, hidden)
         cap = self.target_cfg.final_logit_softcap
         return cap * torch.tanh(out / cap) if cap else out
 
@@ -506,7 +496,8 @@ class DFlashDrafter(nn.Module, Drafter):
         out = []
         for b, s in enumerate(seqs):
             idx, probs = sample_logits(logits[b], s.params, s.generator)
-            out.append(Proposal(self.to_target_ids(idx).tolist(), self.full_probs(probs)))
+            # greedy verification compares argmaxes: a greedy request's drafts need no distribution
+            out.append(Proposal(self.to_target_ids(idx).tolist(), None if s.params.greedy else self.full_probs(probs)))
         return out, logits
 
     @torch.no_grad()

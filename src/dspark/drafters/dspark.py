@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..errors import DSparkError
+from ..models.layers import Linear
 from ..sampling import sample_logits
 from ..sequence import Sequence
 from .base import Proposal
@@ -79,11 +80,11 @@ class MarkovHead(nn.Module):
         super().__init__()
         self.kind, self.rank = kind, rank
         self.markov_w1 = nn.Embedding(vocab_in, rank)
-        self.markov_w2 = nn.Linear(rank, vocab_out, bias=False)
+        self.markov_w2 = Linear(rank, vocab_out, bias=False)
         if kind == "gated":
-            self.gate_proj = nn.Linear(hidden + rank, rank)
+            self.gate_proj = Linear(hidden + rank, rank)
         elif kind == "rnn":
-            self.joint_proj = nn.Linear(2 * rank + hidden, 3 * rank)
+            self.joint_proj = Linear(2 * rank + hidden, 3 * rank)
 
     def embed(self, prev: torch.Tensor) -> torch.Tensor:
         """Previous target token ids [...] -> e = W1[x] [..., r]."""
@@ -216,15 +217,14 @@ class DSparkDrafter(DFlashDrafter):
         state = head.init_state(hidden[:, 0])
         final = torch.empty_like(logits)
         idx = torch.empty(b, g, dtype=torch.long, device=logits.device)
-        conf = None if self.confidence_head is None else torch.empty(b, g, device=logits.device)
+        embeds = []
         probs: list[list[torch.Tensor]] = [[] for _ in seqs]
         for k in range(g):
             e = head.embed(prev)
+            embeds.append(e)
             bias, state = head.step(e, hidden[:, k], state)
             lk = logits[:, k] + bias.float()
             final[:, k] = lk
-            if conf is not None:
-                conf[:, k] = self._confidence(hidden[:, k], e)
             if greedy:
                 idx[:, k] = lk.argmax(-1)
             else:
@@ -233,13 +233,14 @@ class DSparkDrafter(DFlashDrafter):
                     idx[j, k] = t[0]
                     probs[j].append(p[0])
             prev = self.to_target_ids(idx[:, k])
-        if greedy:
-            onehot = torch.zeros_like(final).scatter_(-1, idx[..., None], 1.0)
+        # the confidence of every slot at once: it reads the slot's state and its x_{k-1} only
+        conf = self._confidence(hidden, torch.stack(embeds, dim=1))          # [B, gamma] or None
         out = []
-        for j in range(b):
-            p = onehot[j] if greedy else torch.stack(probs[j])
+        for j, s in enumerate(seqs):
+            # greedy verification compares argmaxes: a greedy request's drafts need no distribution
+            p = None if s.params.greedy else self.full_probs(torch.stack(probs[j]))
             c = None if conf is None else conf[j]
-            out.append(Proposal(self.to_target_ids(idx[j]).tolist(), self.full_probs(p),
-                                confidences=None if c is None else self.calibrated(c, seqs[j].params.greedy),
+            out.append(Proposal(self.to_target_ids(idx[j]).tolist(), p,
+                                confidences=None if c is None else self.calibrated(c, s.params.greedy),
                                 confidence_logits=c))
         return out, final

@@ -42,7 +42,7 @@ from ..errors import DSparkError
 from ..models.config import ModelConfig, RopeConfig
 from ..models.decoder import DecoderLayer, cached_attention
 from ..models.kv_cache import KVCache
-from ..models.layers import RMSNorm, Rotary
+from ..models.layers import Linear, RMSNorm, Rotary
 from ..sampling import sample_logits
 from ..sequence import Sequence
 from . import vocab as vocab_map
@@ -111,7 +111,7 @@ class ChainDrafter(nn.Module, Drafter):
         d2t, t2d = vocab_map.identity_mapping(draft_vocab_size, vocab)
         self.register_buffer("d2t", d2t)
         self.register_buffer("t2d", t2d)
-        self._head_cache = None
+        self.draft_head = vocab_map.DraftHead()
 
     @torch.no_grad()
     def set_draft_vocab(self, d2t: torch.Tensor, t2d: torch.Tensor | None = None) -> None:
@@ -144,15 +144,7 @@ class ChainDrafter(nn.Module, Drafter):
         h = h.to(tm.dtype)
         if not self.reduced_vocab:
             return tm.logits(h)
-        w = tm.lm_head.weight
-        if torch.is_grad_enabled():
-            rows = w.index_select(0, vocab_map.target_ids(self.d2t).to(w.device))
-        else:   # inference: keep the sliced head until the weights or the mapping change
-            key = (w.data_ptr(), _version(w), self.d2t.data_ptr(), _version(self.d2t), w.device, w.dtype)
-            if self._head_cache is None or self._head_cache[0] != key:
-                self._head_cache = (key, w.index_select(0, vocab_map.target_ids(self.d2t).to(w.device)))
-            rows = self._head_cache[1]
-        out = torch.nn.functional.linear(h, rows).float()
+        out = self.draft_head(tm, self.d2t, h)
         cap = self.target_cfg.final_logit_softcap
         return cap * torch.tanh(out / cap) if cap else out
 
@@ -399,13 +391,6 @@ class ChainDrafter(nn.Module, Drafter):
         raise NotImplementedError
 
 
-def _version(t: torch.Tensor):
-    try:
-        return t._version
-    except RuntimeError:   # inference tensors carry no version counter
-        return None
-
-
 def default_eagle3_taps(num_layers: int) -> list[int]:
     """EAGLE-3's low/mid/high taps as "output of layer i" ids: vLLM/SGLang capture the INPUTS of
     layers (2, L//2, L-3), i.e. the outputs of layers (1, L//2-1, L-4). Tiny targets fall back to
@@ -460,7 +445,7 @@ class Eagle3Drafter(ChainDrafter):
             rope=RopeConfig(theta=config.rope_theta or tcfg.rope.theta, scaling=tcfg.rope.scaling,
                             factor=tcfg.rope.factor),
             max_position_embeddings=tcfg.max_position_embeddings)
-        self.fc = nn.Linear(len(taps) * h, h, bias=False)
+        self.fc = Linear(len(taps) * h, h, bias=False)
         self.midlayer = DecoderLayer(self.layer_cfg, attn_in_dim=2 * h)
         self.midlayer.hidden_norm = RMSNorm(h, tcfg.rms_norm_eps)
         self.norm = RMSNorm(h, tcfg.rms_norm_eps)

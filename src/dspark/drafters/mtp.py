@@ -27,7 +27,7 @@ from torch import nn
 from ..errors import DSparkError
 from ..models.config import ModelConfig
 from ..models.decoder import DecoderLayer
-from ..models.layers import RMSNorm, Rotary
+from ..models.layers import Linear, RMSNorm, Rotary
 from .checkpoint import register
 from .eagle3 import ChainDrafter, _check_common
 
@@ -54,7 +54,7 @@ class MTPDrafter(ChainDrafter):
         norm = lambda: RMSNorm(h, tcfg.rms_norm_eps, tcfg.norm_offset)  # noqa: E731
         self.enorm = norm()
         self.hnorm = norm()
-        self.eh_proj = nn.Linear(2 * h, h, bias=False)
+        self.eh_proj = Linear(2 * h, h, bias=False)
         self.mtp_block = DecoderLayer(self.layer_cfg)
         self.shared_head = nn.ModuleDict({"norm": norm()})
         self.rotary = Rotary(self.layer_cfg.head_dim, self.layer_cfg.rope)

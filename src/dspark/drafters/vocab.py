@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import DSparkError
 
@@ -97,3 +98,30 @@ def check_mapping(d2t: torch.Tensor, t2d: torch.Tensor, vocab_size: int) -> None
         raise DSparkError("d2t does not map draft ids to increasing target ids inside the vocabulary")
     if int(t2d.sum()) != ids.numel() or not bool(t2d[ids].all()):
         raise DSparkError("t2d does not mark exactly the target ids of d2t")
+
+
+class DraftHead:
+    """The target's LM head rows of a draft vocabulary: logits over the draft vocabulary from normed
+    hidden states. Inference keeps the rows until the head or the mapping changes (and with `pack`,
+    set when the drafter runs on the integer CPU runtime, their 8-bit copy); with autograd on they
+    are sliced afresh so that gradients reach the hidden states."""
+
+    def __init__(self):
+        self.pack = False
+        self._key, self._rows, self._packed = None, None, None
+
+    def __call__(self, target_model, d2t: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        from ..models.packed import pack_weight, quantize_q8
+        from ..models.runtime import packed_linear
+        w = target_model.lm_head.weight
+        if torch.is_grad_enabled():
+            return F.linear(hidden.to(w.dtype), w.index_select(0, target_ids(d2t).to(w.device))).float()
+        key = (w.data_ptr(), w._version, w.dtype, w.device, d2t.data_ptr(), d2t._version, self.pack)
+        if key != self._key:
+            with torch.inference_mode(False):   # a normal tensor: packed copies check its version
+                self._rows = w.index_select(0, target_ids(d2t).to(w.device))
+            # the rows of a quantized head pack exactly; otherwise (an fp32 head) as Q8_0
+            pw = (pack_weight(self._rows) or quantize_q8(self._rows)) if self.pack else None
+            self._packed = pw.lay_out("fast") if pw is not None else None
+            self._key = key
+        return packed_linear(hidden.to(w.dtype), self._rows, None, self._packed).float()

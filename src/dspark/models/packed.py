@@ -169,6 +169,23 @@ def pack_weight(w: torch.Tensor) -> PackedWeight | None:
     return None
 
 
+def quantize_q8(w: torch.Tensor) -> PackedWeight | None:
+    """GGUF's Q8_0 form of an fp32 CPU matrix that holds no quantized values yet (a trained
+    drafter's weights): per block of 32 weights one fp16 step d = absmax / 127 and integers in
+    -127..127, stored as q + 128 with low = -128 d. Off by at most d / 2 per weight. None for shapes
+    the integer kernel does not take (in_features a multiple of 64, out_features of 16)."""
+    if (w.dtype != torch.float32 or w.device.type != "cpu" or w.dim() != 2 or w.shape[1] % 64
+            or w.shape[0] % TILE):
+        return None
+    n, k = w.shape
+    blocks = w.detach().reshape(n, k // BLOCK, BLOCK)
+    step = (blocks.abs().amax(-1) / 127).half().float()
+    safe = torch.where(step > 0, step, torch.ones_like(step))
+    q = (blocks / safe[..., None]).round().clamp(-127, 127) + 128
+    return PackedWeight(q.to(torch.uint8).reshape(n, k), step.contiguous(), (-128 * step).contiguous(), 8, n, k,
+                        (w.data_ptr(), w._version), exact=False)
+
+
 def _few_levels(blocks: torch.Tensor, levels: int, sample: int = 512) -> bool:
     """Whether nearly all of a spread sample of blocks hold at most `levels` distinct values: a
     cheap test that spares the exact fits on matrices of another width."""
