@@ -313,6 +313,10 @@ def pack_linears(module: torch.nn.Module) -> str:
         if pw is not None:
             m.packed = pw.lay_out("fast")
             done += 1
+    for m in module.modules():        # attention's fused q/k/v product (Eagle3 and MTP layers run it)
+        if isinstance(m, Attention):
+            pw = quantize_q8(fused_weight(m, (m.q_proj, m.k_proj, m.v_proj))[0])
+            m.packed_qkv = pw.lay_out("fast") if pw is not None else None
     return f"drafter products on the integer runtime: {done}/{len(linears)} with 8-bit weights"
 
 

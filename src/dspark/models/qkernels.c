@@ -648,39 +648,45 @@ TARGET INLINE void NAME##_scores8(const attn_t *a, const float *q, const uint16_
         memcpy(s + g * padded + j0, &sums, sizeof sums);                                           \
     }                                                                                              \
 }                                                                                                  \
-/* Weighted values for the ng heads whose probabilities are at s: out = sum_j p_j v_j / total. */ \
+/* Weighted values of dims W * c0 .. W * (c0 + cn) for the ng heads whose probabilities are at s:
+ * out = sum_j p_j v_j / total (ng and cn constants where inlined: the accumulators stay in
+ * registers and the loop carries no bookkeeping). */                                              \
 TARGET INLINE void NAME##_values(const attn_t *a, const float *s, int64_t padded, const float *total, \
                                  const uint16_t *vbase, int64_t stride, int64_t len, int ng,       \
-                                 float *o) {                                                       \
-    const int64_t D = a->D, C = D / W;                                                             \
-    for (int64_t c0 = 0; c0 < C; c0 += 4) {         /* 4 accumulators per head at a time */        \
-        const int cn = C - c0 < 4 ? (int)(C - c0) : 4;                                             \
-        VT acc[3][4];                                                                              \
-        for (int g = 0; g < ng; g++)                                                               \
-            for (int c = 0; c < 4; c++) acc[g][c] = (VT){0};                                       \
-        for (int64_t j = 0; j < len; j++) {                                                        \
-            const uint16_t *v = vbase + j * stride + W * c0;                                       \
-            if (c0 == 0 && j + PREFETCH_KEYS < len) prefetch_row(v + PREFETCH_KEYS * stride, D);  \
-            VT vv[4];                                                                              \
-            if (cn == 4) {                                                                         \
-                for (int c = 0; c < 4; c++) vv[c] = LOADH(v + W * c);                              \
-                for (int g = 0; g < ng; g++) {                                                     \
-                    const VT p = BCAST(s[g * padded + j]);                                         \
-                    for (int c = 0; c < 4; c++) acc[g][c] = MULADD(acc[g][c], p, vv[c]);           \
-                }                                                                                  \
-            } else {                                                                               \
-                for (int c = 0; c < cn; c++) vv[c] = LOADH(v + W * c);                             \
-                for (int g = 0; g < ng; g++) {                                                     \
-                    const VT p = BCAST(s[g * padded + j]);                                         \
-                    for (int c = 0; c < cn; c++) acc[g][c] = MULADD(acc[g][c], p, vv[c]);          \
-                }                                                                                  \
-            }                                                                                      \
+                                 int64_t c0, int cn, float *o) {                                   \
+    const int64_t D = a->D;                                                                        \
+    VT acc[3][4];                                                                                  \
+    for (int g = 0; g < ng; g++)                                                                   \
+        for (int c = 0; c < cn; c++) acc[g][c] = (VT){0};                                          \
+    for (int64_t j = 0; j < len; j++) {                                                            \
+        const uint16_t *v = vbase + j * stride + W * c0;                                           \
+        if (c0 == 0 && j + PREFETCH_KEYS < len) prefetch_row(v + PREFETCH_KEYS * stride, D);      \
+        VT vv[4];                                                                                  \
+        for (int c = 0; c < cn; c++) vv[c] = LOADH(v + W * c);                                     \
+        for (int g = 0; g < ng; g++) {                                                             \
+            const VT p = BCAST(s[g * padded + j]);                                                 \
+            for (int c = 0; c < cn; c++) acc[g][c] = MULADD(acc[g][c], p, vv[c]);                  \
         }                                                                                          \
-        for (int g = 0; g < ng; g++)                                                               \
-            for (int c = 0; c < cn; c++) {                                                         \
-                const VT r = acc[g][c] / total[g];                                                 \
-                memcpy(o + g * D + W * (c0 + c), &r, sizeof r);                                    \
-            }                                                                                      \
+    }                                                                                              \
+    for (int g = 0; g < ng; g++)                                                                   \
+        for (int c = 0; c < cn; c++) {                                                             \
+            const VT r = acc[g][c] / total[g];                                                     \
+            memcpy(o + g * D + W * (c0 + c), &r, sizeof r);                                        \
+        }                                                                                          \
+}                                                                                                  \
+/* All dims, 4 accumulators per head at a time: every (ng, cn) pair a constant. */                 \
+TARGET INLINE void NAME##_values_all(const attn_t *a, const float *s, int64_t padded, const float *total, \
+                                     const uint16_t *vbase, int64_t stride, int64_t len, int ng,   \
+                                     float *o) {                                                   \
+    const int64_t C = a->D / W;                                                                    \
+    for (int64_t c0 = 0; c0 < C; c0 += 4) {                                                        \
+        const int cn = C - c0 < 4 ? (int)(C - c0) : 4;                                             \
+        _Pragma("GCC unroll 4") for (int k = 1; k <= 4; k++) {                                     \
+            if (cn != k) continue;                                                                 \
+            if (ng == 1) NAME##_values(a, s, padded, total, vbase, stride, len, 1, c0, k, o);      \
+            else if (ng == 2) NAME##_values(a, s, padded, total, vbase, stride, len, 2, c0, k, o); \
+            else NAME##_values(a, s, padded, total, vbase, stride, len, 3, c0, k, o);              \
+        }                                                                                          \
     }                                                                                              \
 }                                                                                                  \
 TARGET static void NAME(const attn_t *a, int64_t task) {                                           \
@@ -737,11 +743,7 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
         }                                                                                          \
         const float *sg = scores + g0 * padded;                                                    \
         float *o = a->out + (n * a->Hq + h * G + g0) * D;                                          \
-        switch (ng) {                                                                              \
-        case 1: NAME##_values(a, sg, padded, total, vbase, stride, len, 1, o); break;              \
-        case 2: NAME##_values(a, sg, padded, total, vbase, stride, len, 2, o); break;              \
-        default: NAME##_values(a, sg, padded, total, vbase, stride, len, 3, o); break;             \
-        }                                                                                          \
+        NAME##_values_all(a, sg, padded, total, vbase, stride, len, ng, o);                        \
     }                                                                                              \
     if (scores != local) free(scores);                                                             \
 }                                                                                                  \
@@ -767,6 +769,29 @@ ATTEND(attend_avx2, __attribute__((target("avx2,fma,f16c"))), v8f, 8, MULADD_FMA
 ATTEND(attend_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,fma"))), v16f, 16, MULADD_FMA16, FOLD16,
        (v16f)_mm512_set1_ps, LOAD16H, 3, 3)
 #endif
+
+/* fp32 -> fp16 of n cache entries: F16C's conversion on the x86 SIMD paths (the same round to
+ * nearest even as f32_to_f16 for every number, a NaN keeps more of its payload; 8 at a time instead of
+ * ~15 ns each, which was a third of an 8-row verification's attention), else the portable one. */
+#if defined(__x86_64__)
+__attribute__((target("avx2,f16c"))) static void to_f16_f16c(const float *x, uint16_t *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) y[i] = f32_to_f16(x[i]);
+}
+#endif
+
+static void to_f16(const float *x, uint16_t *y, int64_t n, int path) {
+#if defined(__x86_64__)
+    if (path != PATH_GENERIC) {
+        to_f16_f16c(x, y, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) y[i] = f32_to_f16(x[i]);
+}
 
 /* Optional per-head RMSNorm (q/k norm), then rotary ("rotate half") of one head in place. */
 static void norm_rotate(float *x, int64_t D, const float *nw, float eps, const float *cos, const float *sin) {
@@ -805,10 +830,8 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
         uint16_t *vd = vc + ((slot[n] * max_len + pos[n]) * Hk) * D;
         memcpy(k, row + Hq * D, sizeof(float) * Hk * D);
         for (int64_t h = 0; h < Hk; h++) norm_rotate(k + h * D, D, k_norm, eps, cos + n * D, sin + n * D);
-        for (int64_t i = 0; i < Hk * D; i++) {
-            kd[i] = f32_to_f16(k[i]);
-            vd[i] = f32_to_f16(row[(Hq + Hk) * D + i]);
-        }
+        to_f16(k, kd, Hk * D, path);
+        to_f16(row + (Hq + Hk) * D, vd, Hk * D, path);
     }
     free(k);
     attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, pos, scale, softcap, out};
