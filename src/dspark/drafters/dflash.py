@@ -385,8 +385,8 @@ class DFlashDrafter(nn.Module, Drafter):
             attn = layer.self_attn
 
             def mix(normed, attn=attn, kc=kc, vc=vc):
-                q = attn.project_q(normed, cos, sin).view(b, n, attn.num_heads, attn.head_dim)
-                kb, vb = attn.project_kv(normed, cos, sin)
+                q, kb, vb = attn.project_qkv(normed, cos, sin)   # one product at inference
+                q = q.view(b, n, attn.num_heads, attn.head_dim)
                 k = torch.cat([kc, kb.view(b, n, attn.num_kv_heads, attn.head_dim)], dim=1)
                 v = torch.cat([vc, vb.view(b, n, attn.num_kv_heads, attn.head_dim)], dim=1)
                 out = attn.attend_and_project(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask)

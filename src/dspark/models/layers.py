@@ -66,11 +66,17 @@ class MLP(nn.Module):
         self.up_proj = Linear(hidden, intermediate, bias=False)
         self.down_proj = Linear(intermediate, hidden, bias=False)
         self.act = act
+        self.packed_gate_up: PackedWeight | None = None   # packed concatenated gate/up weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = self.gate_proj(x)
+        if self.packed_gate_up is not None and not torch.is_grad_enabled():
+            # gate and up as one product over the concatenated weight, as for q/k/v
+            w, _ = fused_weight(self, (self.gate_proj, self.up_proj))
+            g, u = packed_linear(x, w, None, self.packed_gate_up).split(self.gate_proj.out_features, dim=-1)
+        else:
+            g, u = self.gate_proj(x), self.up_proj(x)
         g = F.silu(g) if self.act == "silu" else F.gelu(g, approximate="tanh")
-        return self.down_proj(g * self.up_proj(x))
+        return self.down_proj(g * u)
 
 
 def fused_weight(owner: nn.Module, linears: tuple[nn.Linear, ...]):

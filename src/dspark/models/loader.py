@@ -21,7 +21,7 @@ from ..files import cache_root
 from .config import ModelConfig
 from .decoder import TargetModel
 from . import runtime
-from .layers import Attention, Linear, fused_weight
+from .layers import MLP, Attention, Linear, fused_weight
 from .packed import (TILE, available, cache_path_for, default_precision, pack_weight, quantize_q8, read_cache,
                      write_cache)
 
@@ -313,10 +313,12 @@ def pack_linears(module: torch.nn.Module) -> str:
         if pw is not None:
             m.packed = pw.lay_out("fast")
             done += 1
-    for m in module.modules():        # attention's fused q/k/v product (Eagle3 and MTP layers run it)
-        if isinstance(m, Attention):
-            pw = quantize_q8(fused_weight(m, (m.q_proj, m.k_proj, m.v_proj))[0])
-            m.packed_qkv = pw.lay_out("fast") if pw is not None else None
+    for m in module.modules():        # the fused products: attention's q/k/v, the MLP's gate/up
+        fused = {Attention: ("packed_qkv", ("q_proj", "k_proj", "v_proj")),
+                 MLP: ("packed_gate_up", ("gate_proj", "up_proj"))}.get(type(m))
+        if fused is not None:
+            pw = quantize_q8(fused_weight(m, tuple(getattr(m, name) for name in fused[1]))[0])
+            setattr(m, fused[0], pw.lay_out("fast") if pw is not None else None)
     return f"drafter products on the integer runtime: {done}/{len(linears)} with 8-bit weights"
 
 
