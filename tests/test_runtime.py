@@ -392,3 +392,23 @@ def test_a_drafter_next_to_a_fast_target_runs_on_8_bit_weights(tmp_path):
     want = [greedy_reference(model, p, 12) for p in ps]
     got, _ = run_engine(model, e, ps, [SamplingParams()] * len(ps), 12, max_batch=2, stagger=True)
     assert got == want
+
+
+def test_argmax_is_torchs_on_every_path():
+    """The C argmax gives torch.argmax's index: the first maximum, ties and NaNs included, rows of
+    every length around the 16-lane vector width."""
+    from dspark.sampling import argmax
+    g = torch.Generator().manual_seed(3)
+    rows = [torch.randn(n, generator=g) for n in (1, 5, 15, 16, 17, 33, 49152)]
+    tie = torch.zeros(40); tie[[7, 23, 39]] = 2.0                       # the first of equal maxima
+    late = torch.full((40,), -1.0); late[35] = 5.0; late[38] = 5.0      # maxima in the tail only
+    nan = torch.randn(40, generator=g); nan[[9, 30]] = float("nan")     # the first NaN wins
+    inf = torch.full((20,), float("-inf"))                              # all -inf: index 0
+    rows += [tie, late, nan, inf, torch.tensor([0.0, -0.0]), torch.tensor([-0.0, 0.0])]
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            for r in rows:
+                assert int(argmax(r)) == int(r.argmax()), (name, r.numel())
+            batch = torch.randn(9, 8192, generator=g)
+            assert torch.equal(argmax(batch), batch.argmax(-1)), name
+            assert argmax(batch.view(3, 3, 8192)).shape == (3, 3)

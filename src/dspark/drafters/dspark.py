@@ -37,7 +37,7 @@ from torch import nn
 
 from ..errors import DSparkError
 from ..models.layers import Linear
-from ..sampling import sample_logits
+from ..sampling import argmax, sample_logits
 from ..sequence import Sequence
 from .base import Proposal
 from .checkpoint import register
@@ -226,7 +226,7 @@ class DSparkDrafter(DFlashDrafter):
             lk = logits[:, k] + bias.float()
             final[:, k] = lk
             if greedy:
-                idx[:, k] = lk.argmax(-1)
+                idx[:, k] = argmax(lk)
             else:
                 for j, s in enumerate(seqs):
                     t, p = sample_logits(lk[j:j + 1], s.params, s.generator)

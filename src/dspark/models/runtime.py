@@ -43,6 +43,9 @@ class _Lib:
         self.attention.argtypes = [ptr, i64, i64, i64, i64, ptr, ptr, c_float, ptr, ptr, ptr, ptr, i64,
                                    ptr, ptr, i64, c_float, c_float, ptr, c_int]
         self.attention.restype = None
+        self.argmax = dll.rt_argmax
+        self.argmax.argtypes = [ptr, i64, i64, ptr, c_int]
+        self.argmax.restype = None
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         self.best = dll.rt_best_path()
@@ -101,6 +104,16 @@ def qmatmul(x: torch.Tensor, pw: PackedWeight, *, norm: torch.Tensor | None = No
     rt.qmatmul(x2.data_ptr(), x2.shape[0], pw.in_features, _ptr(norm), eps, *pw._weights,
                _ptr(bias), _ptr(residual), y.data_ptr(), rt.path)
     return y.view(*x.shape[:-1], pw.out_features)
+
+
+def argmax(x: torch.Tensor) -> torch.Tensor:
+    """torch.argmax(x, -1) (the first maximum; a NaN wins) for fp32 CPU rows, scanned in C: torch's
+    argmax reads ~3 ns per element on these CPUs, a greedy step's 49k logits ~0.15 ms per row."""
+    rt = lib()
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()
+    out = torch.empty(x2.shape[0], dtype=torch.int64)
+    rt.argmax(x2.data_ptr(), x2.shape[0], x2.shape[1], out.data_ptr(), rt.path)
+    return out.view(x.shape[:-1])
 
 
 def exact_product(x: torch.Tensor, pw: PackedWeight, bias: torch.Tensor | None = None) -> torch.Tensor:
