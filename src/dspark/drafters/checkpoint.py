@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ..errors import DSparkError
+from ..files import atomic_path, write_text_atomic
 
 FORMAT_VERSION = 1
 REGISTRY: dict[str, type] = {}
@@ -68,10 +69,9 @@ def save_drafter(drafter, path: str | Path, target_name: str) -> Path:
             "config": dataclasses.asdict(drafter.config),
             "target": target_fingerprint(drafter.target_cfg, drafter.tap_layers, target_name)}
     state = {k: v.detach().to("cpu").contiguous() for k, v in drafter.state_dict().items()}
-    tmp = path / "model.safetensors.partial"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    tmp.replace(path / "model.safetensors")
-    (path / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    with atomic_path(path / "model.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    write_text_atomic(path / "config.json", json.dumps(meta, indent=2) + "\n")
     return path
 
 

