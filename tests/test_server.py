@@ -284,11 +284,16 @@ def test_metrics_health_models(target, server):
 
 # --- cancellation and load -----------------------------------------------------------------------
 
-def test_disconnect_frees_slot(target, server):
+def test_disconnect_frees_slot(target, server, monkeypatch):
     url, app = server
     worker = app.state.worker
     assert wait_idle(app)
     cancelled = worker.counters.finished["cancelled"]
+    # At least 2 ms a step, so that 8000 tokens outlast the client however busy the machine is (a
+    # starved client once found the request already finished); the instance attribute is what the
+    # worker thread calls next.
+    step = worker.engine.step
+    monkeypatch.setattr(worker.engine, "step", lambda: (time.sleep(0.002), step())[1])
     body = {"model": "tiny-smol", "prompt": TEXT_PROMPT, "max_tokens": 8000, "temperature": 0, "stream": True}
     with httpx.Client(timeout=30) as c:
         with c.stream("POST", url + "/v1/completions", json=body) as r:
