@@ -648,8 +648,8 @@ TARGET INLINE void NAME##_scores8(const attn_t *a, const float *q, const uint16_
         memcpy(s + g * padded + j0, &sums, sizeof sums);                                           \
     }                                                                                              \
 }                                                                                                  \
-/* Weighted values of dims W * c0 .. W * (c0 + cn) for the ng heads whose probabilities are at s:
- * out = sum_j p_j v_j / total (ng and cn constants where inlined: the accumulators stay in
+/* Weighted values of dims W * c0 .. W * (c0 + cn) for the ng heads whose probabilities are at   \
+ * s: out = sum_j p_j v_j / total (ng and cn constants where inlined: the accumulators stay in     \
  * registers and the loop carries no bookkeeping). */                                              \
 TARGET INLINE void NAME##_values(const attn_t *a, const float *s, int64_t padded, const float *total, \
                                  const uint16_t *vbase, int64_t stride, int64_t len, int ng,       \
