@@ -14,7 +14,8 @@ samples left to right, correcting each slot with the token drawn just before it:
 so a slot costs one r-vector lookup and one [r] x [r, V'] product (plus an [H + r] -> r product for
 the gated / RNN heads); the LM head runs once per block, in the backbone. Tokens are drawn from
 `probabilities(logits_k, seq.params)`, and Proposal.probs holds exactly those distributions (after
-the bias and the sampling processing).
+the bias and the sampling processing); a greedy request's drafts are argmaxes and carry none (greedy
+verification compares argmaxes).
 
 Confidence head: c_k = sigmoid(w^T [h_k ; e_k] + b) (`confidence_head.proj` [1, H + r]; [1, H] with
 confidence_head_with_markov off), h_k = the backbone's final hidden AFTER the final `norm` (the LM
