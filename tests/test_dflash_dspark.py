@@ -270,10 +270,10 @@ def test_truncate_reaches_pending_and_projected_context():
         assert a.tokens == b.tokens and (la - lb).abs().max() < TOL
 
 
-
 def same_probs(a, b) -> bool:
     """Two proposals' distributions are the same: both absent (greedy drafts) or equal."""
     return (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
+
 
 @pytest.mark.parametrize("kind", ["dflash", "dspark", "dspark-rnn"])
 def test_probs_are_the_sampled_distribution(kind):
