@@ -116,11 +116,14 @@ def attention_reference(q, k, v, qpos, window, scale):
 
 
 # The kernel takes a kv head's query heads 1-3 at a time: 3, 4 (3 + 1), 5 (3 + 2) and 1 per kv head.
+# Consecutive rows of one sequence share their keys (widened once for a group of up to 16 rows):
+# 21 rows make two groups, and each row alone, or any part of the run, must give the same bits.
+# With a window of 50, rows at positions 37..49 still see key 0 and share keys; 50..57 run alone.
 @pytest.mark.parametrize("head_dim,window,hq,hk", [(64, 0, 6, 2), (16, 0, 8, 2), (256, 5, 4, 1), (24, 0, 10, 2),
-                                                   (64, 3, 2, 2)])
+                                                   (64, 3, 2, 2), (32, 50, 4, 2)])
 def test_attention_every_path(head_dim, window, hq, hk):
     torch.manual_seed(head_dim)
-    ctx, n = 37, 5
+    ctx, n = 37, 21
     rt = runtime.lib()
     qkv = torch.randn(n, (hq + 2 * hk) * head_dim)
     cos, sin = torch.ones(n, head_dim), torch.zeros(n, head_dim)      # rotary is tested end to end
@@ -142,8 +145,11 @@ def test_attention_every_path(head_dim, window, hq, hk):
                 return out
 
             full = run(list(range(n)))
-            assert torch.equal(run([n - 1]), full[n - 1:])        # one row alone: the same bits
+            for i in range(n):                                   # each row alone: the same bits
+                assert torch.equal(run([i]), full[i:i + 1]), (name, i)
             assert torch.equal(run([2, 3]), full[2:4])
+            assert torch.equal(run(list(range(3, 12))), full[3:12])
+            assert torch.equal(run([20, 4, 5, 6]), full[[20, 4, 5, 6]])
             results[name] = full
     q = qkv[:, :hq * head_dim].reshape(n, hq, head_dim)
     k_new = qkv[:, hq * head_dim:(hq + hk) * head_dim].reshape(n, hk, head_dim)
