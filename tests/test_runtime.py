@@ -386,8 +386,13 @@ def test_a_drafter_next_to_a_fast_target_runs_on_8_bit_weights(tmp_path):
                                          markov_rank=64), model)
     save_drafter(d, tmp_path / "ck", "tiny")
     e = load_drafter(tmp_path / "ck", Target(name="tiny", path=Path("."), model=model, tokenizer=None))
+    # every product runs on 8-bit weights: its own copy, or (q, gate, up) the fused q/k/v or gate/up one
+    attn, mlp = e.layers[0].self_attn, e.layers[0].mlp
+    assert attn.packed_qkv.precision == "fast" and mlp.packed_gate_up.precision == "fast"
+    fused_only = {id(attn.q_proj), id(mlp.gate_proj), id(mlp.up_proj)}
     linears = [m for m in e.modules() if isinstance(m, Linear)]
-    assert linears and all(m.packed is not None and m.packed.precision == "fast" for m in linears)
+    assert linears and all((m.packed is None) == (id(m) in fused_only) for m in linears)
+    assert all(m.packed.precision == "fast" for m in linears if m.packed is not None)
     assert e.draft_head.pack and not d.draft_head.pack
     with torch.no_grad():
         h = torch.randn(5, 64)

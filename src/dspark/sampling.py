@@ -58,9 +58,7 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     """logits [R, V] -> the distribution tokens are drawn from, [R, V] fp32."""
     logits = logits.float()
     if params.greedy:
-        out = torch.zeros_like(logits)
-        out.scatter_(-1, argmax(logits)[..., None], 1.0)
-        return out
+        return _one_hot(argmax(logits), logits)
     logits = logits / params.temperature
     vocab = logits.shape[-1]
     if params.top_k and params.top_k < vocab:
@@ -73,6 +71,11 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
         sorted_p, order = probs.sort(dim=-1, descending=True)
         probs = torch.zeros_like(probs).scatter_(-1, order, _nucleus(sorted_p, params.top_p))
     return probs
+
+
+def _one_hot(tokens: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The greedy distribution: 1 at each row's token, 0 elsewhere, shaped and typed as logits."""
+    return torch.zeros_like(logits).scatter_(-1, tokens[..., None], 1.0)
 
 
 def _nucleus(sorted_p: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -121,7 +124,9 @@ def _invert_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 def sample_logits(logits: torch.Tensor, params: SamplingParams,
                   generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Process and sample; returns (tokens [R], the probabilities they were drawn from [R, V])."""
+    if params.greedy:                 # the argmax once: the one-hot is built from it
+        logits = logits.float()
+        tokens = argmax(logits)
+        return tokens, _one_hot(tokens, logits)
     probs = probabilities(logits, params)
-    if params.greedy:
-        return argmax(probs), probs
     return sample(probs, generator), probs
