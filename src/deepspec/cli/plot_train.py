@@ -27,7 +27,7 @@ from pathlib import Path
 
 from dspark.errors import DSparkError
 
-from ..eval.plots import plot_training_curves, running_mean
+from ..eval.plots import plot_training_curves, running_mean, split_log
 
 LOG_FILE = "train_log.jsonl"
 TOLERANCE = 0.01   # "within 1 %" / "rose by more than 1 %"
@@ -51,15 +51,15 @@ def read_log(run: Path) -> list[dict]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    if not any(r.get("split", "train") == "train" for r in rows):
+    if not split_log(rows)[0]:
         raise DSparkError(f"{path} has no training steps logged")
     return rows
 
 
 def summary(name: str, rows: list[dict], smooth: int) -> str:
     """One line: steps, epochs, the smoothed training tau_sim, held-out best / last, the verdict."""
-    train = [r for r in rows if r.get("split", "train") == "train"]
-    held = [r for r in rows if r.get("split") == "heldout" and math.isfinite(r.get("tau_sim", math.nan))]
+    train, held = split_log(rows)
+    held = [r for r in held if math.isfinite(r.get("tau_sim", math.nan))]
     curve = running_mean([r.get("tau_sim") for r in train], smooth)
     last = train[-1]
     text = (f"{name}: {last['step']} steps, {float(last.get('epoch', 0.0)):.2f} epochs; train tau_sim "

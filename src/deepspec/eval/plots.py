@@ -208,6 +208,13 @@ def running_mean(values: Sequence[float | None], n: int) -> np.ndarray:
 TRAINING_CURVES = (("accept_rate@1", "Acceptance at position 1"), ("tau_sim", "Simulated tau"))
 
 
+def split_log(rows: Sequence[Mapping]) -> tuple[list[Mapping], list[Mapping]]:
+    """The rows of a train_log.jsonl as (training steps, held-out evaluations): "split": "heldout"
+    marks the latter, "train" (or no split, older logs) the former."""
+    return ([r for r in rows if r.get("split", "train") == "train"],
+            [r for r in rows if r.get("split") == "heldout"])
+
+
 def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], path, smooth: int = 25,
                          title: str = "Training curves") -> str:
     """runs: {label: the rows of a train_log.jsonl}. Rows with "split": "heldout" are held-out
@@ -217,8 +224,7 @@ def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], path, smooth: in
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, rows) in enumerate(runs.items()):
         color = colors[i % len(colors)]
-        train = [r for r in rows if r.get("split", "train") == "train"]
-        held = [r for r in rows if r.get("split") == "heldout"]
+        train, held = split_log(rows)
         steps = [r["step"] for r in train]
         epochs = [float(r.get("epoch", 0.0)) for r in train]
         bounds = [s for s, e0, e1 in zip(steps[1:], epochs, epochs[1:]) if int(e1) > int(e0)]
