@@ -196,6 +196,19 @@ def test_load_tokenized_errors(tmp_path):
     assert [s.id for s in got] == ["a"] and stats["skipped"] == 1
 
 
+def test_load_tokenized_stops_at_the_limit(tmp_path):
+    # --limit / [data] limit: reading stops after that many usable samples (a malformed line past
+    # them is never reached); samples without an anchor do not count
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"id": "a", "input_ids": [1, 2, 3], "loss_mask": [1, 0, 1]}\n'
+                 '{"id": "b", "input_ids": [1, 2, 3], "loss_mask": [0, 1, 1]}\n'
+                 '{"id": "c", "input_ids": [1, 2, 3], "loss_mask": [0, 1, 1]}\n{"id": "d", "input_ids": 7}\n')
+    assert [s.id for s in load_tokenized(p, None, 16, limit=2)] == ["b", "c"]
+    assert load_tokenized(p, None, 16, limit=0) == []
+    with pytest.raises(DSparkError, match="input_ids"):
+        load_tokenized(p, None, 16, limit=3)
+
+
 # --- tokenization ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -65,9 +65,7 @@ def _needs_tokenizer(path: str) -> bool:
 
 def _load_samples(path: str, tokenizer, max_len: int, limit: int | None, vocab_size: int | None, log) -> list:
     stats: dict = {}
-    samples = load_tokenized(path, tokenizer, max_len, vocab_size=vocab_size, stats=stats)
-    if limit is not None:
-        samples = samples[:max(0, int(limit))]
+    samples = load_tokenized(path, tokenizer, max_len, vocab_size=vocab_size, stats=stats, limit=limit)
     if stats.get("skipped"):
         print(f"{stats['skipped']:,} of {stats['lines']:,} samples skipped (no two consecutive loss tokens)", file=log)
     if not samples:

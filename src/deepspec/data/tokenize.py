@@ -188,8 +188,9 @@ def _pretokenized(row: dict, where: str, max_len: int) -> TokenizedSample:
 
 
 def load_tokenized(path, tokenizer, max_len: int, vocab_size: int | None = None,
-                   stats: dict | None = None) -> list[TokenizedSample]:
-    """All usable samples of one JSONL file (or .jsonl.gz, or shard directory), in file order.
+                   stats: dict | None = None, limit: int | None = None) -> list[TokenizedSample]:
+    """All usable samples of one JSONL file (or .jsonl.gz, or shard directory), in file order; with
+    `limit`, the first `limit` of them (reading stops there: tokenizing 10k conversations takes ~25 s).
 
     Lines holding "input_ids" are pre-tokenized ({"id", "input_ids", "loss_mask"}); others are
     regenerated conversations ({"id", "conversations", "generation"}), tokenized with `tokenizer`.
@@ -202,6 +203,8 @@ def load_tokenized(path, tokenizer, max_len: int, vocab_size: int | None = None,
     out: list[TokenizedSample] = []
     seen: set[str] = set()
     skipped = lines = 0
+    if limit is not None and limit <= 0:
+        return out
     for where, row in iter_rows(path):
         lines += 1
         if "input_ids" in row:
@@ -225,6 +228,8 @@ def load_tokenized(path, tokenizer, max_len: int, vocab_size: int | None = None,
             skipped += 1
             continue
         out.append(s)
+        if limit is not None and len(out) >= limit:
+            break
     if lines == 0:
         raise DSparkError(f"training data {path} is empty")
     if stats is not None:

@@ -16,17 +16,17 @@ from .config import TrainConfig
 def load_samples(cfg: TrainConfig, tokenizer, vocab_size: int) -> tuple[list[TokenizedSample], dict]:
     stats: dict = {}
     samples: list[TokenizedSample] = []
-    for p in cfg.data.paths:
-        samples += load_tokenized(p, tokenizer, cfg.data.max_len, vocab_size, stats)
-    for p in cfg.data.tokenized:
-        samples += load_tokenized(p, None, cfg.data.max_len, vocab_size, stats)
+    sources = [(p, tokenizer) for p in cfg.data.paths] + [(p, None) for p in cfg.data.tokenized]
+    for p, tok in sources:
+        left = cfg.data.limit - len(samples) if cfg.data.limit else None
+        if left is not None and left <= 0:
+            break
+        samples += load_tokenized(p, tok, cfg.data.max_len, vocab_size, stats, limit=left)
     seen: set[str] = set()
     for s in samples:
         if s.id in seen:
             raise DSparkError(f"sample id {s.id!r} appears in more than one data file")
         seen.add(s.id)
-    if cfg.data.limit:
-        samples = samples[:cfg.data.limit]
     if not samples:
         files = ", ".join(cfg.data.paths + cfg.data.tokenized)
         raise DSparkError(f"no usable training samples in {files}: {stats.get('lines', 0)} lines, none with "
