@@ -18,8 +18,11 @@
 #                  its 200 held-out conversations (never trained on)
 #   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets
 #   speed          batch-1 greedy speed on the math and code sets (DSpark with its policy, n-gram, plain)
+#   profile        the target's steps-per-second table on this machine (what the dspark policy reads)
+#   sweep          the serving sweep, concurrency 1-32: policies none, fixed, mtp1 and dspark with the
+#                  2-layer DSpark (Fig. 7 / Fig. 8 shapes)
 source "$(dirname "$0")/common.sh"
-STEPS=${STEPS:-"cache train-dspark2 train-dspark1 train-dflash train-eagle3 curves calibrate eval speed"}
+STEPS=${STEPS:-"cache train-dspark2 train-dspark1 train-dflash train-eagle3 curves calibrate eval speed profile sweep"}
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
 CACHE=runs/cache/smollm2-135m-24k
 RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
@@ -69,6 +72,11 @@ PY
         --sets gsm8k,humaneval,math500,mbpp,livecodebench \
         --drafter runs/dspark2-smollm2-135m-24k/final@dspark --drafter runs/dspark1-smollm2-135m-24k/final@dspark \
         | tee runs/speed-smollm2-24k.md ;;
+    profile) dspark profile --threads "$THREADS" ;;
+    sweep)
+      dspark bench --threads "$THREADS" --drafter runs/dspark2-smollm2-135m-24k/final \
+        --policies none,fixed,mtp1,dspark --concurrency 1,2,4,8,16,32 --duration 20 --max-tokens 96 \
+        --output-dir runs/bench-smollm2-24k ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done
