@@ -297,7 +297,7 @@ def pack_model(model: torch.nn.Module, cache: Path | None = None, precision: str
 
 def pack_linears(module: torch.nn.Module) -> str:
     """Run the products of a trained fp32 module (a drafter next to a fast-precision target) on the
-    integer CPU runtime: every Linear whose shape the kernel takes gets a Q8_0 copy of its weight.
+    integer CPU runtime: every product whose shape the kernel takes reads a Q8_0 copy of its weight.
     A drafter's round at batch 1 is bound by reading its weights (~40 MB in fp32, ~11 MB in 8 bits)
     and the draft tokens are whatever it proposes: output stays lossless. Returns a one-line report."""
     # The fused products first: attention's q/k/v, the MLP's gate/up. At inference q, gate and up
