@@ -58,7 +58,7 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     """logits [R, V] -> the distribution tokens are drawn from, [R, V] fp32."""
     logits = logits.float()
     if params.greedy:
-        return _one_hot(argmax(logits), logits)
+        return _greedy(logits)[1]
     logits = logits / params.temperature
     vocab = logits.shape[-1]
     if params.top_k and params.top_k < vocab:
@@ -73,9 +73,10 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     return probs
 
 
-def _one_hot(tokens: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """The greedy distribution: 1 at each row's token, 0 elsewhere, shaped and typed as logits."""
-    return torch.zeros_like(logits).scatter_(-1, tokens[..., None], 1.0)
+def _greedy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 logits -> (each row's argmax, the greedy distribution: 1 there, 0 elsewhere)."""
+    tokens = argmax(logits)
+    return tokens, torch.zeros_like(logits).scatter_(-1, tokens[..., None], 1.0)
 
 
 def _nucleus(sorted_p: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -124,9 +125,7 @@ def _invert_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 def sample_logits(logits: torch.Tensor, params: SamplingParams,
                   generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Process and sample; returns (tokens [R], the probabilities they were drawn from [R, V])."""
-    if params.greedy:                 # the argmax once: the one-hot is built from it
-        logits = logits.float()
-        tokens = argmax(logits)
-        return tokens, _one_hot(tokens, logits)
+    if params.greedy:                 # one argmax: the one-hot is built from it
+        return _greedy(logits.float())
     probs = probabilities(logits, params)
     return sample(probs, generator), probs
