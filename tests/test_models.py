@@ -127,3 +127,33 @@ def test_smollm2_matches_transformers(smol):
         rel = (got - ref).abs().max() / ref.abs().max()
         assert rel < tolerance, rel
         assert (got.argmax(-1) == ref.argmax(-1)).float().mean() > agreement
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "shared", "per_sequence", "broadcast_rows"])
+def test_attend_training_path_matches_grouped_heads(mask_kind):
+    """Under autograd on a CPU, `attend` folds the query heads that share a key head into rows of
+    one head; outputs and gradients must equal the plain grouped-query computation."""
+    import torch.nn.functional as F
+
+    from dspark.models.layers import attend
+    torch.manual_seed(0)
+    b, hq, hkv, n, m, d = 2, 6, 2, 5, 9, 8
+    mask = {"none": None,
+            "shared": torch.rand(1, 1, n, m) > 0.3,
+            "per_sequence": torch.rand(b, 1, n, m) > 0.3,
+            "broadcast_rows": torch.rand(b, 1, 1, m) > 0.3}[mask_kind]
+    if mask is not None:
+        mask[..., 0] = True                      # every query sees at least one key
+    leaves = [torch.randn(b, h, rows, d, dtype=torch.float64, requires_grad=True)
+              for h, rows in ((hq, n), (hkv, m), (hkv, m))]
+    out = attend(*leaves, mask, 0.3)
+    grads = torch.autograd.grad(out.square().sum(), leaves)
+    q, k, v = (t.detach().requires_grad_() for t in leaves)
+    ref = F.scaled_dot_product_attention(q, k.repeat_interleave(hq // hkv, 1), v.repeat_interleave(hq // hkv, 1),
+                                         attn_mask=mask, scale=0.3)
+    ref_grads = torch.autograd.grad(ref.square().sum(), (q, k, v))
+    torch.testing.assert_close(out, ref)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r)
+    with torch.no_grad():                        # the inference path (enable_gqa) gives the same values
+        torch.testing.assert_close(attend(*leaves, mask, 0.3), ref.detach())
