@@ -468,6 +468,35 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path, env):
     assert len(read_log(tmp_path / "kill")) == 12
 
 
+def test_group_by_length_sampler():
+    """Grouped batches: every sample once per epoch, steps of similar lengths (only the step that
+    crosses an epoch's end mixes), the same order again from the seed and after a resume, and a
+    checkpoint of the other kind refused."""
+    from deepspec.train.data import EpochSampler
+    rng = random.Random(0)
+    n, batch = 1003, 16                          # 1003 = 62 batches + 11: the epoch ends mid-step
+    lengths = [rng.randint(10, 1024) for _ in range(n)]
+    s = EpochSampler(n, 5, lengths, batch)
+    steps = [s.take(batch) for _ in range(3 * n // batch + 1)]     # into a 4th epoch
+    for e in range(3):
+        assert sorted(i for b in steps for ep, i in b if ep == e) == list(range(n))
+    spreads = [max(lengths[i] for _, i in b) - min(lengths[i] for _, i in b) for b in steps]
+    mixed = [k for k, b in enumerate(steps) if len({ep for ep, _ in b}) > 1]
+    assert len(mixed) == 3 and all(spreads[k] <= 60 for k in range(len(steps)) if k not in mixed)
+    random_steps = [EpochSampler(n, 5).take(batch) for _ in range(1)]
+    assert max(lengths[i] for _, i in random_steps[0]) - min(lengths[i] for _, i in random_steps[0]) > 300
+    again = EpochSampler(n, 5, lengths, batch)
+    assert [again.take(batch) for _ in range(len(steps))] == steps
+    resumed = EpochSampler(n, 5, lengths, batch)
+    mid = EpochSampler(n, 5, lengths, batch)
+    for _ in range(70):
+        mid.take(batch)
+    resumed.load_state_dict(mid.state_dict())
+    assert [resumed.take(batch) for _ in range(len(steps) - 70)] == steps[70:]
+    with pytest.raises(DSparkError, match="group_by_length"):
+        EpochSampler(n, 5).load_state_dict(mid.state_dict())
+
+
 # --- held-out evaluation ----------------------------------------------------------------------
 
 HELD = {f"s{i:02d}" for i in range(28, 32)}   # [data] holdout = 4 of the 32 samples: the last 4

@@ -38,6 +38,8 @@ Example (configs/dspark-smollm2-135m.toml has the commented full version)::
     grad_accum = 1                  # micro-batches per step on each process (a micro-batch is one forward:
                                     # raise it when the sequences of one do not fit in memory)
     anchors_per_seq = 32            # blocks per sequence (<= 0: every valid anchor)
+    group_by_length = false         # steps of similar-length sequences: less padding of the context the
+                                    # blocks attend to (~half the attention at max_len 1024)
 
     [optimizer]
     lr = 6e-4
@@ -110,6 +112,7 @@ class BatchConfig(_Section):
     sequences: int = 8
     grad_accum: int = 1
     anchors_per_seq: int = 32
+    group_by_length: bool = False   # steps of similar-length sequences (less context padding; EpochSampler)
 
 
 class OptimizerConfig(_Section):

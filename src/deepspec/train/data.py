@@ -49,18 +49,47 @@ def derived_seed(*parts) -> int:
 
 class EpochSampler:
     """Deterministic epoch-wise shuffling; a step takes the next `n` (epoch, index) pairs, crossing
-    epoch boundaries without dropping or repeating anything. State: (epoch, offset)."""
+    epoch boundaries without dropping or repeating anything. State: (epoch, offset).
 
-    def __init__(self, num_samples: int, seed: int):
+    With `lengths` and `batch` (group by length), an epoch's order is still a random permutation,
+    cut into megabatches of GROUP_BATCHES batches; each megabatch is sorted by length and cut into
+    batches of `batch` consecutive samples, and the batches are shuffled. A step's sequences then
+    have similar lengths, so the context they are padded to (and the attention over it) shrinks:
+    with random batches of 16 the longest sequence is usually near max_len."""
+
+    GROUP_BATCHES = 64
+
+    def __init__(self, num_samples: int, seed: int, lengths: list[int] | None = None, batch: int = 0):
+        if lengths is not None and len(lengths) != num_samples:
+            raise ValueError(f"{len(lengths)} lengths for {num_samples} samples")
         self.n, self.seed = num_samples, seed
+        self.lengths, self.batch = (lengths, batch) if lengths is not None and batch > 0 else (None, 0)
         self.epoch, self.offset = 0, 0
         self._perm: tuple[int, list[int]] | None = None
 
     def permutation(self, epoch: int) -> list[int]:
         if self._perm is None or self._perm[0] != epoch:
             g = torch.Generator().manual_seed(derived_seed("sampler", self.seed, epoch))
-            self._perm = (epoch, torch.randperm(self.n, generator=g).tolist())
+            perm = torch.randperm(self.n, generator=g).tolist()
+            if self.lengths is not None:
+                # steps take `batch` consecutive samples of the stream across epochs: the first
+                # `head` of this epoch complete the step that began in the previous one
+                head = (-epoch * self.n) % self.batch
+                perm = perm[:head] + self._grouped(perm[head:], g)
+            self._perm = (epoch, perm)
         return self._perm[1]
+
+    def _grouped(self, perm: list[int], g: torch.Generator) -> list[int]:
+        size = self.batch * self.GROUP_BATCHES
+        out: list[int] = []
+        for start in range(0, len(perm), size):
+            mega = sorted(perm[start:start + size], key=lambda i: -self.lengths[i])   # stable: ties keep perm order
+            full = len(mega) // self.batch * self.batch
+            batches = [mega[i:i + self.batch] for i in range(0, full, self.batch)]
+            for j in torch.randperm(len(batches), generator=g).tolist():
+                out += batches[j]
+            out += mega[full:]      # a short last batch (the epoch's end) stays last: steps stay aligned
+        return out
 
     def take(self, count: int) -> list[tuple[int, int]]:
         out = []
@@ -76,9 +105,14 @@ class EpochSampler:
         return self.epoch + self.offset / self.n
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "offset": self.offset, "seed": self.seed, "num_samples": self.n}
+        return {"epoch": self.epoch, "offset": self.offset, "seed": self.seed, "num_samples": self.n,
+                "group_by_length": self.batch}
 
     def load_state_dict(self, st: dict) -> None:
+        if int(st.get("group_by_length", 0)) != self.batch:
+            raise DSparkError(f"the checkpoint's sampler {'grouped' if st.get('group_by_length') else 'did not group'} "
+                              f"batches by length, this config {'does' if self.batch else 'does not'} "
+                              f"([batch] group_by_length): the sample order would change; use --resume never")
         self.epoch, self.offset = int(st["epoch"]), int(st["offset"])
 
 

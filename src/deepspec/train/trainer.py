@@ -195,7 +195,8 @@ class Trainer:
             write_text_atomic(self.out / HELDOUT_FILE, json.dumps([x.id for x in self.heldout]) + "\n")
         self.log(f"{n} training samples" + (f" + {h} held out" if h else "") + f" ({stats.get('skipped', 0)} "
                  f"skipped without loss tokens), {sum(len(s) for s in self.samples):,} training tokens")
-        self.sampler = EpochSampler(len(self.samples), cfg.seed)
+        lengths = [len(s) for s in self.samples] if cfg.batch.group_by_length else None
+        self.sampler = EpochSampler(len(self.samples), cfg.seed, lengths, cfg.batch.sequences)
         steps = cfg.schedule.total_steps or math.ceil(cfg.schedule.epochs * len(self.samples) / cfg.batch.sequences)
         self.total_steps = max(1, int(steps))
 
