@@ -94,9 +94,9 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
            scale: float, softcap: float | None = None) -> torch.Tensor:
     """The one attention. q [B, Hq, n, D]; k, v [B, Hkv, m, D]; mask bool [B|1, 1|Hq, n, m]
     (True = may attend) or None for "everything". Returns [B, Hq, n, D]."""
+    b, hq, n, d = q.shape
+    rep = hq // k.shape[1]
     if softcap is None:
-        b, hq, n, d = q.shape
-        rep = hq // k.shape[1]
         if (rep > 1 and q.device.type == "cpu" and q.requires_grad and torch.is_grad_enabled()
                 and (mask is None or mask.shape[1] == 1)):
             # Training on a CPU: the query heads that share a key head become more rows of one head
@@ -108,7 +108,6 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
             return F.scaled_dot_product_attention(qf, k, v, attn_mask=mf, scale=scale).view(b, hq, n, d)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=rep > 1)
     # Logit soft-capping (Gemma 2 style) has no fused kernel: spell it out.
-    rep = q.shape[1] // k.shape[1]
     k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale
     scores = softcap * torch.tanh(scores / softcap)
