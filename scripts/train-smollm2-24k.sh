@@ -9,21 +9,23 @@
 # Steps:
 #   cache          q8 target features of every regenerated conversation (scripts/regen-smollm2-24k.sh
 #                  grows the data; a rerun adds only conversations that are not cached yet)
-#   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml)
+#   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml): the candidate
+#                  default drafter, so it is calibrated and timed before the other drafters train
+#   calibrate      STS + bias for the 2-layer DSpark, sampled and greedy regimes, on the prompts of
+#                  its 200 held-out conversations (never trained on)
+#   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
+#                  policy, n-gram, plain); rerun it once train-dspark1 has finished to add that run
 #   train-dflash   DFlash at the DSpark run's depth and steps;  train-eagle3  Eagle3 round 2
 #   train-dspark1  DSpark, 1 draft layer, for the same wall time (steps x 1.5: a 1-layer step costs
 #                  2.15 s against 3.2 s for 2 layers here); last of the trainings: the comparison
 #                  the issue asks for, after the three drafters Table 1 needs
 #   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
-#   calibrate      STS + bias for the 2-layer DSpark, sampled and greedy regimes, on the prompts of
-#                  its 200 held-out conversations (never trained on)
 #   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets
-#   speed          batch-1 greedy speed on the math and code sets (DSpark with its policy, n-gram, plain)
 #   profile        the target's steps-per-second table on this machine (what the dspark policy reads)
 #   sweep          the serving sweep, concurrency 1-32: policies none, fixed, mtp1 and dspark with the
 #                  2-layer DSpark (Fig. 7 / Fig. 8 shapes)
 source "$(dirname "$0")/common.sh"
-STEPS=${STEPS:-"cache train-dspark2 train-dflash train-eagle3 train-dspark1 curves calibrate eval speed profile sweep"}
+STEPS=${STEPS:-"cache train-dspark2 calibrate speed train-dflash train-eagle3 train-dspark1 curves eval profile sweep"}
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
 CACHE=runs/cache/smollm2-135m-24k
 RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
@@ -69,10 +71,13 @@ PY
           --out "runs/eval-smollm2-24k-t$t"
       done ;;
     speed)
+      # the DSpark runs that have finished (the 2-layer one first: it is the candidate default drafter)
+      SPEED=()
+      for r in runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k; do
+        [ -d "$r/final" ] && SPEED+=(--drafter "$r/final@dspark")
+      done
       python benchmarks/decode_speed.py --threads "$THREADS" --prompts 10 --max-new-tokens 128 \
-        --sets gsm8k,humaneval,math500,mbpp,livecodebench \
-        --drafter runs/dspark2-smollm2-135m-24k/final@dspark --drafter runs/dspark1-smollm2-135m-24k/final@dspark \
-        | tee runs/speed-smollm2-24k.md ;;
+        --sets gsm8k,humaneval,math500,mbpp,livecodebench "${SPEED[@]}" | tee runs/speed-smollm2-24k.md ;;
     profile) dspark profile --threads "$THREADS" ;;
     sweep)
       dspark bench --threads "$THREADS" --drafter runs/dspark2-smollm2-135m-24k/final \
