@@ -307,6 +307,24 @@ def test_interrupted_build_resumes_identically(model, samples, tmp_path, dtype, 
         _build(model, samples, out, dtype=torch.bfloat16)
 
 
+def test_products_are_recorded_and_never_mixed(model, samples, tmp_path):
+    """The arithmetic of the target's products is part of a cache's settings: a resume with another
+    one is refused; a cache from before it was recorded (made without bf16 products, which came
+    later) resumes, except with bf16 products."""
+    out = tmp_path / "c"
+    with pytest.raises(KeyboardInterrupt):
+        _build(model, samples, out, source=_Dies(model, die_at=3), products="int8")
+    m = json.loads((out / MANIFEST).read_text())
+    assert m["target_products"] == "int8" and m["shards"] and not m["complete"]
+    with pytest.raises(DSparkError, match="target_products"):
+        _build(model, samples, out, products="bf16")
+    del m["target_products"]                      # as written before the products were recorded
+    (out / MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(DSparkError, match="target_products"):
+        _build(model, samples, out, products="bf16 from 32 rows, int8 below")
+    assert _build(model, samples, out, products="int8")["complete"]
+
+
 # --- CLI -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -358,10 +376,13 @@ def test_cli_build_matches_online(target_dir, data_file, tmp_path, capsys):
     from deepspec.data.tokenize import load_tokenized
     out = tmp_path / "cache"
     assert _cli(["cache", "--target", str(target_dir), "--data", str(data_file), "--taps", "0,1,3",
-                 "--out", str(out), "--shard-tokens", "50", "--no-progress", "--limit", "9"]) == 0
+                 "--out", str(out), "--shard-tokens", "50", "--no-progress", "--limit", "9",
+                 "--products", "int8"]) == 0
     text = capsys.readouterr().out
     assert text.index("bytes/token") < text.index("cache written")      # estimate first
     target = load_target(str(target_dir), tokenizer=False)
+    fast = target.model.runtime is not None
+    assert json.loads((out / MANIFEST).read_text())["target_products"] == ("int8" if fast else "torch float32")
     samples = load_tokenized(data_file, None, 768)[:9]
     cached = CachedFeatures(out, target=target, tap_layers=TAPS)
     assert cached.manifest["dtype"] == "bfloat16" and cached.manifest["target"]["name"] == target_dir.name
@@ -372,6 +393,16 @@ def test_cli_build_matches_online(target_dir, data_file, tmp_path, capsys):
         torch.testing.assert_close(f.hidden.float(), ref.hidden, rtol=2 ** -8, atol=1e-6)
     n = sum(len(s.input_ids) for s in samples)
     assert _shard_bytes(out) == estimate_bytes(n, 64, 3, "bfloat16")
+    # the default (auto) takes bf16 products where the CPU multiplies bf16 natively: the same features
+    # to bf16 precision, and the manifest says which products made them
+    from dspark.models.runtime import cpu_has_bf16
+    auto = tmp_path / "auto"
+    assert _cli(["cache", "--target", str(target_dir), "--data", str(data_file), "--taps", "0,1,3",
+                 "--out", str(auto), "--no-progress", "--limit", "9"]) == 0
+    products = json.loads((auto / MANIFEST).read_text())["target_products"]
+    assert products.startswith("bf16") == (fast and cpu_has_bf16())
+    for f, ref in zip(CachedFeatures(auto)(samples), online):
+        torch.testing.assert_close(f.taps.float(), ref.taps, rtol=0.05, atol=0.05 * ref.taps.abs().max().item())
     # a wrong tap list for the target is a clear error
     assert _cli(["cache", "--target", str(target_dir), "--data", str(data_file), "--taps", "0,9",
                  "--out", str(tmp_path / "x"), "--dry-run"]) == 2

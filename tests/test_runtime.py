@@ -254,6 +254,32 @@ def test_fast_runtime_follows_the_exact_forward():
     assert (fast_logits - ref).abs().max() <= 0.05 * ref.abs().max() and agree >= 0.9
 
 
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_bf16_products_run_many_rows_only(arch):
+    """use_bf16_products (feature caching): forwards of at least min_rows rows multiply in bf16 and
+    stay the same model (as close to the fp32 reference as 8-bit activations); smaller forwards keep
+    the integer kernel's bits; it turns on where the CPU multiplies bf16 natively, and only there."""
+    toks, ctx = list(range(3, 40)), list(range(3, 12))
+
+    def logits(model, rows):
+        cache = model.new_cache(1, 64)
+        return model(FlatBatch.build([(0, 0, rows)], "cpu"), cache).logits
+
+    fast, bulk, exact = (packed_tiny(arch, seed=2) for _ in range(3))
+    exact.runtime = None
+    with packed.kernel_rows(0):
+        ref = logits(exact, toks)
+    assert runtime.use_bf16_products(bulk, min_rows=16) == runtime.cpu_has_bf16()
+    assert runtime.use_bf16_products(bulk, min_rows=16, native_only=False)
+    assert runtime.use_bf16_products(exact, native_only=False) is False      # no fast runtime: unchanged
+    assert torch.equal(logits(bulk, ctx), logits(fast, ctx)), "fewer rows than min_rows: integer kernel"
+    got, int8 = logits(bulk, toks), logits(fast, toks)
+    assert not torch.equal(got, int8), "a 37-row forward ran on bf16 products"
+    err_bf16, err_int8 = (got - ref).abs().max(), (int8 - ref).abs().max()
+    assert err_bf16 <= 0.02 * ref.abs().max() and err_bf16 <= 3 * err_int8, (err_bf16, err_int8)
+    assert (got.argmax(-1) == ref.argmax(-1)).float().mean() >= 0.9
+
+
 def test_thread_count_follows_torch():
     rt = runtime.lib()
     saved = torch.get_num_threads()

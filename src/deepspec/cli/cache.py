@@ -37,6 +37,11 @@ def add_arguments(p) -> None:
     p.add_argument("--target-dtype", default="float32", help="dtype the target runs in (default: float32)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     add_precision_argument(p)
+    p.add_argument("--products", choices=["auto", "int8", "bf16"], default="auto",
+                   help="arithmetic of the target's many-row products in the fast precision: int8 (the integer "
+                        "kernel decoding uses), bf16 (oneDNN; ~1.5x faster caching on CPUs with AMX / AVX-512 "
+                        "BF16, features within a few %% of int8's and closer to fp32's), or auto (default): bf16 "
+                        "where the CPU multiplies bf16 natively")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -51,6 +56,21 @@ def parse_taps(text: str | None, num_layers: int) -> list[int]:
     if not taps or len(set(taps)) != len(taps) or any(not 0 <= t < num_layers for t in taps):
         raise DSparkError(f"--taps {text!r}: give distinct layers of the {num_layers}-layer target (0..{num_layers - 1})")
     return taps
+
+
+def _choose_products(model, choice: str) -> str:
+    """Turn on bf16 products where asked (or, for auto, where they pay); returns the arithmetic the
+    target's products run in: int8 / bf16 on the fast runtime, else torch's (the model's dtype)."""
+    from dspark.models import runtime
+    if model.runtime is None:
+        if choice == "bf16":
+            raise DSparkError("--products bf16 needs the fast precision of a packed (GGUF) target on the CPU")
+        return f"torch {str(model.dtype).removeprefix('torch.')}"
+    if choice == "int8" or (choice == "auto" and not runtime.cpu_has_bf16()):
+        return "int8"
+    if not runtime.use_bf16_products(model):
+        raise DSparkError("--products bf16: this CPU has no native bf16 (AVX-512 BF16 / AMX)")
+    return f"bf16 from {runtime.BF16_MIN_ROWS} rows, int8 below"
 
 
 def _needs_tokenizer(path: str) -> bool:
@@ -104,8 +124,10 @@ def run(args) -> int:
     taps = parse_taps(args.taps, target.config.num_layers)
     samples = _load_samples(args.data, target.tokenizer, args.max_len, args.limit, target.config.vocab_size,
                             sys.stdout)
+    products = _choose_products(target.model, args.products)
+    print(f"target products: {products}")
     source = OnlineFeatures(target.model, taps, token_budget=args.batch_tokens)
     build_cache(samples, source, args.out, target_fingerprint(target, taps), dtype=dtype_s,
                 shard_tokens=args.shard_tokens, batch_tokens=args.batch_tokens,
-                progress=not args.no_progress, log=sys.stdout)
+                progress=not args.no_progress, log=sys.stdout, products=products)
     return 0

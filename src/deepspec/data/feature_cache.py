@@ -318,14 +318,16 @@ def _check_sample(s) -> None:
 
 def build_cache(samples: Sequence, feature_source: Callable, out_dir: str | Path, target_fingerprint: dict | Any,
                 dtype: str | torch.dtype = torch.bfloat16, shard_tokens: int | None = None,
-                batch_tokens: int = 8192, progress: bool = True, log=None) -> dict:
+                batch_tokens: int = 8192, progress: bool = True, log=None, products: str | None = None) -> dict:
     """Compute features for `samples` (TokenizedSample list) with `feature_source` (an
     OnlineFeatures or anything with its call signature and `tap_layers`) and store them in
     `out_dir`. Resumes a partial cache in `out_dir` built with the same settings; returns the
     final manifest. `target_fingerprint`: a dict as `target_fingerprint()` returns (tap layers are
     taken from the feature source), or a Target / TargetModel / ModelConfig. `shard_tokens`: most
     tokens per shard (default: about 1 GiB of features per shard). `batch_tokens`: most tokens per
-    feature_source call. `log`: where the estimate and messages go (default stderr)."""
+    feature_source call. `log`: where the estimate and messages go (default stderr). `products`: the
+    arithmetic the target's products ran in (e.g. "int8", "bf16"), recorded so that a resume cannot
+    mix two; None records nothing."""
     log = log or sys.stderr
     out = Path(out_dir)
     taps = [int(t) for t in feature_source.tap_layers]
@@ -352,6 +354,8 @@ def build_cache(samples: Sequence, feature_source: Callable, out_dir: str | Path
     settings = {"format": FORMAT, "format_version": FORMAT_VERSION, "target": fp, "tap_layers": taps,
                 "hidden_size": hidden, "dtype": dtype_s, "shard_tokens": shard_tokens,
                 "bytes_per_token": per_tok, "arrays": specs}
+    if products is not None:
+        settings["target_products"] = products
     manifest = _resume_or_start(out, settings, log)
     done = {sid for sid in manifest["samples"]}
     todo = [s for s in samples if s.id not in done]
@@ -407,7 +411,10 @@ def _normalize_fp(fp, taps: list[int]) -> dict:
 def _resume_or_start(out: Path, settings: dict, log) -> dict:
     if (out / MANIFEST).exists():
         old = read_manifest(out)
-        diffs = [k for k in settings if old.get(k) != settings[k]]
+        # A cache from before the products were recorded ("target_products" absent) was made without
+        # bf16 products (they came later): it resumes, except with them.
+        legacy_ok = "target_products" not in old and not str(settings.get("target_products", "")).startswith("bf16")
+        diffs = [k for k in settings if old.get(k) != settings[k] and not (k == "target_products" and legacy_ok)]
         if diffs:
             detail = "; ".join(f"{k}: existing {old.get(k)!r} vs now {settings[k]!r}" for k in diffs)
             raise DSparkError(f"{out} already holds a feature cache built with other settings ({detail}); "

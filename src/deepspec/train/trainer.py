@@ -86,7 +86,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "bf16"
-    return "bf16" if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    from dspark.models.runtime import cpu_has_bf16
+    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
 
 
 # --- the forward that DDP wraps ----------------------------------------------------------------
