@@ -417,6 +417,8 @@ def _resume_or_start(out: Path, settings: dict, log) -> dict:
         diffs = [k for k in settings if old.get(k) != settings[k] and not (k == "target_products" and legacy_ok)]
         if diffs:
             detail = "; ".join(f"{k}: existing {old.get(k)!r} vs now {settings[k]!r}" for k in diffs)
+            if "target_products" in diffs:
+                detail += " (deepspec cache --products int8 or bf16 chooses the products)"
             raise DSparkError(f"{out} already holds a feature cache built with other settings ({detail}); "
                               f"use another output directory or delete it")
         if old["shards"] and not old.get("complete"):
