@@ -66,10 +66,12 @@ def _choose_products(model, choice: str) -> str:
         if choice == "bf16":
             raise DSparkError("--products bf16 needs the fast precision of a packed (GGUF) target on the CPU")
         return f"torch {str(model.dtype).removeprefix('torch.')}"
-    if choice == "int8" or (choice == "auto" and not runtime.cpu_has_bf16()):
+    if choice == "int8":
         return "int8"
-    if not runtime.use_bf16_products(model):
-        raise DSparkError("--products bf16: this CPU has no native bf16 (AVX-512 BF16 / AMX)")
+    if not runtime.use_bf16_products(model):      # no native bf16 here
+        if choice == "bf16":
+            raise DSparkError("--products bf16: this CPU has no native bf16 (AVX-512 BF16 / AMX)")
+        return "int8"
     return f"bf16 from {runtime.BF16_MIN_ROWS} rows, int8 below"
 
 

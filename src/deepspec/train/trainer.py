@@ -110,8 +110,8 @@ class TrainForward(nn.Module):
             for tokens, taps, anchors in items:
                 # training-time test: row t = anchor - 1, step k predicts tokens[t + 2 + k]
                 h = d.forward_train(tokens, taps, steps=d.gamma, return_hidden=True)     # [g, T, H]
-                # contiguous: a transposed view would send any LM head through matmul's batched
-                # path, which copies the head weight once per anchor (DraftHead also guards this)
+                # contiguous: a transposed view would send the LM head (full or draft vocabulary)
+                # through matmul's batched path, which copies the head weight once per anchor
                 hs = h[:, anchors - 1].transpose(0, 1).contiguous()                     # [A, g, H]
                 out.append((d.head_logits(hs), None))
             return out

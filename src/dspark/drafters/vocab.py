@@ -115,11 +115,7 @@ class DraftHead:
         from ..models.runtime import packed_linear
         w = target_model.lm_head.weight
         if torch.is_grad_enabled():
-            rows = w.index_select(0, target_ids(d2t).to(w.device))
-            # As 2-D rows: for a non-contiguous [A, g, H] input (Eagle3's anchors x steps) matmul
-            # would copy the [V', H] weight once per A (the bmm path), half of an Eagle3 step.
-            x = hidden.to(w.dtype)
-            return F.linear(x.reshape(-1, x.shape[-1]), rows).float().view(*x.shape[:-1], rows.shape[0])
+            return F.linear(hidden.to(w.dtype), w.index_select(0, target_ids(d2t).to(w.device))).float()
         key = (w.data_ptr(), w._version, w.dtype, w.device, d2t.data_ptr(), d2t._version, self.pack)
         if key != self._key:
             with torch.inference_mode(False):   # a normal tensor: packed copies check its version
