@@ -149,6 +149,19 @@ def test_config_unknown_key_names_key_and_section(tmp_path, env):
     assert cfg.loss_alphas().as_dict() == {"ce": 0.1, "l1": 0.9, "bce": 1.0, "soft_ce": 0.0}
 
 
+def test_committed_configs_load():
+    """Every recipe in configs/ passes the schema (the pipelines would otherwise fail hours in, at
+    the step that reads it), with the overrides the pipeline scripts apply to them."""
+    paths = sorted((REPO / "configs").glob("*.toml"))
+    assert len(paths) >= 5
+    for p in paths:
+        cfg = load_config(p)
+        assert cfg.algorithm in ("dspark", "dflash", "eagle3", "mtp") and cfg.schedule.total_steps > 0, p
+    one = load_config(REPO / "configs/dspark2-smollm2-135m-24k.toml",
+                      ["drafter.num_layers=1", "out_dir=runs/x", "schedule.total_steps=6750"])
+    assert one.drafter["num_layers"] == 1 and one.schedule.total_steps == 6750
+
+
 def test_cli_bad_input_one_line_exit_2(tmp_path, env, capsys):
     cfg = write_config(tmp_path / "bad.toml", env, batch={"bogus": 1})
     assert deepspec_main(["train", "--config", str(cfg)]) == 2
