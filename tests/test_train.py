@@ -25,6 +25,7 @@ from deepspec.train import losses
 from deepspec.train.config import load_config
 from deepspec.train.trainer import STATE_FILE, THROTTLE_ENV, Trainer
 from dspark.batch import FlatBatch
+from dspark.drafters import TRAINED
 from dspark.drafters.checkpoint import load_drafter
 from dspark.errors import DSparkError
 from dspark.models.config import ModelConfig
@@ -156,7 +157,7 @@ def test_committed_configs_load():
     assert len(paths) >= 5
     for p in paths:
         cfg = load_config(p)
-        assert cfg.algorithm in ("dspark", "dflash", "eagle3", "mtp") and cfg.schedule.total_steps > 0, p
+        assert cfg.algorithm in TRAINED and cfg.schedule.total_steps > 0, p
     one = load_config(REPO / "configs/dspark2-smollm2-135m-24k.toml",
                       ["drafter.num_layers=1", "out_dir=runs/x", "schedule.total_steps=6750"])
     assert one.drafter["num_layers"] == 1 and one.schedule.total_steps == 6750
