@@ -71,10 +71,12 @@ PY
           --out "runs/eval-smollm2-24k-t$t"
       done ;;
     speed)
-      # the DSpark runs that have finished (the 2-layer one first: it is the candidate default drafter)
-      SPEED=()
+      # the DSpark runs that have finished (the 2-layer one first: it is the candidate default
+      # drafter), each with the whole block verified (fixed) and with its policy, and n-gram lookup
+      # with the dspark policy too: which policy `auto` should pick for which drafter
+      SPEED=(--drafter ngram@dspark)
       for r in runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k; do
-        [ -d "$r/final" ] && SPEED+=(--drafter "$r/final@dspark")
+        [ -d "$r/final" ] && SPEED+=(--drafter "$r/final" --drafter "$r/final@dspark")
       done
       python benchmarks/decode_speed.py --threads "$THREADS" --prompts 10 --max-new-tokens 128 \
         --sets gsm8k,humaneval,math500,mbpp,livecodebench "${SPEED[@]}" | tee runs/speed-smollm2-24k.md ;;

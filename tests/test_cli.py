@@ -127,7 +127,7 @@ def test_help_lists_choices_and_ends_cleanly(capsys):
             main([*argv, "--help"])
         assert e.value.code == 0
         return capsys.readouterr().out
-    assert all(p in help_of(dspark_main, "generate") for p in POLICIES)
+    assert all(p in help_of(dspark_main, "generate") for p in [*POLICIES, "auto"])
     out = help_of(dspark_main, "pull")
     assert "smollm2-135m" in out and "gemma3-270m" in out
     out = help_of(deepspec_main)

@@ -108,6 +108,27 @@ def test_none_policy_never_drafts():
     assert drafter.calls == 0 and engine.stats.rounds > 0
 
 
+def test_auto_policy_follows_the_drafter():
+    """`auto` (generate's default) is the hardware-aware policy exactly for drafters with a
+    confidence head; each policy it resolves to is one the lossless tests above run."""
+    from dspark.errors import DSparkError
+    from dspark.schedule import make_policy, resolve_policy
+    model = tiny_model("llama")
+    want = {"none": Drafter(), "fixed": NgramDrafter(gamma=4),
+            "dspark": random_trained_drafter("dspark", model, markov_rank=8)}
+    for trained in ("dflash", "eagle3", "mtp"):
+        want[f"fixed ({trained})"] = random_trained_drafter(trained, model, gamma=1 if trained == "mtp" else 3)
+    want["fixed (dspark without a confidence head)"] = random_trained_drafter(
+        "dspark", model, markov_rank=8, enable_confidence_head=False)
+    for policy, drafter in want.items():
+        expected = policy.split()[0]
+        assert resolve_policy("auto", drafter) == expected and expected in POLICIES
+        assert make_policy("auto", drafter).name == expected
+        assert resolve_policy("mtp1", drafter) == "mtp1"     # any named policy passes through
+    with pytest.raises(DSparkError, match="unknown policy 'warp'"):
+        resolve_policy("warp", want["dspark"])
+
+
 SAMPLING = {"t1": SamplingParams(1.0, seed=11), "t1-top-p": SamplingParams(1.0, top_p=0.9, seed=12)}
 SAMPLE_DRAFTERS = {
     "none": lambda m: Drafter(),

@@ -16,6 +16,9 @@ output would no longer follow the target distribution:
                 jagged SPS curve is safe there); this step verifies its K most confident prefix
                 tokens (top-K in descending a_{r,j}, again never looking below x_k to decide x_k).
 
+  auto          per drafter: dspark for a drafter with a confidence head, fixed otherwise (none
+                without a drafter); see resolve_policy
+
 Requests whose drafter has no confidence head use the running prefix-survival rates of past
 rounds as a_{r,j}: they do not depend on the current drafts at all.
 
@@ -288,12 +291,29 @@ POLICIES: dict[str, type[Policy]] = {c.name: c for c in (NoSpeculation, Policy, 
 SPS_POLICIES = tuple(n for n, c in POLICIES.items() if c.uses_sps)   # the policies that read an SPS table
 
 
-def check_policy(name: str) -> str:
-    if name not in POLICIES:
-        raise DSparkError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+# `auto` is not a policy of its own but a choice per drafter: the hardware-aware policy for a drafter
+# with a confidence head (it ranks drafts by their calibrated survival), the whole block otherwise
+# (n-gram lookup: its running survival rates gain nothing over verifying the whole block). What
+# decided this at batch 1 on CPU: RESULTS.md "Which policy for which drafter".
+AUTO = "auto"
+
+
+def check_policy(name: str, auto: bool = False) -> str:
+    if name not in POLICIES and not (auto and name == AUTO):
+        choices = [*POLICIES, AUTO] if auto else list(POLICIES)
+        raise DSparkError(f"unknown policy {name!r}; choose one of {', '.join(choices)}")
     return name
+
+
+def resolve_policy(name: str, drafter) -> str:
+    """The policy `name` means for `drafter` (only `auto` depends on the drafter)."""
+    if check_policy(name, auto=True) != AUTO:
+        return name
+    if getattr(drafter, "gamma", 0) == 0:
+        return "none"
+    return "dspark" if getattr(drafter, "has_confidence", False) else "fixed"
 
 
 def make_policy(name: str, drafter=None, sps_table: SPSTable | None = None, threshold: float = 0.5) -> Policy:
     gamma = getattr(drafter, "gamma", 0) or 1
-    return POLICIES[check_policy(name)].build(gamma, sps_table or SPSTable.flat(), threshold)
+    return POLICIES[resolve_policy(name, drafter)].build(gamma, sps_table or SPSTable.flat(), threshold)

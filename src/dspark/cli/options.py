@@ -38,16 +38,18 @@ def add_sampling_arguments(p: argparse.ArgumentParser, temperature: float = 0.0,
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
 
 
-# One default for every command that decodes (generate, eval, serve): `fixed` verifies the whole
-# block, which needs no SPS profile; the hardware-aware `dspark` policy is one flag away and
-# profiles the machine once (see `dspark profile`).
+# `deepspec eval` measures acceptance over the whole block (`fixed`, nothing to profile); `generate`
+# picks per drafter (`auto`: the hardware-aware policy for a drafter with a confidence head, which
+# profiles the machine once, see `dspark profile`); `serve` schedules a batch (`dspark`).
 DEFAULT_POLICY = "fixed"
 
 
-def add_policy_argument(p: argparse.ArgumentParser, default: str = DEFAULT_POLICY) -> None:
-    from ..schedule import POLICIES
-    p.add_argument("--policy", default=default, choices=list(POLICIES), metavar="POLICY",
-                   help=f"verification policy: {', '.join(POLICIES)} (default: %(default)s; "
+def add_policy_argument(p: argparse.ArgumentParser, default: str = DEFAULT_POLICY, auto: bool = False) -> None:
+    """auto: also offer `auto`, which the command resolves per drafter (schedule.resolve_policy)."""
+    from ..schedule import AUTO, POLICIES
+    choices = [*POLICIES, AUTO] if auto else list(POLICIES)
+    p.add_argument("--policy", default=default, choices=choices, metavar="POLICY",
+                   help=f"verification policy: {', '.join(choices)} (default: %(default)s; "
                         f"see schedule.py)")
 
 

@@ -8,6 +8,7 @@ import socket
 import sys
 
 from ..errors import DSparkError
+from ..schedule import resolve_policy
 from .options import (add_policy_argument, add_target_arguments, load_target_and_drafter, setup_torch,
                       sps_table)
 
@@ -20,7 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("--port", type=int, default=8000, help="TCP port, 1-65535 (default: %(default)s)")
     # Serving defaults to the hardware-aware scheduler: with many requests in flight it chooses
     # how much of each block to verify, which is where it pays; batch-1 commands default to `fixed`.
-    add_policy_argument(p, default="dspark")
+    add_policy_argument(p, default="dspark", auto=True)
     p.add_argument("--api-key", default=os.environ.get("DSPARK_API_KEY"),
                    help="require 'Authorization: Bearer KEY' on /v1 (default: $DSPARK_API_KEY, else none)")
     p.add_argument("--max-batch", type=int, default=8, help="concurrent sequences / KV-cache slots (default: 8)")
@@ -67,6 +68,7 @@ def run(args) -> int:
     setup_torch(args)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()))
     target, drafter = load_target_and_drafter(args)
+    args.policy = resolve_policy(args.policy, drafter)
     max_len = min(args.max_len, target.config.max_position_embeddings)
     cfg = EngineConfig(max_batch=args.max_batch, max_len=max_len, prefill_chunk=args.prefill_chunk,
                        policy=args.policy)

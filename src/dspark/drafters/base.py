@@ -69,6 +69,9 @@ class Drafter:
     # The drafter builds state from every position the target processes (observe); False when it
     # reads only seq.tokens, so the engine may skip a prompt prefix still in the cache.
     observes_positions = False
+    # The drafter predicts, per draft, whether it will survive (a confidence head): the scheduler's
+    # `auto` policy reads this to choose the hardware-aware policy (schedule.resolve_policy).
+    has_confidence = False
 
     def start(self, seq: Sequence) -> None:
         """A new request was admitted (before its prefill)."""
