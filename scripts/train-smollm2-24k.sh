@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 15's drafters for SmolLM2-135M-Instruct on the 24k-conversation data, end to end. Every step
 # resumes: rerun the script after an interruption (or on a new machine, after `git pull`) and it
-# continues where it stopped; steps that already finished are skipped.
+# continues where it stopped. The cache and training steps resume themselves; every other step,
+# once it has finished, leaves a mark in runs/done-smollm2-24k/ and a rerun of the whole script
+# skips it (naming steps in STEPS always runs them).
 #
 #   scripts/train-smollm2-24k.sh                                  # everything (~a day of 2 CPU cores)
 #   STEPS="cache train-dspark2" scripts/train-smollm2-24k.sh      # a subset
@@ -15,17 +17,21 @@
 #                  its 200 held-out conversations (never trained on)
 #   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
 #                  policy, n-gram, plain); rerun it once train-dspark1 has finished to add that run
+#   profile        the target's steps-per-second table on this machine (what the dspark policy reads)
+#   sweep          the serving sweep, concurrency 1-32: policies none, fixed, mtp1 and dspark with the
+#                  2-layer DSpark (Fig. 7 / Fig. 8 shapes); it needs only that drafter, so it runs
+#                  before the day of training the comparison drafters takes
 #   train-dflash   DFlash at the DSpark run's depth and steps;  train-eagle3  Eagle3 round 2
 #   train-dspark1  DSpark, 1 draft layer, for the same wall time (steps x 1.5: a 1-layer step costs
 #                  2.15 s against 3.2 s for 2 layers here); last of the trainings: the comparison
 #                  the issue asks for, after the three drafters Table 1 needs
 #   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
 #   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets
-#   profile        the target's steps-per-second table on this machine (what the dspark policy reads)
-#   sweep          the serving sweep, concurrency 1-32: policies none, fixed, mtp1 and dspark with the
-#                  2-layer DSpark (Fig. 7 / Fig. 8 shapes)
 source "$(dirname "$0")/common.sh"
-STEPS=${STEPS:-"cache train-dspark2 calibrate speed train-dflash train-eagle3 train-dspark1 curves eval profile sweep"}
+SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
+STEPS=${STEPS:-"cache train-dspark2 calibrate speed profile sweep train-dflash train-eagle3 train-dspark1 curves eval"}
+DONE=runs/done-smollm2-24k
+mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
 CACHE=runs/cache/smollm2-135m-24k
 RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
@@ -34,6 +40,10 @@ DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
 
 for step in $STEPS; do
+  if [ "$SKIP_DONE" = 1 ] && [ -e "$DONE/$step" ]; then
+    echo "== $step: finished $(cat "$DONE/$step"), skipped (rm $DONE/$step to run it again)"
+    continue
+  fi
   echo "== $step  $(date -u +%H:%M:%S)"
   case $step in
     cache)
@@ -87,4 +97,5 @@ PY
         --output-dir runs/bench-smollm2-24k ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
+  date -u +%FT%TZ > "$DONE/$step"
 done
