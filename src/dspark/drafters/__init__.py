@@ -22,11 +22,18 @@ for _name in TRAINED:
 # (`--drafter dspark`, `--drafter mtp`).
 CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
 
-# What `default` means: the drafter that decodes fastest at batch 1 on the machines we measure on
-# (benchmarks/decode_speed.py, README "Results"). On the 2-core CPU the committed SmolLM2 DSpark
-# drafter (tau 1.42 greedy) runs at 0.89x plain decoding with the dspark policy, n-gram lookup at
-# 1.29x, so n-gram stays the default until a committed drafter beats it.
+# What `default` means for a target: the drafter that decodes fastest at batch 1 on the machines we
+# measure on (benchmarks/decode_speed.py, README "Results"). A target without an entry gets n-gram
+# lookup, which needs no training. On the 2-core CPU the committed SmolLM2 DSpark drafter (tau 1.42
+# greedy) runs at 0.89x plain decoding with the dspark policy, n-gram lookup at 1.29x, so n-gram
+# stays the default until a committed drafter beats it.
+DEFAULT_DRAFTERS: dict[str, str] = {}
 DEFAULT_DRAFTER = "ngram"
+
+
+def default_drafter(target_name: str) -> str:
+    """The drafter spec `default` stands for with this target."""
+    return DEFAULT_DRAFTERS.get(target_name, DEFAULT_DRAFTER)
 
 
 def committed_drafter_path(algorithm: str, target_name: str) -> Path | None:
@@ -39,7 +46,7 @@ def load(spec: str, target, gamma: int | None = None):
     drafter of that kind for the target) | a checkpoint directory. gamma sets the n-gram block;
     a trained drafter's block size is fixed by its checkpoint (policies may verify fewer)."""
     if spec == "default":
-        spec = DEFAULT_DRAFTER
+        spec = default_drafter(target.name)
     if spec == "none":
         return Drafter()
     if spec == "ngram":
@@ -62,4 +69,4 @@ def load(spec: str, target, gamma: int | None = None):
 
 
 __all__ = ["Drafter", "Proposal", "NgramDrafter", "load", "committed_drafter_path", "CHECKPOINT_DIR",
-           "DEFAULT_DRAFTER"]
+           "DEFAULT_DRAFTER", "DEFAULT_DRAFTERS", "default_drafter"]
