@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s, local only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port, 1-65535 (default: %(default)s)")
     # Serving defaults to the hardware-aware scheduler: with many requests in flight it chooses
-    # how much of each block to verify, which is where it pays; batch-1 commands default to `fixed`.
+    # how much of each block to verify, which is where it pays (`generate` defaults to `auto`).
     add_policy_argument(p, default="dspark", auto=True)
     p.add_argument("--api-key", default=os.environ.get("DSPARK_API_KEY"),
                    help="require 'Authorization: Bearer KEY' on /v1 (default: $DSPARK_API_KEY, else none)")
