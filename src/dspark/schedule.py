@@ -299,10 +299,14 @@ SPS_POLICIES = tuple(n for n, c in POLICIES.items() if c.uses_sps)   # the polic
 AUTO = "auto"
 
 
+def policy_names(auto: bool = False) -> list[str]:
+    """The names a command accepts: the registry's, plus `auto` where the command resolves it."""
+    return [*POLICIES, AUTO] if auto else list(POLICIES)
+
+
 def check_policy(name: str, auto: bool = False) -> str:
-    if name not in POLICIES and not (auto and name == AUTO):
-        choices = [*POLICIES, AUTO] if auto else list(POLICIES)
-        raise DSparkError(f"unknown policy {name!r}; choose one of {', '.join(choices)}")
+    if name not in policy_names(auto):
+        raise DSparkError(f"unknown policy {name!r}; choose one of {', '.join(policy_names(auto))}")
     return name
 
 

@@ -27,7 +27,6 @@ def _fmt(x, spec=".2f") -> str:
 def run(args) -> int:
     from ..errors import DSparkError, require_text
     from ..generate import generate
-    from ..schedule import resolve_policy
     from ..sampling import SamplingParams
     prompt = args.prompt if args.prompt is not None else DEFAULT_PROMPT
     require_text(prompt)                       # before loading anything
@@ -36,11 +35,10 @@ def run(args) -> int:
     params = SamplingParams(args.temperature, args.top_p, args.top_k, args.seed)
     setup_torch(args)
     target, drafter = load_target_and_drafter(args)
-    policy = resolve_policy(args.policy, drafter)
     chat = False if args.no_chat else None
     on_text = None if args.json else (lambda t: print(t, end="", flush=True))
-    result = generate(target, drafter, prompt, params, args.max_tokens, policy=policy, chat=chat,
-                      on_text=on_text, sps_table=sps_table(args, target, policy))
+    result = generate(target, drafter, prompt, params, args.max_tokens, policy=args.policy, chat=chat,
+                      on_text=on_text, sps_table=sps_table(args, target, args.policy))
     if args.json:
         print(json.dumps(result))
         return 0

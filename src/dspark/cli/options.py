@@ -46,8 +46,8 @@ DEFAULT_POLICY = "fixed"
 
 def add_policy_argument(p: argparse.ArgumentParser, default: str = DEFAULT_POLICY, auto: bool = False) -> None:
     """auto: also offer `auto`, which the command resolves per drafter (schedule.resolve_policy)."""
-    from ..schedule import AUTO, POLICIES
-    choices = [*POLICIES, AUTO] if auto else list(POLICIES)
+    from ..schedule import policy_names
+    choices = policy_names(auto)
     p.add_argument("--policy", default=default, choices=choices, metavar="POLICY",
                    help=f"verification policy: {', '.join(choices)} (default: %(default)s; "
                         f"see schedule.py)")
@@ -76,10 +76,15 @@ def setup_torch(args) -> None:
 
 
 def load_target_and_drafter(args, tokenizer: bool = True):
+    """The target and drafter the arguments name; a --policy of `auto` becomes the policy it
+    means for that drafter (before the command asks which SPS table it needs)."""
     from ..drafters import load as load_drafter
     from ..models.loader import load_target
+    from ..schedule import resolve_policy
     target = load_target(args.target, device=args.device, dtype=args.dtype, tokenizer=tokenizer)
     drafter = load_drafter(args.drafter, target)
+    if getattr(args, "policy", None):
+        args.policy = resolve_policy(args.policy, drafter)
     return target, drafter
 
 

@@ -8,7 +8,6 @@ import socket
 import sys
 
 from ..errors import DSparkError
-from ..schedule import resolve_policy
 from .options import (add_policy_argument, add_target_arguments, load_target_and_drafter, setup_torch,
                       sps_table)
 
@@ -68,7 +67,6 @@ def run(args) -> int:
     setup_torch(args)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()))
     target, drafter = load_target_and_drafter(args)
-    args.policy = resolve_policy(args.policy, drafter)
     max_len = min(args.max_len, target.config.max_position_embeddings)
     cfg = EngineConfig(max_batch=args.max_batch, max_len=max_len, prefill_chunk=args.prefill_chunk,
                        policy=args.policy)
