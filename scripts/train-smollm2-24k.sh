@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Issue 15's drafters for SmolLM2-135M-Instruct on the 24k-conversation data, end to end. Every step
-# resumes: rerun the script after an interruption (or on a new machine, after `git pull`) and it
-# continues where it stopped. The cache and training steps resume themselves; every other step,
-# once it has finished, leaves a mark in runs/done-smollm2-24k/ and a rerun of the whole script
-# skips it (naming steps in STEPS always runs them).
+# resumes: rerun the script after an interruption and it continues where it stopped. The cache and
+# training steps resume themselves; every other step, once it has finished, leaves a mark in
+# runs/done-smollm2-24k/ and a rerun of the whole script skips it (naming steps in STEPS always
+# runs them). runs/ stays on its machine: before leaving one, stop the training right after a
+# checkpoint, run the carry step and commit data/carry/; a new machine rebuilds the cache (~3 h of
+# 2 cores) and each training continues from its carry.
 #
 #   scripts/train-smollm2-24k.sh                                  # everything (~a day of 2 CPU cores)
 #   STEPS="cache train-dspark2" scripts/train-smollm2-24k.sh      # a subset
+#   STEPS=carry scripts/train-smollm2-24k.sh && git add data/carry   # before leaving a machine
 #
 # Steps:
 #   cache          q8 target features of every regenerated conversation (scripts/regen-smollm2-24k.sh
@@ -27,6 +30,8 @@
 #                  the issue asks for, after the three drafters Table 1 needs
 #   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
 #   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets
+#   carry          (not in the default order) the newest checkpoint of every run, compact, in
+#                  data/carry/<run>/ (fp16 weights, no optimizer moments, the log gzip'd)
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
 STEPS=${STEPS:-"cache train-dspark2 calibrate speed profile sweep train-dflash train-eagle3 train-dspark1 curves eval"}
@@ -36,6 +41,8 @@ EVAL_SAMPLES=${EVAL_SAMPLES:-20}
 CACHE=runs/cache/smollm2-135m-24k
 RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
       runs/eagle3-smollm2-135m-24k)
+DSPARK1=(drafter.num_layers=1 out_dir=runs/dspark1-smollm2-135m-24k schedule.total_steps=6750
+         logging.carry_dir=data/carry/dspark1-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
 
@@ -50,8 +57,7 @@ for step in $STEPS; do
       deepspec cache --data data/regen/smollm2-135m-24k --taps 1,8,14,20,27 --max-len 1024 --dtype q8 \
         --out "$CACHE" --threads "$THREADS" ;;
     train-dspark2) deepspec train --config configs/dspark2-smollm2-135m-24k.toml ;;
-    train-dspark1) deepspec train --config configs/dspark2-smollm2-135m-24k.toml drafter.num_layers=1 \
-                     out_dir=runs/dspark1-smollm2-135m-24k schedule.total_steps=6750 ;;
+    train-dspark1) deepspec train --config configs/dspark2-smollm2-135m-24k.toml "${DSPARK1[@]}" ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
     curves)        deepspec plot-train "${RUNS[@]}" --out runs/curves-smollm2-24k.png ;;
@@ -91,6 +97,14 @@ PY
       python benchmarks/decode_speed.py --threads "$THREADS" --prompts 10 --max-new-tokens 128 \
         --sets gsm8k,humaneval,math500,mbpp,livecodebench "${SPEED[@]}" | tee runs/speed-smollm2-24k.md ;;
     profile) dspark profile --threads "$THREADS" ;;
+    carry)
+      for c in dspark2 dflash eagle3; do
+        [ -e "runs/$c-smollm2-135m-24k/checkpoints/latest" ] &&
+          deepspec train --config "configs/$c-smollm2-135m-24k.toml" --write-carry
+      done
+      [ -e runs/dspark1-smollm2-135m-24k/checkpoints/latest ] &&
+        deepspec train --config configs/dspark2-smollm2-135m-24k.toml "${DSPARK1[@]}" --write-carry
+      true ;;
     sweep)
       dspark bench --threads "$THREADS" --drafter runs/dspark2-smollm2-135m-24k/final \
         --policies none,fixed,mtp1,dspark --concurrency 1,2,4,8,16,32 --duration 20 --max-tokens 96 \

@@ -596,6 +596,55 @@ def test_resume_with_holdout(tmp_path, env, monkeypatch):
     assert not HELD & {i for r in got if r["split"] == "train" for i in r["sample_ids"]}
 
 
+def test_carry_continues_the_run_on_another_machine(tmp_path, env, monkeypatch):
+    """A run cut after step 6 writes its carry (--write-carry: fp16 weights, no optimizer moments); a
+    fresh out_dir with only the carry (another machine after `git pull`) restores the log and goes on
+    with the same samples, the lr ramping back over rewarm_steps, to a drafter close to the uncut run's."""
+    common = dict(schedule={"total_steps": 10, "rewarm_steps": 2}, batch={"sequences": 3, "anchors_per_seq": 6},
+                  logging={"checkpoint_every": 3, "carry_dir": str(tmp_path / "carry"), "carry_every": 100})
+    run_inprocess(write_config(tmp_path / "ref.toml", env, out="ref", **{**common, "logging": {
+        "checkpoint_every": 3}}))
+    cfg = write_config(tmp_path / "cut.toml", env, out="cut", **common)
+    step = Trainer.train_step
+
+    def cut(self):
+        if self.step == 6:
+            raise _Killed
+        return step(self)
+    monkeypatch.setattr(Trainer, "train_step", cut)
+    with pytest.raises(_Killed):
+        run_inprocess(cfg)
+    monkeypatch.undo()
+    assert not (tmp_path / "carry").exists()          # carry_every 100: none written while training
+    assert deepspec_main(["train", "--config", str(cfg), "--write-carry"]) == 0
+    carry, ckpt = tmp_path / "carry", tmp_path / "cut/checkpoints/step_000006"
+    size = lambda d: sum(f.stat().st_size for f in d.iterdir())   # noqa: E731
+    assert size(carry) < 0.4 * size(ckpt)
+    assert "optimizer" not in torch.load(carry / STATE_FILE, weights_only=True)
+
+    # the other machine: nothing of the run but the carry
+    t = Trainer(load_config(cfg, [f"out_dir={tmp_path / 'other'}"]))
+    t.setup()
+    assert t.resume_from == carry and t.step == 6 and t.optimizer.param_groups[0]["lr"] > 0
+    run_inprocess(cfg, f"out_dir={tmp_path / 'other'}")
+    ref, got = read_log(tmp_path / "ref"), read_log(tmp_path / "other")
+    assert [r["step"] for r in got] == list(range(1, 11))
+    assert got[:6] == read_log(tmp_path / "cut")[:6]                    # the carried history
+    assert [r["sample_ids"] for r in got] == [r["sample_ids"] for r in ref]
+    assert got[6]["lr"] == pytest.approx(0.5 * ref[6]["lr"]) and got[7]["lr"] == pytest.approx(ref[7]["lr"])
+    assert abs(got[6]["loss"] - ref[6]["loss"]) <= 1e-2 * ref[6]["loss"]   # fp16 weights: the same step, nearly
+    assert got[-1]["loss"] < got[0]["loss"]
+    # with a checkpoint of its own further along than the carry, a run resumes from that checkpoint
+    t = Trainer(load_config(cfg, [f"out_dir={tmp_path / 'other'}"]))
+    t.setup()
+    assert t.resume_from.parent == tmp_path / "other/checkpoints" and t.step == 10
+    # a damaged carry is an error that says which file, not a silent fresh start
+    (carry / STATE_FILE).write_bytes((carry / STATE_FILE).read_bytes()[:100])
+    with pytest.raises(DSparkError, match="cannot read the trainer state .*carry"):
+        Trainer(load_config(cfg, [f"out_dir={tmp_path / 'third'}"])).setup()
+    assert deepspec_main(["train", "--config", str(cfg), "--write-carry", "logging.carry_dir="]) == 2
+
+
 def test_holdout_follows_the_checkpoint_when_data_grows(tmp_path, env):
     """A checkpoint trained on the first 28 samples (limit 28, no holdout); the data grows to 32 and
     holdout = 4: the held-out samples are the 4 the checkpoint never trained on."""

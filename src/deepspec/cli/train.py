@@ -14,6 +14,9 @@ def add_arguments(p) -> None:
                         "never: start over (deletes the run's checkpoints and logs)")
     p.add_argument("--max-steps", type=int, default=None,
                    help="train for this many steps in total (sets schedule.total_steps)")
+    p.add_argument("--write-carry", action="store_true",
+                   help="write logging.carry_dir from the run's newest checkpoint and exit (no training): "
+                        "the compact copy to commit before leaving a machine")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="config overrides, e.g. batch.sequences=16 data.max_len=512")
 
@@ -25,5 +28,24 @@ def run(args) -> int:
             raise DSparkError("--max-steps must be >= 1")
         overrides.append(f"schedule.total_steps={args.max_steps}")
     cfg = load_config(args.config, overrides)
+    if args.write_carry:
+        return write_carry_now(cfg)
     Trainer(cfg, resume=args.resume).run()
+    return 0
+
+
+def write_carry_now(cfg) -> int:
+    from pathlib import Path
+
+    from ..train.checkpoints import find_latest, write_carry
+    from ..train.trainer import LOG_FILE
+    if not cfg.logging.carry_dir:
+        raise DSparkError(f"{cfg.out_dir}: the config sets no logging.carry_dir")
+    out = Path(cfg.out_dir)
+    latest = find_latest(out / "checkpoints")
+    if latest is None:
+        raise DSparkError(f"{out / 'checkpoints'} holds no complete checkpoint to carry")
+    carry = write_carry(latest, out / LOG_FILE, Path(cfg.logging.carry_dir))
+    size = sum(f.stat().st_size for f in carry.iterdir())
+    print(f"{latest} -> {carry} ({size / 2**20:.1f} MiB)")
     return 0

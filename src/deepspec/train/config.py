@@ -128,6 +128,7 @@ class ScheduleConfig(_Section):
     min_lr_ratio: float = 0.0
     total_steps: int = 0
     epochs: float = 1.0
+    rewarm_steps: int = 50          # after a resume from a carry (no optimizer moments): lr ramps back over these
 
 
 class LoggingConfig(_Section):
@@ -138,6 +139,11 @@ class LoggingConfig(_Section):
     tensorboard: bool = True
     log_sample_ids: bool = True
     progress: bool = True
+    # A carry: the newest state in a compact form meant to be committed (fp16 weights, no optimizer
+    # moments, the log gzip'd), so that a run continues on another machine; a resume takes whichever
+    # of it and checkpoints/ is further along. "" = none.
+    carry_dir: str = ""
+    carry_every: int = 250
 
 
 class TrainConfig(_Section):

@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import gzip
 import json
 import math
 import os
@@ -64,7 +65,7 @@ from dspark.files import atomic_path, write_text_atomic
 from deepspec.data.features import OnlineFeatures
 from deepspec.data.tokenize import TokenizedSample
 
-from .checkpoints import STATE_FILE, rng_state, set_rng_state, find_latest
+from .checkpoints import CARRY_LOG_FILE, STATE_FILE, find_latest, rng_state, set_rng_state, write_carry
 from .config import TrainConfig
 from .data import EpochSampler, derived_seed, ids_digest, load_samples, lr_lambda
 from .distributed import Dist
@@ -182,10 +183,8 @@ class Trainer:
                    else position_weights(self.gamma, cfg.loss.position_decay))
 
         # sampler, schedule, resume point
-        self.resume_from = find_latest(self.ckpt_dir) if self.resume_mode == "auto" else None
-        state = None
-        if self.resume_from is not None:
-            state = torch.load(self.resume_from / STATE_FILE, map_location="cpu", weights_only=True)
+        self.resume_from, state = self._resume_point() if self.resume_mode == "auto" else (None, None)
+        if state is not None:
             self._check_resume(state)
         h = cfg.data.holdout
         if h >= len(self.samples):
@@ -226,16 +225,34 @@ class Trainer:
         o = cfg.optimizer
         self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
                                            weight_decay=o.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lr_lambda(self.total_steps, cfg.schedule.warmup_ratio, cfg.schedule.min_lr_ratio))
+        # A carry has no optimizer moments: fresh AdamW moments meet a learning rate that ramps back
+        # from 0 over rewarm_steps (the moments need a few dozen steps before their ratio means anything)
+        self.rewarm_from = None if state is None else state.get("rewarm_from")
+        if state is not None and "optimizer" not in state:
+            self.rewarm_from = int(state["step"])
+        base = lr_lambda(self.total_steps, cfg.schedule.warmup_ratio, cfg.schedule.min_lr_ratio)
+        k = max(1, cfg.schedule.rewarm_steps)
+
+        def lam(step: int) -> float:
+            ramp = 1.0 if self.rewarm_from is None else min(1.0, (step - self.rewarm_from + 1) / k)
+            return base(step) * ramp
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lam)
         self.step = 0
         if state is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
+            if "optimizer" in state:
+                self.optimizer.load_state_dict(state["optimizer"])
+            else:
+                for g, b in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+                    g["lr"] = b * lam(int(state["step"]))
             self.sampler.load_state_dict(state["sampler"])
             self.step = int(state["step"])
             set_rng_state(state["rng"])
-            self.log(f"resuming from {self.resume_from} (step {self.step})")
+        self.carried_step = self.step
+        if state is not None:
+            self.log(f"resuming from {self.resume_from} (step {self.step})" +
+                     ("" if "optimizer" in state else f"; a carry: fresh optimizer moments, lr ramps back "
+                                                      f"over {k} steps"))
 
         fwd = TrainForward(drafter, self.chain)
         if self.dist.enabled:
@@ -259,6 +276,41 @@ class Trainer:
         # again (1.4-3 % of a CPU step, session 7's profile): everything loaded so far stays alive
         # for the whole run, so take it out of the collector's sight.
         gc.freeze()
+
+    def _resume_point(self) -> tuple[Path | None, dict | None]:
+        """The checkpoint to continue from and its trainer state: the run's newest checkpoint or the
+        carry, whichever is further along (a carry on a new machine, after the committed one was pulled)."""
+        local = find_latest(self.ckpt_dir)
+        carry = Path(self.cfg.logging.carry_dir) if self.cfg.logging.carry_dir else None
+        if carry is not None and not ((carry / STATE_FILE).is_file() and (carry / "model.safetensors").is_file()):
+            carry = None
+        cands = []
+        for p in (local, carry):
+            if p is None:
+                continue
+            try:
+                st = torch.load(p / STATE_FILE, map_location="cpu", weights_only=True)
+            except Exception as e:   # truncated or not a trainer state
+                raise DSparkError(f"cannot read the trainer state {p / STATE_FILE}: {e}; delete that "
+                                  f"checkpoint or use --resume never") from None
+            cands.append((int(st["step"]), p is local, p, st))
+        if not cands:
+            return None, None
+        _, _, path, st = max(cands, key=lambda c: (c[0], c[1]))   # a tie goes to the full checkpoint
+        if path == carry and self.dist.main:
+            self._restore_log(carry)
+        return path, st
+
+    def _restore_log(self, carry: Path) -> None:
+        """The carry's log, where this machine's log stops before it (the curves keep their history)."""
+        src = carry / CARRY_LOG_FILE
+        if not src.is_file():
+            return
+        dst = self.out / LOG_FILE
+        carried = gzip.decompress(src.read_bytes()).decode()
+        if not dst.exists() or len(dst.read_text()) < len(carried):
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(dst, carried)
 
     def _check_resume(self, state: dict) -> None:
         cfg = self.cfg
@@ -427,7 +479,7 @@ class Trainer:
                          "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
                          "data": {"num_samples": n, "ids_sha256": ids_digest(self.samples),
                                   "holdout": len(self.heldout)},
-                         "world_size": self.dist.world}
+                         "world_size": self.dist.world, "rewarm_from": self.rewarm_from}
                 torch.save(state, tmp / STATE_FILE)
             write_text_atomic(self.ckpt_dir / "latest", name + "\n")
             keep = self.cfg.logging.keep_checkpoints
@@ -436,6 +488,14 @@ class Trainer:
                 shutil.rmtree(p, ignore_errors=True)
         self.dist.barrier()
         return path
+
+    def save_carry(self) -> Path | None:
+        """The newest checkpoint, compact (carry_dir; see checkpoints.write_carry)."""
+        latest = find_latest(self.ckpt_dir)
+        if not (self.cfg.logging.carry_dir and self.dist.main and latest is not None):
+            return None
+        self.carried_step = self.step
+        return write_carry(latest, self.out / LOG_FILE, Path(self.cfg.logging.carry_dir))
 
     def save_final(self) -> Path:
         from dspark.drafters.checkpoint import save_drafter
@@ -516,6 +576,9 @@ class Trainer:
                                  **self.evaluate()}, writer)
             if ckpt:    # after the evaluation: a resume from it never lacks that step's held-out row
                 self.save_checkpoint()
+                if lg.carry_every and (self.step - self.carried_step >= lg.carry_every
+                                       or self.step == self.total_steps):
+                    self.save_carry()
             if throttle:
                 time.sleep(throttle)
         if bar is not None:
