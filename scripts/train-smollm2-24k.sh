@@ -88,11 +88,11 @@ PY
       done ;;
     speed)
       # the DSpark runs that have finished (the 2-layer one first: it is the candidate default
-      # drafter), each with the whole block verified (fixed) and with its policy, and n-gram lookup
-      # with the dspark policy too: which policy `auto` should pick for which drafter
+      # drafter), each with the whole block verified (fixed), with its policy, and after n-gram lookup
+      # (ngram+: lookup where the context repeats), and n-gram lookup with the dspark policy too
       SPEED=(--drafter ngram@dspark)
       for r in runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k; do
-        [ -d "$r/final" ] && SPEED+=(--drafter "$r/final" --drafter "$r/final@dspark")
+        [ -d "$r/final" ] && SPEED+=(--drafter "$r/final" --drafter "$r/final@dspark" --drafter "ngram+$r/final@dspark")
       done
       python benchmarks/decode_speed.py --threads "$THREADS" --prompts 10 --max-new-tokens 128 \
         --sets gsm8k,humaneval,math500,mbpp,livecodebench "${SPEED[@]}" | tee runs/speed-smollm2-24k.md ;;

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dspark.drafters.base import Drafter, Proposal
-from dspark.drafters.ngram import NgramDrafter
+from dspark.drafters.ngram import LookupFirst, NgramDrafter
 from dspark.sampling import SamplingParams
 from dspark.schedule import POLICIES, DSparkPolicy, SPSTable
 from dspark.verify import verify, verify_one
@@ -37,6 +37,7 @@ TRAINED = {
 GREEDY_DRAFTERS = {
     "none": lambda m: Drafter(),
     "ngram": lambda m: NgramDrafter(gamma=4, max_ngram=3),
+    "ngram+dspark": lambda m: LookupFirst(TRAINED["dspark"](m)),
     "table": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3),
     "oracle": lambda m: OracleDrafter(m),
     **TRAINED,
@@ -109,17 +110,16 @@ def test_none_policy_never_drafts():
 
 
 def test_auto_policy_follows_the_drafter():
-    """`auto` (generate's default) is the hardware-aware policy exactly for drafters with a
-    confidence head; each policy it resolves to is one the lossless tests above run."""
+    """`auto` (generate's default) is plain decoding without a drafter and the hardware-aware policy
+    for every drafter that drafts; each policy it resolves to is one the lossless tests above run."""
     from dspark.errors import DSparkError
     from dspark.schedule import make_policy, resolve_policy
     model = tiny_model("llama")
-    want = {"none": Drafter(), "fixed": NgramDrafter(gamma=4),
-            "dspark": random_trained_drafter("dspark", model, markov_rank=8)}
+    want = {"none": Drafter(), "dspark (ngram)": NgramDrafter(gamma=4),
+            "dspark": random_trained_drafter("dspark", model, markov_rank=8),
+            "dspark (ngram+dspark)": LookupFirst(random_trained_drafter("dspark", model, markov_rank=8))}
     for trained in ("dflash", "eagle3", "mtp"):
-        want[f"fixed ({trained})"] = random_trained_drafter(trained, model, gamma=1 if trained == "mtp" else 3)
-    want["fixed (dspark without a confidence head)"] = random_trained_drafter(
-        "dspark", model, markov_rank=8, enable_confidence_head=False)
+        want[f"dspark ({trained})"] = random_trained_drafter(trained, model, gamma=1 if trained == "mtp" else 3)
     for policy, drafter in want.items():
         expected = policy.split()[0]
         assert resolve_policy("auto", drafter) == expected and expected in POLICIES
@@ -129,11 +129,40 @@ def test_auto_policy_follows_the_drafter():
         resolve_policy("warp", want["dspark"])
 
 
+def test_lookup_first_mixes_both_drafters_and_learns_per_match_length():
+    """ngram+dspark: lookup answers where the context repeats 2+ tokens, the trained drafter
+    elsewhere, in the same batch; greedy output stays the target's. The dspark policy keeps the
+    lookup rounds' acceptance per match length, and ranks a long match's drafts above a short one's."""
+    model = tiny_model("llama")
+    drafter = LookupFirst(TRAINED["dspark"](model))
+    calls = []
+    inner_propose = drafter.drafter.propose
+    drafter.drafter.propose = lambda seqs: calls.append(len(seqs)) or inner_propose(seqs)
+    ps = prompts()
+    want = [greedy_reference(model, p, 20) for p in ps]
+    got, engine = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 20, policy="dspark", max_batch=4,
+                             sps=SPSTable.flat())
+    assert got == want
+    by_source = engine.policy.by_source
+    assert calls and sum(calls) < engine.stats.request_rounds               # both kinds of round
+    assert by_source and {k[1] for k in by_source} <= {2, 3, 4}          # lookup rounds, by match length
+    policy = DSparkPolicy(4, SPS)
+    for n, accepted in ((4, 4), (1, 0)):
+        for _ in range(20):
+            prop = Proposal([5, 6, 7, 8], source=("ngram", n))
+            policy.observe([None], [prop], [type("V", (), {"accepted": accepted})()])
+    long, short = (policy.survival(Proposal([5, 6, 7, 8], source=("ngram", n)), 4) for n in (4, 1))
+    assert long[-1] > 0.9 and short[0] < 0.1
+    assert policy.survival(Proposal([5, 6, 7, 8], source=("ngram", 3)), 4) == [1.0] * 4   # unseen: the prior
+
+
 SAMPLING = {"t1": SamplingParams(1.0, seed=11), "t1-top-p": SamplingParams(1.0, top_p=0.9, seed=12)}
 SAMPLE_DRAFTERS = {
     "none": lambda m: Drafter(),
     "table": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3),
     "table-deterministic": lambda m: TableDrafter(m.cfg.vocab_size, gamma=3, deterministic=True),
+    # lookup on a 1-token match, so that both kinds of proposal come up in two-token continuations
+    "ngram+dspark": lambda m: LookupFirst(TRAINED["dspark"](m), min_match=1),
     **TRAINED,
 }
 

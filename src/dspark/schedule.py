@@ -16,11 +16,12 @@ output would no longer follow the target distribution:
                 jagged SPS curve is safe there); this step verifies its K most confident prefix
                 tokens (top-K in descending a_{r,j}, again never looking below x_k to decide x_k).
 
-  auto          per drafter: dspark for a drafter with a confidence head, fixed otherwise (none
-                without a drafter); see resolve_policy
+  auto          per drafter: dspark for every drafter that drafts, none without one; see
+                resolve_policy
 
 Requests whose drafter has no confidence head use the running prefix-survival rates of past
-rounds as a_{r,j}: they do not depend on the current drafts at all.
+rounds as a_{r,j}, kept per proposal source (n-gram lookup: per match length, a property of the
+context): they do not depend on the current drafts' values at all.
 
 The two SPS policies also count what drafting costs: after a step whose drafts were not worth their
 drafting time, they skip drafting for a few steps (see _CostAwarePolicy); `none` never drafts.
@@ -128,25 +129,36 @@ class MTP1(Policy):
 
 
 class _SurvivalPolicy(Policy):
-    """Shared bookkeeping: per-position acceptance history, and a_{r,j} for the current drafts."""
+    """Shared bookkeeping: per-position acceptance history (per proposal source), and a_{r,j} for
+    the current drafts."""
 
     def __init__(self, gamma: int):
         self.gamma = max(gamma, 1)
-        self.proposed = [1] * self.gamma      # Laplace-smoothed prefix survival of past rounds
-        self.accepted = [1] * self.gamma
+        # source -> (verified, accepted) counts per position: Laplace-smoothed prefix survival of the
+        # past rounds whose proposals came from that source (Proposal.source)
+        self.by_source: dict = {}
+
+    def _counts(self, source) -> tuple[list[int], list[int]]:
+        if source not in self.by_source:
+            self.by_source[source] = ([1] * self.gamma, [1] * self.gamma)
+        return self.by_source[source]
 
     def observe(self, seqs, proposals, verdicts):
         for p, v in zip(proposals, verdicts):
+            if p.confidences is not None:
+                continue
+            proposed, accepted = self._counts(p.source)
             for j in range(min(len(p.tokens), self.gamma)):
-                self.proposed[j] += 1
-                self.accepted[j] += int(j < v.accepted)
+                proposed[j] += 1
+                accepted[j] += int(j < v.accepted)
 
     def survival(self, proposal, cap: int) -> list[float]:
         """a_j for j = 1..cap."""
         if proposal.confidences is not None:
             c = proposal.confidences[:cap].double().clamp(0, 1)
             return torch.cumprod(c, 0).tolist()
-        rates = [min(self.accepted[j] / self.proposed[j], 1.0) for j in range(min(cap, self.gamma))]
+        proposed, accepted = self._counts(proposal.source)
+        rates = [min(accepted[j] / proposed[j], 1.0) for j in range(min(cap, self.gamma))]
         return [min(rates[:j + 1]) for j in range(len(rates))]  # keep it non-increasing
 
 
@@ -291,11 +303,13 @@ POLICIES: dict[str, type[Policy]] = {c.name: c for c in (NoSpeculation, Policy, 
 SPS_POLICIES = tuple(n for n, c in POLICIES.items() if c.uses_sps)   # the policies that read an SPS table
 
 
-# `auto` is not a policy of its own but a choice per drafter: the hardware-aware policy for a drafter
-# with a confidence head (it ranks drafts by their calibrated survival), the whole block otherwise.
-# At batch 1 on the 2-core CPU (RESULTS.md, session 13) a 2-layer DSpark ran at 0.97x plain with the
-# dspark policy against 0.86x verifying all 7 drafts, while n-gram lookup ran at 1.16x with it and
-# 1.15x without: the same, and `fixed` needs no SPS profile.
+# `auto` is not a policy of its own but a choice per drafter: plain decoding without one, the
+# hardware-aware policy for every drafter that drafts. A DSpark drafter's drafts are ranked by their
+# calibrated confidences, any other's by the running acceptance of past rounds from the same source
+# (n-gram lookup: per match length). At batch 1 on the 2-core CPUs (RESULTS.md, sessions 13-14) it
+# beat the whole block for every drafter measured: a 2-layer DSpark 0.97x plain against 0.86x,
+# n-gram lookup 1.30x against 1.20x (EPYC, history per match length; 1.16x / 1.15x on the Xeon with
+# one shared history).
 AUTO = "auto"
 
 
@@ -314,9 +328,7 @@ def resolve_policy(name: str, drafter) -> str:
     """The policy `name` means for `drafter` (only `auto` depends on the drafter)."""
     if check_policy(name, auto=True) != AUTO:
         return name
-    if getattr(drafter, "gamma", 0) == 0:
-        return "none"
-    return "dspark" if getattr(drafter, "has_confidence", False) else "fixed"
+    return "none" if getattr(drafter, "gamma", 0) == 0 else "dspark"
 
 
 def make_policy(name: str, drafter=None, sps_table: SPSTable | None = None, threshold: float = 0.5) -> Policy:

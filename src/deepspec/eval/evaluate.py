@@ -38,6 +38,9 @@ def drafter_name(spec: str) -> str:
     """The label of a drafter in tables, plots and record paths: a directory's name, except that a
     training run's `final` is named after its run (runs/dspark-x/final -> dspark-x) and a checkpoint
     after its run and step (runs/dspark-x/checkpoints/step_000150 -> dspark-x@step_000150)."""
+    from dspark.drafters import LOOKUP_FIRST
+    if spec.startswith(LOOKUP_FIRST):
+        return LOOKUP_FIRST + drafter_name(spec[len(LOOKUP_FIRST):])
     p = Path(spec)
     if not p.exists():
         return spec

@@ -39,8 +39,8 @@ def add_sampling_arguments(p: argparse.ArgumentParser, temperature: float = 0.0,
 
 
 # `deepspec eval` measures acceptance over the whole block (`fixed`, nothing to profile); `generate`
-# picks per drafter (`auto`: the hardware-aware policy for a drafter with a confidence head, which
-# profiles the machine once, see `dspark profile`); `serve` schedules a batch (`dspark`).
+# picks per drafter (`auto`: the hardware-aware policy for any drafter, which profiles the machine
+# once, see `dspark profile`); `serve` schedules a batch (`dspark`).
 DEFAULT_POLICY = "fixed"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import DSparkError
 from .base import Drafter, Proposal
-from .ngram import NgramDrafter
+from .ngram import LookupFirst, NgramDrafter
 
 # The trained kinds. Importing a drafter module registers its algorithm with the checkpoint loader.
 TRAINED = ("dspark", "dflash", "eagle3", "mtp")
@@ -24,11 +24,13 @@ CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
 
 # What `default` means for a target: the drafter that decodes fastest at batch 1 on the machines we
 # measure on (benchmarks/decode_speed.py, README "Results"). A target without an entry gets n-gram
-# lookup, which needs no training. On the 2-core CPU the committed SmolLM2 DSpark drafter (tau 1.42
-# greedy) runs at 0.89x plain decoding with the dspark policy, n-gram lookup at 1.29x, so n-gram
-# stays the default until a committed drafter beats it.
+# lookup, which needs no training. On the 2-core EPYC (RESULTS.md, session 14; batch 1, greedy, math
+# and code prompts, dspark policy) n-gram lookup runs at 1.23-1.30x plain decoding, the committed
+# 1-layer SmolLM2 DSpark drafter at 0.93x and lookup first with that drafter elsewhere at 1.17-1.22x,
+# so n-gram stays the default until a committed drafter beats it.
 DEFAULT_DRAFTERS: dict[str, str] = {}
 DEFAULT_DRAFTER = "ngram"
+LOOKUP_FIRST = "ngram+"     # `ngram+dspark`: n-gram lookup first, the trained drafter elsewhere
 
 
 def default_drafter(target_name: str) -> str:
@@ -43,10 +45,18 @@ def committed_drafter_path(algorithm: str, target_name: str) -> Path | None:
 
 def load(spec: str, target, gamma: int | None = None):
     """spec: 'default' | 'none' | 'ngram' | 'dspark' | 'dflash' | 'eagle3' | 'mtp' (the committed
-    drafter of that kind for the target) | a checkpoint directory. gamma sets the n-gram block;
-    a trained drafter's block size is fixed by its checkpoint (policies may verify fewer)."""
+    drafter of that kind for the target) | a checkpoint directory | 'ngram+' followed by one of the
+    trained ones (n-gram lookup where the context repeats, that drafter elsewhere: LookupFirst).
+    gamma sets the n-gram block; a trained drafter's block size is fixed by its checkpoint
+    (policies may verify fewer)."""
     if spec == "default":
         spec = default_drafter(target.name)
+    if spec.startswith(LOOKUP_FIRST):
+        inner = load(spec[len(LOOKUP_FIRST):], target, gamma)
+        if inner.gamma < 1 or isinstance(inner, (NgramDrafter, LookupFirst)):
+            raise DSparkError(f"{spec!r}: after '{LOOKUP_FIRST}' name a trained drafter (one of "
+                              f"{', '.join(TRAINED)} or a checkpoint directory)")
+        return LookupFirst(inner)
     if spec == "none":
         return Drafter()
     if spec == "ngram":
@@ -62,11 +72,11 @@ def load(spec: str, target, gamma: int | None = None):
         spec = str(path)
     path = Path(spec)
     if not path.exists():
-        raise DSparkError(f"unknown drafter {spec!r}: use none, ngram, default, {', '.join(TRAINED)} "
-                          f"or a checkpoint directory")
+        raise DSparkError(f"unknown drafter {spec!r}: use none, ngram, default, {', '.join(TRAINED)}, "
+                          f"a checkpoint directory, or ngram+ before a trained one")
     from .checkpoint import load_drafter
     return load_drafter(path, target)
 
 
-__all__ = ["Drafter", "Proposal", "NgramDrafter", "load", "committed_drafter_path", "CHECKPOINT_DIR",
+__all__ = ["Drafter", "Proposal", "NgramDrafter", "LookupFirst", "load", "committed_drafter_path", "CHECKPOINT_DIR",
            "DEFAULT_DRAFTER", "DEFAULT_DRAFTERS", "default_drafter"]

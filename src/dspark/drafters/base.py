@@ -7,6 +7,7 @@ sequential-head correction: verification divides by these) and optionally a conf
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +25,10 @@ class Proposal:
     confidences: torch.Tensor | None = None
     # [n] the raw confidence logits (what calibration and evaluation record).
     confidence_logits: torch.Tensor | None = None
+    # Without confidences, the policies estimate survival from the past rounds of proposals of the
+    # same source (e.g. ("ngram", 3): lookups that matched 3 tokens); None = one shared history.
+    # Known before the drafts are, as the causal rule needs (n-gram drafts follow from the context).
+    source: Hashable = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -32,7 +37,8 @@ class Proposal:
         """The first n drafts. Lossless when n does not depend on the draft values beyond what the
         scheduler's causal rule allows."""
         cut = lambda t: None if t is None else t[:n]  # noqa: E731
-        return Proposal(self.tokens[:n], cut(self.probs), cut(self.confidences), cut(self.confidence_logits))
+        return Proposal(self.tokens[:n], cut(self.probs), cut(self.confidences), cut(self.confidence_logits),
+                        self.source)
 
 
 class PendingTaps:
@@ -69,9 +75,6 @@ class Drafter:
     # The drafter builds state from every position the target processes (observe); False when it
     # reads only seq.tokens, so the engine may skip a prompt prefix still in the cache.
     observes_positions = False
-    # The drafter predicts, per draft, whether it will survive (a confidence head): the scheduler's
-    # `auto` policy reads this to choose the hardware-aware policy (schedule.resolve_policy).
-    has_confidence = False
 
     def start(self, seq: Sequence) -> None:
         """A new request was admitted (before its prefill)."""

@@ -160,10 +160,6 @@ class DSparkDrafter(DFlashDrafter):
         self.sts_biases = [0.0] * self.gamma
         self.sts_greedy: tuple[list[float], list[float]] | None = None   # (temperatures, biases)
 
-    @property
-    def has_confidence(self) -> bool:
-        return self.confidence_head is not None
-
     def _init_weights(self) -> None:
         super()._init_weights()
         with torch.no_grad():

@@ -14,7 +14,8 @@ class NgramDrafter(Drafter):
             raise ValueError("need 1 <= min_ngram <= max_ngram")
         self.gamma, self.max_ngram, self.min_ngram = gamma, max_ngram, min_ngram
 
-    def lookup(self, tokens: list[int]) -> list[int]:
+    def lookup(self, tokens: list[int]) -> tuple[list[int], int]:
+        """(the continuation of the longest match, its length n); ([], 0) when nothing matches."""
         n_tok = len(tokens)
         for n in range(min(self.max_ngram, n_tok - 1), self.min_ngram - 1, -1):
             suffix = tokens[n_tok - n:]
@@ -23,8 +24,47 @@ class NgramDrafter(Drafter):
                 if tokens[start:start + n] == suffix:
                     cont = tokens[start + n:start + n + self.gamma]
                     if cont:
-                        return cont
-        return []
+                        return cont, n
+        return [], 0
 
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
-        return [Proposal(self.lookup(s.tokens)) for s in seqs]
+        # a longer match continues better: the policies keep acceptance history per match length
+        return [Proposal(cont, source=("ngram", n)) for cont, n in (self.lookup(s.tokens) for s in seqs)]
+
+
+class LookupFirst(Drafter):
+    """N-gram lookup where the context repeats itself (a match of at least `min_match` tokens), a
+    trained drafter everywhere else (`--drafter ngram+dspark`). Lookup drafts cost nothing and, where
+    the match is long, survive about as often as a trained drafter's; the trained drafter observes
+    every committed position all the same (its per-position work waits for the next round it drafts),
+    so it is ready whenever lookup has nothing good. Lossless per round either way: each proposal
+    carries what verification needs (the trained drafter's distributions, or none for lookup's
+    deterministic drafts), and whether lookup answers depends on the context alone."""
+
+    def __init__(self, drafter: Drafter, min_match: int = 2, max_ngram: int = 4):
+        if drafter.gamma < 1:
+            raise ValueError("LookupFirst needs a drafter that drafts (gamma >= 1)")
+        self.drafter = drafter
+        self.ngram = NgramDrafter(gamma=drafter.gamma, max_ngram=max(max_ngram, min_match), min_ngram=min_match)
+        self.algorithm = f"ngram+{drafter.algorithm}"
+        self.gamma = drafter.gamma
+        self.tap_layers = drafter.tap_layers
+        self.observes_positions = drafter.observes_positions
+
+    def start(self, seq: Sequence) -> None:
+        self.drafter.start(seq)
+
+    def observe(self, seq: Sequence, taps, hidden) -> None:
+        self.drafter.observe(seq, taps, hidden)
+
+    def finish(self, seq: Sequence) -> None:
+        self.drafter.finish(seq)
+
+    def propose(self, seqs: list[Sequence]) -> list[Proposal]:
+        looked = [self.ngram.lookup(s.tokens) for s in seqs]
+        out = [Proposal(cont, source=("ngram", n)) for cont, n in looked]
+        rest = [i for i, (cont, _) in enumerate(looked) if not cont]
+        if rest:   # one batched draft for the requests lookup had nothing for
+            for i, p in zip(rest, self.drafter.propose([seqs[i] for i in rest])):
+                out[i] = p
+        return out
