@@ -43,10 +43,12 @@ def _split(total: int, parts: int) -> list[int]:
 
 @torch.inference_mode()
 def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, context: int = 256,
-                max_seqs: int = 8, repeats: int = 3, warmup: int = 1, seed: int = 0,
+                max_seqs: int = 8, repeats: int = 9, warmup: int = 1, seed: int = 0,
                 time_budget: float | None = None, progress=None) -> SPSTable:
     """Measure steps per second of `model` (a TargetModel) for each token count in `tokens`.
-    The table holds the median of the repeats (meta also records the minimum and the spread).
+    The table holds the median of the repeats (meta also records the minimum and the spread). Nine
+    by default: with three, a stall on a 2-core CPU put the 8-token step at 21.5 ms instead of 16.5
+    (RESULTS.md, session 14), and the policy then verified too little; time_budget bounds them.
     warmup: untimed forwards at the smallest and the largest size first.
     time_budget (seconds): stop repeating once it is spent (at least one timed round always runs).
     progress(done, total): called after every timed forward (total = repeats x sizes)."""

@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
     p.add_argument("--context", type=int, default=256, help="cached tokens per sequence (default: %(default)s)")
     p.add_argument("--max-seqs", type=int, default=8,
                    help="a step of B tokens is split over min(B, max_seqs) sequences (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats per size; the median counts "
+    p.add_argument("--repeats", type=int, default=9, help="timed repeats per size; the median counts "
                                                           "(default: %(default)s)")
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed forwards at the smallest and largest size first (default: %(default)s)")
