@@ -22,6 +22,7 @@ from .batch import FlatBatch
 from .drafters.base import Drafter, Proposal
 from .errors import DSparkError
 from .models.decoder import TargetModel
+from .models.runtime import step_threads
 from .sampling import SamplingParams, sample_logits
 from .schedule import Policy, make_policy
 from .sequence import Sequence
@@ -132,10 +133,11 @@ class Engine:
         events: list[StepEvent] = []
         self._drop_cancelled(events)
         self._admit()
-        if self.prefilling:
-            events += self._prefill()
-        if self.running:
-            events += self._decode_round()
+        with step_threads(self.model):     # the CPU runtime's C kernels get the threads
+            if self.prefilling:
+                events += self._prefill()
+            if self.running:
+                events += self._decode_round()
         self.stats.steps += 1
         return events
 

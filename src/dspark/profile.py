@@ -24,6 +24,7 @@ import torch
 from .batch import FlatBatch
 from .errors import DSparkError
 from .models.packed import packing_of
+from .models.runtime import step_threads
 from .schedule import SPS_POLICIES, SPSTable
 
 DEFAULT_TOKENS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
@@ -86,10 +87,11 @@ def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, con
             i += c
         batch = FlatBatch.build(parts, device)          # logits for every row, as in verification
         _sync(device)
-        t0 = time.perf_counter()
-        model(batch, cache)
-        _sync(device)
-        dt = time.perf_counter() - t0
+        with step_threads(model):                       # the threads as the engine's steps have them
+            t0 = time.perf_counter()
+            model(batch, cache)
+            _sync(device)
+            dt = time.perf_counter() - t0
         for s in slots:                                 # roll the cache back to the context
             cache.truncate(s, context)
         return dt

@@ -18,6 +18,7 @@ precision, CUDA, other dtypes and training use it.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 
@@ -76,10 +77,52 @@ class _Lib:
         self.path = PATHS[name]
 
     def sync_threads(self) -> None:
-        """Follow torch's thread setting (set by --threads / torch.set_num_threads)."""
-        n = torch.get_num_threads()
+        """Follow the thread setting (--threads / torch.set_num_threads; see kernel_threads)."""
+        n = kernel_threads()
         if n != self.threads:
             self.threads = self._set_threads(n)
+
+
+# The threads the C kernels use: torch's setting, except inside decode_threads(), which lends them
+# all to the C kernels and leaves torch one.
+_lent_threads: int | None = None
+
+
+def kernel_threads() -> int:
+    return _lent_threads or torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def decode_threads():
+    """Run a decoding step with every thread in the C kernels' pool and torch on one thread.
+
+    Between two C calls a step runs many small torch ops (the gated activation, sampling, a
+    drafter's norms and heads); with torch's own pool of threads also set to the cores, the two
+    pools' spinning threads took the cores from each other and each small op waited for one: on the
+    2-core EPYC batch-1 decoding ran 1.3-1.45x faster with torch on one thread (plain, n-gram and
+    DSpark alike; RESULTS.md, session 14). Only for forwards whose products all run in C: the bf16
+    products of long forwards (use_bf16_products) need torch's threads."""
+    global _lent_threads
+    n = kernel_threads()
+    if n == 1 or _lent_threads is not None:
+        yield
+        return
+    _lent_threads = n
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+        _lent_threads = None
+
+
+def step_threads(model):
+    """decode_threads() for a model whose forward runs on this runtime with every product in C,
+    else nothing (the reference forward, CUDA, or bf16 products for long forwards)."""
+    fast = getattr(model, "runtime", None)
+    if isinstance(fast, FastForward) and fast.bf16_rows == 0:
+        return decode_threads()
+    return contextlib.nullcontext()
 
 
 def path_name(path: int) -> str:
@@ -131,7 +174,7 @@ def exact_product(x: torch.Tensor, pw: PackedWeight, bias: torch.Tensor | None =
     """x @ W^T (+ bias) with fp32 activations on the exact precision's kernel (packed_gemv.c)."""
     x2 = x.reshape(-1, pw.in_features).contiguous()
     y = torch.empty(x2.shape[0], pw.out_features, dtype=torch.float32)
-    packed.kernel()(x2.data_ptr(), x2.shape[0], pw.in_features, *pw._weights, y.data_ptr(), torch.get_num_threads())
+    packed.kernel()(x2.data_ptr(), x2.shape[0], pw.in_features, *pw._weights, y.data_ptr(), kernel_threads())
     if bias is not None:
         y += bias
     return y.view(*x.shape[:-1], pw.out_features)
