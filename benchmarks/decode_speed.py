@@ -21,6 +21,7 @@ over prompt + answer).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -50,6 +51,21 @@ def sample_prompts(n: int, sets: str = DEFAULT_SETS) -> list[str]:
     return [pools[i % len(pools)][i // len(pools)] for i in range(n)]
 
 
+SHARED = "plain, torch threads too"
+
+
+@contextlib.contextmanager
+def shared_threads():
+    """Engine steps as before runtime.decode_threads: torch's pool and the C kernels' both on."""
+    from dspark import engine
+    lent = engine.step_threads
+    engine.step_threads = lambda model: contextlib.nullcontext()
+    try:
+        yield
+    finally:
+        engine.step_threads = lent
+
+
 def variant_name(spec: str, policy: str) -> str:
     from deepspec.eval.evaluate import drafter_name
     name = drafter_name(spec)
@@ -67,6 +83,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-hf", action="store_true", help="skip transformers' generate")
     ap.add_argument("--no-llama-cpp", action="store_true", help="skip llama.cpp even when installed")
+    ap.add_argument("--shared-threads", action="store_true",
+                    help="also run plain decoding with torch's threads left on (no runtime.decode_threads): "
+                         "what lending the threads to the C kernels gains")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -89,6 +108,8 @@ def main() -> int:
         variants[variant_name(path, policy)] = (target, load_drafter(path, target), policy,
                                                 sps_for_policies(policy, target))
     variants["plain, exact"] = (exact, load_drafter("none", target), "fixed", None)
+    if args.shared_threads:
+        variants[SHARED] = (target, load_drafter("none", target), "fixed", None)
     hf = None if args.no_hf else AutoModelForCausalLM.from_pretrained(str(target.path), dtype=torch.float32).eval()
     llama = None if args.no_llama_cpp else llama_cpp_model(args.target, args.threads)
 
@@ -120,7 +141,8 @@ def main() -> int:
                 count_top1(top1["llama.cpp"], llama_cpp_argmax(llama, ids, ref), ref)
         plain_ids = {}
         for name, (tgt, drafter, policy, sps) in variants.items():
-            r = generate(tgt, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy, sps_table=sps)
+            with shared_threads() if name == SHARED else contextlib.nullcontext():
+                r = generate(tgt, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy, sps_table=sps)
             record(tps, totals, name, r["num_new_tokens"], r["elapsed_s"])
             taus[name].append(r["tau"])
             plain_ids.setdefault(id(tgt), r["token_ids"])      # the first variant of a target is plain
