@@ -25,9 +25,9 @@ CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
 # What `default` means for a target: the drafter that decodes fastest at batch 1 on the machines we
 # measure on (benchmarks/decode_speed.py, README "Results"). A target without an entry gets n-gram
 # lookup, which needs no training. On the 2-core EPYC (RESULTS.md, session 14; batch 1, greedy, math
-# and code prompts, dspark policy) n-gram lookup runs at 1.23-1.30x plain decoding, the committed
-# 1-layer SmolLM2 DSpark drafter at 0.93x and lookup first with that drafter elsewhere at 1.17-1.22x,
-# so n-gram stays the default until a committed drafter beats it.
+# and code prompts, dspark policy, four runs) n-gram lookup ran at 1.23-1.30x plain decoding, the
+# committed 1-layer SmolLM2 DSpark drafter at 0.93-1.04x and lookup first with that drafter elsewhere
+# at 1.17-1.23x, so n-gram stays the default until a committed drafter beats it.
 DEFAULT_DRAFTERS: dict[str, str] = {}
 DEFAULT_DRAFTER = "ngram"
 LOOKUP_FIRST = "ngram+"     # `ngram+dspark`: n-gram lookup first, the trained drafter elsewhere
