@@ -97,11 +97,14 @@ def decode_threads():
     """Run a decoding step with every thread in the C kernels' pool and torch on one thread.
 
     Between two C calls a step runs many small torch ops (the gated activation, sampling, a
-    drafter's norms and heads); with torch's own pool of threads also set to the cores, the two
-    pools' spinning threads took the cores from each other and each small op waited for one: on the
-    2-core EPYC batch-1 decoding ran 1.3-1.45x faster with torch on one thread (plain, n-gram and
-    DSpark alike; RESULTS.md, session 14). Only for forwards whose products all run in C: the bf16
-    products of long forwards (use_bf16_products) need torch's threads."""
+    drafter's norms and heads). With torch's own pool also set to the cores, the two pools' idle
+    threads spin for the cores the other pool needs. dspark shortens OpenMP's spinning
+    (GOMP_SPINCOUNT, dspark/__init__.py), but only when it is imported before torch: in a program
+    that imported torch first, libgomp spins as long as it likes, and on the 2-core EPYC batch-1
+    decoding then ran 1.36-1.49x slower without this (plain, n-gram and DSpark alike; batches of
+    8-32 1.32-1.46x). With dspark imported first the two measured the same (RESULTS.md, session 14).
+    Only for forwards whose products all run in C: the bf16 products of long forwards
+    (use_bf16_products) need torch's threads."""
     global _lent_threads
     n = kernel_threads()
     if n == 1 or _lent_threads is not None:
