@@ -307,8 +307,8 @@ SPS_POLICIES = tuple(n for n, c in POLICIES.items() if c.uses_sps)   # the polic
 # hardware-aware policy for every drafter that drafts. A DSpark drafter's drafts are ranked by their
 # calibrated confidences, any other's by the running acceptance of past rounds from the same source
 # (n-gram lookup: per match length). At batch 1 on the 2-core CPUs (RESULTS.md, sessions 13-14) it
-# beat the whole block for every drafter measured: a 2-layer DSpark 0.97x plain against 0.86x,
-# n-gram lookup 1.30x against 1.20x (EPYC, history per match length; 1.16x / 1.15x on the Xeon with
+# matched or beat the whole block for every drafter measured: a 2-layer DSpark 0.97x plain against
+# 0.86x; n-gram lookup 1.20-1.30x against 1.16-1.21x on the EPYC (1.16x / 1.15x on the Xeon with
 # one shared history).
 AUTO = "auto"
 
