@@ -154,6 +154,14 @@ def test_lookup_first_mixes_both_drafters_and_learns_per_match_length():
     long, short = (policy.survival(Proposal([5, 6, 7, 8], source=("ngram", n)), 4) for n in (4, 1))
     assert long[-1] > 0.9 and short[0] < 0.1
     assert policy.survival(Proposal([5, 6, 7, 8], source=("ngram", 3)), 4) == [1.0] * 4   # unseen: the prior
+    # a source shut by its history (20 rejections: 1/21, below the ~0.11 that this SPS curve asks of
+    # a first draft) is not shut for good: its evidence fades as steps pass, and the policy verifies
+    # its drafts again
+    shut = Proposal([5, 6, 7, 8], source=("ngram", 1))
+    assert policy.choose([None], [shut], [4]) == [0]
+    for _ in range(2 * DSparkPolicy.HISTORY_STEPS):
+        policy.observe([None], [Proposal([])], [type("V", (), {"accepted": 0})()])
+    assert policy.choose([None], [shut], [4])[0] > 0
 
 
 SAMPLING = {"t1": SamplingParams(1.0, seed=11), "t1-top-p": SamplingParams(1.0, top_p=0.9, seed=12)}

@@ -131,19 +131,29 @@ class MTP1(Policy):
 class _SurvivalPolicy(Policy):
     """Shared bookkeeping: per-position acceptance history (per proposal source), and a_{r,j} for
     the current drafts."""
+    # Past rounds weigh less with every step (a window of ~HISTORY_STEPS steps): a source whose
+    # rates fell so low that its drafts are no longer verified gets no new evidence, and without
+    # forgetting it would stay shut for the engine's lifetime (a server whose requests turn from
+    # chat to code); as its counts fade, its estimate rises back to the prior and it is tried again.
+    HISTORY_STEPS = 1000
 
     def __init__(self, gamma: int):
         self.gamma = max(gamma, 1)
-        # source -> (verified, accepted) counts per position: Laplace-smoothed prefix survival of the
-        # past rounds whose proposals came from that source (Proposal.source)
+        # source -> (verified, accepted) per position, decayed counts of the past rounds whose
+        # proposals came from that source (Proposal.source); survival adds a Laplace prior of 1 / 1
         self.by_source: dict = {}
 
-    def _counts(self, source) -> tuple[list[int], list[int]]:
+    def _counts(self, source) -> tuple[list[float], list[float]]:
         if source not in self.by_source:
-            self.by_source[source] = ([1] * self.gamma, [1] * self.gamma)
+            self.by_source[source] = ([0.0] * self.gamma, [0.0] * self.gamma)
         return self.by_source[source]
 
     def observe(self, seqs, proposals, verdicts):
+        keep = 1.0 - 1.0 / self.HISTORY_STEPS
+        for proposed, accepted in self.by_source.values():
+            for j in range(self.gamma):
+                proposed[j] *= keep
+                accepted[j] *= keep
         for p, v in zip(proposals, verdicts):
             if p.confidences is not None:
                 continue
@@ -158,7 +168,7 @@ class _SurvivalPolicy(Policy):
             c = proposal.confidences[:cap].double().clamp(0, 1)
             return torch.cumprod(c, 0).tolist()
         proposed, accepted = self._counts(proposal.source)
-        rates = [min(accepted[j] / proposed[j], 1.0) for j in range(min(cap, self.gamma))]
+        rates = [min((1.0 + accepted[j]) / (1.0 + proposed[j]), 1.0) for j in range(min(cap, self.gamma))]
         return [min(rates[:j + 1]) for j in range(len(rates))]  # keep it non-increasing
 
 
