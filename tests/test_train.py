@@ -568,6 +568,20 @@ class _Killed(Exception):
     pass
 
 
+def run_cut_after(cfg: Path, step: int, monkeypatch) -> None:
+    """Train `cfg` in-process and cut the run (as a kill would) once `step` steps are done."""
+    train_step = Trainer.train_step
+
+    def cut(self):
+        if self.step == step:
+            raise _Killed
+        return train_step(self)
+    monkeypatch.setattr(Trainer, "train_step", cut)
+    with pytest.raises(_Killed):
+        run_inprocess(cfg)
+    monkeypatch.undo()
+
+
 def test_resume_with_holdout(tmp_path, env, monkeypatch):
     """Cut after step 8 (checkpoint at 6, held-out rows at 2, 4, 6, 8): the resumed run drops the rows
     past the checkpoint, redoes them, and ends like the uninterrupted run, held-out rows included."""
@@ -575,16 +589,7 @@ def test_resume_with_holdout(tmp_path, env, monkeypatch):
                   logging={"checkpoint_every": 3, "eval_every": 2})
     run_inprocess(write_config(tmp_path / "ref.toml", env, out="ref", **common))
     cfg = write_config(tmp_path / "cut.toml", env, out="cut", **common)
-    step = Trainer.train_step
-
-    def cut(self):
-        if self.step == 8:
-            raise _Killed
-        return step(self)
-    monkeypatch.setattr(Trainer, "train_step", cut)
-    with pytest.raises(_Killed):
-        run_inprocess(cfg)
-    monkeypatch.undo()
+    run_cut_after(cfg, 8, monkeypatch)
     assert [(r["split"], r["step"]) for r in read_log(tmp_path / "cut")][-2:] == [("train", 8), ("heldout", 8)]
     run_inprocess(cfg)
     ref, got = read_log(tmp_path / "ref"), read_log(tmp_path / "cut")
@@ -605,16 +610,7 @@ def test_carry_continues_the_run_on_another_machine(tmp_path, env, monkeypatch):
     run_inprocess(write_config(tmp_path / "ref.toml", env, out="ref", **{**common, "logging": {
         "checkpoint_every": 3}}))
     cfg = write_config(tmp_path / "cut.toml", env, out="cut", **common)
-    step = Trainer.train_step
-
-    def cut(self):
-        if self.step == 6:
-            raise _Killed
-        return step(self)
-    monkeypatch.setattr(Trainer, "train_step", cut)
-    with pytest.raises(_Killed):
-        run_inprocess(cfg)
-    monkeypatch.undo()
+    run_cut_after(cfg, 6, monkeypatch)
     assert not (tmp_path / "carry").exists()          # carry_every 100: none written while training
     assert deepspec_main(["train", "--config", str(cfg), "--write-carry"]) == 0
     carry, ckpt = tmp_path / "carry", tmp_path / "cut/checkpoints/step_000006"
