@@ -83,6 +83,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-hf", action="store_true", help="skip transformers' generate")
     ap.add_argument("--no-llama-cpp", action="store_true", help="skip llama.cpp even when installed")
+    ap.add_argument("--torch-rounds", action="store_true",
+                    help="also run every trained drafter with its drafting round in torch (no attach_runtime): "
+                         "what the C round (runtime.DraftForward) gains")
     ap.add_argument("--shared-threads", action="store_true",
                     help="also run plain decoding with torch's threads left on (no runtime.decode_threads): "
                          "what lending the threads to the C kernels gains")
@@ -105,8 +108,14 @@ def main() -> int:
     for spec in args.drafter:
         path, _, policy = spec.partition("@")
         policy = policy or "fixed"
-        variants[variant_name(path, policy)] = (target, load_drafter(path, target), policy,
-                                                sps_for_policies(policy, target))
+        sps = sps_for_policies(policy, target)
+        variants[variant_name(path, policy)] = (target, load_drafter(path, target), policy, sps)
+        if args.torch_rounds:
+            drafter = load_drafter(path, target)
+            inner = getattr(drafter, "drafter", drafter)          # LookupFirst's trained drafter
+            if getattr(inner, "runtime", None) is not None:
+                inner.runtime = None
+                variants[variant_name(path, policy) + ", torch round"] = (target, drafter, policy, sps)
     variants["plain, exact"] = (exact, load_drafter("none", target), "fixed", None)
     if args.shared_threads:
         variants[SHARED] = (target, load_drafter("none", target), "fixed", None)

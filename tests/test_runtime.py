@@ -141,7 +141,7 @@ def test_attention_every_path(head_dim, window, hq, hk):
                 x, s, p = qkv[r].contiguous(), slot[r].contiguous(), pos[r].contiguous()   # kept alive
                 rt.attention(x.data_ptr(), len(rows), hq, hk, head_dim, None, None, 1e-6,
                              cos.data_ptr(), sin.data_ptr(), kc.data_ptr(), vc.data_ptr(), 64,
-                             s.data_ptr(), p.data_ptr(), window, head_dim ** -0.5, 0.0, out.data_ptr(), rt.path)
+                             s.data_ptr(), p.data_ptr(), None, window, head_dim ** -0.5, 0.0, out.data_ptr(), rt.path)
                 return out
 
             full = run(list(range(n)))
@@ -163,6 +163,39 @@ def test_attention_every_path(head_dim, window, hq, hk):
         assert (got.double().reshape(n, hq, head_dim) - ref).abs().max() <= 1e-5, name
 
 
+def test_attention_of_a_drafter_block_sees_the_whole_block():
+    """A drafter's block (runtime.DraftForward): every row sees the keys up to the block's last
+    position, so the block's rows see each other; and with no output buffer only the cache is written
+    (a drafter's context rows)."""
+    torch.manual_seed(1)
+    hq, hk, d, ctx, g = 4, 2, 32, 23, 7
+    rt = runtime.lib()
+    qkv = torch.randn(g, (hq + 2 * hk) * d)
+    cos, sin = torch.ones(g, d), torch.zeros(g, d)
+    slot, pos = torch.zeros(g, dtype=torch.long), torch.arange(ctx, ctx + g)
+    last = torch.full((g,), ctx + g - 1)
+    base_k, base_v = torch.randn(2, 1, 40, hk, d).half()
+    q = qkv[:, :hq * d].reshape(g, hq, d)
+    k_new = qkv[:, hq * d:(hq + hk) * d].reshape(g, hk, d)
+    v_new = qkv[:, (hq + hk) * d:].reshape(g, hk, d)
+    k_all = torch.cat([base_k[0, :ctx].float(), k_new.half().float()])
+    v_all = torch.cat([base_v[0, :ctx].float(), v_new.half().float()])
+    ref = attention_reference(q, k_all, v_all, [ctx + g - 1] * g, 0, d ** -0.5)
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            kc, vc, out = base_k.clone(), base_v.clone(), torch.empty(g, hq * d)
+            rt.attention(qkv.data_ptr(), g, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
+                         kc.data_ptr(), vc.data_ptr(), 40, slot.data_ptr(), pos.data_ptr(), last.data_ptr(), 0,
+                         d ** -0.5, 0.0, out.data_ptr(), rt.path)
+            assert (out.double().reshape(g, hq, d) - ref).abs().max() <= 1e-5, name
+            written = base_k.clone(), base_v.clone()
+            rt.attention(qkv.data_ptr(), g, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
+                         written[0].data_ptr(), written[1].data_ptr(), 40, slot.data_ptr(), pos.data_ptr(), None, 0,
+                         d ** -0.5, 0.0, None, rt.path)
+            assert torch.equal(written[0], kc) and torch.equal(written[1], vc), name
+            assert torch.equal(kc[0, ctx:ctx + g], k_new.half()) and torch.equal(kc[0, :ctx], base_k[0, :ctx])
+
+
 def test_kv_cache_rounding_is_torchs_fp16():
     """The C runtime's fp16 cache writes round like torch's .half() (nearest even), at every edge:
     ties, subnormals, underflow to zero, overflow to infinity, signed zero."""
@@ -182,7 +215,7 @@ def test_kv_cache_rounding_is_torchs_fp16():
     for name in PATHS_HERE:
         with kernel_path(name):
             rt.attention(qkv.data_ptr(), 1, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
-                         kc.data_ptr(), vc.data_ptr(), 4, slot.data_ptr(), pos.data_ptr(), 0, 1.0, 0.0,
+                         kc.data_ptr(), vc.data_ptr(), 4, slot.data_ptr(), pos.data_ptr(), None, 0, 1.0, 0.0,
                          out.data_ptr(), rt.path)
             assert torch.equal(vc[0, 2, 0].view(torch.int16), k.half().view(torch.int16)), name
             assert torch.equal(kc[0, 2, 0], k.flip(0).half()), name
@@ -455,6 +488,77 @@ def test_a_drafter_next_to_a_fast_target_runs_on_8_bit_weights(tmp_path):
     want = [greedy_reference(model, p, 12) for p in ps]
     got, _ = run_engine(model, e, ps, [SamplingParams()] * len(ps), 12, max_batch=2, stagger=True)
     assert got == want
+
+
+def on_the_runtime(drafter):
+    """What load_drafter does to a drafter next to a fast target: 8-bit products, the C round."""
+    from dspark.models.loader import pack_linears
+    pack_linears(drafter)
+    drafter.draft_head.pack = True
+    drafter.attach_runtime()
+    return drafter
+
+
+@pytest.mark.parametrize("layer_form", ["engine", "target"])
+def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(layer_form):
+    """attach_runtime moves a DFlash / DSpark round into C (runtime.DraftForward): fed the same taps,
+    the drafter gives its torch form's draft logits up to 8-bit activations and the fp16 context
+    cache, for sequences of different lengths at once, over rounds, past the context cache's first
+    capacity; greedy decoding with it stays token-identical to plain."""
+    from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
+    from dspark.sequence import Sequence
+    from test_lossless import prompts
+    model = packed_tiny("llama", seed=9)
+    cfg = DSparkConfig(block_size=4, num_layers=2, tap_layers=[0, 1], draft_vocab_size=64, markov_rank=64,
+                       layer_form=layer_form)
+    ref = DSparkDrafter.build(cfg, model).eval()
+    with torch.no_grad():
+        ref.markov_head.markov_w2.weight.normal_(0, 0.3)
+    fast = DSparkDrafter.build(cfg, model).eval()
+    fast.load_state_dict(ref.state_dict())
+    on_the_runtime(fast)
+    assert isinstance(fast.runtime, runtime.DraftForward) and ref.runtime is None
+    lengths = [30, 270, 5]                       # 270: past a context cache's first 256 rows
+    gen = torch.Generator().manual_seed(0)
+    toks = [torch.randint(0, 128, (n + 12,), generator=gen).tolist() for n in lengths]
+    taps = []
+    for t in toks:
+        cache = model.new_cache(1, len(t))
+        out = model.forward(FlatBatch.build([(cache.allocate(), 0, t)], "cpu"), cache, taps=[0, 1], need_logits=False)
+        taps.append(torch.cat(out.taps, -1))
+    logits = {}
+    for name, d in (("ref", ref), ("fast", fast)):
+        seqs = [Sequence(j, t[:n + 1], n + 1, SamplingParams(), None, 16) for j, (t, n) in enumerate(zip(toks, lengths))]
+        for s in seqs:
+            d.start(s)
+        rounds = []
+        with torch.no_grad():
+            for step in range(3):                # each round commits 4 more tokens
+                for j, s in enumerate(seqs):
+                    n = lengths[j] + 4 * step
+                    s.tokens, s.num_processed = toks[j][:n + 1], n
+                    d.observe(s, taps[j][0 if step == 0 else n - 4:n], None)
+                rounds.append(d.propose_with_logits(seqs)[1])
+        logits[name] = torch.stack(rounds)
+    err = (logits["fast"] - logits["ref"]).abs().max()
+    assert 0 < err <= 0.05 * logits["ref"].abs().max(), err
+    assert (logits["fast"].argmax(-1) == logits["ref"].argmax(-1)).float().mean() >= 0.9
+    ps = prompts(3)
+    want = [greedy_reference(model, p, 12) for p in ps]
+    got, _ = run_engine(model, fast, ps, [SamplingParams()] * len(ps), 12, max_batch=2, stagger=True)
+    assert got == want
+
+
+def test_sampled_distribution_with_a_drafter_on_the_runtime():
+    from lossless import chi_square_pvalue, exact_joint, random_trained_drafter, sample_continuations
+    model = packed_tiny("llama", seed=5, vocab=16)
+    drafter = on_the_runtime(random_trained_drafter("dspark", model, gamma=3, tap_layers=[0, 1],
+                                                    draft_vocab_size=16, markov_rank=64))
+    params = SamplingParams(temperature=1.0, seed=11)
+    prompt = [3, 7, 2]
+    exact = exact_joint(model, prompt, params, 2)
+    samples = sample_continuations(model, drafter, prompt, params, 1500, 2)
+    assert chi_square_pvalue(samples, exact) > 1e-3
 
 
 def test_argmax_is_torchs_on_every_path():

@@ -132,6 +132,8 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
         pack_linears(drafter)
         if getattr(drafter, "draft_head", None) is not None:
             drafter.draft_head.pack = True
+        if hasattr(drafter, "attach_runtime"):
+            drafter.attach_runtime()
     calib = path / "calibration.json"
     if calib.exists() and hasattr(drafter, "load_calibration"):
         drafter.load_calibration(json.loads(calib.read_text()))

@@ -163,18 +163,23 @@ class ContextCache:
             self.cache.truncate(0, length)
         self.pending.keep(max(0, length - self.projected))
 
+    def reserve(self, end: int) -> None:
+        """Room for positions up to end - 1 (the capacity doubles until it holds them)."""
+        if end > self.cache.max_len:
+            capacity = self.cache.max_len
+            while capacity < end:
+                capacity *= 2
+            n = self.projected
+            old, self.cache = self.cache, self._new(capacity)
+            for i in range(len(old.k)):
+                self.cache.k[i][:, :n] = old.k[i][:, :n]
+                self.cache.v[i][:, :n] = old.v[i][:, :n]
+            self.cache.lengths[0] = n
+
     def write(self, start: int, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """kv: per layer (k, v) [m, kv_heads, D] for positions start..start+m-1."""
         m = kv[0][0].shape[0]
-        if start + m > self.cache.max_len:
-            capacity = self.cache.max_len
-            while capacity < start + m:
-                capacity *= 2
-            old, self.cache = self.cache, self._new(capacity)
-            for i in range(len(old.k)):
-                self.cache.k[i][:, :start] = old.k[i][:, :start]
-                self.cache.v[i][:, :start] = old.v[i][:, :start]
-            self.cache.lengths[0] = start
+        self.reserve(start + m)
         batch = FlatBatch(torch.zeros(m, dtype=torch.long), [0], [start], [m])
         self.cache.check_room(batch)
         for i, (k, v) in enumerate(kv):
@@ -237,6 +242,7 @@ class DFlashDrafter(nn.Module, Drafter):
         else:
             self.d2t = self.t2d = None
         self.draft_head = dvocab.DraftHead()
+        self.runtime = None     # runtime.DraftForward once attach_runtime() ran (inference on the CPU runtime)
         self._build_heads()
         self._init_weights()
 
@@ -396,10 +402,18 @@ class DFlashDrafter(nn.Module, Drafter):
         return self.norm(x).view(b, n, h)
 
     # --- inference --------------------------------------------------------------------------
+    def attach_runtime(self) -> None:
+        """Draft on the integer CPU runtime (runtime.DraftForward) from now on: for inference next to
+        a fast-precision target, once loader.pack_linears packed the products. Context caches then
+        hold fp16 (the C attention's); call it before any sequence starts."""
+        from ..models.runtime import DraftForward
+        self.runtime = DraftForward(self)
+
     def _state(self, seq: Sequence) -> ContextCache:
         if not isinstance(seq.draft_state, ContextCache):
             a = self.layers[0].self_attn
-            seq.draft_state = ContextCache(len(self.layers), a.num_kv_heads, a.head_dim, self._dtype, self._device)
+            dtype = torch.float16 if self.runtime is not None else self._dtype
+            seq.draft_state = ContextCache(len(self.layers), a.num_kv_heads, a.head_dim, dtype, self._device)
         return seq.draft_state
 
     def start(self, seq: Sequence) -> None:
@@ -438,12 +452,21 @@ class DFlashDrafter(nn.Module, Drafter):
         pending = [(st, st.projected, st.pending.take()) for st in states if st.pending]
         if not pending:
             return
-        ctx = self.context_features(torch.cat([taps for _, _, taps in pending]))
-        positions = torch.cat([torch.arange(start, start + taps.shape[0]) for _, start, taps in pending])
-        kv = self._context_kv(ctx, positions.to(self._device))
+        taps = torch.cat([rows for _, _, rows in pending])
+        parts = [(st, start, rows.shape[0]) for st, start, rows in pending]
+        positions = torch.cat([torch.arange(start, start + m) for _, start, m in parts])
+        if self.runtime is not None:
+            for st, start, m in parts:
+                st.reserve(start + m)
+            cos, sin = self._rope(positions, torch.float32)
+            self.runtime.context(taps.float(), cos, sin, [(st.cache, start, m) for st, start, m in parts])
+            for st, start, m in parts:
+                st.cache.lengths[0] = start + m
+            return
+        kv = self._context_kv(self.context_features(taps), positions.to(self._device))
         row = 0
-        for st, start, taps in pending:
-            rows = slice(row, row + taps.shape[0])
+        for st, start, m in parts:
+            rows = slice(row, row + m)
             st.write(start, [(k[rows], v[rows]) for k, v in kv])
             row = rows.stop
 
@@ -468,6 +491,13 @@ class DFlashDrafter(nn.Module, Drafter):
         anchors = torch.tensor([s.tokens[-1] for s in seqs], dtype=torch.long, device=dev)
         x = self._block_inputs(anchors)
         positions = torch.tensor(lengths, device=dev)[:, None] + torch.arange(g, device=dev)
+        if self.runtime is not None:
+            for st, n in zip(states, lengths):
+                st.reserve(n + g)
+            cos, sin = self._rope(positions.reshape(-1), torch.float32)
+            h = self.runtime.block(x.reshape(-1, x.shape[-1]), positions, cos, sin, [st.cache for st in states])
+            h = h.view(len(seqs), g, -1)
+            return self.head_logits(h), h, anchors
         if len(seqs) == 1:
             ctx_kv = [states[0].kv(i) for i in range(len(self.layers))]
             mask = None

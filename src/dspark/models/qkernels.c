@@ -610,7 +610,7 @@ typedef struct {
     const float *q;              /* rotated queries [N, Hq, D] */
     const uint16_t *kc, *vc;     /* this layer's fp16 caches [slots, max_len, Hk, D] */
     int64_t N, Hq, Hk, D, max_len, window;
-    const int64_t *slot, *pos;
+    const int64_t *slot, *last;  /* row n sees the keys at positions up to last[n] */
     float scale, softcap;
     float *out;                  /* [N, Hq * D] */
 } attn_t;
@@ -691,7 +691,7 @@ TARGET INLINE void NAME##_values_all(const attn_t *a, const float *s, int64_t pa
 }                                                                                                  \
 TARGET static void NAME(const attn_t *a, int64_t task) {                                           \
     const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk;                \
-    const int64_t pos = a->pos[n];                                                                 \
+    const int64_t pos = a->last[n];                                                                \
     const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;         \
     const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = a->Hk * D;             \
     const uint16_t *kbase = a->kc + (a->slot[n] * a->max_len + lo) * stride + h * D;               \
@@ -811,17 +811,19 @@ static void norm_rotate(float *x, int64_t D, const float *nw, float eps, const f
 
 /* One attention layer for a flat batch: qkv [N, (Hq + 2 Hk) D] straight from the fused product.
  * Queries and keys get q/k norm (when given) and rotary; keys and values are written (fp16) into the
- * cache at (slot[n], pos[n]); then each row attends to its sequence's keys lo..pos. */
+ * cache at (slot[n], pos[n]); then each row attends to its sequence's keys lo..last[n]. last NULL is
+ * causal (last = pos); a drafter's block passes its last position for every row of the block, whose
+ * rows see each other. With out NULL only the cache is written (a drafter's context rows). */
 void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D,
                   const float *q_norm, const float *k_norm, float eps,
                   const float *cos, const float *sin, uint16_t *kc, uint16_t *vc, int64_t max_len,
-                  const int64_t *slot, const int64_t *pos, int64_t window, float scale, float softcap,
-                  float *out, int path) {
+                  const int64_t *slot, const int64_t *pos, const int64_t *last, int64_t window, float scale,
+                  float softcap, float *out, int path) {
     float *q = malloc(sizeof(float) * (size_t)(N * Hq * D)), *k = malloc(sizeof(float) * (size_t)(Hk * D));
     const int64_t width = (Hq + 2 * Hk) * D;
     for (int64_t n = 0; n < N; n++) {
         const float *row = qkv + n * width;
-        for (int64_t h = 0; h < Hq; h++) {
+        for (int64_t h = 0; h < (out ? Hq : 0); h++) {
             float *qh = q + (n * Hq + h) * D;
             memcpy(qh, row + h * D, sizeof(float) * D);
             norm_rotate(qh, D, q_norm, eps, cos + n * D, sin + n * D);
@@ -834,7 +836,11 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
         to_f16(row + (Hq + Hk) * D, vd, Hk * D, path);
     }
     free(k);
-    attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, pos, scale, softcap, out};
+    if (!out) {                  /* keys and values only (a drafter's context rows) */
+        free(q);
+        return;
+    }
+    attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, last ? last : pos, scale, softcap, out};
     const int64_t per = per_task(N * Hk), ntasks = (N * Hk + per - 1) / per;
 #if defined(__x86_64__)
     if (path == PATH_AVX512VNNI && D % 16 == 0) parallel(attend_avx512_task, &a, ntasks);

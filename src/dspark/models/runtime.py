@@ -53,7 +53,7 @@ class _Lib:
         self.qmatmul.restype = None
         self.attention = dll.rt_attention
         self.attention.argtypes = [ptr, i64, i64, i64, i64, ptr, ptr, c_float, ptr, ptr, ptr, ptr, i64,
-                                   ptr, ptr, i64, c_float, c_float, ptr, c_int]
+                                   ptr, ptr, ptr, i64, c_float, c_float, ptr, c_int]
         self.attention.restype = None
         self.argmax = dll.rt_argmax
         self.argmax.argtypes = [ptr, i64, i64, ptr, c_int]
@@ -231,7 +231,9 @@ class _Layer:
                          if attn.q_proj.bias is not None else None)
         self.o, self.o_weight = attn.o_proj.packed, attn.o_proj.weight
         gate, up = mlp.gate_proj.packed, mlp.up_proj.packed
-        if gate is not None and up is not None and gate.bits == up.bits:
+        if mlp.packed_gate_up is not None:     # a drafter's (pack_linears fuses them itself)
+            self.gate_up, self.gate_up_weight = mlp.packed_gate_up, None
+        elif gate is not None and up is not None and gate.bits == up.bits:
             self.gate_up, self.gate_up_weight = _concat([gate, up]), None
             mlp.gate_proj.packed = mlp.up_proj.packed = None   # the fused copy replaces them
         else:
@@ -262,6 +264,28 @@ def _product(x, pw, weight, *, bf16=None, norm=None, eps=0.0, bias=None, residua
     else:
         y = F.linear(x, weight, bias)
     return y if residual is None else residual + y
+
+
+def run_layer(L: _Layer, x: torch.Tensor, attend, eps: float, b16: dict | None = None) -> torch.Tensor:
+    """One decoder layer on the runtime: x [n, H] -> [n, H]. attend(qkv [n, (Hq + 2 Hk) D]) -> [n, Hq D]
+    runs the attention over whatever cache the caller holds (the target's, a drafter's) and decides
+    which keys each row sees; b16: the layer's bf16 weights for a many-row forward (use_bf16_products)."""
+    b16 = b16 or {}
+    qkv = _product(x, L.qkv, L.qkv_weight, bf16=b16.get("qkv"), norm=L.input_norm, eps=eps, bias=L.qkv_bias)
+    attn = attend(qkv)
+    if L.sandwich:
+        h = _product(attn, L.o, L.o_weight, bf16=b16.get("o"))
+        x = x + F.rms_norm(h, (h.shape[-1],), L.post_attn_norm, eps)
+        gu = _product(x, L.gate_up, L.gate_up_weight, bf16=b16.get("gate_up"), norm=L.pre_ff_norm, eps=eps)
+    else:
+        x = _product(attn, L.o, L.o_weight, bf16=b16.get("o"), residual=x)
+        gu = _product(x, L.gate_up, L.gate_up_weight, bf16=b16.get("gate_up"), norm=L.post_attn_norm, eps=eps)
+    g, u = gu[:, :L.intermediate], gu[:, L.intermediate:]
+    a = (F.silu(g) if L.act == "silu" else F.gelu(g, approximate="tanh")) * u
+    if L.sandwich:
+        h = _product(a, L.down, L.down_weight, bf16=b16.get("down"))
+        return x + F.rms_norm(h, (h.shape[-1],), L.post_ff_norm, eps)
+    return _product(a, L.down, L.down_weight, bf16=b16.get("down"), residual=x)
 
 
 class FastForward:
@@ -297,30 +321,16 @@ class FastForward:
         bulk = 0 < self.bf16_rows <= n
         for i, L in enumerate(self.layers):
             cos, sin = rotary[L.sliding and m.rotary_local is not None]
-            b16 = L.bf16 if bulk else {}
-            qkv = _product(x, L.qkv, L.qkv_weight, bf16=b16.get("qkv"), norm=L.input_norm, eps=eps,
-                           bias=L.qkv_bias)
-            attn = torch.empty(n, hq * d, dtype=torch.float32)
-            rt.attention(qkv.data_ptr(), n, hq, hk, d, _ptr(L.q_norm), _ptr(L.k_norm), eps,
-                         cos.data_ptr(), sin.data_ptr(), cache.k[i].data_ptr(), cache.v[i].data_ptr(),
-                         cache.max_len, slots.data_ptr(), positions.data_ptr(), L.window, cfg.scale,
-                         softcap, attn.data_ptr(), rt.path)
-            if L.sandwich:
-                h = _product(attn, L.o, L.o_weight, bf16=b16.get("o"))
-                x = x + F.rms_norm(h, (h.shape[-1],), L.post_attn_norm, eps)
-                gu = _product(x, L.gate_up, L.gate_up_weight, bf16=b16.get("gate_up"), norm=L.pre_ff_norm,
-                              eps=eps)
-            else:
-                x = _product(attn, L.o, L.o_weight, bf16=b16.get("o"), residual=x)
-                gu = _product(x, L.gate_up, L.gate_up_weight, bf16=b16.get("gate_up"), norm=L.post_attn_norm,
-                              eps=eps)
-            g, u = gu[:, :L.intermediate], gu[:, L.intermediate:]
-            a = (F.silu(g) if L.act == "silu" else F.gelu(g, approximate="tanh")) * u
-            if L.sandwich:
-                h = _product(a, L.down, L.down_weight, bf16=b16.get("down"))
-                x = x + F.rms_norm(h, (h.shape[-1],), L.post_ff_norm, eps)
-            else:
-                x = _product(a, L.down, L.down_weight, bf16=b16.get("down"), residual=x)
+
+            def attend(qkv, i=i, L=L, cos=cos, sin=sin):
+                out = torch.empty(n, hq * d, dtype=torch.float32)
+                rt.attention(qkv.data_ptr(), n, hq, hk, d, _ptr(L.q_norm), _ptr(L.k_norm), eps,
+                             cos.data_ptr(), sin.data_ptr(), cache.k[i].data_ptr(), cache.v[i].data_ptr(),
+                             cache.max_len, slots.data_ptr(), positions.data_ptr(), None, L.window, cfg.scale,
+                             softcap, out.data_ptr(), rt.path)
+                return out
+
+            x = run_layer(L, x, attend, eps, L.bf16 if bulk else {})
             if i in want:
                 tapped[i] = x
         cache.commit(batch)
@@ -330,6 +340,75 @@ class FastForward:
             rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
             logits = model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm, eps=eps))
         return logits, [tapped[i] for i in taps], hidden
+
+
+class DraftForward:
+    """A DFlash / DSpark drafter's inference on the runtime, next to a fast-precision target: the
+    products on the drafter's 8-bit weights (loader.pack_linears), the attention in C over the
+    drafter's fp16 context cache. Mirrors DFlashDrafter._flush and _block_forward (the reference,
+    which training, CUDA and the exact precision run): at batch 1 a round of the torch form spent
+    more time in small ops between its products than in the products (RESULTS.md, session 15)."""
+
+    def __init__(self, drafter):
+        cfg = drafter.draft_cfg
+        self.cfg = cfg
+        self.layers = [_Layer(layer, cfg) for layer in drafter.layers]
+        self.fc, self.fc_weight = drafter.fc.packed, drafter.fc.weight
+        self.hidden_norm = _norm_weight(drafter.hidden_norm)
+        self.final_norm = _norm_weight(drafter.norm)
+
+    def _attend(self, i: int, qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache, rows: slice,
+                positions: torch.Tensor, last: torch.Tensor | None, out: torch.Tensor | None) -> None:
+        """Layer i's attention for `rows` of qkv, one sequence (its one-slot cache): keys and values
+        written at `positions`; with `out`, each row sees the keys up to `last` into out[rows]."""
+        rt, cfg = lib(), self.cfg
+        L = self.layers[i]
+        n = rows.stop - rows.start
+        slot = torch.zeros(n, dtype=torch.long)
+        rt.attention(qkv[rows].data_ptr(), n, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, _ptr(L.q_norm),
+                     _ptr(L.k_norm), cfg.rms_norm_eps, cos[rows].data_ptr(), sin[rows].data_ptr(),
+                     cache.k[i].data_ptr(), cache.v[i].data_ptr(), cache.max_len, slot.data_ptr(),
+                     positions.data_ptr(), _ptr(last), 0, cfg.scale, 0.0,
+                     None if out is None else out[rows].data_ptr(), rt.path)
+
+    def context(self, taps: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, parts) -> None:
+        """Project context rows into keys and values: taps [m, L*H] (fp32) with their rotary
+        tables; parts: (cache, start, count) per sequence, in row order, each writing positions
+        start..start+count-1 of its cache (which must hold them)."""
+        lib().sync_threads()
+        eps = self.cfg.rms_norm_eps
+        f = _product(taps.contiguous(), self.fc, self.fc_weight)
+        for i, L in enumerate(self.layers):
+            # the context's keys and values: k/v_proj(hidden_norm(fc(taps))), no input_layernorm
+            qkv = _product(f, L.qkv, L.qkv_weight, norm=self.hidden_norm, eps=eps, bias=L.qkv_bias)
+            row = 0
+            for cache, start, count in parts:
+                self._attend(i, qkv, cos, sin, cache, slice(row, row + count), torch.arange(start, start + count),
+                             None, None)
+                row += count
+
+    def block(self, x: torch.Tensor, positions: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+              caches) -> torch.Tensor:
+        """The draft layers over B blocks: x [B * g, H] block inputs at positions [B, g] (block b
+        starts right after the context its cache holds), rotary tables per row; caches: one per
+        block. The blocks' keys and values land in the caches past the context (the next context
+        rows overwrite them); a block's rows see the context and the whole block. Returns the final
+        hidden states [B * g, H], after the drafter's norm."""
+        lib().sync_threads()
+        cfg = self.cfg
+        b, g = positions.shape
+        positions = positions.contiguous()
+        last = positions[:, -1:].expand(b, g).contiguous()
+        for i, L in enumerate(self.layers):
+
+            def attend(qkv, i=i):
+                out = torch.empty(b * g, cfg.num_heads * cfg.head_dim, dtype=torch.float32)
+                for j, cache in enumerate(caches):
+                    self._attend(i, qkv, cos, sin, cache, slice(j * g, (j + 1) * g), positions[j], last[j], out)
+                return out
+
+            x = run_layer(L, x, attend, cfg.rms_norm_eps)
+        return F.rms_norm(x, (x.shape[-1],), self.final_norm, cfg.rms_norm_eps)
 
 
 def use_bf16_products(model, min_rows: int = BF16_MIN_ROWS, native_only: bool = True) -> bool:
