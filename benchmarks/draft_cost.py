@@ -7,7 +7,12 @@ drafts). Rows of all drafters are interleaved repeat by repeat and reported as m
 25-75 % spread (these machines are noisy: compare ratios, not absolute times).
 
     python benchmarks/draft_cost.py [--repeats 30] [--context 256] [--batch 1] [--temperatures 0,1]
-                                    [--variants]
+                                    [--variants] [--target smollm2-135m [--layers 2]]
+
+--target runs on the real target on the fast runtime instead (its taps, its verify step), with each
+drafter shaped like the committed SmolLM2 ones (rank-64 Markov head, 8,192-token draft vocabulary)
+and random weights, twice: as load_drafter runs it (8-bit products, the round in C:
+runtime.DraftForward) and with the round in torch ("torch round": the same 8-bit products).
 
 Add a drafter by adding a builder to BUILDERS (name -> function(target) -> drafter); any object
 with the Drafter protocol (start / observe / propose, tap_layers, gamma) works.
@@ -26,6 +31,7 @@ from dspark.drafters.dflash import DFlashConfig, DFlashDrafter
 from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
 from dspark.models.config import ModelConfig, RopeConfig
 from dspark.models.decoder import TargetModel
+from dspark.models.runtime import step_threads
 from dspark.sampling import SamplingParams
 from dspark.sequence import Sequence
 
@@ -50,6 +56,25 @@ VARIANTS = {   # --variants (block 7 as above): what the sequential head's cost 
     "dflash-v16k": lambda t: DFlashDrafter.build(DFlashConfig(num_layers=1, draft_vocab_size=16384), t),
     "dspark-v16k": lambda t: DSparkDrafter.build(DSparkConfig(num_layers=1, draft_vocab_size=16384), t),
 }
+
+
+def real_target_drafters(target, layers: int) -> dict:
+    """--target: each drafter twice, with the C round and with the torch round, same weights."""
+    from dspark.models.loader import pack_linears
+    shape = dict(block_size=7, num_layers=layers, draft_vocab_size=8192, mask_token_id=16)
+    configs = {"dflash": (DFlashDrafter, DFlashConfig(**shape)),
+               "dspark": (DSparkDrafter, DSparkConfig(markov_rank=64, **shape))}
+    out = {}
+    for i, (name, (cls, cfg)) in enumerate(configs.items()):
+        c_round, torch_round = cls.build(cfg, target), cls.build(cfg, target)
+        randomize(c_round, i)
+        torch_round.load_state_dict(c_round.state_dict())
+        for d in (c_round, torch_round):
+            pack_linears(d)
+            d.draft_head.pack = True
+        c_round.attach_runtime()
+        out[name], out[f"{name}, torch round"] = c_round, torch_round
+    return out
 
 
 def randomize(module: torch.nn.Module, seed: int) -> None:
@@ -80,6 +105,9 @@ def main() -> None:
     ap.add_argument("--temperatures", default="0,1")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", action="store_true", help="also time gated/rnn heads, rank 64, a 16k draft vocab")
+    ap.add_argument("--target", help="a named target on the fast runtime (e.g. smollm2-135m) instead of the random "
+                                     "fp32 one: the C round against the torch round")
+    ap.add_argument("--layers", type=int, default=1, help="draft layers with --target")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -88,10 +116,16 @@ def main() -> None:
     ctx, nb = args.context, args.batch
 
     t0 = time.perf_counter()
-    target = TargetModel(smollm2_shaped()).eval()
-    drafters = {name: build(target) for name, build in builders.items()}
-    for i, d in enumerate(drafters.values()):
-        randomize(d, i)
+    if args.target:
+        from dspark.models.loader import load_target
+        target = load_target(args.target, tokenizer=False).model
+        drafters = real_target_drafters(target, args.layers)
+    else:
+        target = TargetModel(smollm2_shaped()).eval()
+        drafters = {name: build(target) for name, build in builders.items()}
+        for i, d in enumerate(drafters.values()):
+            randomize(d, i)
+    for d in drafters.values():
         d.eval()
     print(f"built target and {len(drafters)} drafters in {time.perf_counter() - t0:.1f} s")
 
@@ -130,7 +164,7 @@ def main() -> None:
                                     for s, p in zip(slots, prompts)], "cpu")
     times = {key: {"observe": [], "propose": []} for key in setups}
     verify = []
-    with torch.no_grad():
+    with torch.no_grad(), step_threads(target):      # as Engine.step runs (a no-op off the fast runtime)
         for rep in range(args.repeats + 3):          # 3 warm-up repeats
             for key, (d, seqs, snap) in setups.items():
                 for s, st in zip(seqs, snap):
@@ -148,10 +182,11 @@ def main() -> None:
                 verify.append(v)
 
     v_lo, v_med, v_hi = quartiles(verify)
-    print(f"\ntarget SmolLM2-135M-shaped (random), fp32, {args.threads} threads, batch {nb}, "
+    what = f"{args.target}, fast runtime, {args.layers} draft layer(s)" if args.target else "SmolLM2-135M-shaped (random), fp32"
+    print(f"\ntarget {what}, {args.threads} threads, batch {nb}, "
           f"context {ctx}, {args.repeats} repeats; medians [25-75 %] in ms")
     print(f"target verify step, {VERIFY_TOKENS} tokens per sequence: {v_med:.1f} [{v_lo:.1f}-{v_hi:.1f}]\n")
-    head = (f"{'drafter':<14}{'T':>4}{'observe(4)':>12}{'propose':>20}{'round':>9}"
+    head = (f"{'drafter':<20}{'T':>4}{'observe(4)':>12}{'propose':>20}{'round':>9}"
             f"{'vs dflash':>11}{'round+verify':>14}{'vs dflash':>11}")
     print(head)
     print("-" * len(head))
@@ -167,8 +202,16 @@ def main() -> None:
             rnd = rounds[name]
             ratio = f"{rnd / base:.2f}" if base else "-"
             ratio_v = f"{(rnd + v_med) / (base + v_med):.3f}" if base else "-"
-            print(f"{name:<14}{temp:>4g}{o:>12.2f}{p_med:>9.2f} [{p_lo:4.1f}-{p_hi:4.1f}]{rnd:>9.2f}"
+            print(f"{name:<20}{temp:>4g}{o:>12.2f}{p_med:>9.2f} [{p_lo:4.1f}-{p_hi:4.1f}]{rnd:>9.2f}"
                   f"{ratio:>11}{rnd + v_med:>14.1f}{ratio_v:>11}")
+        for name in drafters:
+            slow = f"{name}, torch round"
+            if slow in rounds:
+                # repeat by repeat (interleaved), so a noisy stretch hits both alike
+                both = [(a + b) / (c + e) for a, b, c, e in zip(times[(slow, temp)]["observe"], times[(slow, temp)]["propose"],
+                                                               times[(name, temp)]["observe"], times[(name, temp)]["propose"])]
+                lo, mid, hi = quartiles(both)
+                print(f"{name}: torch round / C round {mid:.2f} [{lo:.2f}-{hi:.2f}]")
         print()
 
 if __name__ == "__main__":
