@@ -368,7 +368,7 @@ class DraftForward:
         rt.attention(qkv[rows].data_ptr(), n, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, _ptr(L.q_norm),
                      _ptr(L.k_norm), cfg.rms_norm_eps, cos[rows].data_ptr(), sin[rows].data_ptr(),
                      cache.k[i].data_ptr(), cache.v[i].data_ptr(), cache.max_len, slot.data_ptr(),
-                     positions.data_ptr(), _ptr(last), 0, cfg.scale, 0.0,
+                     positions.data_ptr(), _ptr(last), 0, cfg.scale, cfg.attn_logit_softcap or 0.0,
                      None if out is None else out[rows].data_ptr(), rt.path)
 
     def context(self, taps: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, parts) -> None:
