@@ -499,16 +499,18 @@ def on_the_runtime(drafter):
     return drafter
 
 
-@pytest.mark.parametrize("layer_form", ["engine", "target"])
-def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(layer_form):
+@pytest.mark.parametrize("arch,layer_form", [("llama", "engine"), ("llama", "target"), ("gemma3", "engine"),
+                                              ("gemma3", "target")])
+def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
     """attach_runtime moves a DFlash / DSpark round into C (runtime.DraftForward): fed the same taps,
     the drafter gives its torch form's draft logits up to 8-bit activations and the fp16 context
     cache, for sequences of different lengths at once, over rounds, past the context cache's first
-    capacity; greedy decoding with it stays token-identical to plain."""
+    capacity, in both layer forms (Gemma's target form: sandwich and offset norms); greedy decoding
+    with it stays token-identical to plain."""
     from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
     from dspark.sequence import Sequence
     from test_lossless import prompts
-    model = packed_tiny("llama", seed=9)
+    model = packed_tiny(arch, seed=9)
     cfg = DSparkConfig(block_size=4, num_layers=2, tap_layers=[0, 1], draft_vocab_size=64, markov_rank=64,
                        layer_form=layer_form)
     ref = DSparkDrafter.build(cfg, model).eval()
