@@ -404,8 +404,9 @@ class DFlashDrafter(nn.Module, Drafter):
     # --- inference --------------------------------------------------------------------------
     def attach_runtime(self) -> None:
         """Draft on the integer CPU runtime (runtime.DraftForward) from now on: for inference next to
-        a fast-precision target, once loader.pack_linears packed the products. Context caches then
-        hold fp16 (the C attention's); call it before any sequence starts."""
+        a fast-precision target, once loader.pack_linears packed the products. It reads the weights
+        as they are now (pack and attach again after changing them). Context caches then hold fp16
+        (the C attention's); call it before any sequence starts."""
         from ..models.runtime import DraftForward
         self.runtime = DraftForward(self)
 
