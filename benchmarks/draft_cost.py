@@ -60,7 +60,7 @@ VARIANTS = {   # --variants (block 7 as above): what the sequential head's cost 
 
 def real_target_drafters(target, layers: int) -> dict:
     """--target: each drafter twice, with the C round and with the torch round, same weights."""
-    from dspark.models.loader import pack_linears
+    from dspark.drafters.checkpoint import run_on_fast_runtime
     shape = dict(block_size=7, num_layers=layers, draft_vocab_size=8192, mask_token_id=16)
     configs = {"dflash": (DFlashDrafter, DFlashConfig(**shape)),
                "dspark": (DSparkDrafter, DSparkConfig(markov_rank=64, **shape))}
@@ -70,9 +70,8 @@ def real_target_drafters(target, layers: int) -> dict:
         randomize(c_round, i)
         torch_round.load_state_dict(c_round.state_dict())
         for d in (c_round, torch_round):
-            pack_linears(d)
-            d.draft_head.pack = True
-        c_round.attach_runtime()
+            run_on_fast_runtime(d)          # as load_drafter runs a drafter next to a fast target
+        torch_round.runtime = None
         out[name], out[f"{name}, torch round"] = c_round, torch_round
     return out
 

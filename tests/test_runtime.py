@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from conftest import tiny_model
 from dspark.batch import FlatBatch
+from dspark.drafters.checkpoint import run_on_fast_runtime
 from dspark.models.kv_cache import KVCache
 from dspark.models import packed, runtime
 from dspark.models.loader import pack_model
@@ -490,15 +491,6 @@ def test_a_drafter_next_to_a_fast_target_runs_on_8_bit_weights(tmp_path):
     assert got == want
 
 
-def on_the_runtime(drafter):
-    """What load_drafter does to a drafter next to a fast target: 8-bit products, the C round."""
-    from dspark.models.loader import pack_linears
-    pack_linears(drafter)
-    drafter.draft_head.pack = True
-    drafter.attach_runtime()
-    return drafter
-
-
 @pytest.mark.parametrize("arch,layer_form", [("llama", "engine"), ("llama", "target"), ("gemma3", "engine"),
                                               ("gemma3", "target")])
 def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
@@ -518,7 +510,7 @@ def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
         ref.markov_head.markov_w2.weight.normal_(0, 0.3)
     fast = DSparkDrafter.build(cfg, model).eval()
     fast.load_state_dict(ref.state_dict())
-    on_the_runtime(fast)
+    run_on_fast_runtime(fast)      # what load_drafter does next to a fast target
     assert isinstance(fast.runtime, runtime.DraftForward) and ref.runtime is None
     lengths = [30, 270, 5]                       # 270: past a context cache's first 256 rows
     gen = torch.Generator().manual_seed(0)
@@ -554,8 +546,9 @@ def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
 def test_sampled_distribution_with_a_drafter_on_the_runtime():
     from lossless import chi_square_pvalue, exact_joint, random_trained_drafter, sample_continuations
     model = packed_tiny("llama", seed=5, vocab=16)
-    drafter = on_the_runtime(random_trained_drafter("dspark", model, gamma=3, tap_layers=[0, 1],
-                                                    draft_vocab_size=16, markov_rank=64))
+    drafter = random_trained_drafter("dspark", model, gamma=3, tap_layers=[0, 1], draft_vocab_size=16,
+                                     markov_rank=64)
+    run_on_fast_runtime(drafter)
     params = SamplingParams(temperature=1.0, seed=11)
     prompt = [3, 7, 2]
     exact = exact_joint(model, prompt, params, 2)

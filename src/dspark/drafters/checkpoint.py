@@ -92,6 +92,20 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
+def run_on_fast_runtime(drafter) -> None:
+    """Run a trained fp32 drafter as a fast-precision target runs: its products on 8-bit weights on
+    the integer runtime (loader.pack_linears), its draft head on the packed rows of the target's
+    head, and a DFlash / DSpark round in C (attach_runtime). A round at batch 1 reads every drafter
+    weight: SmolLM2's DSpark drafted in 15.4 ms with fp32 weights, 8.9 ms with 8-bit ones, the same
+    tokens (RESULTS.md, session 8); the C round took a 2-layer round from 3.3 to 2.2 ms (session 15)."""
+    from ..models.loader import pack_linears
+    pack_linears(drafter)
+    if getattr(drafter, "draft_head", None) is not None:
+        drafter.draft_head.pack = True
+    if hasattr(drafter, "attach_runtime"):
+        drafter.attach_runtime()
+
+
 def load_drafter(path: str | Path, target, device=None, dtype=None):
     """Load a drafter for `target` (a loader.Target or anything with .model, .config, .name)."""
     from safetensors.torch import load_file
@@ -123,17 +137,9 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
             raise DSparkError(f"{weights}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
     drafter.load_state_dict(state)
     drafter.to(device=device or target.model.device, dtype=dtype or target.model.dtype)
-    from ..models.loader import pack_linears
     from ..models.packed import packing_of
     if packing_of(target.model) == "packed-fast" and dtype in (None, torch.float32):
-        # Next to a fast-precision target the drafter runs as the target does: 8-bit weights on the
-        # integer runtime. A round at batch 1 reads every drafter weight: SmolLM2's DSpark drafted
-        # in 15.4 ms with fp32 weights, 8.9 ms with 8-bit ones, the same tokens (RESULTS.md).
-        pack_linears(drafter)
-        if getattr(drafter, "draft_head", None) is not None:
-            drafter.draft_head.pack = True
-        if hasattr(drafter, "attach_runtime"):
-            drafter.attach_runtime()
+        run_on_fast_runtime(drafter)
     calib = path / "calibration.json"
     if calib.exists() and hasattr(drafter, "load_calibration"):
         drafter.load_calibration(json.loads(calib.read_text()))

@@ -176,6 +176,11 @@ class ContextCache:
                 self.cache.v[i][:, :n] = old.v[i][:, :n]
             self.cache.lengths[0] = n
 
+    def written(self, end: int) -> None:
+        """Positions up to end - 1 now hold projected keys and values (written in place by the C
+        runtime into room `reserve` made)."""
+        self.cache.lengths[0] = end
+
     def write(self, start: int, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """kv: per layer (k, v) [m, kv_heads, D] for positions start..start+m-1."""
         m = kv[0][0].shape[0]
@@ -462,7 +467,7 @@ class DFlashDrafter(nn.Module, Drafter):
             cos, sin = self._rope(positions, torch.float32)
             self.runtime.context(taps.float(), cos, sin, [(st.cache, start, m) for st, start, m in parts])
             for st, start, m in parts:
-                st.cache.lengths[0] = start + m
+                st.written(start + m)
             return
         kv = self._context_kv(self.context_features(taps), positions.to(self._device))
         row = 0

@@ -819,11 +819,13 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
                   const float *cos, const float *sin, uint16_t *kc, uint16_t *vc, int64_t max_len,
                   const int64_t *slot, const int64_t *pos, const int64_t *last, int64_t window, float scale,
                   float softcap, float *out, int path) {
-    float *q = malloc(sizeof(float) * (size_t)(N * Hq * D)), *k = malloc(sizeof(float) * (size_t)(Hk * D));
+    /* queries only when the rows attend (out given) */
+    float *q = out ? malloc(sizeof(float) * (size_t)(N * Hq * D)) : NULL;
+    float *k = malloc(sizeof(float) * (size_t)(Hk * D));
     const int64_t width = (Hq + 2 * Hk) * D;
     for (int64_t n = 0; n < N; n++) {
         const float *row = qkv + n * width;
-        for (int64_t h = 0; h < (out ? Hq : 0); h++) {
+        for (int64_t h = 0; q && h < Hq; h++) {
             float *qh = q + (n * Hq + h) * D;
             memcpy(qh, row + h * D, sizeof(float) * D);
             norm_rotate(qh, D, q_norm, eps, cos + n * D, sin + n * D);
@@ -836,10 +838,7 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
         to_f16(row + (Hq + Hk) * D, vd, Hk * D, path);
     }
     free(k);
-    if (!out) {                  /* keys and values only (a drafter's context rows) */
-        free(q);
-        return;
-    }
+    if (!out) return;            /* keys and values only (a drafter's context rows) */
     attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, last ? last : pos, scale, softcap, out};
     const int64_t per = per_task(N * Hk), ntasks = (N * Hk + per - 1) / per;
 #if defined(__x86_64__)
