@@ -1,11 +1,12 @@
 """Where a batch-1 decode step goes, per precision (a script, not a test).
 
-Times one-token forwards after a ~300-token context and splits each into the matrix products, the
+Times forwards of k new tokens (--rows: 1, a decode step; 8, a verification of 7 drafts) after a
+~300-token context and splits each into the matrix products, the
 attention (the C kernel in the fast precision; cache write, read, mask and SDPA in the exact one),
 and everything else (norms, rotary, activations, embedding, Python), by wrapping those functions
 with timers (about 1 us per wrapped call is counted in its own category).
 
-    python benchmarks/step_profile.py [--target smollm2-135m] [--steps 60]
+    python benchmarks/step_profile.py [--target smollm2-135m] [--steps 60] [--rows 1,8] [--precisions fast]
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def main() -> None:
     ap.add_argument("--target", default="smollm2-135m")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rows", default="1", help="new tokens per forward, a list: 1,8")
+    ap.add_argument("--precisions", default="exact,fast")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     # The wrapped functions: every product and every attention, in both forwards.
@@ -52,11 +55,11 @@ def main() -> None:
     context = list(range(100, 400))
     print(f"{args.target}, batch 1, context {len(context)}, {args.threads} threads, median step of {args.steps}; "
           "ms per step (calls per step)\n")
-    print("| precision | step | products | attention | everything else |")
-    print("|---|---|---|---|---|")
-    for precision in ("exact", "fast"):
+    print("| precision | rows | step | products | attention | everything else |")
+    print("|---|---|---|---|---|---|")
+    for precision, k in [(p, int(k)) for p in args.precisions.split(",") for k in args.rows.split(",")]:
         model = load_target(args.target, tokenizer=False, precision=precision).model
-        cache = model.new_cache(1, len(context) + 8)
+        cache = model.new_cache(1, len(context) + k)
         steps = []
         with torch.no_grad():
             model(FlatBatch.build([(0, 0, context)], "cpu"), cache)
@@ -65,7 +68,7 @@ def main() -> None:
                 SPENT.clear()
                 CALLS.clear()
                 t0 = time.perf_counter()
-                model(FlatBatch.build([(0, len(context), [7])], "cpu"), cache)
+                model(FlatBatch.build([(0, len(context), [7] * k)], "cpu"), cache)
                 dt = time.perf_counter() - t0
                 cache.truncate(0, len(context))
                 if i >= 5:
@@ -77,7 +80,7 @@ def main() -> None:
             cells.append(f"{statistics.median(p[0].get(cat, 0) for p in parts) * 1e3:.1f} "
                          f"({parts[0][1].get(cat, 0)})")
         other = statistics.median(s - sum(p[0].values()) for s, p in zip(steps, parts))
-        print(f"| {precision} | {med * 1e3:.1f} | {cells[0]} | {cells[1]} | {other * 1e3:.1f} |")
+        print(f"| {precision} | {k} | {med * 1e3:.1f} | {cells[0]} | {cells[1]} | {other * 1e3:.1f} |")
 
 
 if __name__ == "__main__":
