@@ -56,8 +56,29 @@ def test_greedy_identity_every_drafter(name):
         assert engine.stats.accepted > engine.stats.rounds
 
 
-# A non-flat SPS curve so that dspark / dspark-async actually cut blocks.
-SPS = SPSTable([1, 2, 4, 8, 16, 32], [10.0, 9.0, 8.0, 5.0, 2.5, 1.2])
+# A non-flat SPS curve so that dspark / dspark-async actually cut blocks; steps with one request
+# read the flatter one-sequence curve (the staggered runs below have both kinds of step).
+SPS = SPSTable([1, 2, 4, 8, 16, 32], [10.0, 9.0, 8.0, 5.0, 2.5, 1.2],
+               one_sequence=SPSTable([1, 2, 4, 8], [10.0, 9.8, 9.0, 7.0]))
+
+
+def test_one_sequence_curve_prices_batch_1_steps(tmp_path):
+    """A step of one request is priced by the one-sequence curve, a step of several by the spread
+    one; the table round-trips through its JSON file, and a table without the curve (an older
+    profile) prices every step by the spread curve."""
+    from dspark.schedule import greedy_admission
+    assert SPS(8, 1) == 7.0 and SPS(8, 2) == SPS(8) == 5.0 and SPS(3, 1) == pytest.approx(1 / (0.5 / 9.8 + 0.5 / 9.0))
+    survivals = [[0.6, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1]]
+    # one request: 6 rows cost 1.27x one row on the one-sequence curve and 1.6x on the spread one,
+    # so the admission goes two drafts further when it knows the step holds one sequence
+    assert greedy_admission(survivals, SPS) == [5]
+    spread_only = SPSTable(SPS.tokens, SPS.steps_per_second)
+    assert greedy_admission(survivals, spread_only) == [3]
+    SPS.save(tmp_path / "sps.json")
+    back = SPSTable.load(tmp_path / "sps.json")
+    assert back.one_sequence.tokens == [1, 2, 4, 8] and back(8, 1) == 7.0 and back(8, 2) == 5.0
+    spread_only.save(tmp_path / "old.json")
+    assert SPSTable.load(tmp_path / "old.json").one_sequence is None
 
 
 @pytest.mark.parametrize("policy", POLICIES)

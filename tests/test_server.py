@@ -437,8 +437,11 @@ def test_bench_sharegpt_reader_stops_at_the_cut():
 
 def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     from dspark import profile
-    table = profile.profile_sps(target.model, [1, 2, 4], context=16, max_seqs=2, repeats=1, warmup=0)
+    from dspark.schedule import SPSTable
+    table = profile.profile_sps(target.model, [1, 2, 4], context=16, max_seqs=2, repeats=1, warmup=0,
+                                one_sequence_tokens=[1, 3, 6])
     assert table.tokens == [1, 2, 4] and all(s > 0 for s in table.steps_per_second)
+    assert table.one_sequence.tokens == [1, 3, 6] and all(s > 0 for s in table.one_sequence.steps_per_second)
     assert table.meta["context"] == 16 and table.meta["threads"] == torch.get_num_threads()
     monkeypatch.setenv("DSPARK_HOME", str(tmp_path))
     calls = []
@@ -453,6 +456,12 @@ def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     assert len(calls) == 1 and t1.tokens == t2.tokens == [1, 2]
     assert (tmp_path / "sps" / "tiny-smol-cpu-float32-t1.json").exists()
     assert t2.meta["model"] == "tiny-smol"
+    # a cached table from before the one-sequence curve is measured again, once
+    path = tmp_path / "sps" / "tiny-smol-cpu-float32-t1.json"
+    SPSTable(t2.tokens, t2.steps_per_second, t2.meta).save(path)
+    t3 = profile.sps_table_for(target, "cpu", "float32", 1, log=lambda m: None)
+    t4 = profile.sps_table_for(target, "cpu", "float32", 1, log=lambda m: None)
+    assert len(calls) == 2 and t3.one_sequence is not None and t4.one_sequence.tokens == t3.one_sequence.tokens
 
 
 def test_profile_keeps_a_quiet_table_when_busy(target, tmp_path, monkeypatch, capsys):

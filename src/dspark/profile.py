@@ -7,7 +7,8 @@ hardware-aware policy needs it) and cached as a JSON SPSTable.
 
 Each measured forward looks like a verification step of the engine: B new tokens split as evenly as
 possible over min(B, max_seqs) sequences, every sequence with `context` tokens already in its KV
-cache, logits for every row. The sizes are measured in interleaved rounds (size 1, 2, ... then
+cache, logits for every row. A second, short curve has all B tokens in one sequence: a batch-1
+verification, which costs less (its rows share one context; see SPSTable.one_sequence). The sizes are measured in interleaved rounds (size 1, 2, ... then
 again) so a stall of the machine spreads over sizes instead of bending one of them; the table holds
 the median of the repeats.
 """
@@ -28,6 +29,7 @@ from .models.runtime import step_threads
 from .schedule import SPS_POLICIES, SPSTable
 
 DEFAULT_TOKENS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+ONE_SEQUENCE_TOKENS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)   # a batch-1 verification: gamma + 1 rows
 
 
 def _sync(device: torch.device) -> None:
@@ -45,23 +47,26 @@ def _split(total: int, parts: int) -> list[int]:
 @torch.inference_mode()
 def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, context: int = 256,
                 max_seqs: int = 8, repeats: int = 9, warmup: int = 1, seed: int = 0,
-                time_budget: float | None = None, progress=None) -> SPSTable:
+                time_budget: float | None = None, progress=None,
+                one_sequence_tokens: list[int] | tuple[int, ...] = ONE_SEQUENCE_TOKENS) -> SPSTable:
     """Measure steps per second of `model` (a TargetModel) for each token count in `tokens`.
     The table holds the median of the repeats (meta also records the minimum and the spread). Nine
     by default: with three, a stall on a 2-core CPU put the 8-token step at 21.5 ms instead of 16.5
     (RESULTS.md, session 14), and the policy then verified too little; time_budget bounds them.
     warmup: untimed forwards at the smallest and the largest size first.
     time_budget (seconds): stop repeating once it is spent (at least one timed round always runs).
-    progress(done, total): called after every timed forward (total = repeats x sizes)."""
+    progress(done, total): called after every timed forward (total = repeats x sizes).
+    one_sequence_tokens: the sizes of the one-sequence curve (empty: none)."""
     tokens = sorted({int(b) for b in tokens})
-    if not tokens or tokens[0] < 1:
+    ones = sorted({int(b) for b in one_sequence_tokens})
+    if not tokens or tokens[0] < 1 or (ones and ones[0] < 1):
         raise DSparkError("token counts to profile must be positive integers")
     if context < 1 or max_seqs < 1 or repeats < 1 or warmup < 0:
         raise DSparkError("context, max_seqs and repeats must be >= 1 and warmup >= 0")
     device = model.device
     vocab = model.cfg.vocab_size
     seqs = min(max(tokens), max_seqs)
-    per_seq_max = max(max(_split(b, min(b, max_seqs))) for b in tokens)
+    per_seq_max = max([max(_split(b, min(b, max_seqs))) for b in tokens] + ones)
     cache = model.new_cache(seqs, context + per_seq_max)
     gen = torch.Generator().manual_seed(seed)
     # A realistic cached context: prefill slot 0 with random tokens and copy its keys and values to
@@ -78,8 +83,8 @@ def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, con
         cache.lengths[s] = context
         slots.append(s)
 
-    def one_forward(b: int) -> float:
-        counts = _split(b, min(b, max_seqs))
+    def one_forward(b: int, one_sequence: bool = False) -> float:
+        counts = [b] if one_sequence else _split(b, min(b, max_seqs))
         new = torch.randint(0, vocab, (b,), generator=gen).tolist()
         parts, i = [], 0
         for s, c in zip(slots, counts):
@@ -101,15 +106,18 @@ def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, con
         one_forward(tokens[0])
         one_forward(tokens[-1])
     times: dict[int, list[float]] = {b: [] for b in tokens}
+    one_times: dict[int, list[float]] = {b: [] for b in ones}
+    sizes = [(b, False) for b in tokens] + [(b, True) for b in ones]
     start = time.perf_counter()
     for rep in range(repeats):
-        for i, b in enumerate(tokens):
-            times[b].append(one_forward(b))
+        for i, (b, one) in enumerate(sizes):
+            (one_times if one else times)[b].append(one_forward(b, one))
             if progress:
-                progress(rep * len(tokens) + i + 1, repeats * len(tokens))
+                progress(rep * len(sizes) + i + 1, repeats * len(sizes))
         if time_budget is not None and time.perf_counter() - start > time_budget:
             break
     med = {b: statistics.median(ts) for b, ts in times.items()}
+    one_med = {b: statistics.median(ts) for b, ts in one_times.items()}
     spread = {b: (max(ts) - min(ts)) / med[b] if med[b] > 0 else 0.0 for b, ts in times.items()}
     meta = {
         "model": getattr(model, "name", None) or f"{model.cfg.arch}-h{model.cfg.hidden_size}-l{model.cfg.num_layers}",
@@ -117,13 +125,15 @@ def profile_sps(model, tokens: list[int] | tuple[int, ...] = DEFAULT_TOKENS, con
         "threads": torch.get_num_threads(), "context": context, "max_seqs": max_seqs,
         "repeats": len(times[tokens[0]]), "warmup": warmup,
         "ms_per_step": [round(med[b] * 1e3, 3) for b in tokens],
+        "one_sequence_ms_per_step": [round(one_med[b] * 1e3, 3) for b in ones],
         "ms_per_step_min": [round(min(times[b]) * 1e3, 3) for b in tokens],
         "relative_spread": [round(spread[b], 3) for b in tokens],
         "load_average": current_load()[0],
         "cpu_count": os.cpu_count(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return SPSTable(tokens, [1.0 / med[b] for b in tokens], meta)
+    one = SPSTable(ones, [1.0 / one_med[b] for b in ones]) if ones else None
+    return SPSTable(tokens, [1.0 / med[b] for b in tokens], meta, one)
 
 
 def dtype_name(dtype) -> str:
@@ -156,7 +166,11 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
     path = Path(path) if path is not None else default_sps_path(target, device, dtype, threads)
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if path.exists() and not force:
-        return SPSTable.load(path)
+        table = SPSTable.load(path)
+        if table.one_sequence is not None:
+            return table
+        # written before session 16: no one-sequence curve, and measured on the slower products
+        log(f"{path} predates the one-sequence curve: profiling again")
     profile_kwargs.setdefault("time_budget", 20.0)
     log(f"profiling {target.name} steps per second on {device_name(device)}/{dtype_name(dtype)}/{threads} threads "
         f"for the scheduler (once per machine, about {profile_kwargs['time_budget'] + 15:.0f} s; cached in {path})")
@@ -198,7 +212,13 @@ def busy_warning(table: SPSTable) -> str | None:
 
 
 def format_table(table: SPSTable) -> str:
-    lines = [f"{'tokens':>7} {'ms/step':>9} {'steps/s':>9} {'tokens/s':>9}"]
+    one = table.one_sequence
+    lines = [f"{'tokens':>7} {'ms/step':>9} {'steps/s':>9} {'tokens/s':>9}"
+             + (f" {'ms/step, one sequence':>22}" if one else "")]
     for b, s in zip(table.tokens, table.steps_per_second):
-        lines.append(f"{b:>7} {1e3 / s:>9.1f} {s:>9.2f} {b * s:>9.1f}")
+        cell = f" {1e3 / one(b):>22.1f}" if one and b in one.tokens else (f" {'':>22}" if one else "")
+        lines.append(f"{b:>7} {1e3 / s:>9.1f} {s:>9.2f} {b * s:>9.1f}{cell}")
+    for b in (one.tokens if one else []):
+        if b not in table.tokens:
+            lines.append(f"{b:>7} {'':>9} {'':>9} {'':>9} {1e3 / one(b):>22.1f}")
     return "\n".join(lines)

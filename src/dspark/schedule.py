@@ -41,10 +41,16 @@ from .files import write_text_atomic
 
 @dataclass
 class SPSTable:
-    """Target steps per second as a function of the tokens in one forward."""
+    """Target steps per second as a function of the tokens in one forward, those tokens spread over
+    up to max_seqs sequences. `one_sequence`, when profiled, is the same for forwards whose tokens
+    all belong to one sequence: a batch-1 verification. Its rows share one context, so their
+    attention reads the same keys: on the 2-core EPYC 8 rows of one sequence cost 1.50x one row,
+    8 rows of 8 sequences 1.62x (RESULTS.md, session 16); priced by the spread curve a batch-1
+    step would verify fewer drafts than pay."""
     tokens: list[int]
     steps_per_second: list[float]
     meta: dict | None = None
+    one_sequence: "SPSTable | None" = None
 
     def __post_init__(self):
         if not self.tokens or len(self.tokens) != len(self.steps_per_second):
@@ -53,8 +59,11 @@ class SPSTable:
         self.tokens = [int(self.tokens[i]) for i in order]
         self.steps_per_second = [float(self.steps_per_second[i]) for i in order]
 
-    def __call__(self, b: int) -> float:
-        """Linear interpolation of step time; past the table, time grows at the last slope."""
+    def __call__(self, b: int, sequences: int | None = None) -> float:
+        """Steps per second of a forward of b tokens (over `sequences` sequences, when known): linear
+        interpolation of step time; past the table, time grows at the last slope."""
+        if sequences == 1 and self.one_sequence is not None:
+            return self.one_sequence(b)
         ts, sec = self.tokens, [1.0 / s for s in self.steps_per_second]
         if b <= ts[0]:
             return 1.0 / sec[0]
@@ -66,7 +75,11 @@ class SPSTable:
         return 1.0 / (sec[-1] + max(slope, 0.0) * (b - ts[-1]))
 
     def to_json(self) -> dict:
-        return {"tokens": self.tokens, "steps_per_second": self.steps_per_second, **(self.meta or {})}
+        out = {"tokens": self.tokens, "steps_per_second": self.steps_per_second}
+        if self.one_sequence is not None:
+            out["one_sequence"] = {"tokens": self.one_sequence.tokens,
+                                   "steps_per_second": self.one_sequence.steps_per_second}
+        return {**out, **(self.meta or {})}
 
     def save(self, path: str | Path) -> None:
         write_text_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
@@ -77,8 +90,14 @@ class SPSTable:
             d = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise DSparkError(f"cannot read SPS table {path}: {e}") from None
-        meta = {k: v for k, v in d.items() if k not in ("tokens", "steps_per_second")}
-        return cls(d.get("tokens", []), d.get("steps_per_second", []), meta)
+        if not isinstance(d, dict):
+            raise DSparkError(f"cannot read SPS table {path}: not a JSON object")
+        meta = {k: v for k, v in d.items() if k not in ("tokens", "steps_per_second", "one_sequence")}
+        one = d.get("one_sequence")
+        if one is not None and not isinstance(one, dict):
+            raise DSparkError(f"SPS table {path}: 'one_sequence' must hold 'tokens' and 'steps_per_second'")
+        one = cls(one.get("tokens", []), one.get("steps_per_second", [])) if one is not None else None
+        return cls(d.get("tokens", []), d.get("steps_per_second", []), meta, one)
 
     @classmethod
     def flat(cls) -> "SPSTable":
@@ -209,12 +228,12 @@ def greedy_admission(survivals: list[list[float]], sps: SPSTable, early_stop: bo
     r_count = len(survivals)
     lengths = [0] * r_count
     tau, b = float(r_count), r_count
-    best = tau * sps(b)
+    best = tau * sps(b, r_count)
     best_lengths = list(lengths)
     for a, r, j in _ranked(survivals):
         tau, b = tau + a, b + 1
         lengths[r] = j
-        value = tau * sps(b)
+        value = tau * sps(b, r_count)
         if value > best:
             best, best_lengths = value, list(lengths)
         elif early_stop:
@@ -256,8 +275,8 @@ class _CostAwarePolicy(_SurvivalPolicy):
         if self.expected is None:
             return
         b, tokens, verified = self.expected
-        speculative = tokens / (1.0 / self.sps(verified) + seconds)
-        if speculative >= b * self.sps(b):
+        speculative = tokens / (1.0 / self.sps(verified, b) + seconds)
+        if speculative >= b * self.sps(b, b):
             self.stretch = 1
         else:
             self.skip, self.stretch = self.stretch, min(2 * self.stretch, self.MAX_SKIP)
@@ -287,10 +306,10 @@ class DSparkAsync(_CostAwarePolicy):
         if len(self.history) < self.history.maxlen:
             return None
         r_count, survivals = self.history[0]
-        tau, best, best_k = float(r_count), r_count * self.sps(r_count), 0
+        tau, best, best_k = float(r_count), r_count * self.sps(r_count, r_count), 0
         for k, a in enumerate(sorted(survivals, reverse=True), start=1):
             tau += a
-            value = tau * self.sps(r_count + k)
+            value = tau * self.sps(r_count + k, r_count)
             if value > best:
                 best, best_k = value, k
         return best_k

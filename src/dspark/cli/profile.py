@@ -56,6 +56,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     with tqdm(total=len(sizes) * args.repeats, unit="forward", file=sys.stderr, disable=args.json) as bar:
         def progress(done, total):
+            bar.total = total          # the one-sequence sizes come on top of --tokens
             bar.update(done - bar.n)
         table = profile_sps(target.model, sizes, context=args.context, max_seqs=args.max_seqs,
                             repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget,
