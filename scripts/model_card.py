@@ -5,7 +5,9 @@ config, the training log (steps, tokens, wall time) and `deepspec eval` results.
         --eval runs/eval-smollm2-t0 --eval runs/eval-smollm2-t1 [--copy]
 
 --copy also copies the run's final drafter (config.json, model.safetensors, calibration.json when
-present) into --out, so the committed directory is exactly what the card describes.
+present) into --out, so the committed directory is exactly what the card describes; with --fp16 its
+floating-point weights are stored in fp16 (half the bytes in git; a drafter loads in the target's
+dtype, and on the fast CPU runtime its products run on 8-bit weights anyway).
 """
 from __future__ import annotations
 
@@ -17,9 +19,60 @@ from pathlib import Path
 
 
 
-def reproduce_script(target: str) -> str:
-    """scripts/reproduce-smollm2.sh for smollm2-135m, scripts/reproduce-gemma3.sh for gemma3-270m."""
-    return f"scripts/reproduce-{target.split('-')[0]}.sh"
+def reproduce_command(cfg: dict, run: Path) -> str:
+    """The pipeline step that trains this run: scripts/reproduce-smollm2.sh for smollm2-135m,
+    scripts/reproduce-gemma3.sh for gemma3-270m, scripts/train-smollm2-24k.sh for the 24k runs."""
+    if run.name.endswith("-24k"):
+        script = "scripts/train-smollm2-24k.sh"
+        return f'STEPS="cache train-{run.name.split("-")[0]}" {script}   # or the whole pipeline: {script}'
+    script = f"scripts/reproduce-{cfg['target'].split('-')[0]}.sh"
+    return f'STEPS="cache train-{cfg["algorithm"]}" {script}   # or the whole pipeline: {script}'
+
+
+def generation_text(cfg: dict) -> str:
+    """The sampling settings of the regenerated data, from its shard manifest (older single-file
+    data: the settings of that time)."""
+    manifest = Path(cfg["data"]["paths"][0]) / "manifest.json"
+    if not manifest.exists():
+        return "T 0.7, top-p 0.8, top-k 20, up to 320 new tokens"
+    m = json.loads(manifest.read_text())
+    g = m["generation"]
+    return (f"T {g['temperature']}, top-p {g['top_p']}, top-k {g['top_k']}, up to {g['max_new_tokens']} new "
+            f"tokens; {m['conversations']:,} conversations, {m['answer_tokens']:,} answer tokens")
+
+
+def features_text(cfg: dict) -> str:
+    features = cfg["data"]["features"]
+    if features == "online":
+        return "computed online by the target during training"
+    manifest = Path(features) / "manifest.json"
+    dtype = json.loads(manifest.read_text()).get("dtype", "?") if manifest.exists() else "?"
+    return f"cached by `deepspec cache` in {dtype} (`{features}`)"
+
+
+def heldout_summary(run: Path) -> str | None:
+    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    held = [r for r in rows if r.get("split") == "heldout"]
+    if not held:
+        return None
+    last = held[-1]
+    return (f"- Held-out ({last.get('samples', '?')} conversations never trained on, forward only) at step "
+            f"{last['step']}: simulated tau {last['tau_sim']:.3f}, acceptance at position 1 "
+            f"{last['accept_rate@1']:.3f}.")
+
+
+def copy_drafter(run: Path, out: Path, fp16: bool) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+    out.mkdir(parents=True, exist_ok=True)
+    for f in ("config.json", "calibration.json"):
+        if (run / "final" / f).exists():
+            shutil.copy2(run / "final" / f, out / f)
+    if not fp16:
+        shutil.copy2(run / "final" / "model.safetensors", out / "model.safetensors")
+        return
+    weights = load_file(run / "final" / "model.safetensors")
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, out / "model.safetensors")
 
 
 def _calibration_method(out: Path) -> str:
@@ -33,9 +86,16 @@ def _calibration_method(out: Path) -> str:
     return text
 
 
+def _stored_fp16(out: Path) -> bool:
+    from safetensors import safe_open
+    with safe_open(out / "model.safetensors", "pt") as f:
+        return any(f.get_slice(k).get_dtype() == "F16" for k in f.keys())
+
+
 def training_summary(run: Path) -> dict:
     rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r.get("split", "train") == "train"]   # held-out evaluations are not steps
+    rows = list({r["step"]: r for r in rows}.values())   # a step redone after a resume counts once
     if not rows:
         raise SystemExit(f"model_card: {run}/train_log.jsonl is empty")
     last = rows[-1]
@@ -72,16 +132,14 @@ def main() -> int:
     ap.add_argument("--eval", action="append", default=[], type=Path, help="deepspec eval output directories")
     ap.add_argument("--config", type=Path, help="the TOML config (default: configs/<run name>.toml)")
     ap.add_argument("--copy", action="store_true", help="copy the run's final drafter into --out first")
+    ap.add_argument("--fp16", action="store_true", help="with --copy: store the weights in fp16")
     args = ap.parse_args()
 
     run, out = args.run, args.out
     cfg = json.loads((run / "config.json").read_text())
     toml = args.config or Path("configs") / f"{run.name}.toml"
     if args.copy:
-        out.mkdir(parents=True, exist_ok=True)
-        for f in ("config.json", "model.safetensors", "calibration.json"):
-            if (run / "final" / f).exists():
-                shutil.copy2(run / "final" / f, out / f)
+        copy_drafter(run, out, args.fp16)
     drafter = json.loads((out / "config.json").read_text())
     t = training_summary(run)
     d, b, o = cfg["drafter"], cfg["batch"], cfg["optimizer"]
@@ -109,23 +167,24 @@ def main() -> int:
                         if calibrated else "."))
     lines += ["", "## Data", "",
               f"- {', '.join(cfg['data']['paths'])}: answers regenerated by the target itself "
-              "(`deepspec regenerate`, T 0.7, top-p 0.8, top-k 20, up to 320 new tokens) for prompts from "
+              f"(`deepspec regenerate`, {generation_text(cfg)}) for prompts from "
               "`deepspec prompts` (disjoint from the benchmark sets; provenance in data/prompts/SOURCES.md).",
-              f"- Target features from `deepspec cache` ({cfg['data']['features']}, bf16), max length "
-              f"{cfg['data']['max_len']}.", "",
+              f"- Target features {features_text(cfg)}, max length {cfg['data']['max_len']}; the last "
+              f"{cfg['data'].get('holdout', 0)} conversations held out.", "",
               "## Recipe", "",
               f"- Config: `{toml}` (loss weights {json.dumps({k: v for k, v in cfg['loss'].items() if v is not None})}).",
               f"- {t['steps']} steps of {b['sequences']} sequences, {b['anchors_per_seq']} anchors per sequence; "
               f"AdamW lr {o['lr']}, warm-up {cfg['schedule']['warmup_ratio']:.0%}, cosine to 0.",
               f"- {t['epochs']:.1f} epochs, {t['tokens']:,} sequence tokens read, {t['supervised_slots']:,} supervised "
-              f"draft slots, {t['wall_s'] / 60:.1f} min of training on 2 CPU cores (fp32).",
-              f"- Last 20 steps: loss {t['final_loss']:.3f}, simulated tau {t['final_tau_sim']:.2f}.", "",
+              f"draft slots, {t['wall_s'] / 60:.1f} min of training on 2 CPU cores (precision {cfg.get('precision', 'fp32')}"
+              f": bf16 autocast where the CPU has AVX-512 BF16 or AMX, else fp32).",
+              f"- Last 20 steps: loss {t['final_loss']:.3f}, simulated tau {t['final_tau_sim']:.2f}.",
+              *([held] if (held := heldout_summary(run)) else []),
+              *(["- Weights stored in fp16 (`--fp16`); they load in the target's dtype."]
+                if _stored_fp16(out) else []), "",
               "## Results", ""]
     lines += results_table(args.eval, run.name) or ["(not evaluated yet)", ""]
-    script = reproduce_script(cfg["target"])
-    lines += ["## Reproduce", "", "```bash",
-              f"STEPS=\"cache train-{cfg['algorithm']}\" {script}   # or the whole pipeline: {script}",
-              "```", "",
+    lines += ["## Reproduce", "", "```bash", reproduce_command(cfg, run), "```", "",
               "Licence: the weights derive from SmolLM2-135M-Instruct outputs (Apache-2.0)." if "smollm2" in cfg["target"]
               else "Licence: a drafter distilled from Gemma outputs carries the Gemma Terms of Use.", ""]
     (out / "README.md").write_text("\n".join(lines))
