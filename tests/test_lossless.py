@@ -167,7 +167,7 @@ def test_lookup_first_mixes_both_drafters_and_learns_per_match_length():
     by_source = engine.policy.by_source
     assert calls and sum(calls) < engine.stats.request_rounds               # both kinds of round
     assert by_source and {k[1] for k in by_source} <= {2, 3, 4}          # lookup rounds, by match length
-    policy = DSparkPolicy(4, SPS)
+    policy = DSparkPolicy(4, SPSTable(SPS.tokens, SPS.steps_per_second))    # the spread curve only
     for n, accepted in ((4, 4), (1, 0)):
         for _ in range(20):
             prop = Proposal([5, 6, 7, 8], source=("ngram", n))

@@ -543,6 +543,48 @@ def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
     assert got == want
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_greedy_markov_loop_in_c_is_the_torch_loop(batch, monkeypatch):
+    """A DSpark drafter on the runtime runs its greedy Markov loop in one C call
+    (runtime.markov_greedy): the same drafts, logits, confidences and the same bits as the loop
+    in torch over the same packed W2, on every instruction-set path; sampled requests and other
+    head kinds keep the torch loop."""
+    from dspark.drafters.dspark import DSparkDrafter
+    from dspark.sequence import Sequence
+    from lossless import random_trained_drafter
+    model = packed_tiny("llama", seed=4)
+    drafter = random_trained_drafter("dspark", model, gamma=5, tap_layers=[0, 1], draft_vocab_size=96,
+                                     markov_rank=64)
+    with torch.no_grad():
+        drafter.markov_head.markov_w2.weight.normal_(0, 2.0)    # a bias that changes argmaxes
+    run_on_fast_runtime(drafter)
+    assert drafter._packed_markov_w2() is not None
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(batch, 5, 96, generator=gen)
+    hidden = torch.randn(batch, 5, model.cfg.hidden_size, generator=gen)
+    anchors = torch.randint(0, 128, (batch,), generator=gen)
+    seqs = [Sequence(j, [1, 2, int(anchors[j])], 2, SamplingParams(), None, 16) for j in range(batch)]
+    results, torch_form = {}, {}
+    with torch.no_grad():                  # as propose runs it (packed products need no autograd)
+        for name in PATHS_HERE:
+            with kernel_path(name):
+                results[name] = drafter._sample(seqs, logits, hidden, anchors)
+        with monkeypatch.context() as m:
+            m.setattr(DSparkDrafter, "_packed_markov_w2", lambda self: None)
+            for name in PATHS_HERE:
+                with kernel_path(name):
+                    torch_form[name] = drafter._sample(seqs, logits, hidden, anchors)
+    for name in PATHS_HERE:
+        (props, final), (want_props, want_final) = results[name], torch_form[name]
+        assert torch.equal(final, want_final), name
+        assert [p.tokens for p in props] == [p.tokens for p in want_props], name
+        assert all(torch.equal(p.confidence_logits, q.confidence_logits) for p, q in zip(props, want_props))
+        assert torch.equal(final, results["generic"][1]), name
+    # the bias mattered: some draft is not the backbone's own argmax
+    tokens = torch.tensor([p.tokens for p in results["generic"][0]])
+    assert (drafter.to_target_ids(logits.argmax(-1)) != tokens).any()
+
+
 def test_sampled_distribution_with_a_drafter_on_the_runtime():
     from lossless import chi_square_pvalue, exact_joint, random_trained_drafter, sample_continuations
     model = packed_tiny("llama", seed=5, vocab=16)

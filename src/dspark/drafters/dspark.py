@@ -38,6 +38,7 @@ from torch import nn
 
 from ..errors import DSparkError
 from ..models.layers import Linear
+from ..models.runtime import markov_greedy
 from ..sampling import argmax, sample_logits
 from ..sequence import Sequence
 from .base import Proposal
@@ -208,34 +209,55 @@ class DSparkDrafter(DFlashDrafter):
         out.markov_logits = out.logits + self.markov_head.block_bias(e, out.hidden).float()
         out.confidence_logits = self._confidence(out.hidden, e)
 
+    def _packed_markov_w2(self):
+        """W2's packed weight when the greedy Markov loop can run in C (runtime.markov_greedy): a
+        vanilla head on the integer runtime, its weights unchanged since they were packed."""
+        head = self.markov_head
+        w2 = head.markov_w2
+        pw = w2.packed
+        if (self.runtime is None or torch.is_grad_enabled() or head.kind != "vanilla" or pw is None
+                or pw.precision != "fast"
+                or pw.source != (w2.weight.data_ptr(), w2.weight._version)
+                or head.markov_w1.weight.dtype != torch.float32):
+            return None
+        return pw
+
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,
                 anchors: torch.Tensor) -> tuple[list[Proposal], torch.Tensor]:
         """Left to right over the block, all sequences at once per slot."""
         b, g = logits.shape[:2]
         head = self.markov_head
         greedy = all(s.params.greedy for s in seqs)
-        prev = anchors                                     # target ids of x_{k-1}
-        state = head.init_state(hidden[:, 0])
-        final = torch.empty_like(logits)
-        idx = torch.empty(b, g, dtype=torch.long, device=logits.device)
-        embeds = []
         probs: list[list[torch.Tensor]] = [[] for _ in seqs]
-        for k in range(g):
-            e = head.embed(prev)
-            embeds.append(e)
-            bias, state = head.step(e, hidden[:, k], state)
-            lk = logits[:, k] + bias.float()
-            final[:, k] = lk
-            if greedy:
-                idx[:, k] = argmax(lk)
-            else:
-                for j, s in enumerate(seqs):
-                    t, p = sample_logits(lk[j:j + 1], s.params, s.generator)
-                    idx[j, k] = t[0]
-                    probs[j].append(p[0])
-            prev = self.to_target_ids(idx[:, k])
+        w2 = self._packed_markov_w2() if greedy else None
+        if w2 is not None:
+            # the same loop in one C call (runtime.markov_greedy): the same products and argmaxes
+            idx, final = markov_greedy(logits, head.markov_w1.weight, w2, self.d2t, anchors)
+            prev = torch.cat([anchors[:, None], self.to_target_ids(idx[:, :-1])], dim=1)
+            embeds = head.embed(prev)                                        # [B, gamma, r]
+        else:
+            prev = anchors                                     # target ids of x_{k-1}
+            state = head.init_state(hidden[:, 0])
+            final = torch.empty_like(logits)
+            idx = torch.empty(b, g, dtype=torch.long, device=logits.device)
+            per_slot = []
+            for k in range(g):
+                e = head.embed(prev)
+                per_slot.append(e)
+                bias, state = head.step(e, hidden[:, k], state)
+                lk = logits[:, k] + bias.float()
+                final[:, k] = lk
+                if greedy:
+                    idx[:, k] = argmax(lk)
+                else:
+                    for j, s in enumerate(seqs):
+                        t, p = sample_logits(lk[j:j + 1], s.params, s.generator)
+                        idx[j, k] = t[0]
+                        probs[j].append(p[0])
+                prev = self.to_target_ids(idx[:, k])
+            embeds = torch.stack(per_slot, dim=1)
         # the confidence of every slot at once: it reads the slot's state and its x_{k-1} only
-        conf = self._confidence(hidden, torch.stack(embeds, dim=1))          # [B, gamma] or None
+        conf = self._confidence(hidden, embeds)                                 # [B, gamma] or None
         out = []
         for j, s in enumerate(seqs):
             # greedy verification compares argmaxes: a greedy request's drafts need no distribution

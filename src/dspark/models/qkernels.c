@@ -924,3 +924,44 @@ void rt_argmax(const float *x, int64_t rows, int64_t n, int64_t *out, int path) 
 #endif
     argmax_rows_generic(x, rows, n, out);
 }
+
+/* ------------------------------------------------------------ DSpark's Markov loop --------- */
+
+/* A DSpark drafter's greedy sequential head (the vanilla Markov head) over a block of g slots for
+ * B sequences: slot k's logits are the backbone's plus W2 @ W1[x_{k-1}] (x_{k-1} the previous
+ * slot's draft as a target id, the anchor for slot 0), and its draft is their argmax. The same
+ * product (rt_qmatmul on W2's packed tiles, the backbone's logits added as its residual: the same
+ * sum as the torch form's logits + bias) and the same argmax as the torch form, in one call instead
+ * of a few torch ops per slot, which were ~0.5 ms of a ~2.3 ms round at batch 1 (RESULTS.md,
+ * session 16).
+ *   logits [B, g, V] in; w1 [vocab_in, r] fp32 (the embedding W1); d2t [V] (NULL: draft ids are
+ *   target ids); prev [B] in: the anchors' target ids, out: the last drafts'; final [B, g, V] out:
+ *   the logits each draft was chosen from; idx [B, g] out: draft ids. */
+void rt_markov_greedy(const float *logits, int64_t B, int64_t g, int64_t V, const float *w1, int64_t r,
+                      const uint8_t *w, const float *S, const float *L, int bits, const int64_t *d2t,
+                      int64_t *prev, float *final, int64_t *idx, int path) {
+    float *e = malloc(sizeof(float) * (size_t)(B * r));
+    /* one sequence: its slots are contiguous rows; more: gather each slot's rows */
+    float *res = B > 1 ? malloc(sizeof(float) * (size_t)(B * V)) : NULL;
+    float *out = B > 1 ? malloc(sizeof(float) * (size_t)(B * V)) : NULL;
+    int64_t *best = malloc(sizeof(int64_t) * (size_t)B);
+    for (int64_t k = 0; k < g; k++) {
+        for (int64_t b = 0; b < B; b++) memcpy(e + b * r, w1 + prev[b] * r, sizeof(float) * (size_t)r);
+        const float *rk = logits + k * V;
+        float *yk = final + k * V;
+        if (B > 1) {
+            for (int64_t b = 0; b < B; b++)
+                memcpy(res + b * V, logits + (b * g + k) * V, sizeof(float) * (size_t)V);
+            rk = res;
+            yk = out;
+        }
+        rt_qmatmul(e, B, r, NULL, 0.0f, w, S, L, V, bits, NULL, rk, yk, path);
+        rt_argmax(yk, B, V, best, path);
+        for (int64_t b = 0; b < B; b++) {
+            if (B > 1) memcpy(final + (b * g + k) * V, out + b * V, sizeof(float) * (size_t)V);
+            idx[b * g + k] = best[b];
+            prev[b] = best[b] + (d2t ? d2t[best[b]] : 0);
+        }
+    }
+    free(e); free(res); free(out); free(best);
+}

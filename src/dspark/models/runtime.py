@@ -58,6 +58,9 @@ class _Lib:
         self.argmax = dll.rt_argmax
         self.argmax.argtypes = [ptr, i64, i64, ptr, c_int]
         self.argmax.restype = None
+        self.markov_greedy = dll.rt_markov_greedy
+        self.markov_greedy.argtypes = [ptr, i64, i64, i64, ptr, i64, ptr, ptr, ptr, c_int, ptr, ptr, ptr, ptr, c_int]
+        self.markov_greedy.restype = None
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         self.best = dll.rt_best_path()
@@ -171,6 +174,28 @@ def argmax(x: torch.Tensor) -> torch.Tensor:
     out = torch.empty(x2.shape[0], dtype=torch.int64)
     rt.argmax(x2.data_ptr(), x2.shape[0], x2.shape[1], out.data_ptr(), rt.path)
     return out.view(x.shape[:-1])
+
+
+def markov_greedy(logits: torch.Tensor, w1: torch.Tensor, pw: PackedWeight, d2t: torch.Tensor | None,
+                  anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """DSpark's greedy vanilla Markov loop in one C call (qkernels.c rt_markov_greedy): logits
+    [B, g, V'] fp32, w1 [vocab, r] fp32, pw the packed W2 [V', r], d2t [V'] or None, anchors [B]
+    target ids -> (draft ids [B, g], the logits each was the argmax of [B, g, V'])."""
+    rt = lib()
+    rt.sync_threads()
+    logits, w1 = logits.contiguous(), w1.contiguous()
+    b, g, v = logits.shape
+    prev = anchors.to(torch.int64).clone()
+    final = torch.empty_like(logits)
+    idx = torch.empty(b, g, dtype=torch.int64)
+    d2t = None if d2t is None else d2t.to(torch.int64).contiguous()
+    if pw.precision != "fast" or pw.out_features != v or pw.in_features != w1.shape[1]:
+        raise ValueError(f"markov_greedy: W2 [{pw.out_features}, {pw.in_features}] ({pw.precision}) does not fit "
+                         f"logits over {v} and W1 of rank {w1.shape[1]}")
+    w, scale, low = pw._weights[:3]
+    rt.markov_greedy(logits.data_ptr(), b, g, v, w1.data_ptr(), w1.shape[1], w, scale, low, pw.bits, _ptr(d2t),
+                     prev.data_ptr(), final.data_ptr(), idx.data_ptr(), rt.path)
+    return idx, final
 
 
 def exact_product(x: torch.Tensor, pw: PackedWeight, bias: torch.Tensor | None = None) -> torch.Tensor:
