@@ -18,6 +18,8 @@
 #                  default drafter, so it is calibrated and timed before the other drafters train
 #   calibrate      STS + bias for the 2-layer DSpark, sampled and greedy regimes, on the prompts of
 #                  its 200 held-out conversations (never trained on)
+#   ship           the calibrated 2-layer DSpark becomes the committed `dspark` drafter
+#                  (checkpoints/dspark-smollm2-135m/, fp16 weights, model card)
 #   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
 #                  policy, n-gram, plain); rerun it once train-dspark1 has finished to add that run
 #   profile        the target's steps-per-second table on this machine (what the dspark policy reads)
@@ -34,7 +36,7 @@
 #                  data/carry/<run>/ (fp16 weights, no optimizer moments, the log gzip'd)
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark2 calibrate speed profile sweep train-dflash train-eagle3 train-dspark1 curves eval"}
+STEPS=${STEPS:-"cache train-dspark2 calibrate ship speed profile sweep train-dflash train-eagle3 train-dspark1 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -80,6 +82,9 @@ PY
         deepspec calibrate --records "runs/calibration-24k-t$t/rounds/dspark2-smollm2-135m-24k/calibration-prompts-24k.jsonl" \
           --drafter runs/dspark2-smollm2-135m-24k/final --regime "$regime" --out "runs/calibration-24k-t$t"
       done ;;
+    ship)
+      python scripts/model_card.py --run runs/dspark2-smollm2-135m-24k --out checkpoints/dspark-smollm2-135m \
+        --config configs/dspark2-smollm2-135m-24k.toml --copy --fp16 ;;
     eval)
       for t in 0 1; do
         deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-samples "$EVAL_SAMPLES" \
