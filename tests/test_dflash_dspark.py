@@ -141,6 +141,26 @@ def test_forward_train_matches_inference(kind, dtype):
     assert out.target_rows[1].tolist() == list(range(4, 4 + d.gamma))
 
 
+@pytest.mark.parametrize("kind", ["dflash", "dspark", "dspark-gated"])
+def test_bf16_autocast_training_keeps_logits_in_bf16(kind):
+    """Under bf16 autocast (training on CPUs with AVX-512 BF16 / AMX, and CUDA) the draft-vocabulary
+    logits stay bf16 and a vanilla Markov bias is added by one addmm: the same logits as the fp32
+    forward within bf16 rounding, and the loss's gradients reach the same weights."""
+    tgt = target(vocab=300)
+    d = drafter(kind, tgt, draft_vocab_size=128)
+    tokens, taps = sequence_data(tgt, d, seed=3)
+    item = (torch.tensor(tokens), taps, torch.tensor([0, 4, 11, 19]), None)
+    ref = d.forward_train_many([item])[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = d.forward_train_many([item])[0]
+    assert out.logits.dtype == torch.bfloat16
+    got, want = final_train_logits(out), final_train_logits(ref)
+    assert want.dtype == torch.float32
+    assert (got.float() - want).abs().max() <= 0.03 * want.abs().max()
+    got.float().logsumexp(-1).sum().backward()
+    assert all(p.grad is not None for n, p in d.named_parameters() if "markov_w2" in n or "layers.0" in n)
+
+
 @pytest.mark.parametrize("kind", ["dflash", "dspark"])
 def test_forward_train_many_equals_one_by_one(kind):
     """Sequences of different lengths and anchor counts in one batched pass (padded contexts and

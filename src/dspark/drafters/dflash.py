@@ -121,14 +121,15 @@ def engine_layer_config(tcfg: ModelConfig, num_layers: int, intermediate_size: i
 @dataclass
 class BlockTrainOutput:
     """Per block a and slot k (k = 0..gamma-1) of `forward_train`; V' = draft vocabulary size."""
-    logits: torch.Tensor                       # [A, gamma, V'] fp32 draft logits U (no sequential head)
+    logits: torch.Tensor                       # [A, gamma, V'] fp32 draft logits U (no sequential head);
+                                               #   under autocast in its dtype (the loss casts its rows)
     hidden: torch.Tensor                       # [A, gamma, H] final hidden h (after `norm`)
     labels: torch.Tensor                       # [A, gamma] target id tokens[a + k + 1] (0 where invalid)
     valid: torch.Tensor                        # [A, gamma] bool: a + k + 1 < T (the label exists)
     target_rows: torch.Tensor                  # [A, gamma] a + k (clamped to T-1): the target's output
                                                #   at this row is its distribution for the slot's label
     prev_tokens: torch.Tensor                  # [A, gamma] x_{k-1} fed to the sequential head
-    markov_logits: torch.Tensor | None = None  # DSpark: [A, gamma, V'] fp32, U + bias(prev_tokens)
+    markov_logits: torch.Tensor | None = None  # DSpark: [A, gamma, V'] U + bias(prev_tokens), U's dtype
     confidence_logits: torch.Tensor | None = None  # DSpark: [A, gamma] fp32 raw confidence logits
 
 

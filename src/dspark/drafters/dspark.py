@@ -206,7 +206,14 @@ class DSparkDrafter(DFlashDrafter):
 
     def _train_heads(self, out: BlockTrainOutput) -> None:
         e = self.markov_head.embed(out.prev_tokens)
-        out.markov_logits = out.logits + self.markov_head.block_bias(e, out.hidden).float()
+        head = self.markov_head
+        if head.kind == "vanilla" and out.logits.dtype != torch.float32:
+            # autocast (bf16 training): U + e @ W2^T as one addmm in the autocast dtype, instead of the
+            # bias, two fp32 copies and an fp32 add over [blocks, gamma, V'] (and their backward)
+            u = out.logits.reshape(-1, out.logits.shape[-1])
+            out.markov_logits = torch.addmm(u, e.reshape(-1, e.shape[-1]), head.markov_w2.weight.t()).view_as(out.logits)
+        else:
+            out.markov_logits = out.logits + head.block_bias(e, out.hidden).float()
         out.confidence_logits = self._confidence(out.hidden, e)
 
     def _packed_markov_w2(self):
