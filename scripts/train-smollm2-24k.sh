@@ -65,14 +65,17 @@ for step in $STEPS; do
     curves)        deepspec plot-train "${RUNS[@]}" --out runs/curves-smollm2-24k.png ;;
     calibrate)
       # prompts no drafter trained on: the first user turns of the DSpark run's held-out conversations
+      # (from the committed regenerated shards: the prompt file itself is rebuilt only by regen)
       python - <<'PY'
-import json
+import gzip, json
+from pathlib import Path
 held = set(json.load(open("runs/dspark2-smollm2-135m-24k/heldout_ids.json")))
-rows = [json.loads(l) for l in open("data/prompts/train-24k.jsonl")]
 with open("runs/calibration-prompts-24k.jsonl", "w") as f:
-    for r in rows:
-        if r["id"] in held:
-            f.write(json.dumps({"turns": [m["content"] for m in r["conversations"] if m["role"] == "user"][:1]}) + "\n")
+    for shard in sorted(Path("data/regen/smollm2-135m-24k").glob("shard-*.jsonl.gz")):
+        for line in gzip.open(shard, "rt"):
+            r = json.loads(line)
+            if r["id"] in held:
+                f.write(json.dumps({"turns": [m["content"] for m in r["conversations"] if m["role"] == "user"][:1]}) + "\n")
 PY
       for t in 1 0; do
         regime=$([ "$t" = 0 ] && echo greedy || echo sampled)
