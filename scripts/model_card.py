@@ -72,7 +72,9 @@ def copy_drafter(run: Path, out: Path, fp16: bool) -> None:
         shutil.copy2(run / "final" / "model.safetensors", out / "model.safetensors")
         return
     weights = load_file(run / "final" / "model.safetensors")
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, out / "model.safetensors")
+    # the metadata the trainer's carry writes: the same tensors then make the same bytes (one git blob)
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, out / "model.safetensors",
+              metadata={"format": "pt"})
 
 
 def _calibration_method(out: Path) -> str:
