@@ -63,13 +63,14 @@ def test_generate_json_contract(smol):
 
 
 def test_committed_drafters_load_by_name(smol):
-    from dspark.drafters import (DEFAULT_DRAFTER, DEFAULT_DRAFTERS, committed_drafter_path, default_drafter,
-                                 load)
+    from dspark.drafters import (DEFAULT_DRAFTER, DEFAULT_DRAFTERS, LOOKUP_FIRST, committed_drafter_path,
+                                 default_drafter, load)
     from dspark.errors import DSparkError
     assert load("dspark", smol).algorithm == "dspark" and load("mtp", smol).algorithm == "mtp"
     assert type(load("default", smol)) is type(load(default_drafter(smol.name), smol))
     # every per-target default is a committed drafter of that target (or one needing no training)
     for target_name, spec in DEFAULT_DRAFTERS.items():
+        spec = spec.removeprefix(LOOKUP_FIRST)
         assert spec in ("ngram", "none") or committed_drafter_path(spec, target_name) is not None
     assert default_drafter("a-target-with-no-entry") == DEFAULT_DRAFTER
     with pytest.raises(DSparkError, match="no committed dflash drafter"):

@@ -14,8 +14,9 @@ def add_target_arguments(p: argparse.ArgumentParser, drafter_default: str | None
                    help=f"named default ({NAMED_TARGETS}) or a model directory (default: %(default)s)")
     if drafter_default is not None:   # None: the command declares its own --drafter
         p.add_argument("--drafter", default=drafter_default,
-                       help="default (today n-gram lookup: the fastest at batch 1 on CPU, see README), none, "
-                            "ngram, dspark / mtp (the committed drafter for the target), or a drafter "
+                       help="default (the fastest at batch 1 on CPU for the target, see README: for SmolLM2 "
+                            "ngram+dspark, n-gram lookup elsewhere), none, ngram, dspark / mtp (the committed "
+                            "drafter for the target), ngram+ before one of those (lookup first), or a drafter "
                             "checkpoint directory (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps (default: %(default)s)")
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (default: %(default)s)")
