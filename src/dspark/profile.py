@@ -8,9 +8,9 @@ hardware-aware policy needs it) and cached as a JSON SPSTable.
 Each measured forward looks like a verification step of the engine: B new tokens split as evenly as
 possible over min(B, max_seqs) sequences, every sequence with `context` tokens already in its KV
 cache, logits for every row. A second, short curve has all B tokens in one sequence: a batch-1
-verification, which costs less (its rows share one context; see SPSTable.one_sequence). The sizes are measured in interleaved rounds (size 1, 2, ... then
-again) so a stall of the machine spreads over sizes instead of bending one of them; the table holds
-the median of the repeats.
+verification, which costs less (its rows share one context; see SPSTable.one_sequence). The sizes
+are measured in interleaved rounds (size 1, 2, ... then again) so a stall of the machine spreads
+over sizes instead of bending one of them; the table holds the median of the repeats.
 """
 from __future__ import annotations
 

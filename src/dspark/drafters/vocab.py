@@ -116,8 +116,8 @@ class DraftHead:
         w = target_model.lm_head.weight
         if torch.is_grad_enabled():
             out = F.linear(hidden.to(w.dtype), w.index_select(0, target_ids(d2t).to(w.device)))
-            # Under autocast (bf16 training) the logits stay in its dtype: the loss casts only the rows
-            # it reads, where an fp32 copy of all of them, and its backward, were ~10 % of a CPU step.
+            # Under autocast (bf16 training) the logits stay in autocast's dtype: the loss casts only the
+            # rows it reads; an fp32 copy of all of them, and its backward, were ~10 % of a CPU step.
             return out if torch.is_autocast_enabled(out.device.type) else out.float()
         key = (w.data_ptr(), w._version, w.dtype, w.device, d2t.data_ptr(), d2t._version, self.pack)
         if key != self._key:
