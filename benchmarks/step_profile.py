@@ -57,8 +57,9 @@ def main() -> None:
           "ms per step (calls per step)\n")
     print("| precision | rows | step | products | attention | everything else |")
     print("|---|---|---|---|---|---|")
-    for precision, k in [(p, int(k)) for p in args.precisions.split(",") for k in args.rows.split(",")]:
-        model = load_target(args.target, tokenizer=False, precision=precision).model
+    models = {p: load_target(args.target, tokenizer=False, precision=p).model for p in args.precisions.split(",")}
+    for precision, k in [(p, int(k)) for p in models for k in args.rows.split(",")]:
+        model = models[precision]
         cache = model.new_cache(1, len(context) + k)
         steps = []
         with torch.no_grad():

@@ -50,8 +50,11 @@ def features_text(cfg: dict) -> str:
     return f"cached by `deepspec cache` in {dtype} (`{features}`)"
 
 
-def heldout_summary(run: Path) -> str | None:
-    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
+def log_rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
+
+
+def heldout_summary(rows: list[dict]) -> str | None:
     held = [r for r in rows if r.get("split") == "heldout"]
     if not held:
         return None
@@ -94,9 +97,10 @@ def _stored_fp16(out: Path) -> bool:
         return any(f.get_slice(k).get_dtype() == "F16" for k in f.keys())
 
 
-def training_summary(run: Path) -> dict:
-    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("split", "train") == "train"]   # held-out evaluations are not steps
+def training_summary(run: Path, rows: list[dict] | None = None) -> dict:
+    """From the run's log rows (read from run/train_log.jsonl unless given)."""
+    rows = [r for r in (log_rows(run) if rows is None else rows)
+            if r.get("split", "train") == "train"]   # held-out evaluations are not steps
     rows = list({r["step"]: r for r in rows}.values())   # a step redone after a resume counts once
     if not rows:
         raise SystemExit(f"model_card: {run}/train_log.jsonl is empty")
@@ -143,7 +147,8 @@ def main() -> int:
     if args.copy:
         copy_drafter(run, out, args.fp16)
     drafter = json.loads((out / "config.json").read_text())
-    t = training_summary(run)
+    rows = log_rows(run)
+    t = training_summary(run, rows)
     d, b, o = cfg["drafter"], cfg["batch"], cfg["optimizer"]
     calibrated = (out / "calibration.json").exists()
     lines = [
@@ -181,7 +186,7 @@ def main() -> int:
               f"draft slots, {t['wall_s'] / 60:.1f} min of training on 2 CPU cores (precision {cfg.get('precision', 'fp32')}"
               f": bf16 autocast where the CPU has AVX-512 BF16 or AMX, else fp32).",
               f"- Last 20 steps: loss {t['final_loss']:.3f}, simulated tau {t['final_tau_sim']:.2f}.",
-              *([held] if (held := heldout_summary(run)) else []),
+              *([held] if (held := heldout_summary(rows)) else []),
               *(["- Weights stored in fp16 (`--fp16`); they load in the target's dtype."]
                 if _stored_fp16(out) else []), "",
               "## Results", ""]

@@ -205,11 +205,12 @@ class DSparkDrafter(DFlashDrafter):
         return self.confidence_head(feats)
 
     def _train_heads(self, out: BlockTrainOutput) -> None:
-        e = self.markov_head.embed(out.prev_tokens)
         head = self.markov_head
-        if head.kind == "vanilla" and out.logits.dtype != torch.float32:
-            # autocast (bf16 training): U + e @ W2^T as one addmm in the autocast dtype, instead of the
-            # bias, two fp32 copies and an fp32 add over [blocks, gamma, V'] (and their backward)
+        e = head.embed(out.prev_tokens)
+        autocast_u = torch.is_autocast_enabled(out.logits.device.type) and out.logits.dtype != torch.float32
+        if head.kind == "vanilla" and autocast_u:
+            # U in autocast's dtype (DraftHead under bf16 training): U + e @ W2^T as one addmm, instead of
+            # the bias, two fp32 copies and an fp32 add over [blocks, gamma, V'] (and their backward)
             u = out.logits.reshape(-1, out.logits.shape[-1])
             out.markov_logits = torch.addmm(u, e.reshape(-1, e.shape[-1]), head.markov_w2.weight.t()).view_as(out.logits)
         else:
@@ -223,9 +224,7 @@ class DSparkDrafter(DFlashDrafter):
         w2 = head.markov_w2
         pw = w2.packed
         if (self.runtime is None or torch.is_grad_enabled() or head.kind != "vanilla" or pw is None
-                or pw.precision != "fast"
-                or pw.source != (w2.weight.data_ptr(), w2.weight._version)
-                or head.markov_w1.weight.dtype != torch.float32):
+                or pw.precision != "fast" or not pw.packs(w2.weight) or head.markov_w1.weight.dtype != torch.float32):
             return None
         return pw
 

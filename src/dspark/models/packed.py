@@ -83,6 +83,10 @@ class PackedWeight:
         held = [getattr(self, name) for name in held]
         return sum(t.numel() * t.element_size() for t in held)
 
+    def packs(self, weight: torch.Tensor) -> bool:
+        """Whether this is still the packed copy of `weight` (the same tensor, not written since)."""
+        return self.source == (weight.data_ptr(), weight._version)
+
     def lay_out(self, precision: str) -> "PackedWeight":
         """Build the layout `precision` multiplies with and drop the plain integers."""
         if precision == "exact":

@@ -213,7 +213,7 @@ def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     """F.linear(x, weight, bias), through the packed weight's kernel when it applies (fp32, CPU, no
     autograd, `weight` unchanged since it was packed, and for the exact kernel a few rows)."""
     if (pw is None or x.dtype != torch.float32 or x.device.type != "cpu" or torch.is_grad_enabled()
-            or pw.source != (weight.data_ptr(), weight._version)):
+            or not pw.packs(weight)):
         return F.linear(x, weight, bias)
     if pw.precision == "fast":
         return qmatmul(x, pw, bias=bias)
