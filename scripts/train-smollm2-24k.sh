@@ -17,7 +17,7 @@
 #   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml): the candidate
 #                  default drafter, so it is calibrated and timed before the other drafters train
 #   calibrate      STS + bias for the 2-layer DSpark, sampled and greedy regimes, on the prompts of
-#                  its 200 held-out conversations (never trained on)
+#                  its 200 held-out conversations (never trained on), CAL_TOKENS answer tokens each
 #   ship           the calibrated 2-layer DSpark becomes the committed `dspark` drafter
 #                  (checkpoints/dspark-smollm2-135m/, fp16 weights, model card)
 #   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
@@ -40,6 +40,10 @@ STEPS=${STEPS:-"cache train-dspark2 calibrate ship speed profile sweep train-dfl
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
+# answer tokens per calibration prompt: 200 prompts x 128 tokens gave ~7k scored rounds, where a
+# perfectly calibrated head would show an ECE of ~1.6 % at position 1 (`deepspec calibrate`'s noise
+# floor); 512 gives ~4x the rounds and half that floor
+CAL_TOKENS=${CAL_TOKENS:-512}
 CACHE=runs/cache/smollm2-135m-24k
 RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
       runs/eagle3-smollm2-135m-24k)
@@ -79,7 +83,7 @@ with open("runs/calibration-prompts-24k.jsonl", "w") as f:
 PY
       for t in 1 0; do
         regime=$([ "$t" = 0 ] && echo greedy || echo sampled)
-        deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens 128 --seed 1 \
+        deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens "$CAL_TOKENS" --seed 1 \
           --data runs/calibration-prompts-24k.jsonl --drafter runs/dspark2-smollm2-135m-24k/final \
           --out "runs/calibration-24k-t$t"
         deepspec calibrate --records "runs/calibration-24k-t$t/rounds/dspark2-smollm2-135m-24k/calibration-prompts-24k.jsonl" \

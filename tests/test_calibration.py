@@ -273,3 +273,18 @@ def test_calibrate_greedy_regime_keeps_the_sampled_fit(tmp_path, capsys):
     assert "(greedy)" in capsys.readouterr().out
     with pytest.raises(ValueError, match="regime"):
         save_calibration({"temperatures": [1.0], "biases": [0.0]}, d, "hot")
+
+
+def test_ece_noise_floor_is_what_perfect_calibration_scores():
+    """The floor is the ECE of a perfectly calibrated head on as many rounds: outcomes drawn from
+    the predictions score near it, it halves with 4x the rounds, and a head off by 0.1 scores far
+    above it."""
+    from deepspec.eval.calibration import ece_noise_floor
+    rng = np.random.default_rng(3)
+    pred = rng.beta(2, 3, 4000)
+    floor = ece_noise_floor(pred)
+    honest = [ece(pred, rng.random(pred.size) < pred) for _ in range(20)]
+    assert 0.7 * floor < np.mean(honest) < 1.3 * floor
+    assert 0.4 < ece_noise_floor(np.tile(pred, 4)) / floor < 0.6
+    assert ece(np.clip(pred + 0.1, 0, 1), rng.random(pred.size) < pred) > 3 * floor
+    assert ece_noise_floor([]) is None

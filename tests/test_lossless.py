@@ -92,13 +92,20 @@ def test_greedy_identity_every_policy(policy):
 
 
 class CountingOracle(OracleDrafter):
-    def __init__(self, model):
+    """Counts the request-rounds it drafted, per request position in the prompt list."""
+    def __init__(self, model, good: set[int] | None = None):
         super().__init__(model)
-        self.calls = 0
+        self.calls, self.drafted, self.seqs, self.good = 0, {}, {}, good
 
     def propose(self, seqs):
         self.calls += 1
-        return super().propose(seqs)
+        out = super().propose(seqs)
+        for s, p in zip(seqs, out):
+            self.drafted[s.id] = self.drafted.get(s.id, 0) + 1
+            self.seqs[s.id] = s
+            if self.good is not None:    # sure of the good requests' drafts, of no one else's
+                p.confidences = torch.full_like(p.confidences, 0.99 if s.id in self.good else 0.01)
+        return out
 
 
 @pytest.mark.parametrize("policy", ["dspark", "dspark-async"])
@@ -117,10 +124,27 @@ def test_sps_policies_skip_drafting_that_does_not_pay(policy):
         got, engine = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 24, policy=policy,
                                  max_batch=4, sps=sps)
         assert got == want
+        drafted = sum(drafter.drafted.values())
         if drafts_most:
-            assert drafter.calls >= 0.8 * engine.stats.rounds
+            assert drafted >= 0.8 * engine.stats.request_rounds
         else:
-            assert drafter.calls <= engine.stats.rounds / 3
+            assert drafted <= engine.stats.request_rounds / 3
+
+
+def test_dspark_policy_pauses_drafting_per_request():
+    """Drafting is paused request by request: in one batch, the requests whose drafts the policy
+    verifies (confident, and the steps slow enough to pay for drafting) draft nearly every step,
+    while those whose drafts it never verifies (confidence 0.01) draft rarely. Output unchanged."""
+    model = tiny_model("llama", seed=3)
+    ps = prompts(4)
+    want = [greedy_reference(model, p, 48) for p in ps]
+    slow = SPSTable(SPS.tokens, [s * 1e-3 for s in SPS.steps_per_second])
+    drafter = CountingOracle(model, good={0, 2})
+    got, engine = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 48, policy="dspark",
+                             max_batch=4, sps=slow)
+    assert got == want
+    share = {i: drafter.drafted[i] / len(drafter.seqs[i].rounds) for i in range(4)}   # of its rounds
+    assert min(share[0], share[2]) >= 0.8 and max(share[1], share[3]) <= 0.3, share
 
 
 def test_none_policy_never_drafts():
@@ -355,3 +379,23 @@ def test_real_target_greedy_identity(smol):
         for name, drafter, policy in variants:
             spec = generate(smol, drafter, ids, SamplingParams(), 24, policy=policy, sps_table=sps)["token_ids"]
             assert spec == plain, (name, policy, prompt)
+
+def test_new_requests_start_where_the_last_judged_request_stands():
+    """A request judged not worth its drafting pauses; a request arriving next starts paused too
+    (its first draft would catch up on its whole prompt), and one arriving after a request that
+    paid drafts at once."""
+    from types import SimpleNamespace
+    policy = DSparkPolicy(4, SPSTable([1, 64], [100.0, 100.0]))     # a step: 10 ms at any size
+    old, new, newer = (SimpleNamespace(id=i) for i in range(3))
+    sure = Proposal([1, 2, 3, 4], confidences=torch.full((4,), 0.99, dtype=torch.float64))
+    assert policy.drafts_for([old]) == [True]
+    policy.choose([old], [sure], [4])
+    policy.drafted([old], 1.0)                  # a second of drafting: never pays
+    assert policy.drafts_for([old, new]) == [False, False]
+    policy.forget(old)
+    for _ in range(3):
+        if policy.drafts_for([new]) == [True]:
+            break
+    policy.choose([new], [sure], [4])
+    policy.drafted([new], 1e-6)                 # next to free: pays
+    assert policy.drafts_for([newer]) == [True]

@@ -2,8 +2,8 @@
 
     step():
       admit      waiting requests take a KV slot and are prefilled (chunked, flat batch)
-      draft      the drafter proposes a block for every running request (unless the policy
-                 found last time that drafting does not pay for itself here)
+      draft      the drafter proposes a block for every running request the policy lets draft
+                 (the SPS policies pause requests whose drafts did not pay for themselves)
       schedule   the policy picks how many drafts of each to verify
       verify     ONE target forward over all verified tokens, flattened; lossless accept/reject
       commit     extend tokens, roll the KV cache back past rejected drafts, feed the drafter
@@ -199,16 +199,18 @@ class Engine:
 
     def _decode_round(self) -> list[StepEvent]:
         seqs = list(self.running)
-        draft = self.drafter.gamma > 0 and self.policy.wants_drafts()
+        wants = self.policy.drafts_for(seqs) if self.drafter.gamma > 0 else [False] * len(seqs)
+        drafting = [s for s, w in zip(seqs, wants) if w]
         t0 = time.perf_counter()
-        proposals = self.drafter.propose(seqs) if draft else [Proposal([]) for _ in seqs]
+        drafts = iter(self.drafter.propose(drafting) if drafting else [])
         draft_seconds = time.perf_counter() - t0
+        proposals = [next(drafts) if w else Proposal([]) for w in wants]
         # Hard caps that do not depend on draft values: output budget and context room.
         caps = [max(0, min(len(p), s.max_new_tokens - s.num_new - 1, self.config.max_len - len(s.tokens) - 1))
                 for s, p in zip(seqs, proposals)]
         lengths = self.policy.choose(seqs, proposals, caps)
-        if draft:
-            self.policy.drafted(draft_seconds)
+        if drafting:
+            self.policy.drafted(drafting, draft_seconds)
         drafted = [len(p) for p in proposals]
         proposals = [p.truncated(n) for p, n in zip(proposals, lengths)]
         batch = FlatBatch.build([(s.slot, s.num_processed, [s.tokens[-1]] + p.tokens)

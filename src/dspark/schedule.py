@@ -23,8 +23,9 @@ Requests whose drafter has no confidence head use the running prefix-survival ra
 rounds as a_{r,j}, kept per proposal source (n-gram lookup: per match length, a property of the
 context): they do not depend on the current drafts' values at all.
 
-The two SPS policies also count what drafting costs: after a step whose drafts were not worth their
-drafting time, they skip drafting for a few steps (see _CostAwarePolicy); `none` never drafts.
+The two SPS policies also count what drafting costs, request by request: a request whose drafts were
+not worth their share of the drafting and verification time skips drafting for a few steps (see
+_CostAwarePolicy); `none` never drafts.
 """
 from __future__ import annotations
 
@@ -122,12 +123,14 @@ class Policy:
     def forget(self, seq) -> None:
         """A request retired."""
 
-    def wants_drafts(self) -> bool:
-        """Whether this step drafts at all (False: it decodes one token per request)."""
-        return True
+    def drafts_for(self, seqs) -> list[bool]:
+        """Which requests draft this step (the others decode one token). Decided before drafting,
+        from past rounds only."""
+        return [True] * len(seqs)
 
-    def drafted(self, seconds: float) -> None:
-        """Drafting for the step just chosen took `seconds` (for policies that weigh that cost)."""
+    def drafted(self, seqs, seconds: float) -> None:
+        """Drafting for `seqs` (this step's requests that drafted) took `seconds`, and choose() has
+        picked their lengths (for policies that weigh that cost)."""
 
 
 class NoSpeculation(Policy):
@@ -136,8 +139,8 @@ class NoSpeculation(Policy):
     def choose(self, seqs, proposals, caps):
         return [0] * len(caps)
 
-    def wants_drafts(self) -> bool:
-        return False
+    def drafts_for(self, seqs):
+        return [False] * len(seqs)
 
 
 class MTP1(Policy):
@@ -174,7 +177,7 @@ class _SurvivalPolicy(Policy):
                 proposed[j] *= keep
                 accepted[j] *= keep
         for p, v in zip(proposals, verdicts):
-            if p.confidences is not None:
+            if p.confidences is not None or not p.tokens:    # no history to keep (or none verified)
                 continue
             proposed, accepted = self._counts(p.source)
             for j in range(min(len(p.tokens), self.gamma)):
@@ -183,6 +186,8 @@ class _SurvivalPolicy(Policy):
 
     def survival(self, proposal, cap: int) -> list[float]:
         """a_j for j = 1..cap."""
+        if cap == 0:
+            return []
         if proposal.confidences is not None:
             c = proposal.confidences[:cap].double().clamp(0, 1)
             return torch.cumprod(c, 0).tolist()
@@ -242,12 +247,19 @@ def greedy_admission(survivals: list[list[float]], sps: SPSTable, early_stop: bo
 
 
 class _CostAwarePolicy(_SurvivalPolicy):
-    """The SPS policies also weigh what drafting costs. After each drafted step they compare the
-    tokens per second they expect from their choice, counting the measured drafting time, with
-    plain decoding of the same batch (both from the SPS table). When drafting did not pay, the next
-    steps skip it, for a stretch that doubles while it keeps not paying (up to MAX_SKIP steps), and
-    then draft again to check. Lossless either way: a step without drafts is a plain decoding step."""
-    MAX_SKIP = 16
+    """The SPS policies also weigh what drafting costs, per request. After each drafted step, a
+    drafted request pays when the tokens it is expected to gain (the survival of the drafts chosen
+    for it) are worth its share of the step's extra time, at the rate plain decoding of the same
+    batch makes tokens (both from the SPS table): the drafting time split evenly over the requests
+    that drafted, the extra verification time in proportion to its verified drafts. A request that
+    did not pay skips drafting for a stretch of steps that doubles while it keeps not paying (up to
+    MAX_SKIP), then drafts again to check. A new request starts where the request judged last
+    stands: its first draft would also catch up on its whole prompt's context rows, which on
+    short chat requests at concurrency 16 cost more than their drafts gained. Per request, because drafting costs per request drafted
+    (a block of rows each) while one request's drafts may pay and another's not: at concurrency 4
+    on chat, drafting every request and verifying almost none of it ran 0.79-0.90x plain
+    (RESULTS.md, session 17). Lossless either way: a request that does not draft decodes one token."""
+    MAX_SKIP = 64
     uses_sps = True
 
     @classmethod
@@ -257,29 +269,43 @@ class _CostAwarePolicy(_SurvivalPolicy):
     def __init__(self, gamma: int, sps: SPSTable):
         super().__init__(gamma)
         self.sps = sps
-        self.expected: tuple[int, float, int] | None = None  # requests, E[tokens], verified tokens
-        self.skip, self.stretch = 0, 1
+        self.last: list[tuple[object, float, int]] = []   # the last choice: (request, E[accepted], verified)
+        self.pause: dict[int, list[int]] = {}   # request id -> [steps still to skip, next stretch]
+        self.latest = [0, 1]    # the pause of the request judged last: where a new request starts
 
-    def remember(self, survivals: list[list[float]], lengths: list[int]) -> list[int]:
-        b = len(lengths)
-        self.expected = (b, b + sum(sum(s[:n]) for s, n in zip(survivals, lengths)), b + sum(lengths))
+    def remember(self, seqs, survivals: list[list[float]], lengths: list[int]) -> list[int]:
+        self.last = [(s, sum(a[:n]), n) for s, a, n in zip(seqs, survivals, lengths)]
         return lengths
 
-    def wants_drafts(self) -> bool:
-        if self.skip > 0:
-            self.skip -= 1
-            return False
-        return True
+    def drafts_for(self, seqs) -> list[bool]:
+        out = []
+        for s in seqs:
+            p = self.pause.setdefault(s.id, list(self.latest))
+            if p[0] > 0:
+                p[0] -= 1
+                out.append(False)
+            else:
+                out.append(True)
+        return out
 
-    def drafted(self, seconds: float) -> None:
-        if self.expected is None:
-            return
-        b, tokens, verified = self.expected
-        speculative = tokens / (1.0 / self.sps(verified, b) + seconds)
-        if speculative >= b * self.sps(b, b):
-            self.stretch = 1
-        else:
-            self.skip, self.stretch = self.stretch, min(2 * self.stretch, self.MAX_SKIP)
+    def drafted(self, seqs, seconds: float) -> None:
+        b, verified = len(self.last), sum(n for _, _, n in self.last)   # this step's requests
+        plain = 1.0 / self.sps(b, b)
+        extra_verify = 1.0 / self.sps(b + verified, b) - plain
+        drafted = {id(s) for s in seqs}
+        for s, gain, n in self.last:
+            if id(s) not in drafted:
+                continue
+            cost = seconds / len(seqs) + extra_verify * n / max(verified, 1)
+            p = self.pause.setdefault(s.id, [0, 1])
+            if gain * plain >= b * cost:       # its tokens per second >= plain decoding's
+                p[1] = 1
+            else:
+                p[0], p[1] = p[1], min(2 * p[1], self.MAX_SKIP)
+            self.latest = list(p)
+
+    def forget(self, seq) -> None:
+        self.pause.pop(seq.id, None)
 
 
 class DSparkPolicy(_CostAwarePolicy):
@@ -291,7 +317,7 @@ class DSparkPolicy(_CostAwarePolicy):
 
     def choose(self, seqs, proposals, caps):
         survivals = [self.survival(p, c) for p, c in zip(proposals, caps)]
-        return self.remember(survivals, greedy_admission(survivals, self.sps, self.early_stop))
+        return self.remember(seqs, survivals, greedy_admission(survivals, self.sps, self.early_stop))
 
 
 class DSparkAsync(_CostAwarePolicy):
@@ -319,11 +345,11 @@ class DSparkAsync(_CostAwarePolicy):
         k = self.capacity()
         self.history.append((len(caps), [a for s in survivals for a in s]))
         if k is None:   # warm-up: nothing old enough yet, verify one token each
-            return self.remember(survivals, [min(1, c) for c in caps])
+            return self.remember(seqs, survivals, [min(1, c) for c in caps])
         lengths = [0] * len(caps)
         for _, r, j in _ranked(survivals)[:k]:
             lengths[r] = j
-        return self.remember(survivals, lengths)
+        return self.remember(seqs, survivals, lengths)
 
 
 # The registry: the CLI's choices, the servers' checks and make_policy all read it.

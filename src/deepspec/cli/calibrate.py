@@ -56,12 +56,13 @@ def run(args: argparse.Namespace) -> int:
     where = "held-out" if args.holdout_fraction > 0 else "fit (no holdout)"
     print(f"{result['method']} on {result['num_fit_rounds']} rounds, scored on {result['num_eval_rounds']} "
           f"{where} rounds ({result['num_rounds']} rounds with confidences in {len(args.records)} file(s))")
-    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'ECE before':>11} {'ECE after':>10} {'AUC before':>11} "
-          f"{'AUC after':>10}")
+    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'ECE before':>11} {'ECE after':>10} {'noise floor':>12} "
+          f"{'AUC before':>11} {'AUC after':>10}")
     for i, (t, b) in enumerate(zip(result["temperatures"], result["biases"])):
         print(f"{i + 1:>3} {result['n_eval'][i]:>7} {t:7.3f} {b:+7.3f} {_pct(result['ece_before'][i]):>11} "
-              f"{_pct(result['ece_after'][i]):>10} {_fmt_auc(result['auc_before'][i]):>11} "
-              f"{_fmt_auc(result['auc_after'][i]):>10}")
+              f"{_pct(result['ece_after'][i]):>10} {_pct(result['ece_floor_after'][i]):>12} "
+              f"{_fmt_auc(result['auc_before'][i]):>11} {_fmt_auc(result['auc_after'][i]):>10}")
+    print("noise floor: the ECE a perfectly calibrated head would show on these rounds (simulated outcomes)")
     print(f"mean ECE over positions: {_pct(result['ece_mean_before']).strip()} -> "
           f"{_pct(result['ece_mean_after']).strip()};  pooled ECE: {_pct(result['ece_pooled_before']).strip()} -> "
           f"{_pct(result['ece_pooled_after']).strip()}")

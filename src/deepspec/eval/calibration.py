@@ -75,6 +75,22 @@ def _ece_columns(pred: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> np.nd
     return np.abs(sum_p - sum_y).reshape(m, n_bins).sum(axis=1) / n
 
 
+def ece_noise_floor(pred, n_bins: int = N_BINS, draws: int = 200, seed: int = 0) -> float | None:
+    """The ECE a perfectly calibrated head would show with these predictions on this many rounds:
+    the mean ECE over `draws` simulated outcomes y ~ Bernoulli(pred). Measured ECE near it is
+    sampling noise; on ~7k rounds at a survival rate near 0.4 it is ~1.6 % (20 bins), so an ECE
+    target below that needs more rounds, not a better fit. Rounds of one prompt are correlated,
+    so the floor of real data lies somewhat above this."""
+    p = np.clip(np.asarray(pred, dtype=np.float64).ravel(), 0.0, 1.0)
+    if p.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for _ in range(draws):
+        total += float(_ece_columns(p[:, None], (rng.random(p.size) < p).astype(np.float64), n_bins)[0])
+    return total / draws
+
+
 def _average_ranks(x: np.ndarray) -> np.ndarray:
     """1-based ranks, ties get the mean of the ranks they span."""
     order = np.argsort(x, kind="mergesort")
@@ -114,21 +130,22 @@ def confidence_report(records: Sequence[RoundRecord], temperatures: Sequence[flo
                       biases: Sequence[float] | None = None) -> dict[str, Any]:
     """Calibration of the prefix-survival estimate a_j (with `temperatures` and `biases`, raw if None).
 
-    Returns lists indexed by position (element i = position i+1): "position", "n", "ece", "auc",
-    "brier", "mean_predicted", "mean_realized"; "ece_mean" (mean over positions with data) and
+    Returns lists indexed by position (element i = position i+1): "position", "n", "ece",
+    "ece_floor" (ece_noise_floor), "auc", "brier", "mean_predicted", "mean_realized"; "ece_mean" (mean over positions with data) and
     "pooled" (the same scores over all (round, position) pairs together)."""
     data = calibration_dataset(records, temperatures, gamma, biases)
     return _report(data, n_bins)
 
 
 def _report(data: dict[int, tuple[np.ndarray, np.ndarray]], n_bins: int = N_BINS) -> dict[str, Any]:
-    rep: dict[str, Any] = {k: [] for k in ("position", "n", "ece", "auc", "brier", "mean_predicted",
+    rep: dict[str, Any] = {k: [] for k in ("position", "n", "ece", "ece_floor", "auc", "brier", "mean_predicted",
                                            "mean_realized")}
     for j in sorted(data):
         p, y = data[j]
         rep["position"].append(j)
         rep["n"].append(int(p.size))
         rep["ece"].append(ece(p, y, n_bins))
+        rep["ece_floor"].append(ece_noise_floor(p, n_bins))
         rep["auc"].append(auc(p, y))
         rep["brier"].append(brier(p, y))
         rep["mean_predicted"].append(float(p.mean()) if p.size else None)
@@ -307,7 +324,8 @@ def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_
     coarser STS_BIAS_GRID, then zooms, for sts-bias).
 
     Returns the calibration.json content: "method", "temperatures", "biases" (zeros for sts),
-    "ece_before", "ece_after", "num_rounds" (rounds used), plus "gamma", "auc_before", "auc_after",
+    "ece_before", "ece_after", "ece_floor_after" (what perfect calibration would score on the same
+    rounds: ece_noise_floor), "num_rounds" (rounds used), plus "gamma", "auc_before", "auc_after",
     "brier_before", "brier_after", "n_eval" (per position), "ece_mean_before", "ece_mean_after",
     "ece_pooled_before", "ece_pooled_after", "num_fit_rounds", "num_eval_rounds", "holdout_fraction",
     "seed". With return_data=True also "_data_before" / "_data_after": {position: (pred, realized)} on
@@ -337,6 +355,7 @@ def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_
         "biases": biases,
         "ece_before": before["ece"],
         "ece_after": after["ece"],
+        "ece_floor_after": after["ece_floor"],
         "num_rounds": len(rows),
         "gamma": gamma,
         "auc_before": before["auc"],
