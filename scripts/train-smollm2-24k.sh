@@ -17,7 +17,8 @@
 #   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml): the candidate
 #                  default drafter, so it is calibrated and timed before the other drafters train
 #   calibrate      STS + bias for the 2-layer DSpark, sampled and greedy regimes, on the prompts of
-#                  its 200 held-out conversations (never trained on), CAL_TOKENS answer tokens each
+#                  its 200 held-out conversations (never trained on) and on benchmark prompts that
+#                  Table 1 does not score, CAL_TOKENS answer tokens each
 #   ship           the calibrated 2-layer DSpark becomes the committed `dspark` drafter
 #                  (checkpoints/dspark-smollm2-135m/, fp16 weights, model card)
 #   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
@@ -42,8 +43,9 @@ mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
 # answer tokens per calibration prompt: 200 prompts x 128 tokens gave ~7k scored rounds, where a
 # perfectly calibrated head would show an ECE of ~1.6 % at position 1 (`deepspec calibrate`'s noise
-# floor); 512 gives ~4x the rounds and half that floor
-CAL_TOKENS=${CAL_TOKENS:-512}
+# floor); 440 prompts x 256 tokens give ~4x the rounds and half that floor
+CAL_TOKENS=${CAL_TOKENS:-256}
+CAL_PER_SET=${CAL_PER_SET:-40}   # calibration prompts from each benchmark set, none of them scored
 CACHE=runs/cache/smollm2-135m-24k
 RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
       runs/eagle3-smollm2-135m-24k)
@@ -69,17 +71,26 @@ for step in $STEPS; do
     curves)        deepspec plot-train "${RUNS[@]}" --out runs/curves-smollm2-24k.png ;;
     calibrate)
       # prompts no drafter trained on: the first user turns of the DSpark run's held-out conversations
-      # (from the committed regenerated shards: the prompt file itself is rebuilt only by regen)
-      python - <<'PY'
-import gzip, json
+      # (from the committed regenerated shards: the prompt file itself is rebuilt only by regen), and
+      # CAL_PER_SET prompts of each benchmark set that Table 1 does not score (the eval step reads
+      # the first EVAL_SAMPLES of each set's seed-0 shuffle; these are the next ones). The head's
+      # level differs by domain: fitted on chat-like prompts alone it was over-confident on the
+      # math sets (RESULTS.md, session 17).
+      EVAL_SAMPLES=$EVAL_SAMPLES CAL_PER_SET=$CAL_PER_SET python - "${DATA[@]}" <<'PY'
+import gzip, json, os, sys
 from pathlib import Path
+from deepspec.eval.evaluate import load_eval_prompts
 held = set(json.load(open("runs/dspark2-smollm2-135m-24k/heldout_ids.json")))
+skip, take = int(os.environ["EVAL_SAMPLES"]), int(os.environ["CAL_PER_SET"])
 with open("runs/calibration-prompts-24k.jsonl", "w") as f:
     for shard in sorted(Path("data/regen/smollm2-135m-24k").glob("shard-*.jsonl.gz")):
         for line in gzip.open(shard, "rt"):
             r = json.loads(line)
             if r["id"] in held:
                 f.write(json.dumps({"turns": [m["content"] for m in r["conversations"] if m["role"] == "user"][:1]}) + "\n")
+    for path in sys.argv[2::2]:                       # the --data values
+        for prompt in load_eval_prompts(Path(path), skip + take, 0)[skip:]:
+            f.write(json.dumps({"turns": [prompt]}) + "\n")
 PY
       for t in 1 0; do
         regime=$([ "$t" = 0 ] && echo greedy || echo sampled)

@@ -253,12 +253,15 @@ class _CostAwarePolicy(_SurvivalPolicy):
     batch makes tokens (both from the SPS table): the drafting time split evenly over the requests
     that drafted, the extra verification time in proportion to its verified drafts. A request that
     did not pay skips drafting for a stretch of steps that doubles while it keeps not paying (up to
-    MAX_SKIP), then drafts again to check. A new request starts where the request judged last
-    stands: its first draft would also catch up on its whole prompt's context rows, which on
-    short chat requests at concurrency 16 cost more than their drafts gained. Per request, because drafting costs per request drafted
-    (a block of rows each) while one request's drafts may pay and another's not: at concurrency 4
-    on chat, drafting every request and verifying almost none of it ran 0.79-0.90x plain
-    (RESULTS.md, session 17). Lossless either way: a request that does not draft decodes one token."""
+    MAX_SKIP), then drafts again to check.
+
+    Per request, because drafting costs per request drafted (a block of rows each) while one
+    request's drafts may pay and another's not: at concurrency 4 on chat, drafting every request
+    and verifying almost none of it ran 0.79-0.90x plain (RESULTS.md, session 17). A new request
+    starts where the request judged last stands, since its first draft also catches up on its whole
+    prompt's context rows (in that profile a drafting call averaged ~5 ms for ~1.1 requests,
+    against ~2.2 ms for a steady batch-1 round). Lossless either way: a request that does not
+    draft decodes one token."""
     MAX_SKIP = 64
     uses_sps = True
 
@@ -290,15 +293,15 @@ class _CostAwarePolicy(_SurvivalPolicy):
 
     def drafted(self, seqs, seconds: float) -> None:
         b, verified = len(self.last), sum(n for _, _, n in self.last)   # this step's requests
-        plain = 1.0 / self.sps(b, b)
-        extra_verify = 1.0 / self.sps(b + verified, b) - plain
+        plain_step = 1.0 / self.sps(b, b)
+        extra_verify = 1.0 / self.sps(b + verified, b) - plain_step
         drafted = {id(s) for s in seqs}
         for s, gain, n in self.last:
             if id(s) not in drafted:
                 continue
             cost = seconds / len(seqs) + extra_verify * n / max(verified, 1)
             p = self.pause.setdefault(s.id, [0, 1])
-            if gain * plain >= b * cost:       # its tokens per second >= plain decoding's
+            if gain * plain_step >= b * cost:      # its tokens per second >= plain decoding's
                 p[1] = 1
             else:
                 p[0], p[1] = p[1], min(2 * p[1], self.MAX_SKIP)
