@@ -119,7 +119,8 @@ def main() -> None:
                       f"{r['verified']} drafts verified, {r['accepted']} accepted")
     base = statistics.median(speed["none"])
     for name, values in speed.items():
-        print(f"{name:7s} median {statistics.median(values):6.1f} tok/s ({statistics.median(values) / base:.2f}x none), "
+        median = statistics.median(values)
+        print(f"{name:7s} median {median:6.1f} tok/s ({median / base:.2f}x none), "
               f"runs {', '.join(f'{v:.1f}' for v in values)}")
 
 

@@ -89,7 +89,8 @@ def _calibration_method(out: Path) -> str:
     def scored(c: dict) -> str:
         """rounds, and the ECE after calibration on the half of them it was not fitted on"""
         ece = [f"{100 * e:.2f}" for e in c.get("ece_after") or [] if e is not None]
-        return f"{c.get('num_rounds', 0):,} rounds" + (f"; ECE on the held-out half {' / '.join(ece)} %" if ece else "")
+        held_out = f"; ECE on the held-out half {' / '.join(ece)} %" if ece else ""
+        return f"{c.get('num_rounds', 0):,} rounds{held_out}"
 
     text += f" fitted on sampled rounds ({scored(calib)})"
     if calib.get("greedy"):

@@ -131,15 +131,16 @@ def confidence_report(records: Sequence[RoundRecord], temperatures: Sequence[flo
     """Calibration of the prefix-survival estimate a_j (with `temperatures` and `biases`, raw if None).
 
     Returns lists indexed by position (element i = position i+1): "position", "n", "ece",
-    "ece_floor" (ece_noise_floor), "auc", "brier", "mean_predicted", "mean_realized"; "ece_mean" (mean over positions with data) and
-    "pooled" (the same scores over all (round, position) pairs together)."""
+    "ece_floor" (ece_noise_floor), "auc", "brier", "mean_predicted", "mean_realized"; "ece_mean"
+    (mean over positions with data) and "pooled" (the same scores over all (round, position) pairs
+    together)."""
     data = calibration_dataset(records, temperatures, gamma, biases)
     return _report(data, n_bins)
 
 
 def _report(data: dict[int, tuple[np.ndarray, np.ndarray]], n_bins: int = N_BINS) -> dict[str, Any]:
-    rep: dict[str, Any] = {k: [] for k in ("position", "n", "ece", "ece_floor", "auc", "brier", "mean_predicted",
-                                           "mean_realized")}
+    rep: dict[str, Any] = {k: [] for k in ("position", "n", "ece", "ece_floor", "auc", "brier",
+                                           "mean_predicted", "mean_realized")}
     for j in sorted(data):
         p, y = data[j]
         rep["position"].append(j)
