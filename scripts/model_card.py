@@ -90,7 +90,9 @@ def _calibration_method(out: Path) -> str:
         """rounds, and the ECE after calibration on the half of them it was not fitted on"""
         ece = [f"{100 * e:.2f}" for e in c.get("ece_after") or [] if e is not None]
         held_out = f"; ECE on the held-out half {' / '.join(ece)} %" if ece else ""
-        return f"{c.get('num_rounds', 0):,} rounds{held_out}"
+        online = (f"; then online rate {c['online_rate']}: each request's confidences follow its own "
+                  f"verified rounds" if c.get("online_rate") else "")
+        return f"{c.get('num_rounds', 0):,} rounds{online}{held_out}"
 
     text += f" fitted on sampled rounds ({scored(calib)})"
     if calib.get("greedy"):

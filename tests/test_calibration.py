@@ -12,7 +12,8 @@ from deepspec.cli.calibrate import run as run_calibrate
 from deepspec.eval.calibration import (apply_temperatures, auc, brier, calibrate, calibration_path,
                                        confidence_report, ece, fit_sts, fit_sts_bias, load_calibration_params,
                                        load_temperatures, save_calibration)
-from deepspec.eval.metrics import RoundRecord, calibration_dataset, write_records
+from deepspec.eval.metrics import RoundRecord, calibration_dataset, load_records, runtime_confidences, write_records
+from dspark.errors import DSparkError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -288,3 +289,71 @@ def test_ece_noise_floor_is_what_perfect_calibration_scores():
     assert 0.4 < ece_noise_floor(np.tile(pred, 4)) / floor < 0.6
     assert ece(np.clip(pred + 0.1, 0, 1), rng.random(pred.size) < pred) > 3 * floor
     assert ece_noise_floor([]) is None
+
+
+# ------------------------------------------------------------------------- online calibration
+
+def _requests(levels, rounds=60, gamma=4, seed=0):
+    """Records of one request per survival level: every slot survives with that probability while
+    the head says 0.5 throughout (logit 0), as a head would for a request from a domain of its own."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for rid, p in enumerate(levels):
+        for _ in range(rounds):
+            a = 0
+            while a < gamma and rng.random() < p:
+                a += 1
+            out.append(RoundRecord(gamma, a, a + 1, confidence_logits=[0.0] * gamma, request=rid))
+    return out
+
+
+def test_calibrate_picks_an_online_rate_where_requests_differ():
+    """Requests whose drafts survive at 0.2 or 0.85 under one flat confidence: the fixed fit can
+    only say the average, the online offsets learn each request's level (the rate is chosen on the
+    fit rounds, scored on the others). Requests that all behave alike get (almost) no online rate."""
+    differ = calibrate(_requests([0.2, 0.85] * 20), holdout_fraction=0.5, seed=0)
+    assert differ["online_rate"] >= 0.05
+    assert differ["auc_after"][0] > 0.75                       # the fixed calibration ranks nothing (0.5)
+    assert differ["brier_after"][0] < 0.8 * brier(*calibration_dataset(
+        _requests([0.2, 0.85] * 20), differ["temperatures"], biases=differ["biases"])[1])
+    alike = calibrate(_requests([0.5] * 40), holdout_fraction=0.5, seed=0)
+    assert alike["online_rate"] <= 0.02
+    forced = calibrate(_requests([0.2, 0.85] * 20), online_rate=0.0)
+    assert forced["online_rate"] == 0.0 and forced["online_rate_nll"] is None
+    assert forced["ece_after"] == forced["ece_after_fixed"]
+    # records without request ids (written before they existed): no online rate
+    legacy = [RoundRecord(r.proposed, r.accepted, r.committed, confidence_logits=r.confidence_logits)
+              for r in _requests([0.2, 0.85] * 5)]
+    assert calibrate(legacy)["online_rate"] == 0.0
+
+
+def test_replay_steps_each_request_from_zero():
+    """The replay restarts the offsets at every new request and leaves records without one alone."""
+    recs = _requests([0.9, 0.1], rounds=30, gamma=2)
+    c, _, _ = runtime_confidences(recs, online_rate=0.2)
+    assert c[0].tolist() == [0.5, 0.5] and c[30].tolist() == [0.5, 0.5]     # both requests start flat
+    assert c[29, 0] > 0.7 and c[59, 0] < 0.3                                # and learn their own level
+    bare = [RoundRecord(r.proposed, r.accepted, r.committed, confidence_logits=r.confidence_logits) for r in recs]
+    assert (runtime_confidences(bare, online_rate=0.2)[0] == 0.5).all()
+
+
+def test_load_records_keeps_requests_of_different_files_apart(tmp_path):
+    a = write_records(_requests([0.5], rounds=3), str(tmp_path / "a.jsonl"))
+    b = write_records(_requests([0.5], rounds=3), str(tmp_path / "b.jsonl"))     # request 0 as well
+    ids = [r.request for r in load_records([a, b])]
+    assert ids[:3] == [ids[0]] * 3 and ids[3:] == [ids[3]] * 3 and ids[0] != ids[3]
+
+
+def test_cli_calibrate_writes_the_online_rate(tmp_path, capsys):
+    recs = write_records(_requests([0.2, 0.85] * 10), str(tmp_path / "r.jsonl"))
+    d = tmp_path / "drafter"
+    d.mkdir()
+    parser = argparse.ArgumentParser()
+    add_calibrate_arguments(parser)
+    assert run_calibrate(parser.parse_args(["--records", recs, "--drafter", str(d), "--regime", "greedy"])) == 0
+    out = capsys.readouterr().out
+    assert "online rate, by the NLL of the fit rounds" in out
+    data = json.loads((d / "calibration.json").read_text())
+    assert data["greedy"]["online_rate"] > 0 and "online_rate" not in data          # identity top level
+    with pytest.raises(DSparkError, match="online-rate"):
+        run_calibrate(parser.parse_args(["--records", recs, "--online-rate", "1.5"]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -558,6 +559,48 @@ def test_engine_greedy_output_is_the_targets(kind, arch, layer_form):
     got, engine = run_engine(model, d, prompts, [GREEDY] * len(prompts), 12, stagger=True)
     assert got == [greedy_reference(model, p, 12) for p in prompts]
     assert engine.stats.drafted > 0
+
+
+def test_online_calibration_at_run_time_is_what_the_evaluation_replays():
+    """With an "online_rate", each request's confidences follow its own verified rounds
+    (stats.survival_feedback). The evaluation reads the same confidences back from the round
+    records (metrics.runtime_confidences): a request restarts from the fixed calibration, greedy
+    and sampled requests step at their own section's rate, and the output stays the target's."""
+    from deepspec.eval.metrics import runtime_confidences
+    from lossless import greedy_reference, run_engine
+
+    class Recording(DSparkDrafter):
+        def verified(self, seq, proposal, record):
+            self.seen.append((record, None if proposal.confidences is None else proposal.confidences.tolist()))
+            super().verified(seq, proposal, record)
+
+    model = tiny_model("llama")
+    d = drafter("dspark", model, gamma=4)
+    d.__class__, d.seen = Recording, []
+    temps, biases = [1.5, 1.0, 0.8, 1.2], [0.3, -0.2, 0.0, 0.1]
+    calib = {"temperatures": temps, "biases": biases, "online_rate": 0.3,
+             "greedy": {"temperatures": temps, "biases": biases, "online_rate": 0.1}}
+    d.load_calibration(calib)
+    assert d.calibration() == {k: v for k, v in calib.items()}
+    g = torch.Generator().manual_seed(7)
+    prompts = [torch.randint(3, 96, (5 + 3 * i,), generator=g).tolist() for i in range(4)]
+    params = [GREEDY, SamplingParams(temperature=1.0, seed=1)] * 2
+    got, _ = run_engine(model, d, prompts, params, 16, stagger=True)
+    first = min(r.request for r, _ in d.seen)            # request ids count up from the first (greedy)
+    assert got[0::2] == [greedy_reference(model, p, 16) for p in prompts[0::2]]
+    for greedy in (True, False):
+        # a request's rounds, together and in order (as eval writes them; here the requests interleave)
+        rows = sorted([(r, c) for r, c in d.seen if (r.request % 2 == first % 2) == greedy], key=lambda x: x[0].request)
+        replay, _, _ = runtime_confidences([r for r, _ in rows], temps, biases, online_rate=0.1 if greedy else 0.3)
+        fixed, _, _ = runtime_confidences([r for r, _ in rows], temps, biases)
+        for (r, conf), want in zip(rows, replay):
+            assert conf == pytest.approx(want[:r.proposed].tolist(), abs=1e-5)
+        assert not np.allclose(replay, fixed)            # the offsets moved
+    for bad in (-0.1, 1.5, "0.1", float("nan")):
+        with pytest.raises(DSparkError, match="online_rate"):
+            d.load_calibration({"temperatures": temps, "online_rate": bad})
+    d.load_calibration({"temperatures": [1.0] * 4, "online_rate": 0.2})
+    assert calibration_of(d) == {"temperatures": [1.0] * 4, "biases": [0.0] * 4, "online_rate": 0.2}
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])

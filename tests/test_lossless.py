@@ -92,9 +92,9 @@ def test_greedy_identity_every_policy(policy):
 
 
 class CountingOracle(OracleDrafter):
-    """Counts its calls and the rounds it drafted per request id; with `good`, the confidences say
-    the drafts of those requests survive and nobody else's do."""
-    def __init__(self, model, good: set[int] | None = None):
+    """Counts its calls and the rounds it drafted per request id; with `good` (prompts), the
+    confidences say the drafts of the requests with those prompts survive and nobody else's do."""
+    def __init__(self, model, good: set[tuple[int, ...]] | None = None):
         super().__init__(model)
         self.calls, self.drafted, self.seqs, self.good = 0, {}, {}, good
 
@@ -105,7 +105,8 @@ class CountingOracle(OracleDrafter):
             self.drafted[s.id] = self.drafted.get(s.id, 0) + 1
             self.seqs[s.id] = s
             if self.good is not None:    # sure of the good requests' drafts, of no one else's
-                p.confidences = torch.full_like(p.confidences, 0.99 if s.id in self.good else 0.01)
+                sure = tuple(s.tokens[:s.prompt_len]) in self.good
+                p.confidences = torch.full_like(p.confidences, 0.99 if sure else 0.01)
         return out
 
 
@@ -140,11 +141,12 @@ def test_dspark_policy_pauses_drafting_per_request():
     ps = prompts(4)
     want = [greedy_reference(model, p, 48) for p in ps]
     slow = SPSTable(SPS.tokens, [s * 1e-3 for s in SPS.steps_per_second])
-    drafter = CountingOracle(model, good={0, 2})
+    drafter = CountingOracle(model, good={tuple(ps[0]), tuple(ps[2])})
     got, engine = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 48, policy="dspark",
                              max_batch=4, sps=slow)
     assert got == want
-    share = {i: drafter.drafted[i] / len(drafter.seqs[i].rounds) for i in range(4)}   # of its rounds
+    ids = sorted(drafter.seqs)                # request ids, in the order the prompts were added
+    share = {i: drafter.drafted[ids[i]] / len(drafter.seqs[ids[i]].rounds) for i in range(4)}   # of its rounds
     assert min(share[0], share[2]) >= 0.8 and max(share[1], share[3]) <= 0.3, share
 
 
@@ -399,3 +401,27 @@ def test_new_requests_start_where_the_last_judged_request_stands():
     policy.choose([new], [sure], [4])
     policy.drafted([new], 1e-6)                 # next to free: pays
     assert policy.drafts_for([newer]) == [True]
+
+
+def _online_dspark(model):
+    """DSpark whose confidences follow each request's verified rounds (a large online rate, so that
+    they move a lot and the policy's cuts with them)."""
+    d = TRAINED["dspark"](model)
+    ones = [1.0] * d.gamma
+    d.load_calibration({"temperatures": ones, "online_rate": 0.5, "greedy": {"temperatures": ones, "online_rate": 0.5}})
+    return d
+
+
+@pytest.mark.parametrize("policy", ["dspark", "dspark-async"])
+def test_online_calibration_is_lossless(policy):
+    """The online offsets change only how many drafts the policy verifies, from verified rounds
+    (causal): greedy output stays the target's and sampled output its distribution."""
+    model = tiny_model("llama", seed=3)
+    ps = prompts(6)
+    got, engine = run_engine(model, _online_dspark(model), ps, [SamplingParams()] * len(ps), 20,
+                             policy=policy, max_batch=4, stagger=True, sps=SPS)
+    assert got == [greedy_reference(model, p, 20) for p in ps]
+    assert engine.stats.drafted > 0
+    small = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
+    p = _chi_square_case(small, _online_dspark(small), SAMPLING["t1"], policy=policy)
+    assert p > 1e-3, p

@@ -80,3 +80,17 @@ def test_totals_match_the_per_round_definitions():
     assert t.verify_budget == pytest.approx(s["draft_tokens_per_round"]) == pytest.approx(18 / 5)
     later = totals(rounds + [RoundRecord(4, 3, 4)])
     assert later.minus(t) == totals([RoundRecord(4, 3, 4)]) and isinstance(later.minus(t), RoundTotals)
+
+
+def test_survival_feedback_steps_on_the_observed_slots():
+    """Slots 1..accepted survived and slot accepted + 1 was rejected; later slots (and the slots
+    after an accepted end of sequence) were not judged and keep their offsets."""
+    from dspark.stats import survival_feedback
+    offsets: list[float] = []
+    survival_feedback(offsets, [0.5, 0.5, 0.5, 0.5], RoundRecord(4, 1, 2), 0.1)
+    assert offsets == pytest.approx([0.05, -0.05])
+    survival_feedback(offsets, [0.9, 0.2, 0.5, 0.5], RoundRecord(4, 4, 5), 0.1)
+    assert offsets == pytest.approx([0.06, 0.03, 0.05, 0.05])
+    survival_feedback(offsets, [0.5, 0.5, 0.5, 0.5], RoundRecord(4, 2, 2, eos=True), 1.0)
+    assert offsets == pytest.approx([0.56, 0.53, 0.05, 0.05])
+    assert RoundRecord(3, 0, 1).observed == 1 and RoundRecord(0, 0, 1).observed == 0

@@ -30,6 +30,11 @@ from .stats import RoundRecord, RoundTotals
 from .verify import verify
 
 
+# Request ids are unique in the process, not only in one engine: round records carry them
+# (RoundRecord.request), and the records of several engines (eval's datasets) are pooled.
+_request_ids = itertools.count()
+
+
 @dataclass
 class EngineConfig:
     max_batch: int = 8            # concurrent sequences (KV-cache slots)
@@ -88,7 +93,6 @@ class Engine:
         self.prefilling: list[Sequence] = []
         self.running: list[Sequence] = []
         self.stats = RoundTotals()        # every request's rounds, summed (dspark.stats)
-        self._ids = itertools.count()
         self._cancelled: set[int] = set()
         self._held: dict[int, list[int]] = {}     # prefix reuse: free slot -> the tokens it holds, oldest first
         if self.config.prefix_reuse and self.drafter.observes_positions:
@@ -114,7 +118,7 @@ class Engine:
         vocab = self.model.cfg.vocab_size
         if any(not 0 <= t < vocab for t in prompt_ids):
             raise DSparkError(f"prompt holds token ids outside the vocabulary (0..{vocab - 1})")
-        seq = Sequence(id=next(self._ids), tokens=list(prompt_ids), prompt_len=len(prompt_ids), params=params,
+        seq = Sequence(id=next(_request_ids), tokens=list(prompt_ids), prompt_len=len(prompt_ids), params=params,
                        generator=params.generator(self.model.device), max_new_tokens=max_new_tokens,
                        stop=list(stop or []))
         self.waiting.append(seq)
@@ -235,8 +239,9 @@ class Engine:
                 proposed=n, accepted=a, committed=committed, drafted=made,
                 # the round ended on an accepted end-of-sequence draft (no bonus token)
                 eos=ev.finish_reason == "eos" and committed <= a,
-                confidence_logits=prop.confidence_logits)
+                confidence_logits=prop.confidence_logits, request=seq.id)
             seq.rounds.append(record)
+            self.drafter.verified(seq, prop, record)
             self.stats.add(record)
             events.append(ev)
         return events

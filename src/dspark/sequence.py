@@ -23,6 +23,8 @@ class Sequence:
     draft_state: Any = None           # owned by the drafter
     stop: list[str] = field(default_factory=list)
     rounds: list[RoundRecord] = field(default_factory=list)   # one per verification round (dspark.stats)
+    # the request's online calibration: a logit offset per draft slot (stats.survival_feedback)
+    confidence_offsets: list[float] = field(default_factory=list)
 
     @property
     def num_new(self) -> int:

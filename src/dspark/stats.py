@@ -44,11 +44,13 @@ class RoundRecord:
     eos: bool = False                # the round ended on an accepted end-of-sequence draft token
     confidence_logits: list[float] | None = None  # raw confidence-head logits of the proposed slots
     drafted: int | None = None       # draft tokens the drafter produced (>= proposed); None -> proposed
+    request: int | None = None       # the request's id (Sequence.id): a request's rounds, in order, share it
 
     def __post_init__(self):
         self.proposed, self.accepted, self.committed = int(self.proposed), int(self.accepted), int(self.committed)
         self.eos = bool(self.eos)
         self.drafted = self.proposed if self.drafted is None else int(self.drafted)
+        self.request = None if self.request is None else int(self.request)
         if self.confidence_logits is not None:
             self.confidence_logits = [float(x) for x in self.confidence_logits]
         if not 0 <= self.accepted <= self.proposed:
@@ -60,6 +62,12 @@ class RoundRecord:
     def effective_proposed(self) -> int:
         """Slots that were real verification attempts (slots after an accepted EOS are not)."""
         return self.accepted if self.eos else self.proposed
+
+    @property
+    def observed(self) -> int:
+        """Slots whose conditional survival this round observed: slots 1..accepted survived and slot
+        accepted + 1, if verified, did not; slots after the first rejection were never judged."""
+        return min(self.effective_proposed, self.accepted + 1)
 
     @property
     def tau(self) -> int:
@@ -76,6 +84,22 @@ class RoundRecord:
         if unknown:
             raise ValueError(f"round record: unknown key(s) {', '.join(unknown)}")
         return cls(**data)
+
+
+def survival_feedback(offsets: list[float], confidences: Sequence[float], record: RoundRecord,
+                      rate: float) -> None:
+    """Online calibration of one request's confidences, one step per verified round: in place,
+    offsets[k-1] += rate * (1[slot k survived] - c_k) for the slots the round observed (`observed`),
+    c_k being the confidence the slot was proposed with (offset included). It is a step of SGD on
+    the log loss of each slot's survival in the logit's bias: a request whose drafts survive more
+    (less) often than its confidences say raises (lowers) its later confidences. `offsets` grows
+    with zeros as slots are first observed. The runtime (DSparkDrafter.verified) and the evaluation's
+    replay of recorded rounds (deepspec.eval.metrics) both step with this function."""
+    n = min(record.observed, len(confidences))
+    if len(offsets) < n:
+        offsets.extend([0.0] * (n - len(offsets)))
+    for k in range(n):
+        offsets[k] += rate * ((1.0 if record.accepted > k else 0.0) - float(confidences[k]))
 
 
 def _ratio(num: float, den: float) -> float | None:

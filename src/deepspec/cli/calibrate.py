@@ -9,7 +9,7 @@ from pathlib import Path
 from dspark.errors import DSparkError
 
 from ..eval import plots
-from ..eval.calibration import METHODS, REGIMES, calibrate, save_calibration, split_records
+from ..eval.calibration import METHODS, ONLINE_RATES, REGIMES, calibrate, save_calibration, split_records
 from ..eval.metrics import load_records
 
 
@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how the rounds were verified: sampled (temperature > 0, the default) or greedy "
                              "(temperature 0, a draft token survives only as the target's argmax); each "
                              "regime has its own entry in calibration.json and the other one is kept")
+    parser.add_argument("--online-rate", type=float, default=None, metavar="R",
+                        help="step of each request's online correction at run time (0 = off; default: the rate "
+                             "of %s with the best likelihood on the fit rounds, when the records carry request ids)"
+                             % ", ".join(map(str, ONLINE_RATES)))
     parser.add_argument("--out", metavar="DIR", help="write reliability diagrams and a threshold sweep here")
 
 
@@ -46,22 +50,32 @@ def run(args: argparse.Namespace) -> int:
     for f in args.records:
         if not Path(f).is_file():
             raise DSparkError(f"records file {f} does not exist")
+    if args.online_rate is not None and not 0.0 <= args.online_rate <= 1.0:
+        raise DSparkError(f"--online-rate must be in [0, 1], got {args.online_rate}")
     try:
         records = load_records(args.records)
         result = calibrate(records, gamma=args.gamma, holdout_fraction=args.holdout_fraction,
-                           seed=args.seed, return_data=True, method=args.method)
+                           seed=args.seed, return_data=True, method=args.method, online_rate=args.online_rate)
     except ValueError as e:
         raise DSparkError(str(e)) from None
 
     where = "held-out" if args.holdout_fraction > 0 else "fit (no holdout)"
     print(f"{result['method']} on {result['num_fit_rounds']} rounds, scored on {result['num_eval_rounds']} "
           f"{where} rounds ({result['num_rounds']} rounds with confidences in {len(args.records)} file(s))")
-    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'ECE before':>11} {'ECE after':>10} {'noise floor':>12} "
-          f"{'AUC before':>11} {'AUC after':>10}")
+    rate = result["online_rate"]
+    if result["online_rate_nll"]:
+        print("online rate, by the NLL of the fit rounds: " + ", ".join(
+            f"{r}: {'-' if v is None else f'{v:.4f}'}" for r, v in result["online_rate_nll"].items()) + f" -> {rate}")
+    elif args.online_rate is None:
+        print("online rate 0: the records carry no request ids (written before they existed)")
+    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'ECE before':>11} {'ECE fixed':>10} {'ECE after':>10} "
+          f"{'noise floor':>12} {'AUC before':>11} {'AUC after':>10}")
     for i, (t, b) in enumerate(zip(result["temperatures"], result["biases"])):
         print(f"{i + 1:>3} {result['n_eval'][i]:>7} {t:7.3f} {b:+7.3f} {_pct(result['ece_before'][i]):>11} "
-              f"{_pct(result['ece_after'][i]):>10} {_pct(result['ece_floor_after'][i]):>12} "
+              f"{_pct(result['ece_after_fixed'][i]):>10} {_pct(result['ece_after'][i]):>10} "
+              f"{_pct(result['ece_floor_after'][i]):>12} "
               f"{_fmt_auc(result['auc_before'][i]):>11} {_fmt_auc(result['auc_after'][i]):>10}")
+    print(f"ECE fixed: the fitted temperatures and biases alone; after: with the online correction (rate {rate})")
     print("noise floor: the ECE a perfectly calibrated head would show on these rounds (simulated outcomes)")
     print(f"mean ECE over positions: {_pct(result['ece_mean_before']).strip()} -> "
           f"{_pct(result['ece_mean_after']).strip()};  pooled ECE: {_pct(result['ece_pooled_before']).strip()} -> "
@@ -79,11 +93,12 @@ def run(args: argparse.Namespace) -> int:
         p1 = plots.plot_reliability_pair(result["_data_before"], result["_data_after"],
                                          out / "reliability.png",
                                          title=f"Prefix survival before/after {result['method']}")
-        _, hold = split_records([r for r in records if r.confidence_logits is not None],
-                                args.holdout_fraction, args.seed)
-        sweep_rows = hold or [r for r in records if r.confidence_logits is not None]
-        p2 = plots.plot_threshold_sweep(sweep_rows, [i / 10 for i in range(10)], out / "threshold_sweep.png",
-                                        temperatures=result["temperatures"], biases=result["biases"])
+        rows = [r for r in records if r.confidence_logits is not None]
+        # the online offsets replay whole requests: with them the sweep reads every round
+        hold = split_records(rows, args.holdout_fraction, args.seed)[1] if not rate else []
+        p2 = plots.plot_threshold_sweep(hold or rows, [i / 10 for i in range(10)], out / "threshold_sweep.png",
+                                        temperatures=result["temperatures"], biases=result["biases"],
+                                        online_rate=rate)
         print(f"wrote {p1}\nwrote {p2}")
     return 0
 

@@ -23,6 +23,12 @@ a file without "biases" means all zeros):
     {"method": "sts-bias" | "sts", "temperatures": [T_1..T_gamma], "biases": [b_1..b_gamma],
      "ece_before": [...], "ece_after": [...], "num_rounds": N, ...extra diagnostics (see `calibrate`),
      "greedy": {the same keys}}                                   (optional)
+"online_rate" (optional, 0 when absent): the step of each request's online correction at run time
+(dspark.stats.survival_feedback: the request's own verified rounds shift its later confidences, per
+position). `calibrate` picks it after the fit, by the likelihood of the fit rounds with each
+request's offsets replayed over its rounds (round records carry their request), from ONLINE_RATES.
+A fixed (T, b) fits the average prompt; a request from a domain the calibration rounds under-
+represent (math, greedy loops) keeps its own level, which the offsets follow.
 The top level is fitted on rounds verified by sampling (temperature > 0) and the optional "greedy"
 section on rounds verified greedily (`deepspec calibrate --regime greedy`): there a draft token
 survives only as the target's argmax, a different event, usually likelier for a confident target
@@ -40,7 +46,8 @@ import numpy as np
 
 from dspark.files import write_text_atomic
 
-from .metrics import RoundRecord, _sigmoid, calibrated_confidences, calibration_dataset, confidence_arrays
+from .metrics import (RoundRecord, _sigmoid, calibrated_confidences, calibration_dataset, confidence_arrays,
+                      runtime_confidences, survival_data)
 
 N_BINS = 20
 DEFAULT_GRID = tuple(np.exp(np.linspace(math.log(0.05), math.log(20.0), 161)).tolist())
@@ -50,6 +57,8 @@ DEFAULT_GRID = tuple(np.exp(np.linspace(math.log(0.05), math.log(20.0), 161)).to
 STS_BIAS_GRID = DEFAULT_GRID[::8]
 BIAS_GRID = tuple(np.linspace(-4.0, 4.0, 17).tolist())
 METHODS = ("sts-bias", "sts")
+# the online rates `calibrate` chooses from (0 = the fixed calibration alone)
+ONLINE_RATES = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5)
 
 
 # ------------------------------------------------------------------------------ scores
@@ -127,14 +136,15 @@ def _mean(values) -> float | None:
 
 def confidence_report(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
                       gamma: int | None = None, n_bins: int = N_BINS,
-                      biases: Sequence[float] | None = None) -> dict[str, Any]:
-    """Calibration of the prefix-survival estimate a_j (with `temperatures` and `biases`, raw if None).
+                      biases: Sequence[float] | None = None, online_rate: float = 0.0) -> dict[str, Any]:
+    """Calibration of the prefix-survival estimate a_j (with `temperatures` and `biases`, raw if None;
+    with online_rate, each request's online offsets replayed as the runtime applies them).
 
     Returns lists indexed by position (element i = position i+1): "position", "n", "ece",
     "ece_floor" (ece_noise_floor), "auc", "brier", "mean_predicted", "mean_realized"; "ece_mean"
     (mean over positions with data) and "pooled" (the same scores over all (round, position) pairs
     together)."""
-    data = calibration_dataset(records, temperatures, gamma, biases)
+    data = calibration_dataset(records, temperatures, gamma, biases, online_rate)
     return _report(data, n_bins)
 
 
@@ -304,33 +314,70 @@ def apply_temperatures(logits: Sequence[float], temperatures: Sequence[float],
     return calibrated_confidences(z[None, :], temperatures, biases)[0].tolist()
 
 
-def split_records(records: Sequence[RoundRecord], holdout_fraction: float, seed: int = 0):
-    """(fit, holdout) split over rounds by a fixed-seed permutation."""
+def split_indices(n: int, holdout_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
+    """(fit, holdout) indices of n rounds, by a fixed-seed permutation, each in order."""
     if not 0.0 <= holdout_fraction < 1.0:
         raise ValueError("holdout fraction must be in [0, 1)")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_hold = int(round(holdout_fraction * n))
+    return sorted(perm[n_hold:].tolist()), sorted(perm[:n_hold].tolist())
+
+
+def split_records(records: Sequence[RoundRecord], holdout_fraction: float, seed: int = 0):
+    """(fit, holdout) split over rounds by a fixed-seed permutation."""
     records = list(records)
-    perm = np.random.default_rng(seed).permutation(len(records))
-    n_hold = int(round(holdout_fraction * len(records)))
-    hold = sorted(perm[:n_hold].tolist())
-    fit = sorted(perm[n_hold:].tolist())
+    fit, hold = split_indices(len(records), holdout_fraction, seed)
     return [records[i] for i in fit], [records[i] for i in hold]
+
+
+def survival_nll(c: np.ndarray, acc: np.ndarray, att: np.ndarray) -> float | None:
+    """Mean Bernoulli NLL of the conditional confidences c [n, gamma] over the slots the rounds
+    observed (slot k observed when k <= attempted and slots < k survived; outcome 1[accepted >= k])."""
+    k = np.arange(1, c.shape[1] + 1)[None, :]
+    observed = (k <= np.minimum(att, acc + 1)[:, None])
+    if not observed.any():
+        return None
+    y = k <= acc[:, None]
+    p = np.clip(np.where(observed, c, 0.5), 1e-7, 1 - 1e-7)
+    return float(-np.where(y, np.log(p), np.log1p(-p))[observed].mean())
+
+
+def fit_online_rate(records: Sequence[RoundRecord], rows: Sequence[int], temperatures: Sequence[float],
+                    biases: Sequence[float], gamma: int | None = None,
+                    rates: Sequence[float] = ONLINE_RATES) -> tuple[float, list[float | None]]:
+    """(the rate of ONLINE_RATES with the least `survival_nll` on the rounds `rows` of `records` (the
+    rounds with confidence logits, indexed as confidence_arrays), the NLL of every rate). The offsets
+    are replayed over every round of each request, whichever half it fell in: a request's history
+    is what the runtime has too. Ties go to the smaller rate."""
+    rows = np.asarray(rows, dtype=np.int64)
+    nll = []
+    for rate in rates:
+        c, acc, att = runtime_confidences(records, temperatures, biases, gamma, rate)
+        nll.append(survival_nll(c[rows], acc[rows], att[rows]))
+    scored = [(v, i) for i, v in enumerate(nll) if v is not None]
+    best = min(scored)[1] if scored else 0
+    return float(rates[best]), nll
 
 
 def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_fraction: float = 0.5,
               seed: int = 0, grid: Sequence[float] | None = None, n_bins: int = N_BINS,
-              return_data: bool = False, method: str = "sts-bias") -> dict[str, Any]:
+              return_data: bool = False, method: str = "sts-bias",
+              online_rate: float | None = None) -> dict[str, Any]:
     """Fit `method` ("sts-bias" or "sts", see the module docstring) on part of the rounds, score
     before/after on the rest (on the fit rounds themselves when holdout_fraction is 0). Only rounds
     with confidence logits are used. `grid`: the temperature grid (default: DEFAULT_GRID for sts, its
-    coarser STS_BIAS_GRID, then zooms, for sts-bias).
+    coarser STS_BIAS_GRID, then zooms, for sts-bias). `online_rate`: the runtime's online correction
+    (None: `fit_online_rate` on the fit rounds, when the records carry request ids; else 0).
 
     Returns the calibration.json content: "method", "temperatures", "biases" (zeros for sts),
     "ece_before", "ece_after", "ece_floor_after" (what perfect calibration would score on the same
-    rounds: ece_noise_floor), "num_rounds" (rounds used), plus "gamma", "auc_before", "auc_after",
-    "brier_before", "brier_after", "n_eval" (per position), "ece_mean_before", "ece_mean_after",
-    "ece_pooled_before", "ece_pooled_after", "num_fit_rounds", "num_eval_rounds", "holdout_fraction",
-    "seed". With return_data=True also "_data_before" / "_data_after": {position: (pred, realized)} on
-    the evaluation rounds (for reliability plots; not JSON-able, drop before saving)."""
+    rounds: ece_noise_floor), "online_rate", "num_rounds" (rounds used), plus "ece_after_fixed" (the
+    fitted (T, b) without online offsets), "online_rate_nll" ({rate: NLL} over ONLINE_RATES, None
+    when the rate was not fitted), "gamma", "auc_before", "auc_after", "brier_before", "brier_after",
+    "n_eval" (per position), "ece_mean_before", "ece_mean_after", "ece_pooled_before",
+    "ece_pooled_after", "num_fit_rounds", "num_eval_rounds", "holdout_fraction", "seed". With
+    return_data=True also "_data_before" / "_data_after": {position: (pred, realized)} on the
+    evaluation rounds (for reliability plots; not JSON-able, drop before saving)."""
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, not {method!r}")
     rows = [r for r in records if r.confidence_logits is not None]
@@ -338,25 +385,37 @@ def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_
         raise ValueError("no round carries confidence logits (does this drafter have a confidence head?)")
     if gamma is None:
         gamma = max(min(r.effective_proposed, len(r.confidence_logits)) for r in rows)
-    fit_rows, hold_rows = split_records(rows, holdout_fraction, seed)
-    if not fit_rows:
+    fit_idx, hold_idx = split_indices(len(rows), holdout_fraction, seed)
+    if not fit_idx:
         raise ValueError(f"not enough rounds ({len(rows)}) to hold out {holdout_fraction:.0%}")
-    eval_rows = hold_rows if hold_rows else fit_rows
+    fit_rows = [rows[i] for i in fit_idx]
+    eval_idx = hold_idx if hold_idx else fit_idx
+    eval_rows = [rows[i] for i in eval_idx]
     if method == "sts":
         temps = fit_sts(fit_rows, gamma, DEFAULT_GRID if grid is None else grid, n_bins=n_bins)
         biases = [0.0] * gamma
     else:
         temps, biases = fit_sts_bias(fit_rows, gamma, STS_BIAS_GRID if grid is None else grid)
+    rate_nll = None
+    if online_rate is None:
+        online_rate = 0.0
+        if any(r.request is not None for r in rows):
+            online_rate, rate_nll = fit_online_rate(rows, fit_idx, temps, biases, gamma)
     data_before = calibration_dataset(eval_rows, None, gamma)
-    data_after = calibration_dataset(eval_rows, temps, gamma, biases)
+    c, acc, att = runtime_confidences(rows, temps, biases, gamma, online_rate)   # whole requests
+    data_after = survival_data(c[eval_idx], acc[eval_idx], att[eval_idx])
     before, after = _report(data_before, n_bins), _report(data_after, n_bins)
+    fixed = after if not online_rate else _report(calibration_dataset(eval_rows, temps, gamma, biases), n_bins)
     out: dict[str, Any] = {
         "method": method,
         "temperatures": temps,
         "biases": biases,
+        "online_rate": online_rate,
         "ece_before": before["ece"],
         "ece_after": after["ece"],
         "ece_floor_after": after["ece_floor"],
+        "ece_after_fixed": fixed["ece"],
+        "online_rate_nll": None if rate_nll is None else dict(zip(map(str, ONLINE_RATES), rate_nll)),
         "num_rounds": len(rows),
         "gamma": gamma,
         "auc_before": before["auc"],

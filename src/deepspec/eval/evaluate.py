@@ -103,7 +103,8 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
                  "pooled_conditional_acceptance": conditional_acceptance(all_records, min_count=20)}
         if any(r.confidence_logits for r in all_records):
             calib = calibration_of(drafter, greedy=temperature == 0) or {}
-            entry["confidence"] = _confidence(all_records, calib.get("temperatures"), calib.get("biases"), name, out)
+            entry["confidence"] = _confidence(all_records, calib.get("temperatures"), calib.get("biases"),
+                                              calib.get("online_rate", 0.0), name, out)
         results["drafters"][name] = entry
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(markdown_table(results))
@@ -111,17 +112,24 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
     return results
 
 
-def _confidence(records, temps: list[float] | None, biases: list[float] | None, name: str, out: Path) -> dict:
-    """ECE / AUC / Brier of the prefix-survival estimate, raw and with the drafter's calibration."""
+def _confidence(records, temps: list[float] | None, biases: list[float] | None, online_rate: float, name: str,
+                out: Path) -> dict:
+    """ECE / AUC / Brier of the prefix-survival estimate, raw and as the runtime computed it with the
+    drafter's calibration (the request's online offsets included, replayed from the rounds), and
+    with the fixed calibration alone when there is an online rate."""
     from .calibration import confidence_report
     from .plots import plot_reliability_pair, plot_threshold_sweep
     report = {"raw": confidence_report(records)}
     if temps:
-        report["calibrated"] = confidence_report(records, temps, biases=biases)
+        report["calibrated"] = confidence_report(records, temps, biases=biases, online_rate=online_rate)
+        if online_rate:
+            report["online_rate"] = online_rate
+            report["calibrated_fixed"] = confidence_report(records, temps, biases=biases)
     gamma = max(r.proposed for r in records)
     plot_threshold_sweep(records, [i / 20 for i in range(21)], out / f"threshold_sweep-{name}.png",
-                         temperatures=temps, biases=biases)
-    plot_reliability_pair(calibration_dataset(records), calibration_dataset(records, temps, biases=biases),
+                         temperatures=temps, biases=biases, online_rate=online_rate or 0.0)
+    plot_reliability_pair(calibration_dataset(records),
+                          calibration_dataset(records, temps, biases=biases, online_rate=online_rate or 0.0),
                           out / f"reliability-{name}.png", positions=list(range(1, gamma + 1)),
                           title=f"{name}: prefix survival, raw vs calibrated")
     return report

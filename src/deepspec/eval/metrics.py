@@ -10,24 +10,32 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from dspark.stats import (RoundRecord, accept_rate, accepted_histogram, conditional_acceptance,  # noqa: F401
-                          conditional_from_accept_rate, max_proposed, mean, overall_acceptance, summarize, tau,
-                          tau_by_block)
+                          conditional_from_accept_rate, max_proposed, mean, overall_acceptance, summarize,
+                          survival_feedback, tau, tau_by_block)
 
 
 def load_records(paths: Iterable[str]) -> list[RoundRecord]:
-    """Round records from JSONL files (one `RoundRecord.to_dict()` per line; blank lines skipped)."""
+    """Round records from JSONL files (one `RoundRecord.to_dict()` per line; blank lines skipped).
+    Request ids are renumbered so that requests of different files stay apart (files written by
+    different processes reuse ids)."""
+    import itertools
     import json
     out: list[RoundRecord] = []
+    fresh = itertools.count()
     for path in paths:
+        ids: dict[int, int] = {}
         with open(path) as f:
             for lineno, line in enumerate(f, 1):
                 line = line.strip()
                 if not line:
                     continue
                 try:
-                    out.append(RoundRecord.from_dict(json.loads(line)))
+                    r = RoundRecord.from_dict(json.loads(line))
                 except (ValueError, TypeError) as e:
                     raise ValueError(f"{path}:{lineno}: {e}") from None
+                if r.request is not None:
+                    r.request = ids.setdefault(r.request, next(fresh))
+                out.append(r)
     return out
 
 
@@ -106,33 +114,60 @@ def calibrated_confidences(logits: np.ndarray, temperatures: Sequence[float] | N
     return _sigmoid(logits / t + b)
 
 
-def prefix_survival_matrix(logits: np.ndarray, temperatures: Sequence[float] | None = None,
-                           biases: Sequence[float] | None = None) -> np.ndarray:
-    """a[:, j-1] = prod_{i<=j} sigmoid(logit_i / T_i + b_i); NaN where slot j was not verified."""
-    return np.cumprod(calibrated_confidences(logits, temperatures, biases), axis=1)
-
-
-def calibration_dataset(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
-                        gamma: int | None = None, biases: Sequence[float] | None = None
-                        ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per position j (1-indexed): (predicted prefix survival a_j, realized survival 1[accepted >= j])
-    over the rounds that verified slot j and carry confidence logits."""
+def runtime_confidences(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
+                        biases: Sequence[float] | None = None, gamma: int | None = None,
+                        online_rate: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(c, accepted, attempted) over `confidence_arrays`' rows, c [n, gamma] the conditional
+    confidences as the runtime computes them: sigmoid(z_k / T_k + b_k), and with online_rate > 0 each
+    request's online offsets (stats.survival_feedback) replayed over its rounds in order. A request's
+    rounds are the consecutive records with its `request` id; records without one get no offsets."""
     logits, acc, att = confidence_arrays(records, gamma)
-    a = prefix_survival_matrix(logits, temperatures, biases)
+    c = calibrated_confidences(logits, temperatures, biases)
+    if online_rate:
+        g = logits.shape[1]
+        t, b = _per_slot(temperatures, g, 1.0), _per_slot(biases, g, 0.0)
+        rows = [r for r in records if r.confidence_logits is not None]
+        offsets: list[float] = []
+        current = None
+        for i, r in enumerate(rows):
+            if r.request is None:
+                continue
+            if r.request != current:
+                offsets, current = [], r.request
+            if offsets:
+                m = min(len(offsets), g)
+                c[i, :m] = _sigmoid(logits[i, :m] / t[:m] + b[:m] + np.asarray(offsets[:m]))
+            survival_feedback(offsets, c[i, :att[i]], r, online_rate)
+    return c, acc, att
+
+
+def survival_data(c: np.ndarray, acc: np.ndarray, att: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per position j (1-indexed): (predicted prefix survival a_j = prod_{i<=j} c_i, realized survival
+    1[accepted >= j]) over the rounds that verified slot j."""
+    a = np.cumprod(c, axis=1)
     out = {}
-    for j in range(1, logits.shape[1] + 1):
+    for j in range(1, c.shape[1] + 1):
         mask = att >= j
         out[j] = (a[mask, j - 1], (acc[mask] >= j).astype(np.float64))
     return out
 
 
+def calibration_dataset(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
+                        gamma: int | None = None, biases: Sequence[float] | None = None,
+                        online_rate: float = 0.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per position j (1-indexed): (predicted prefix survival a_j, realized survival 1[accepted >= j])
+    over the rounds that verified slot j and carry confidence logits (`runtime_confidences`)."""
+    return survival_data(*runtime_confidences(records, temperatures, biases, gamma, online_rate))
+
+
 def threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float],
                     temperatures: Sequence[float] | None = None, score: str = "conditional",
-                    biases: Sequence[float] | None = None) -> dict[str, Any]:
+                    biases: Sequence[float] | None = None, online_rate: float = 0.0) -> dict[str, Any]:
     """Static confidence-threshold baseline (the paper's figure 5), replayed on recorded rounds.
 
     For each threshold t every round is truncated before its first slot whose score is below t
-    (score "conditional": c_k = sigmoid(z_k / T_k + b_k); "prefix": a_k = prod_{i<=k} c_i). Acceptance inside
+    (score "conditional": c_k = sigmoid(z_k / T_k + b_k), online offsets included with online_rate
+    (replayed on the recorded outcomes); "prefix": a_k = prod_{i<=k} c_i). Acceptance inside
     the kept prefix is the recorded one (verification of slot k does not depend on later slots), so a
     round that keeps l slots accepts min(accepted, l) and wastes the rest. Counts are draft tokens only
     (no bonus). Only rounds with confidence logits take part.
@@ -142,9 +177,8 @@ def threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float],
     verified), plus "thresholds" and "rounds"."""
     if score not in ("conditional", "prefix"):
         raise ValueError(f"score must be 'conditional' or 'prefix', not {score!r}")
-    logits, acc, att = confidence_arrays(records)
-    n, gamma = logits.shape
-    c = calibrated_confidences(logits, temperatures, biases)
+    c, acc, att = runtime_confidences(records, temperatures, biases, online_rate=online_rate)
+    n, gamma = c.shape
     s = np.cumprod(c, axis=1) if score == "prefix" else c
     valid = np.arange(1, gamma + 1)[None, :] <= att[:, None]
     out: dict[str, Any] = {"thresholds": [float(x) for x in thresholds], "rounds": n,

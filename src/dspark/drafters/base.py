@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ..sequence import Sequence
+from ..stats import RoundRecord
 
 
 @dataclass
@@ -86,6 +87,10 @@ class Drafter:
 
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
         return [Proposal([]) for _ in seqs]
+
+    def verified(self, seq: Sequence, proposal: Proposal, record: RoundRecord) -> None:
+        """A round of `seq` was verified: `proposal` as verified (cut to record.proposed drafts) and
+        what became of it. Called after observe, before the next propose."""
 
     def finish(self, seq: Sequence) -> None:
         """The request retired; drop its state."""

@@ -147,7 +147,8 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
 
 
 def calibration_of(drafter, greedy: bool = False) -> dict | None:
-    """The calibration a drafter applies to sampled requests ({"temperatures", "biases"}), or with
+    """The calibration a drafter applies to sampled requests ({"temperatures", "biases"} and
+    "online_rate" when it has one), or with
     greedy=True to greedy ones (its "greedy" section when it has one); None when that is the identity
     (every STS temperature 1 and every bias 0) or the drafter has no calibration."""
     if not hasattr(drafter, "calibration"):
@@ -160,7 +161,8 @@ def calibration_of(drafter, greedy: bool = False) -> dict | None:
 
 
 def _identity(calib: dict) -> bool:
-    return all(t == 1.0 for t in calib["temperatures"]) and all(b == 0.0 for b in calib.get("biases", []))
+    return (all(t == 1.0 for t in calib["temperatures"]) and all(b == 0.0 for b in calib.get("biases", []))
+            and not calib.get("online_rate"))
 
 
 def tensor_bytes(state: dict[str, torch.Tensor]) -> int:

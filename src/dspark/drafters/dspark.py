@@ -20,8 +20,10 @@ verification compares argmaxes).
 Confidence head: c_k = sigmoid(w^T [h_k ; e_k] + b) (`confidence_head.proj` [1, H + r]; [1, H] with
 confidence_head_with_markov off), h_k = the backbone's final hidden AFTER the final `norm` (the LM
 head's input), in training and inference alike. Proposal.confidence_logits are the raw logits;
-Proposal.confidences = sigmoid(logit_k / T_k + b_k) with the STS temperatures and biases of
-`load_calibration`.
+Proposal.confidences = sigmoid(logit_k / T_k + b_k + d_k) with the STS temperatures and biases of
+`load_calibration` and the request's online offsets d_k (Sequence.confidence_offsets, zero unless the
+calibration has an "online_rate": after each verified round they step towards what the request's
+drafts actually do, stats.survival_feedback; a fixed calibration cannot follow one request's domain).
 
 Training (`forward_train`, inherited) teacher-forces x_{k-1} with the ground truth and returns U,
 the Markov-corrected logits and the confidence logits for every block and slot.
@@ -41,6 +43,7 @@ from ..models.layers import Linear
 from ..models.runtime import markov_greedy
 from ..sampling import argmax, sample_logits
 from ..sequence import Sequence
+from ..stats import RoundRecord, survival_feedback
 from .base import Proposal
 from .checkpoint import register
 from .dflash import BlockTrainOutput, DFlashConfig, DFlashDrafter
@@ -65,6 +68,16 @@ def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float
     if not isinstance(biases, list) or len(biases) != n or not all(_number(b) for b in biases):
         raise DSparkError(f"calibration 'biases' must be {n} finite numbers (one per temperature), got {biases!r}")
     return [float(t) for t in temps], [float(b) for b in biases]
+
+
+def online_rate_of(data: dict) -> float:
+    """A calibration section's "online_rate", the step of each request's online correction
+    (stats.survival_feedback), checked: a number in [0, 1]; none (files written before it existed)
+    means 0, no online correction."""
+    rate = data.get("online_rate", 0.0) if isinstance(data, dict) else 0.0
+    if not _number(rate) or not 0.0 <= rate <= 1.0:
+        raise DSparkError(f"calibration 'online_rate' must be a number in [0, 1], got {rate!r}")
+    return float(rate)
 
 
 @dataclass
@@ -160,6 +173,7 @@ class DSparkDrafter(DFlashDrafter):
         self.sts_temperatures = [1.0] * self.gamma
         self.sts_biases = [0.0] * self.gamma
         self.sts_greedy: tuple[list[float], list[float]] | None = None   # (temperatures, biases)
+        self.online_rates = (0.0, 0.0)                                   # (sampled, greedy) requests
 
     def _init_weights(self) -> None:
         super()._init_weights()
@@ -173,29 +187,45 @@ class DSparkDrafter(DFlashDrafter):
         optional "greedy" section of the same form is used for greedy requests, whose verification
         rule differs (a draft token survives only as the target's argmax): one fit cannot match both."""
         sampled, greedy = calibration_params(data, self.gamma), None
+        rates = (online_rate_of(data),) * 2
         if isinstance(data, dict) and data.get("greedy") is not None:
             try:
                 greedy = calibration_params(data["greedy"], self.gamma)
+                rates = (rates[0], online_rate_of(data["greedy"]))
             except DSparkError as e:
                 raise DSparkError(f"calibration 'greedy' section: {e}") from None
-        (self.sts_temperatures, self.sts_biases), self.sts_greedy = sampled, greedy    # all or nothing
+        # all or nothing
+        (self.sts_temperatures, self.sts_biases), self.sts_greedy, self.online_rates = sampled, greedy, rates
 
     def calibration(self) -> dict:
-        out = {"temperatures": list(self.sts_temperatures), "biases": list(self.sts_biases)}
+        """The calibration in calibration.json's form ("online_rate" only where it is not 0)."""
+        rate = lambda r: {"online_rate": r} if r else {}  # noqa: E731
+        out = {"temperatures": list(self.sts_temperatures), "biases": list(self.sts_biases),
+               **rate(self.online_rates[0])}
         if self.sts_greedy is not None:
-            out["greedy"] = {"temperatures": list(self.sts_greedy[0]), "biases": list(self.sts_greedy[1])}
+            out["greedy"] = {"temperatures": list(self.sts_greedy[0]), "biases": list(self.sts_greedy[1]),
+                             **rate(self.online_rates[1])}
         return out
 
-    def calibrated(self, confidence_logits: torch.Tensor, greedy: bool = False) -> torch.Tensor:
-        """sigmoid(logit_k / T_k + b_k) over the last dimension (slots 0..n-1), with the greedy
-        parameters for a greedy request when the calibration has them."""
+    def calibrated(self, confidence_logits: torch.Tensor, greedy: bool = False,
+                   offsets: list[float] | None = None) -> torch.Tensor:
+        """sigmoid(logit_k / T_k + b_k + d_k) over the last dimension (slots 0..n-1), with the greedy
+        parameters for a greedy request when the calibration has them; d = a request's online
+        offsets (zero past their end, or without them)."""
         n = confidence_logits.shape[-1]
         like = dict(dtype=confidence_logits.dtype, device=confidence_logits.device)
         temps, biases = (self.sts_greedy if greedy and self.sts_greedy is not None
                          else (self.sts_temperatures, self.sts_biases))
-        t = torch.tensor(temps[:n], **like)
-        b = torch.tensor(biases[:n], **like)
-        return torch.sigmoid(confidence_logits / t + b)
+        b = list(biases[:n])
+        for k, d in enumerate((offsets or [])[:n]):
+            b[k] += d
+        return torch.sigmoid(confidence_logits / torch.tensor(temps[:n], **like) + torch.tensor(b, **like))
+
+    def verified(self, seq: Sequence, proposal: Proposal, record: RoundRecord) -> None:
+        """The request's online calibration learns from the round (when the calibration has a rate)."""
+        rate = self.online_rates[1 if seq.params.greedy else 0]
+        if rate and proposal.confidences is not None:
+            survival_feedback(seq.confidence_offsets, proposal.confidences.tolist(), record, rate)
 
     # --- heads --------------------------------------------------------------------------------
     def _confidence(self, h: torch.Tensor, e: torch.Tensor) -> torch.Tensor | None:
@@ -270,6 +300,7 @@ class DSparkDrafter(DFlashDrafter):
             p = None if s.params.greedy else self.full_probs(torch.stack(probs[j]))
             c = None if conf is None else conf[j]
             out.append(Proposal(self.to_target_ids(idx[j]).tolist(), p,
-                                confidences=None if c is None else self.calibrated(c, s.params.greedy),
+                                confidences=None if c is None else self.calibrated(c, s.params.greedy,
+                                                                                   s.confidence_offsets),
                                 confidence_logits=c))
         return out, final

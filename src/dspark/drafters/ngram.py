@@ -57,6 +57,9 @@ class LookupFirst(Drafter):
     def observe(self, seq: Sequence, taps, hidden) -> None:
         self.drafter.observe(seq, taps, hidden)
 
+    def verified(self, seq: Sequence, proposal: Proposal, record) -> None:
+        self.drafter.verified(seq, proposal, record)   # a lookup proposal carries no confidences
+
     def finish(self, seq: Sequence) -> None:
         self.drafter.finish(seq)
 
