@@ -16,9 +16,9 @@
 #                  grows the data; a rerun adds only conversations that are not cached yet)
 #   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml): the candidate
 #                  default drafter, so it is calibrated and timed before the other drafters train
-#   calibrate      STS + bias for the 2-layer DSpark, sampled and greedy regimes, on the prompts of
-#                  its 200 held-out conversations (never trained on) and on benchmark prompts that
-#                  Table 1 does not score, CAL_TOKENS answer tokens each
+#   calibrate      STS + bias and each regime's online rate for the 2-layer DSpark, sampled and
+#                  greedy regimes, on the prompts of its 200 held-out conversations (never trained
+#                  on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer tokens each
 #   ship           the calibrated 2-layer DSpark becomes the committed `dspark` drafter
 #                  (checkpoints/dspark-smollm2-135m/, fp16 weights, model card)
 #   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
@@ -32,9 +32,11 @@
 #                  2.15 s against 3.2 s for 2 layers here); last of the trainings: the comparison
 #                  the issue asks for, after the three drafters Table 1 needs
 #   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
-#   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets
+#   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets, EVAL_TOKENS (256) answer
+#                  tokens per prompt, as the DSpark-2 table of session 17
 #   carry          (not in the default order) the newest checkpoint of every run, compact, in
 #                  data/carry/<run>/ (fp16 weights, no optimizer moments, the log gzip'd)
+EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
 STEPS=${STEPS:-"cache train-dspark2 calibrate ship speed profile sweep train-dflash train-eagle3 train-dspark1 curves eval"}

@@ -147,10 +147,10 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
 
 
 def calibration_of(drafter, greedy: bool = False) -> dict | None:
-    """The calibration a drafter applies to sampled requests ({"temperatures", "biases"} and
-    "online_rate" when it has one), or with
-    greedy=True to greedy ones (its "greedy" section when it has one); None when that is the identity
-    (every STS temperature 1 and every bias 0) or the drafter has no calibration."""
+    """The calibration a drafter applies to sampled requests ({"temperatures", "biases"}, and
+    "online_rate" when it has one), or with greedy=True to greedy ones (its "greedy" section when it
+    has one); None when that is the identity (every STS temperature 1, every bias 0, no online rate)
+    or the drafter has no calibration."""
     if not hasattr(drafter, "calibration"):
         return None
     calib = drafter.calibration()
