@@ -412,16 +412,17 @@ def _online_dspark(model):
     return d
 
 
-@pytest.mark.parametrize("policy", ["dspark", "dspark-async"])
+@pytest.mark.parametrize("policy", POLICIES)
 def test_online_calibration_is_lossless(policy):
-    """The online offsets change only how many drafts the policy verifies, from verified rounds
-    (causal): greedy output stays the target's and sampled output its distribution."""
+    """The online offsets change only how many drafts the confidence-reading policies verify, from
+    verified rounds (causal): greedy output stays the target's and sampled output its distribution,
+    under every policy."""
     model = tiny_model("llama", seed=3)
     ps = prompts(6)
     got, engine = run_engine(model, _online_dspark(model), ps, [SamplingParams()] * len(ps), 20,
                              policy=policy, max_batch=4, stagger=True, sps=SPS)
     assert got == [greedy_reference(model, p, 20) for p in ps]
-    assert engine.stats.drafted > 0
+    assert engine.stats.drafted > 0 or policy == "none"
     small = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
     p = _chi_square_case(small, _online_dspark(small), SAMPLING["t1"], policy=policy)
     assert p > 1e-3, p
