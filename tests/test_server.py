@@ -417,6 +417,25 @@ def test_bench_inprocess_writes_csv_and_plots(target, tmp_path):
     assert "1.00" in table
 
 
+def test_throughput_at_matched_per_user_speed():
+    """The baseline's throughput at another policy's per-user speed is read off its Fig. 7 curve,
+    between the two levels that bracket it, never extrapolated; the table prints the ratio."""
+    from dspark import bench
+
+    def row(policy, c, thr, user):
+        return {"policy": policy, "concurrency": c, "requests": 1, "errors": 0, "throughput_tok_s": thr,
+                "per_user_tps_mean": user, "ttft_mean_s": 0.1, "itl_mean_ms": 5.0, "tau": 1.0, "verify_budget": 0.0}
+    rows = [row("mtp1", 1, 100.0, 100.0), row("mtp1", 4, 300.0, 50.0), row("mtp1", 16, 400.0, 25.0),
+            row("dspark", 1, 130.0, 120.0), row("dspark", 4, 400.0, 75.0), row("dspark", 16, 600.0, 30.0)]
+    assert bench.frontier_throughput(rows, "mtp1", 75.0) == pytest.approx(200.0)
+    assert bench.frontier_throughput(rows, "mtp1", 30.0) == pytest.approx(380.0)
+    assert bench.frontier_throughput(rows, "mtp1", 120.0) is None        # faster per user than mtp1 ever ran
+    assert bench.frontier_throughput(rows, "mtp1", 10.0) is None
+    lines = {tuple(l.split()[:2]): l.split() for l in bench.format_table(rows, "mtp1").splitlines()[2:-1]}
+    assert lines[("4", "dspark")][-1] == "2.00" and lines[("16", "dspark")][-1] == "1.58"
+    assert lines[("1", "dspark")][-1] == "-" and lines[("4", "mtp1")][-1] == "1.00"
+
+
 def test_bench_against_a_server_url(target, server):
     from dspark import bench
     url, app = server

@@ -1,5 +1,6 @@
 """What `dspark bench` writes: bench.csv, throughput against per-user speed (the paper's Fig. 7),
-verification budget against concurrency (Fig. 8), and a table with ratios against a baseline."""
+verification budget against concurrency (Fig. 8), and a table with ratios against a baseline, at
+the same concurrency and at the same per-user speed (on the baseline's Fig. 7 curve)."""
 from __future__ import annotations
 
 import csv
@@ -82,10 +83,24 @@ def plot_budget(rows: list[dict], path: Path, title: str = "") -> None:
         ax.minorticks_off()
 
 
+def frontier_throughput(rows: list[dict], policy: str, per_user: float) -> float | None:
+    """The aggregate throughput `policy` reaches at per-user speed `per_user` on its throughput /
+    per-user-speed curve (Fig. 7): linear between the two swept levels whose per-user speeds bracket
+    it; None outside the swept range (no extrapolation)."""
+    pts = sorted((r["per_user_tps_mean"], r["throughput_tok_s"]) for r in rows if r["policy"] == policy
+                 and not math.isnan(r["per_user_tps_mean"]) and not math.isnan(r["throughput_tok_s"]))
+    if math.isnan(per_user):
+        return None
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:] or pts):     # one level: itself, matched exactly
+        if x0 <= per_user <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (per_user - x0) / (x1 - x0)
+    return None
+
+
 def format_table(rows: list[dict], baseline: str | None) -> str:
     base = {r["concurrency"]: r for r in rows if r["policy"] == baseline}
     head = (f"{'conc':>5} {'policy':<14} {'req':>4} {'err':>4} {'tok/s':>8} {'user tok/s':>10} {'TTFT s':>7} "
-            f"{'ITL ms':>7} {'tau':>5} {'budget':>6} {'x thr':>6} {'x user':>6}")
+            f"{'ITL ms':>7} {'tau':>5} {'budget':>6} {'x thr':>6} {'x user':>6} {'x @user':>7}")
     lines = [head, "-" * len(head)]
     for r in sorted(rows, key=lambda r: (r["concurrency"], r["policy"] != baseline)):
         b = base.get(r["concurrency"])
@@ -94,13 +109,17 @@ def format_table(rows: list[dict], baseline: str | None) -> str:
             if b is None or not b[key] or math.isnan(b[key]) or math.isnan(r[key]):
                 return "-"
             return f"{r[key] / b[key]:.2f}"
+        matched = frontier_throughput(rows, baseline, r["per_user_tps_mean"]) if baseline else None
+        at_user = "-" if not matched else f"{r['throughput_tok_s'] / matched:.2f}"
         lines.append(f"{r['concurrency']:>5} {r['policy']:<14} {r['requests']:>4} {r['errors']:>4} "
                      f"{_fmt(r['throughput_tok_s']):>8} {_fmt(r['per_user_tps_mean']):>10} "
                      f"{_fmt(r['ttft_mean_s'], '.2f'):>7} {_fmt(r['itl_mean_ms']):>7} {_fmt(r['tau'], '.2f'):>5} "
                      f"{_fmt(r['verify_budget'], '.2f'):>6} {ratio('throughput_tok_s'):>6} "
-                     f"{ratio('per_user_tps_mean'):>6}")
+                     f"{ratio('per_user_tps_mean'):>6} {at_user:>7}")
     if baseline:
-        lines.append(f"(x thr, x user: ratios against policy '{baseline}' at the same concurrency)")
+        lines.append(f"(x thr, x user: ratios against policy '{baseline}' at the same concurrency; x @user: "
+                     f"throughput against '{baseline}''s at the same per-user speed, on its curve between "
+                     f"the levels that bracket it)")
     return "\n".join(lines)
 
 
