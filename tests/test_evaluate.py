@@ -23,7 +23,8 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
     ckpt = save_drafter(random_trained_drafter("dspark", target.model, gamma=4, markov_rank=8), tmp_path / "dspark-tiny",
                         target.name)
     # a calibrated checkpoint: the report must score the calibrated confidences too
-    (Path(ckpt) / "calibration.json").write_text(json.dumps({"temperatures": [2.0, 0.5, 1.5, 1.0]}))
+    (Path(ckpt) / "calibration.json").write_text(json.dumps({"temperatures": [2.0, 0.5, 1.5, 1.0],
+                                                             "online_rate": 0.3}))
     drafters = {"dspark-tiny": load_drafter(ckpt, target), "ngram": NgramDrafter(gamma=4)}
     datasets = {name: load_eval_prompts(EVAL_DIR / f"{name}.jsonl", 3, seed=0) for name in ("gsm8k", "mbpp")}
     out = tmp_path / "eval"
@@ -42,10 +43,13 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
         assert "tau" in d["macro"]
         assert len(d["pooled_conditional_acceptance"]) == max(s["gamma"] for s in d["datasets"].values())
     conf = saved["drafters"]["dspark-tiny"]["confidence"]
-    assert set(conf) == {"raw", "calibrated"} and conf["raw"]["ece"] != conf["calibrated"]["ece"]
+    # the online offsets are replayed as the runtime applied them; the fixed calibration is scored too
+    assert set(conf) == {"raw", "calibrated", "online_rate", "calibrated_fixed"} and conf["online_rate"] == 0.3
+    assert conf["raw"]["ece"] != conf["calibrated_fixed"]["ece"] != conf["calibrated"]["ece"]
     assert len(saved["drafters"]["dspark-tiny"]["macro"]["tau_by_block"]) == 4
     table = (out / "results.md").read_text()
     assert "| gsm8k |" in table and "| **macro** |" in table and "dspark-tiny" in table
+    assert "ECE of dspark-tiny's prefix-survival estimate (calibrated)" in table and "ECE of ngram" not in table
     for png in ["conditional_acceptance.png", "threshold_sweep-dspark-tiny.png", "reliability-dspark-tiny.png",
                 "block_length.png"]:
         assert (out / png).read_bytes()[:8] == PNG

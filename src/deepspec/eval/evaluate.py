@@ -167,4 +167,11 @@ def markdown_table(results: dict) -> str:
     lines.append("| tokens/s | " + " | ".join(
         fmt(sum(results["drafters"][n]["datasets"][ds]["new_tokens"] for ds in datasets)
             / sum(results["drafters"][n]["datasets"][ds]["elapsed_s"] for ds in datasets)) for n in names) + " |")
+    for n in names:   # the confidences as the runtime uses them (its calibration, online offsets included)
+        conf = results["drafters"][n].get("confidence")
+        if conf:
+            which = "calibrated" if "calibrated" in conf else "raw"
+            ece = " / ".join("-" if e is None else f"{100 * e:.2f}" for e in conf[which]["ece"])
+            lines.append(f"\nECE of {n}'s prefix-survival estimate ({which}), positions 1-"
+                         f"{len(conf[which]['ece'])}: {ece} %")
     return "\n".join(lines) + "\n"
