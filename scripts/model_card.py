@@ -123,11 +123,13 @@ def training_summary(run: Path, rows: list[dict] | None = None) -> dict:
             "final_tau_sim": sum(r.get("tau_sim", 0.0) for r in rows[-20:]) / len(rows[-20:])}
 
 
-def results_table(evals: list[Path], name: str) -> list[str]:
+def results_table(evals: list[Path], names: list[str]) -> list[str]:
+    """Table 1 rows of the drafter in each eval directory, found under the first of `names` there
+    (the run's name, or the shipped directory's when the eval read the shipped drafter)."""
     lines = []
     for ev in evals:
         res = json.loads((ev / "results.json").read_text())
-        entry = res["drafters"].get(name)
+        entry = next((res["drafters"][n] for n in names if n in res["drafters"]), None)
         if entry is None:
             continue
         st = res["settings"]
@@ -138,6 +140,11 @@ def results_table(evals: list[Path], name: str) -> list[str]:
             acc = " ".join("-" if a is None else f"{a:.2f}" for a in s["accept_rate"])
             lines.append(f"| {ds} | {s['tau']:.2f} | {acc} |")
         lines += [f"| **macro** | {entry['macro']['tau']:.2f} | |", ""]
+        conf = (entry.get("confidence") or {}).get("calibrated")
+        if conf:
+            ece = " / ".join("-" if e is None else f"{100 * e:.2f}" for e in conf["ece"])
+            lines += [f"ECE of the calibrated prefix-survival estimate on these rounds, positions 1-{len(conf['ece'])}: "
+                      f"{ece} %.", ""]
     return lines
 
 
@@ -200,7 +207,7 @@ def main() -> int:
               *(["- Weights stored in fp16 (`--fp16`); they load in the target's dtype."]
                 if _stored_fp16(out) else []), "",
               "## Results", ""]
-    lines += results_table(args.eval, run.name) or ["(not evaluated yet)", ""]
+    lines += results_table(args.eval, [run.name, out.name]) or ["(not evaluated yet)", ""]
     lines += ["## Reproduce", "", "```bash", reproduce_command(cfg, run), "```", "",
               "Licence: the weights derive from SmolLM2-135M-Instruct outputs (Apache-2.0)." if "smollm2" in cfg["target"]
               else "Licence: a drafter distilled from Gemma outputs carries the Gemma Terms of Use.", ""]
