@@ -130,7 +130,14 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
         deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-samples "$EVAL_SAMPLES" \
           --max-new-tokens "$EVAL_TOKENS" --seed 0 "${DATA[@]}" "${DRAFTERS[@]}" --drafter ngram \
           --out "runs/eval-smollm2-24k-t$t"
-      done ;;
+      done
+      # the shipped drafter's card lists Table 1 and the calibration's extra scoring
+      CARD_EVALS=()
+      for d in runs/eval-smollm2-24k-t0 runs/eval-smollm2-24k-t1 runs/ece-extra-24k/t0 runs/ece-extra-24k/t1; do
+        [ -e "$d/results.json" ] && CARD_EVALS+=(--eval "$d")
+      done
+      python scripts/model_card.py --run runs/dspark2-smollm2-135m-24k --out checkpoints/dspark-smollm2-135m \
+        --config configs/dspark2-smollm2-135m-24k.toml "${CARD_EVALS[@]}" ;;
     speed)
       # the DSpark runs that have finished (the 2-layer one first: it is the candidate default
       # drafter), each with the whole block verified (fixed), with its policy, and after n-gram lookup
