@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dspark.drafters import NgramDrafter
+from dspark.drafters.ngram import LookupFirst
 from dspark.drafters.checkpoint import load_drafter, save_drafter
 from deepspec.eval.evaluate import evaluate, load_eval_prompts
 
@@ -25,7 +26,8 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
     # a calibrated checkpoint: the report must score the calibrated confidences too
     (Path(ckpt) / "calibration.json").write_text(json.dumps({"temperatures": [2.0, 0.5, 1.5, 1.0],
                                                              "online_rate": 0.3}))
-    drafters = {"dspark-tiny": load_drafter(ckpt, target), "ngram": NgramDrafter(gamma=4)}
+    drafters = {"dspark-tiny": load_drafter(ckpt, target), "ngram": NgramDrafter(gamma=4),
+                "ngram+dspark-tiny": LookupFirst(load_drafter(ckpt, target), min_match=1)}
     datasets = {name: load_eval_prompts(EVAL_DIR / f"{name}.jsonl", 3, seed=0) for name in ("gsm8k", "mbpp")}
     out = tmp_path / "eval"
     res = evaluate(target, drafters, datasets, temperature, max_new_tokens=12, seed=0, out=out)
@@ -42,6 +44,18 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
             assert (out / "rounds" / name / f"{ds}.jsonl").exists()
         assert "tau" in d["macro"]
         assert len(d["pooled_conditional_acceptance"]) == max(s["gamma"] for s in d["datasets"].values())
+    # a combined drafter's rounds split by where each proposal came from, all of them counted once
+    assert "by_source" not in saved["drafters"]["dspark-tiny"]
+    for name in ("ngram", "ngram+dspark-tiny"):
+        parts, d = saved["drafters"][name]["by_source"], saved["drafters"][name]
+        rounds = sum(s["rounds"] for s in d["datasets"].values())
+        assert sum(v["rounds"] for v in parts.values()) == rounds
+        assert sum(v["share"] for v in parts.values()) == pytest.approx(1.0)
+        pooled_tau = sum(s["tau"] * s["rounds"] for s in d["datasets"].values()) / rounds
+        assert sum(v["tau"] * v["rounds"] for v in parts.values()) / rounds == pytest.approx(pooled_tau)
+        assert f"rounds of {name} by source: " in (out / "results.md").read_text()
+    assert set(saved["drafters"]["ngram"]["by_source"]) <= {f"ngram:{n}" for n in range(5)}
+    assert set(saved["drafters"]["ngram+dspark-tiny"]["by_source"]) - {f"ngram:{n}" for n in range(1, 5)} == {"dspark"}
     conf = saved["drafters"]["dspark-tiny"]["confidence"]
     # the online offsets are replayed as the runtime applied them; the fixed calibration is scored too
     assert set(conf) == {"raw", "calibrated", "online_rate", "calibrated_fixed"} and conf["online_rate"] == 0.3
@@ -49,7 +63,9 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
     assert len(saved["drafters"]["dspark-tiny"]["macro"]["tau_by_block"]) == 4
     table = (out / "results.md").read_text()
     assert "| gsm8k |" in table and "| **macro** |" in table and "dspark-tiny" in table
-    assert "ECE of dspark-tiny's prefix-survival estimate (calibrated)" in table and "ECE of ngram" not in table
+    assert "ECE of dspark-tiny's prefix-survival estimate (calibrated)" in table and "ECE of ngram'" not in table
+    # behind n-gram lookup the trained drafter's confidences are scored as it calibrated them
+    assert "ECE of ngram+dspark-tiny's prefix-survival estimate (calibrated)" in table
     for png in ["conditional_acceptance.png", "threshold_sweep-dspark-tiny.png", "reliability-dspark-tiny.png",
                 "block_length.png"]:
         assert (out / png).read_bytes()[:8] == PNG

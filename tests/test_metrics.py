@@ -109,7 +109,7 @@ def test_macro_averages_datasets_equally():
 def test_record_roundtrip_and_validation(tmp_path):
     r = R(3, 2, logits=[1.0, -0.5, 2.0], drafted=7)
     d = r.to_dict()
-    assert set(d) == {"proposed", "accepted", "committed", "eos", "confidence_logits", "drafted", "request"}
+    assert set(d) == {"proposed", "accepted", "committed", "eos", "confidence_logits", "drafted", "request", "source"}
     assert RoundRecord.from_dict(json.loads(json.dumps(d))) == r
     assert RoundRecord(proposed=2, accepted=1, committed=2).drafted == 2
     with pytest.raises(ValueError):

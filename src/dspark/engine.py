@@ -239,7 +239,7 @@ class Engine:
                 proposed=n, accepted=a, committed=committed, drafted=made,
                 # the round ended on an accepted end-of-sequence draft (no bonus token)
                 eos=ev.finish_reason == "eos" and committed <= a,
-                confidence_logits=prop.confidence_logits, request=seq.id)
+                confidence_logits=prop.confidence_logits, request=seq.id, source=prop.source)
             seq.rounds.append(record)
             self.drafter.verified(seq, prop, record)
             self.stats.add(record)

@@ -35,6 +35,15 @@ import math
 from typing import Any, Iterable, Sequence
 
 
+def source_label(source) -> str | None:
+    """A proposal's source as records and reports name it: ("ngram", 3) -> "ngram:3"."""
+    if source is None or isinstance(source, str):
+        return source
+    if isinstance(source, tuple):
+        return ":".join(map(str, source))
+    return str(source)
+
+
 @dataclasses.dataclass
 class RoundRecord:
     """One verification round of one request."""
@@ -45,12 +54,15 @@ class RoundRecord:
     confidence_logits: list[float] | None = None  # raw confidence-head logits of the proposed slots
     drafted: int | None = None       # draft tokens the drafter produced (>= proposed); None -> proposed
     request: int | None = None       # the request's id (Sequence.id): a request's rounds, in order, share it
+    source: str | None = None        # where the proposal came from when the drafter says (Proposal.source,
+                                     # e.g. "ngram:3" for a lookup that matched 3 tokens); None = the drafter
 
     def __post_init__(self):
         self.proposed, self.accepted, self.committed = int(self.proposed), int(self.accepted), int(self.committed)
         self.eos = bool(self.eos)
         self.drafted = self.proposed if self.drafted is None else int(self.drafted)
         self.request = None if self.request is None else int(self.request)
+        self.source = source_label(self.source)
         if self.confidence_logits is not None:
             self.confidence_logits = [float(x) for x in self.confidence_logits]
         if not 0 <= self.accepted <= self.proposed:
@@ -275,7 +287,19 @@ def summarize(records: Sequence[RoundRecord], elapsed_s: float | None = None,
         "eos_rounds": sum(1 for r in records if r.eos),
         "elapsed_s": elapsed_s,
         "tokens_per_second": committed / elapsed_s if elapsed_s and elapsed_s > 0 else None,
+        **({"by_source": by_source(records)} if any(r.source for r in records) else {}),
     }
+
+
+def by_source(records: Sequence[RoundRecord]) -> dict[str, dict[str, Any]]:
+    """Rounds, their share, tau and drafts per round for each proposal source (rounds without one
+    under "drafter"): how a combined drafter's parts (`ngram+dspark`) do, each on its own rounds."""
+    groups: dict[str, list[RoundRecord]] = {}
+    for r in records:
+        groups.setdefault(r.source or "drafter", []).append(r)
+    return {k: {"rounds": len(g), "share": len(g) / len(records), "tau": tau(g),
+                "draft_tokens_per_round": _ratio(sum(r.proposed for r in g), len(g))}
+            for k, g in sorted(groups.items())}
 
 
 def mean(values: Iterable[float | None]) -> float | None:

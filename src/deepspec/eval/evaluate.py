@@ -2,7 +2,8 @@
 through the same engine that serving runs. Writes
 
   results.json                 {"drafters": {NAME: {"datasets": {DATASET: summary}, "macro": {...},
-                                "confidence": {...}}}, "settings": {...}}
+                                "confidence": {...}, "by_source": {...}}}, "settings": {...}}
+                               (by_source: a combined drafter's rounds per proposal source, ngram+dspark)
   results.md                   tau per dataset and drafter side by side (the paper's Table 1 shape)
   rounds/NAME/DATASET.jsonl    every verification round (input of `deepspec calibrate`)
   conditional_acceptance.png   position-wise conditional acceptance per drafter and dataset (Fig. 2)
@@ -23,7 +24,7 @@ from dspark.drafters.checkpoint import calibration_of
 from dspark.errors import require_text
 
 from ..train.losses import BLOCK_ALGORITHMS
-from .metrics import calibration_dataset, conditional_acceptance, macro, summarize, write_records
+from .metrics import by_source, calibration_dataset, conditional_acceptance, macro, summarize, write_records
 
 
 def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[str]:
@@ -101,6 +102,8 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
         entry = {"datasets": per_ds, "macro": macro(per_ds), "algorithm": getattr(drafter, "algorithm", name),
                  # figure 2: every dataset's rounds pooled; a position counts once 20 rounds reach it
                  "pooled_conditional_acceptance": conditional_acceptance(all_records, min_count=20)}
+        if any(r.source for r in all_records):
+            entry["by_source"] = by_source(all_records)
         if any(r.confidence_logits for r in all_records):
             calib = calibration_of(drafter, greedy=temperature == 0) or {}
             entry["confidence"] = _confidence(all_records, calib.get("temperatures"), calib.get("biases"),
@@ -167,6 +170,11 @@ def markdown_table(results: dict) -> str:
     lines.append("| tokens/s | " + " | ".join(
         fmt(sum(results["drafters"][n]["datasets"][ds]["new_tokens"] for ds in datasets)
             / sum(results["drafters"][n]["datasets"][ds]["elapsed_s"] for ds in datasets)) for n in names) + " |")
+    for n in names:   # a combined drafter's parts, each on its own rounds (all datasets pooled)
+        parts = results["drafters"][n].get("by_source")
+        if parts:
+            lines.append(f"\nrounds of {n} by source: " + "; ".join(
+                f"{k} {100 * v['share']:.0f} % (tau {fmt(v['tau'])})" for k, v in parts.items()))
     for n in names:   # the confidences as the runtime uses them (its calibration, online offsets included)
         conf = results["drafters"][n].get("confidence")
         if conf:

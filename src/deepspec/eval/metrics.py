@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from dspark.stats import (RoundRecord, accept_rate, accepted_histogram, conditional_acceptance,  # noqa: F401
+from dspark.stats import (RoundRecord, accept_rate, accepted_histogram, by_source, conditional_acceptance,  # noqa: F401
                           conditional_from_accept_rate, max_proposed, mean, overall_acceptance, summarize,
                           survival_feedback, tau, tau_by_block)
 

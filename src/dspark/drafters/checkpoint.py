@@ -151,9 +151,9 @@ def calibration_of(drafter, greedy: bool = False) -> dict | None:
     "online_rate" when it has one), or with greedy=True to greedy ones (its "greedy" section when it
     has one); None when that is the identity (every STS temperature 1, every bias 0, no online rate)
     or the drafter has no calibration."""
-    if not hasattr(drafter, "calibration"):
+    calib = drafter.calibration() if hasattr(drafter, "calibration") else None
+    if calib is None:
         return None
-    calib = drafter.calibration()
     if greedy and calib.get("greedy"):
         calib = calib["greedy"]
     sections = [calib] + ([calib["greedy"]] if calib.get("greedy") else [])   # sampled: the whole file

@@ -63,11 +63,17 @@ class LookupFirst(Drafter):
     def finish(self, seq: Sequence) -> None:
         self.drafter.finish(seq)
 
+    def calibration(self) -> dict | None:
+        """The trained drafter's confidence calibration (what its rounds' confidences went through)."""
+        return self.drafter.calibration() if hasattr(self.drafter, "calibration") else None
+
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
         looked = [self.ngram.lookup(s.tokens) for s in seqs]
         out = [Proposal(cont, source=("ngram", n)) for cont, n in looked]
         rest = [i for i, (cont, _) in enumerate(looked) if not cont]
         if rest:   # one batched draft for the requests lookup had nothing for
             for i, p in zip(rest, self.drafter.propose([seqs[i] for i in rest])):
+                if p.source is None:   # named in round records and reports ("dspark" next to "ngram:3")
+                    p.source = self.drafter.algorithm
                 out[i] = p
         return out
