@@ -36,7 +36,7 @@ def main() -> None:
     rows = [int(r) for r in args.rows.split(",")]
     rt = runtime.lib()
     best = runtime.path_name(rt.best)
-    paths = {"best": [best], "all": [p for p, c in runtime.PATHS.items() if c <= rt.best]}.get(
+    paths = {"best": [best], "all": [p for p, c in runtime.PATHS.items() if c in rt.supported]}.get(
         args.paths, args.paths.split(","))
     models = {f"fast/{p}": (load_target(args.target, tokenizer=False, precision="fast").model, p) for p in paths[:1]}
     for p in paths[1:]:

@@ -8,6 +8,7 @@ in a prefill. Losslessness of speculative decoding on the fast runtime is tested
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,7 +32,25 @@ def test_runtime_builds_here():
     assert runtime.lib().best >= runtime.PATHS["avx2"]     # both machine kinds have AVX2 + FMA
 
 
-PATHS_HERE = [name for name, code in runtime.PATHS.items() if code <= runtime.lib().best]
+PATHS_HERE = [name for name, code in runtime.PATHS.items() if code in runtime.lib().supported]
+
+
+def test_paths_follow_the_cpu_flags():
+    """Each path is offered where the CPU has its instructions, whatever the wider ones: AMD's Zen 4
+    has AVX-512 VNNI but not AVX-VNNI, and forcing the latter there died of an illegal instruction.
+    (The flags as Linux lists them: CI runs on Linux.)"""
+    flags = set(next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")).split(":", 1)[1].split())
+    avx2 = {"avx2", "fma", "f16c"} <= flags
+    expect = {"generic": True, "avx2": avx2, "avxvnni": avx2 and "avx_vnni" in flags,
+              "avx512vnni": avx2 and {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"} <= flags}
+    rt = runtime.lib()
+    assert {name: runtime.PATHS[name] in rt.supported for name in runtime.PATHS} == expect
+    assert rt.best == max(rt.supported)
+    for name, ok in expect.items():
+        if not ok:
+            with pytest.raises(ValueError, match="lacks"):
+                rt.force(name)
 
 
 @contextlib.contextmanager

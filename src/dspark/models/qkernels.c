@@ -461,16 +461,32 @@ TILE_256(tile_avxvnni, TVNNI, dot4_vnni, dot4_vnni, 0)
 
 enum { PATH_GENERIC = 0, PATH_AVX2 = 1, PATH_AVXVNNI = 2, PATH_AVX512VNNI = 3 };
 
-/* The widest path this CPU runs. */
-int rt_best_path(void) {
+/* Whether this CPU runs a path. The paths do not nest: AVX-VNNI (VEX) came to Intel cores after
+   AVX-512 VNNI, and AMD's Zen 4 has the AVX-512 form only, so each path checks its own instructions
+   (every path above generic also uses AVX2, FMA and F16C). */
+int rt_path_supported(int path) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl"))
-        return PATH_AVX512VNNI;
-    if (__builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("fma")) return PATH_AVXVNNI;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return PATH_AVX2;
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    switch (path) {
+        case PATH_GENERIC: return 1;
+        case PATH_AVX2: return avx2;
+        case PATH_AVXVNNI: return avx2 && __builtin_cpu_supports("avxvnni");
+        case PATH_AVX512VNNI:
+            return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("avx512vnni");
+        default: return 0;
+    }
+#else
+    return path == PATH_GENERIC;
 #endif
+}
+
+/* The widest path this CPU runs. */
+int rt_best_path(void) {
+    for (int path = PATH_AVX512VNNI; path > PATH_GENERIC; path--)
+        if (rt_path_supported(path)) return path;
     return PATH_GENERIC;
 }
 

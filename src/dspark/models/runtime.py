@@ -63,7 +63,10 @@ class _Lib:
         self.markov_greedy.restype = None
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
+        dll.rt_path_supported.argtypes = [c_int]
         self.best = dll.rt_best_path()
+        # the paths this CPU runs (not every narrower one: AVX-512 VNNI does not imply AVX-VNNI)
+        self.supported = [code for code in PATHS.values() if dll.rt_path_supported(code)]
         self.threads = 0
         self.path = self.best
         forced = os.environ.get("DSPARK_KERNEL_PATH")
@@ -74,9 +77,9 @@ class _Lib:
         """Run on a narrower instruction-set path (tests; DSPARK_KERNEL_PATH)."""
         if name not in PATHS:
             raise ValueError(f"unknown kernel path {name!r}: choose one of {', '.join(PATHS)}")
-        if PATHS[name] > self.best:
-            raise ValueError(f"kernel path {name!r} needs instructions this CPU lacks "
-                             f"(widest here: {path_name(self.best)})")
+        if PATHS[name] not in self.supported:
+            raise ValueError(f"kernel path {name!r} needs instructions this CPU lacks (this CPU runs "
+                             f"{', '.join(path_name(c) for c in self.supported)})")
         self.path = PATHS[name]
 
     def sync_threads(self) -> None:
