@@ -98,6 +98,12 @@ def _calibration_method(out: Path) -> str:
     if calib.get("greedy"):
         text += (f", and a separate {calib['greedy'].get('method', 'sts')} fit for greedy requests "
                  f"({scored(calib['greedy'])}, T = 0)")
+    if behind := calib.get("behind_lookup"):
+        # the section holds only the regimes it was fitted for; the others keep the fits above
+        fits = ([f"sampled: {scored(behind)}"] if behind.get("temperatures") else []) + (
+            [f"greedy: {scored(behind['greedy'])}"] if behind.get("greedy") else [])
+        text += (f"; behind n-gram lookup (`ngram+dspark`, where the drafter drafts only what lookup leaves it) "
+                 f"its own fit, `behind_lookup` ({'; '.join(fits)})")
     return text
 
 
@@ -132,6 +138,9 @@ def results_table(evals: list[Path], names: list[str]) -> list[str]:
         entry = next((res["drafters"][n] for n in names if n in res["drafters"]), None)
         if entry is None:
             continue
+        # behind n-gram lookup: the default drafter, or ngram+ this drafter, when the eval ran it
+        behind = next((res["drafters"][n] for n in ["default"] + [f"ngram+{m}" for m in names]
+                       if n in res["drafters"]), None)
         st = res["settings"]
         lines += [f"`deepspec eval` at T = {st['temperature']} ({st['policy']} block, {st['max_new_tokens']} new tokens, "
                   f"prompts per set: {max(st['datasets'].values())}, batch {st['batch']}; `{ev}`):", "",
@@ -145,6 +154,13 @@ def results_table(evals: list[Path], names: list[str]) -> list[str]:
             ece = " / ".join("-" if e is None else f"{100 * e:.2f}" for e in conf["ece"])
             lines += [f"ECE of the calibrated prefix-survival estimate on these rounds, positions 1-{len(conf['ece'])}: "
                       f"{ece} %.", ""]
+        if behind:
+            conf = (behind.get("confidence") or {}).get("calibrated")
+            ece = "" if not conf else (" ECE of its calibrated estimate on its own rounds, positions 1-"
+                                       f"{len(conf['ece'])}: " + " / ".join("-" if e is None else f"{100 * e:.2f}"
+                                                                         for e in conf["ece"]) + " %.")
+            lines += [f"Behind n-gram lookup (`ngram+dspark`, the default drafter) on the same prompts: macro tau "
+                      f"{behind['macro']['tau']:.2f}." + ece, ""]
     return lines
 
 

@@ -5,7 +5,10 @@
 # runs/done-smollm2-24k/ and a rerun of the whole script skips it (naming steps in STEPS always
 # runs them). runs/ stays on its machine: before leaving one, stop the training right after a
 # checkpoint, run the carry step and commit data/carry/; a new machine rebuilds the cache (~3 h of
-# 2 cores) and each training continues from its carry.
+# 2 cores) and each training continues from its carry. A run with few steps left can skip the
+# rebuild: `deepspec train --config configs/<run>.toml data.features=online` continues it from its
+# carry with the target's features computed on the fly (the target's own, not the cache's q8
+# rounding; the Eagle3 run's last 150 steps went that way in session 20, ~30 s a step against ~24).
 #
 #   scripts/train-smollm2-24k.sh                                  # everything (~a day of 2 CPU cores)
 #   STEPS="cache train-dspark2" scripts/train-smollm2-24k.sh      # a subset
@@ -19,10 +22,13 @@
 #   calibrate      STS + bias and each regime's online rate for the 2-layer DSpark, sampled and
 #                  greedy regimes, on the prompts of its 200 held-out conversations (never trained
 #                  on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer tokens each
+#   calibrate-lookup  the same for greedy requests of the drafter behind n-gram lookup (the default
+#                  `ngram+dspark`): its rounds there, fitted into calibration.json's "behind_lookup" section
 #   ship           the calibrated 2-layer DSpark becomes the committed `dspark` drafter
 #                  (checkpoints/dspark-smollm2-135m/, fp16 weights, model card)
 #   ece            its calibration scored on ECE_PER_SET more prompts of each benchmark set, none in
-#                  the fit or in Table 1 (the next ones of each set's seed-0 shuffle), both temperatures
+#                  the fit or in Table 1 (the next ones of each set's seed-0 shuffle), both temperatures,
+#                  alone and behind n-gram lookup (the default drafter)
 #   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
 #                  policy, n-gram, plain); rerun it once train-dspark1 has finished to add that run
 #   profile        the target's steps-per-second table on this machine (what the dspark policy reads)
@@ -41,7 +47,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark2 calibrate ship ece speed profile sweep train-dflash train-eagle3 train-dspark1 curves eval"}
+STEPS=${STEPS:-"cache train-dspark2 calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 train-dspark1 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -105,6 +111,19 @@ PY
         deepspec calibrate --records "runs/calibration-24k-t$t/rounds/dspark2-smollm2-135m-24k/calibration-prompts-24k.jsonl" \
           --drafter runs/dspark2-smollm2-135m-24k/final --regime "$regime" --out "runs/calibration-24k-t$t"
       done ;;
+    calibrate-lookup)
+      # the same prompts drafted by the default drafter, n-gram lookup first: the DSpark drafter drafts
+      # only where lookup has nothing, and greedy requests then miss the loops lookup takes, so their
+      # confidences get their own fit, calibration.json's "behind_lookup" section. Greedy only: a
+      # sampled fit behind lookup scored worse at position 1 on the benchmark prompts than the
+      # standalone one (1.69 against 1.00 %; RESULTS.md, session 19), which the section then keeps.
+      t=0
+      deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens "$CAL_TOKENS" --seed 1 \
+        --data runs/calibration-prompts-24k.jsonl --drafter ngram+runs/dspark2-smollm2-135m-24k/final \
+        --out "runs/calibration-lookup-24k-t$t"
+      deepspec calibrate --records "runs/calibration-lookup-24k-t$t/rounds/ngram+dspark2-smollm2-135m-24k/calibration-prompts-24k.jsonl" \
+        --drafter runs/dspark2-smollm2-135m-24k/final --regime greedy --behind-lookup \
+        --out "runs/calibration-lookup-24k-t$t" ;;
     ece)
       # Table 1 (EVAL_SAMPLES per set) alone scores the calibration on 120 requests, too few to
       # tell 1.5 % from 1.9 % ECE (RESULTS.md, session 18): these prompts add as many rounds again
@@ -120,7 +139,7 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
       done
       for t in 0 1; do
         deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens "$CAL_TOKENS" --seed 0 \
-          "${EXTRA[@]}" --drafter checkpoints/dspark-smollm2-135m --out "runs/ece-extra-24k/t$t"
+          "${EXTRA[@]}" --drafter checkpoints/dspark-smollm2-135m --drafter default --out "runs/ece-extra-24k/t$t"
       done ;;
     ship)
       python scripts/model_card.py --run runs/dspark2-smollm2-135m-24k --out checkpoints/dspark-smollm2-135m \
@@ -128,7 +147,7 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
     eval)
       for t in 0 1; do
         deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-samples "$EVAL_SAMPLES" \
-          --max-new-tokens "$EVAL_TOKENS" --seed 0 "${DATA[@]}" "${DRAFTERS[@]}" --drafter ngram \
+          --max-new-tokens "$EVAL_TOKENS" --seed 0 "${DATA[@]}" "${DRAFTERS[@]}" --drafter ngram --drafter default \
           --out "runs/eval-smollm2-24k-t$t"
       done
       # the shipped drafter's card lists Table 1 and the calibration's extra scoring

@@ -276,6 +276,45 @@ def test_calibrate_greedy_regime_keeps_the_sampled_fit(tmp_path, capsys):
         save_calibration({"temperatures": [1.0], "biases": [0.0]}, d, "hot")
 
 
+def test_calibrate_behind_lookup_writes_its_own_section(tmp_path, capsys):
+    """Rounds of the drafter behind n-gram lookup are fitted into the "behind_lookup" section, per
+    regime; neither kind of fit overwrites the other, and what the section lacks the file supplies."""
+    from deepspec.cli import main
+    from dspark.drafters.dspark import DSparkDrafter
+    alone = write_records(synthetic_rounds(600, 3, seed=7, shift=-1.0), str(tmp_path / "a.jsonl"))
+    behind = write_records(synthetic_rounds(600, 3, seed=9, shift=1.0), str(tmp_path / "b.jsonl"))
+    d = tmp_path / "d"
+
+    def runtime(behind_lookup: bool) -> DSparkDrafter:   # what the drafter reads from the file
+        probe = DSparkDrafter.__new__(DSparkDrafter)
+        probe.gamma = 3
+        probe.load_calibration(json.loads((d / "calibration.json").read_text()))
+        if behind_lookup:
+            probe.behind_lookup()
+        return probe
+
+    assert main(["calibrate", "--records", behind, "--drafter", str(d), "--regime", "greedy", "--behind-lookup"]) == 0
+    assert "(greedy, behind lookup)" in capsys.readouterr().out
+    data = json.loads((d / "calibration.json").read_text())
+    assert data["temperatures"] == [1.0] * 3 and "greedy" not in data           # the rest: identity so far
+    section = data["behind_lookup"]
+    assert set(section) == {"greedy"} and section["greedy"]["biases"] != [0.0] * 3
+    assert main(["calibrate", "--records", alone, "--drafter", str(d)]) == 0
+    data = json.loads((d / "calibration.json").read_text())
+    assert data["behind_lookup"] == section and data["biases"] != [0.0] * 3
+    # behind lookup: the section's greedy fit, and the file's sampled fit, which the section lacks
+    r = runtime(True)
+    assert r.sts_greedy[1] == section["greedy"]["biases"] and r.sts_biases == data["biases"]
+    assert runtime(False).sts_greedy is None
+    assert main(["calibrate", "--records", behind, "--drafter", str(d), "--behind-lookup"]) == 0
+    data2 = json.loads((d / "calibration.json").read_text())
+    assert data2["behind_lookup"]["greedy"] == section["greedy"]                # its greedy fit is kept
+    assert data2["behind_lookup"]["biases"] not in ([0.0] * 3, data["biases"])
+    assert {k: v for k, v in data2.items() if k != "behind_lookup"} == {k: v for k, v in data.items() if k != "behind_lookup"}
+    assert runtime(True).sts_biases == data2["behind_lookup"]["biases"]
+    assert runtime(False).sts_biases == data2["biases"]
+
+
 def test_ece_noise_floor_is_what_perfect_calibration_scores():
     """The floor is the ECE of a perfectly calibrated head on as many rounds: outcomes drawn from
     the predictions score near it, it halves with 4x the rounds, and a head off by 0.1 scores far

@@ -15,6 +15,7 @@ from dspark.drafters import vocab as dvocab
 from dspark.drafters.checkpoint import calibration_of, load_drafter, save_drafter
 from dspark.drafters.dflash import DFlashConfig, DFlashDrafter, default_tap_layers, sample_anchors
 from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
+from dspark.drafters.ngram import LookupFirst
 from dspark.errors import DSparkError
 from dspark.models.layers import RMSNorm
 from dspark.models.loader import Target
@@ -439,6 +440,37 @@ def test_confidences_and_calibration():
     assert calibration_of(d, greedy=True) == {"temperatures": g_temps, "biases": g_biases}   # unchanged
     d.load_calibration({"temperatures": [1.0] * 5})
     assert calibration_of(d, greedy=True) is None        # no greedy section: greedy requests use the top level
+    # behind n-gram lookup the "behind_lookup" section replaces the whole calibration (its own greedy part)
+    l_temps, l_biases, lg_biases = [1.0, 2.0, 1.0, 1.0, 0.5], [0.5, 0.0, -0.5, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0, 1.0]
+    file = {"temperatures": temps, "biases": biases, "greedy": {"temperatures": g_temps, "biases": g_biases},
+            "behind_lookup": {"temperatures": l_temps, "biases": l_biases, "online_rate": 0.1,
+                              "greedy": {"temperatures": l_temps, "biases": lg_biases}}}
+    d.load_calibration(file)
+    assert d.calibration() == file                       # kept whole (export writes calibration() back)
+    pg, ps = d.propose([seq_at(d, tokens, taps, 9), seq_at(d, tokens, taps, 9, params=SamplingParams(1.0, seed=4), sid=1)])
+    assert torch.allclose(pg.confidences, torch.sigmoid(z / torch.tensor(g_temps) + torch.tensor(g_biases)))
+    looked_up = LookupFirst(d)
+    assert calibration_of(looked_up) == file["behind_lookup"] == d.calibration() and d.online_rates == (0.1, 0.0)
+    pg, ps = d.propose([seq_at(d, tokens, taps, 9), seq_at(d, tokens, taps, 9, params=SamplingParams(1.0, seed=4), sid=1)])
+    assert torch.allclose(pg.confidences, torch.sigmoid(z / torch.tensor(l_temps) + torch.tensor(lg_biases)))
+    assert torch.allclose(ps.confidences, torch.sigmoid(ps.confidence_logits / torch.tensor(l_temps)
+                                                        + torch.tensor(l_biases)))
+    with pytest.raises(DSparkError, match="behind_lookup"):
+        d.load_calibration({"temperatures": temps, "behind_lookup": {"temperatures": [1.0, 2.0]}})
+    with pytest.raises(DSparkError, match="behind_lookup' section: must be a JSON object"):
+        d.load_calibration({"temperatures": temps, "behind_lookup": [1.0]})
+    with pytest.raises(DSparkError, match="behind_lookup' section: calibration 'greedy'"):
+        d.load_calibration({"temperatures": temps, "behind_lookup": {"temperatures": temps, "greedy": {"biases": []}}})
+    assert calibration_of(d) == file["behind_lookup"]    # refused: unchanged
+    # a section with one regime: the file calibrates the other one behind lookup too
+    d.load_calibration({"temperatures": temps, "biases": biases,
+                        "behind_lookup": {"greedy": {"temperatures": l_temps, "biases": lg_biases}}})
+    LookupFirst(d)
+    assert d.calibration() == {"temperatures": temps, "biases": biases,
+                               "greedy": {"temperatures": l_temps, "biases": lg_biases}}
+    d.load_calibration({"temperatures": temps})
+    LookupFirst(d)
+    assert d.calibration() == {"temperatures": temps, "biases": [0.0] * 5}   # no section: the rest stays in use
     # the confidence head can go without the Markov features, or away entirely
     d2 = drafter("dspark", tgt, confidence_head_with_markov=False)
     assert d2.state_dict()["confidence_head.proj.weight"].shape == (1, tgt.cfg.hidden_size)

@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how the rounds were verified: sampled (temperature > 0, the default) or greedy "
                              "(temperature 0, a draft token survives only as the target's argmax); each "
                              "regime has its own entry in calibration.json and the other one is kept")
+    parser.add_argument("--behind-lookup", action="store_true",
+                        help="the records come from the drafter behind n-gram lookup (deepspec eval --drafter "
+                             "ngram+DIR): write the fit into calibration.json's \"behind_lookup\" section, "
+                             "which the runtime uses there, and keep the rest of the file")
     parser.add_argument("--online-rate", type=float, default=None, metavar="R",
                         help="step of each request's online correction at run time (0 = off; default: the rate "
                              "of %s with the best likelihood on the fit rounds, when the records carry request ids)"
@@ -82,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
           f"{_pct(result['ece_pooled_after']).strip()}")
 
     if args.drafter:
-        path = save_calibration(result, args.drafter, args.regime)
-        print(f"wrote {path} ({args.regime})")
+        path = save_calibration(result, args.drafter, args.regime, behind_lookup=args.behind_lookup)
+        print(f"wrote {path} ({args.regime}{', behind lookup' if args.behind_lookup else ''})")
     else:
         print("no --drafter given: calibration.json not written")
 

@@ -22,7 +22,8 @@ calibration.json (written next to the drafter, read by the runtime for `temperat
 a file without "biases" means all zeros):
     {"method": "sts-bias" | "sts", "temperatures": [T_1..T_gamma], "biases": [b_1..b_gamma],
      "ece_before": [...], "ece_after": [...], "num_rounds": N, ...extra diagnostics (see `calibrate`),
-     "greedy": {the same keys}}                                   (optional)
+     "greedy": {the same keys},                                   (optional)
+     "behind_lookup": {the same keys, "greedy" included}}         (optional; either part alone too)
 "online_rate" (optional, 0 when absent): the step of each request's online correction at run time
 (dspark.stats.survival_feedback: the request's own verified rounds shift its later confidences, per
 position). `calibrate` picks it after the fit, by the likelihood of the fit rounds with each
@@ -34,6 +35,11 @@ section on rounds verified greedily (`deepspec calibrate --regime greedy`): ther
 survives only as the target's argmax, a different event, usually likelier for a confident target
 and less likely for an unsure one, so one fit cannot be calibrated for both. The runtime picks the
 section by each request's temperature (the top level when there is no greedy section).
+"behind_lookup" is a whole calibration of the same form for the drafter running behind n-gram lookup
+(`ngram+dspark`, the SmolLM2 default): it drafts only where lookup found nothing, so it never sees the
+greedy loops that lookup takes, and a fit on its rounds alone differs (`deepspec calibrate
+--behind-lookup`, fitted on the rounds of an `ngram+` evaluation). It may hold one regime only; the
+rest of the file then calibrates the other one there.
 """
 from __future__ import annotations
 
@@ -453,22 +459,34 @@ def calibration_path(drafter: str | Path) -> Path:
 REGIMES = ("sampled", "greedy")
 
 
-def save_calibration(result: dict[str, Any], drafter: str | Path, regime: str = "sampled") -> Path:
+def save_calibration(result: dict[str, Any], drafter: str | Path, regime: str = "sampled",
+                     behind_lookup: bool = False) -> Path:
     """Write a `calibrate` result as the drafter's calibration.json. regime "sampled" (rounds verified
     at temperature > 0) fills the top level, "greedy" (temperature 0) the "greedy" section; the other
-    regime's fit already in the file is kept."""
+    regime's fit already in the file is kept. behind_lookup=True writes the same into the
+    "behind_lookup" section instead (rounds the drafter drafted behind n-gram lookup, `ngram+dspark`),
+    keeping the rest of the file."""
+    from dspark.drafters.dspark import LOOKUP_SECTION
     if regime not in REGIMES:
         raise ValueError(f"calibration regime must be one of {', '.join(REGIMES)}, not {regime!r}")
     clean = {k: v for k, v in result.items() if not k.startswith("_")}
+    g = len(clean["temperatures"])
+    identity = {"method": "identity", "temperatures": [1.0] * g, "biases": [0.0] * g}
+
+    def with_fit(base: dict | None) -> dict:   # a calibration with this regime's fit put in
+        if regime == "greedy":
+            return {**(base or {}), "greedy": clean}
+        return {**clean, **({"greedy": base["greedy"]} if base and base.get("greedy") else {})}
+
     path = calibration_path(drafter)
     old = json.loads(path.read_text()) if path.is_file() else None
-    if regime == "greedy":
-        if old is None:      # no sampled fit yet: identity at the top level (the runtime needs one)
-            g = len(clean["temperatures"])
-            old = {"method": "identity", "temperatures": [1.0] * g, "biases": [0.0] * g}
-        content = {**old, "greedy": clean}
-    else:
-        content = {**clean, **({"greedy": old["greedy"]} if old and old.get("greedy") else {})}
+    if behind_lookup:   # the section holds only the regimes fitted behind lookup; the file has the others
+        top = old or identity
+        content = {**top, LOOKUP_SECTION: with_fit(top.get(LOOKUP_SECTION))}
+    else:               # no sampled fit yet: identity at the top level (the runtime needs one)
+        content = with_fit(old or identity if regime == "greedy" else old)
+        if old and old.get(LOOKUP_SECTION):
+            content[LOOKUP_SECTION] = old[LOOKUP_SECTION]
     return write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 
 

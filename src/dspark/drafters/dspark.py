@@ -24,6 +24,10 @@ Proposal.confidences = sigmoid(logit_k / T_k + b_k + d_k) with the STS temperatu
 `load_calibration` and the request's online offsets d_k (Sequence.confidence_offsets, zero unless the
 calibration has an "online_rate": after each verified round they step towards what the request's
 drafts actually do, stats.survival_feedback; a fixed calibration cannot follow one request's domain).
+Behind n-gram lookup (`ngram+dspark`) the drafter drafts only where lookup found nothing, a different
+mix of contexts (no greedy loops); calibration.json's optional "behind_lookup" section, fitted on
+such rounds (`deepspec calibrate --behind-lookup`), replaces there the fits it holds (its sampled one,
+its "greedy" one, or both; `behind_lookup`).
 
 Training (`forward_train`, inherited) teacher-forces x_{k-1} with the ground truth and returns U,
 the Markov-corrected logits and the confidence logits for every block and slot.
@@ -68,6 +72,9 @@ def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float
     if not isinstance(biases, list) or len(biases) != n or not all(_number(b) for b in biases):
         raise DSparkError(f"calibration 'biases' must be {n} finite numbers (one per temperature), got {biases!r}")
     return [float(t) for t in temps], [float(b) for b in biases]
+
+
+LOOKUP_SECTION = "behind_lookup"   # calibration.json: the fit for drafting behind n-gram lookup
 
 
 def online_rate_of(data: dict) -> float:
@@ -174,6 +181,7 @@ class DSparkDrafter(DFlashDrafter):
         self.sts_biases = [0.0] * self.gamma
         self.sts_greedy: tuple[list[float], list[float]] | None = None   # (temperatures, biases)
         self.online_rates = (0.0, 0.0)                                   # (sampled, greedy) requests
+        self.lookup_calibration: dict | None = None   # calibration.json's "behind_lookup" section, checked
 
     def _init_weights(self) -> None:
         super()._init_weights()
@@ -186,26 +194,57 @@ class DSparkDrafter(DFlashDrafter):
         for sampled requests; "biases" is optional (files written before it existed): zeros. An
         optional "greedy" section of the same form is used for greedy requests, whose verification
         rule differs (a draft token survives only as the target's argmax): one fit cannot match both."""
+        parsed = self._parse_calibration(data)
+        lookup = None
+        if isinstance(data, dict) and data.get(LOOKUP_SECTION) is not None:
+            section = data[LOOKUP_SECTION]
+            try:
+                if not isinstance(section, dict):
+                    raise DSparkError(f"must be a JSON object, got {section!r}")
+                # the section replaces the fits it has (sampled: "temperatures" ...; "greedy"); the rest of
+                # the file supplies the others
+                whole = (dict(section) if "temperatures" in section
+                         else {k: v for k, v in data.items() if k not in ("greedy", LOOKUP_SECTION)})
+                if section.get("greedy", data.get("greedy")) is not None:
+                    whole["greedy"] = section.get("greedy", data.get("greedy"))
+                lookup = self._calibration_form(*self._parse_calibration(whole))
+            except DSparkError as e:
+                raise DSparkError(f"calibration '{LOOKUP_SECTION}' section: {e}") from None
+        # all or nothing
+        (self.sts_temperatures, self.sts_biases), self.sts_greedy, self.online_rates = parsed
+        self.lookup_calibration = lookup
+
+    def _parse_calibration(self, data: dict):
         sampled, greedy = calibration_params(data, self.gamma), None
         rates = (online_rate_of(data),) * 2
-        if isinstance(data, dict) and data.get("greedy") is not None:
+        if data.get("greedy") is not None:
             try:
                 greedy = calibration_params(data["greedy"], self.gamma)
                 rates = (rates[0], online_rate_of(data["greedy"]))
             except DSparkError as e:
                 raise DSparkError(f"calibration 'greedy' section: {e}") from None
-        # all or nothing
-        (self.sts_temperatures, self.sts_biases), self.sts_greedy, self.online_rates = sampled, greedy, rates
+        return sampled, greedy, rates
+
+    @staticmethod
+    def _calibration_form(sampled, greedy, rates) -> dict:
+        rate = lambda r: {"online_rate": r} if r else {}  # noqa: E731
+        out = {"temperatures": list(sampled[0]), "biases": list(sampled[1]), **rate(rates[0])}
+        if greedy is not None:
+            out["greedy"] = {"temperatures": list(greedy[0]), "biases": list(greedy[1]), **rate(rates[1])}
+        return out
 
     def calibration(self) -> dict:
         """The calibration in calibration.json's form ("online_rate" only where it is not 0)."""
-        rate = lambda r: {"online_rate": r} if r else {}  # noqa: E731
-        out = {"temperatures": list(self.sts_temperatures), "biases": list(self.sts_biases),
-               **rate(self.online_rates[0])}
-        if self.sts_greedy is not None:
-            out["greedy"] = {"temperatures": list(self.sts_greedy[0]), "biases": list(self.sts_greedy[1]),
-                             **rate(self.online_rates[1])}
+        out = self._calibration_form((self.sts_temperatures, self.sts_biases), self.sts_greedy, self.online_rates)
+        if self.lookup_calibration is not None:
+            out[LOOKUP_SECTION] = self.lookup_calibration
         return out
+
+    def behind_lookup(self) -> None:
+        """This drafter now drafts only where n-gram lookup has nothing (LookupFirst calls it): its
+        calibration's "behind_lookup" section, when it has one, becomes the one in use."""
+        if self.lookup_calibration is not None:
+            self.load_calibration(self.lookup_calibration)
 
     def calibrated(self, confidence_logits: torch.Tensor, greedy: bool = False,
                    offsets: list[float] | None = None) -> torch.Tensor:

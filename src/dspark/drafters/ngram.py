@@ -45,6 +45,8 @@ class LookupFirst(Drafter):
         if drafter.gamma < 1:
             raise ValueError("LookupFirst needs a drafter that drafts (gamma >= 1)")
         self.drafter = drafter
+        if hasattr(drafter, "behind_lookup"):   # its calibration for the contexts lookup leaves it
+            drafter.behind_lookup()
         self.ngram = NgramDrafter(gamma=drafter.gamma, max_ngram=max(max_ngram, min_match), min_ngram=min_match)
         self.algorithm = f"ngram+{drafter.algorithm}"
         self.gamma = drafter.gamma
