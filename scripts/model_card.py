@@ -149,19 +149,23 @@ def results_table(evals: list[Path], names: list[str]) -> list[str]:
             acc = " ".join("-" if a is None else f"{a:.2f}" for a in s["accept_rate"])
             lines.append(f"| {ds} | {s['tau']:.2f} | {acc} |")
         lines += [f"| **macro** | {entry['macro']['tau']:.2f} | |", ""]
-        conf = (entry.get("confidence") or {}).get("calibrated")
-        if conf:
-            ece = " / ".join("-" if e is None else f"{100 * e:.2f}" for e in conf["ece"])
-            lines += [f"ECE of the calibrated prefix-survival estimate on these rounds, positions 1-{len(conf['ece'])}: "
-                      f"{ece} %.", ""]
+        if ece := _calibrated_ece(entry):
+            lines += [f"ECE of the calibrated prefix-survival estimate on these rounds, {ece}.", ""]
         if behind:
-            conf = (behind.get("confidence") or {}).get("calibrated")
-            ece = "" if not conf else (" ECE of its calibrated estimate on its own rounds, positions 1-"
-                                       f"{len(conf['ece'])}: " + " / ".join("-" if e is None else f"{100 * e:.2f}"
-                                                                         for e in conf["ece"]) + " %.")
+            ece = _calibrated_ece(behind)
             lines += [f"Behind n-gram lookup (`ngram+dspark`, the default drafter) on the same prompts: macro tau "
-                      f"{behind['macro']['tau']:.2f}." + ece, ""]
+                      f"{behind['macro']['tau']:.2f}." + (f" ECE of its calibrated estimate on its own rounds, {ece}."
+                                                          if ece else ""), ""]
     return lines
+
+
+def _calibrated_ece(entry: dict) -> str | None:
+    """'positions 1-7: 1.60 / ... %' of an eval entry's calibrated confidences, None without them."""
+    conf = (entry.get("confidence") or {}).get("calibrated")
+    if not conf:
+        return None
+    ece = " / ".join("-" if e is None else f"{100 * e:.2f}" for e in conf["ece"])
+    return f"positions 1-{len(conf['ece'])}: {ece} %"
 
 
 def main() -> int:

@@ -483,13 +483,6 @@ int rt_path_supported(int path) {
 #endif
 }
 
-/* The widest path this CPU runs. */
-int rt_best_path(void) {
-    for (int path = PATH_AVX512VNNI; path > PATH_GENERIC; path--)
-        if (rt_path_supported(path)) return path;
-    return PATH_GENERIC;
-}
-
 static task_fn qmm_task(int path) {
 #if defined(__x86_64__)
     switch (path) {

@@ -64,9 +64,9 @@ class _Lib:
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         dll.rt_path_supported.argtypes = [c_int]
-        self.best = dll.rt_best_path()
         # the paths this CPU runs (not every narrower one: AVX-512 VNNI does not imply AVX-VNNI)
         self.supported = [code for code in PATHS.values() if dll.rt_path_supported(code)]
+        self.best = max(self.supported)   # the widest, what runs unless forced
         self.threads = 0
         self.path = self.best
         forced = os.environ.get("DSPARK_KERNEL_PATH")
