@@ -103,8 +103,10 @@ def plot_threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[fl
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar(x, acc, color="tab:blue", label="Accepted tokens")
     ax.bar(x, rej, bottom=acc, color="white", edgecolor="tab:red", hatch="//", label="Rejected tokens")
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{t:g}" for t in thresholds])
+    # at most ~11 labels: the eval's 21 thresholds in steps of 0.05 would run into each other
+    every = max(1, -(-len(thresholds) // 11))
+    ax.set_xticks(x[::every])
+    ax.set_xticklabels([f"{t:g}" for t in list(thresholds)[::every]])
     ax.set_xlabel("Confidence threshold")
     ax.set_ylabel("Avg. draft tokens per step")
     ax2 = ax.twinx()
