@@ -40,13 +40,19 @@ for step in $STEPS; do
         out_dir=runs/dspark1-3k "schedule.total_steps=$STEPS1" "logging.eval_every=$((STEPS1 / 6))" ;;
     curves)
       deepspec plot-train runs/dspark2-3k runs/dspark1-3k --out runs/depth-3k-curves.png
-      # wall time: the sum of the logged seconds per training step (held-out evaluations excluded)
-      for r in runs/dspark2-3k runs/dspark1-3k; do
-        python -c "import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1] + '/train_log.jsonl')]
-train = [r for r in rows if 's_per_step' in r]
-print(f'{sys.argv[1]}: {len(train)} training steps, {sum(r[\"s_per_step\"] for r in train) / 60:.1f} min')" "$r"
-      done ;;
+      # wall time: the logged seconds of the training steps (held-out evaluations excluded); a row's
+      # s_per_step is the mean since the previous row, and a step retrained after a resume counts once
+      python - runs/dspark2-3k runs/dspark1-3k <<'PY'
+import sys
+from pathlib import Path
+from deepspec.cli.plot_train import read_log
+from deepspec.eval.plots import split_log
+for run in sys.argv[1:]:
+    rows = sorted({r["step"]: r for r in split_log(read_log(Path(run)))[0]}.values(), key=lambda r: r["step"])
+    seconds = sum(r["s_per_step"] * (r["step"] - prev) for prev, r in zip([0] + [r["step"] for r in rows], rows))
+    print(f"{run}: {rows[-1]['step']} training steps, {seconds / 60:.1f} min")
+PY
+      ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done
