@@ -2,6 +2,7 @@
 train_log.jsonl files (training rows and held-out evaluations, as `deepspec train` writes them)."""
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -62,6 +63,19 @@ def test_plot_train_figure_and_verdicts(tmp_path, capsys):
     assert by_run["flat"].endswith("; held-out and train flat")
     assert by_run["few"].endswith("1 held-out evaluation(s): too few for a verdict")
     assert "no held-out evaluations" in by_run["none"]
+
+
+def test_plot_train_reads_a_carry(tmp_path, capsys):
+    """A carry_dir (the committed compact copy of a run: its log gzip'd) plots like the run's out_dir."""
+    run = write_log(tmp_path / "a" / "run", lambda s: 1.5 + s / 100, {20: 1.60, 40: 1.70, 60: 1.80})
+    carry = tmp_path / "b" / "run"
+    carry.mkdir(parents=True)
+    (carry / "train_log.jsonl.gz").write_bytes(gzip.compress((run / "train_log.jsonl").read_bytes()))
+    out = tmp_path / "curves.png"
+    assert deepspec_main(["plot-train", str(run), str(carry), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith(f"{run}: ") and lines[1].startswith(f"{carry}: ")
+    assert lines[0][len(str(run)):] == lines[1][len(str(carry)):] and "still rising" in lines[1]
 
 
 def test_plot_train_missing_or_empty_log_exit_2(tmp_path, capsys):

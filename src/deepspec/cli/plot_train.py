@@ -3,7 +3,8 @@ limit a drafter.
 
     deepspec plot-train RUN_DIR [RUN_DIR ...] --out curves.png [--smooth 25]
 
-Reads RUN_DIR/train_log.jsonl of each run and plots accept_rate@1 and tau_sim per step (training rows
+Reads RUN_DIR/train_log.jsonl of each run (or, for a directory that holds a run's carry instead,
+the carry's train_log.jsonl.gz: a committed run plots next to one on this machine) and plots accept_rate@1 and tau_sim per step (training rows
 smoothed by a running mean over --smooth steps, held-out evaluations as markers: [data] holdout and
 [logging] eval_every of the config), one color per run. Prints one summary line per run: the last
 smoothed training tau_sim, the best and the last held-out tau_sim, and a verdict:
@@ -21,6 +22,7 @@ A heuristic over a handful of noisy numbers (3 evaluations at least), not a test
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 from pathlib import Path
@@ -28,25 +30,32 @@ from pathlib import Path
 from dspark.errors import DSparkError
 
 from ..eval.plots import plot_training_curves, running_mean, split_log
-
-LOG_FILE = "train_log.jsonl"
+from ..train.checkpoints import CARRY_LOG_FILE
+from ..train.trainer import LOG_FILE
 TOLERANCE = 0.01   # "within 1 %" / "rose by more than 1 %"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="deepspec train out_dir (holds train_log.jsonl)")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                   help="deepspec train out_dir (holds train_log.jsonl) or a carry_dir (train_log.jsonl.gz)")
     p.add_argument("--out", required=True, metavar="PATH.png", help="the figure to write")
     p.add_argument("--smooth", type=int, default=25,
                    help="running mean of the training rows over this many steps (default: %(default)s)")
 
 
 def read_log(run: Path) -> list[dict]:
-    """The rows of a run's log; a line cut by a kill is skipped. DSparkError without training rows."""
-    path = run / LOG_FILE
-    if not path.is_file():
-        raise DSparkError(f"{path} does not exist (is {run} a deepspec train out_dir?)")
+    """The rows of a run's log (its out_dir's, else its carry's); a line cut by a kill is skipped.
+    DSparkError without training rows."""
+    path, carried = run / LOG_FILE, run / CARRY_LOG_FILE
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    elif carried.is_file():
+        text = gzip.decompress(carried.read_bytes()).decode("utf-8")
+        path = carried
+    else:
+        raise DSparkError(f"{path} does not exist (is {run} a deepspec train out_dir or carry_dir?)")
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
