@@ -3,9 +3,9 @@ limit a drafter.
 
     deepspec plot-train RUN_DIR [RUN_DIR ...] --out curves.png [--smooth 25]
 
-Reads RUN_DIR/train_log.jsonl of each run (or, for a directory that holds a run's carry instead,
-the carry's train_log.jsonl.gz: a committed run plots next to one on this machine) and plots accept_rate@1 and tau_sim per step (training rows
-smoothed by a running mean over --smooth steps, held-out evaluations as markers: [data] holdout and
+Reads RUN_DIR/train_log.jsonl of each run (or, where RUN_DIR holds a run's carry instead, the
+carry's train_log.jsonl.gz: a committed run plots next to one on this machine) and plots
+accept_rate@1 and tau_sim per step (training rows smoothed by a running mean over --smooth steps, held-out evaluations as markers: [data] holdout and
 [logging] eval_every of the config), one color per run. Prints one summary line per run: the last
 smoothed training tau_sim, the best and the last held-out tau_sim, and a verdict:
 
@@ -32,6 +32,7 @@ from dspark.errors import DSparkError
 from ..eval.plots import plot_training_curves, running_mean, split_log
 from ..train.checkpoints import CARRY_LOG_FILE
 from ..train.trainer import LOG_FILE
+
 TOLERANCE = 0.01   # "within 1 %" / "rose by more than 1 %"
 
 
