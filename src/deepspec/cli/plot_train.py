@@ -5,8 +5,9 @@ limit a drafter.
 
 Reads RUN_DIR/train_log.jsonl of each run (or, where RUN_DIR holds a run's carry instead, the
 carry's train_log.jsonl.gz: a committed run plots next to one on this machine) and plots
-accept_rate@1 and tau_sim per step (training rows smoothed by a running mean over --smooth steps, held-out evaluations as markers: [data] holdout and
-[logging] eval_every of the config), one color per run. Prints one summary line per run: the last
+accept_rate@1 and tau_sim per step (training rows smoothed by a running mean over --smooth steps,
+held-out evaluations as markers: [data] holdout and [logging] eval_every of the config), one color
+per run. Prints one summary line per run: the last
 smoothed training tau_sim, the best and the last held-out tau_sim, and a verdict:
 
     held-out still rising          the last held-out tau_sim is within 1 % of the best and the last 3
