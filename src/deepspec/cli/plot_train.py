@@ -7,8 +7,8 @@ Reads RUN_DIR/train_log.jsonl of each run (or, where RUN_DIR holds a run's carry
 carry's train_log.jsonl.gz: a committed run plots next to one on this machine) and plots
 accept_rate@1 and tau_sim per step (training rows smoothed by a running mean over --smooth steps,
 held-out evaluations as markers: [data] holdout and [logging] eval_every of the config), one color
-per run. Prints one summary line per run: the last
-smoothed training tau_sim, the best and the last held-out tau_sim, and a verdict:
+per run. Prints one summary line per run: the last smoothed training tau_sim, the best and the last
+held-out tau_sim, and a verdict:
 
     held-out still rising          the last held-out tau_sim is within 1 % of the best and the last 3
                                    evaluations increase: more steps should still help;
@@ -23,7 +23,6 @@ A heuristic over a handful of noisy numbers (3 evaluations at least), not a test
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 from dspark.errors import DSparkError
 
 from ..eval.plots import plot_training_curves, running_mean, split_log
-from ..train.checkpoints import CARRY_LOG_FILE
+from ..train.checkpoints import read_carry_log
 from ..train.trainer import LOG_FILE
 
 TOLERANCE = 0.01   # "within 1 %" / "rose by more than 1 %"
@@ -48,13 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def read_log(run: Path) -> list[dict]:
     """The rows of a run's log (its out_dir's, else its carry's); a line cut by a kill is skipped.
     DSparkError without training rows."""
-    path, carried = run / LOG_FILE, run / CARRY_LOG_FILE
-    if path.is_file():
-        text = path.read_text(encoding="utf-8")
-    elif carried.is_file():
-        text = gzip.decompress(carried.read_bytes()).decode("utf-8")
-        path = carried
-    else:
+    path = run / LOG_FILE
+    text = path.read_text(encoding="utf-8") if path.is_file() else read_carry_log(run)
+    if text is None:
         raise DSparkError(f"{path} does not exist (is {run} a deepspec train out_dir or carry_dir?)")
     rows = []
     for line in text.splitlines():
@@ -63,7 +58,7 @@ def read_log(run: Path) -> list[dict]:
         except json.JSONDecodeError:
             continue
     if not split_log(rows)[0]:
-        raise DSparkError(f"{path} has no training steps logged")
+        raise DSparkError(f"the training log of {run} has no training steps logged")
     return rows
 
 

@@ -60,3 +60,9 @@ def write_carry(ckpt: Path, log: Path, carry: Path) -> Path:
         if log.exists():   # mtime 0: an unchanged log gives the same bytes
             (tmp / CARRY_LOG_FILE).write_bytes(gzip.compress(log.read_bytes(), mtime=0))
     return carry
+
+
+def read_carry_log(carry: Path) -> str | None:
+    """The training log a carry holds (write_carry gzips it), or None where it has none."""
+    path = carry / CARRY_LOG_FILE
+    return gzip.decompress(path.read_bytes()).decode("utf-8") if path.is_file() else None

@@ -46,7 +46,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import gzip
 import json
 import math
 import os
@@ -65,7 +64,7 @@ from dspark.files import atomic_path, write_text_atomic
 from deepspec.data.features import OnlineFeatures
 from deepspec.data.tokenize import TokenizedSample
 
-from .checkpoints import CARRY_LOG_FILE, STATE_FILE, find_latest, rng_state, set_rng_state, write_carry
+from .checkpoints import STATE_FILE, find_latest, read_carry_log, rng_state, set_rng_state, write_carry
 from .config import TrainConfig
 from .data import EpochSampler, derived_seed, ids_digest, load_samples, lr_lambda
 from .distributed import Dist
@@ -303,11 +302,10 @@ class Trainer:
 
     def _restore_log(self, carry: Path) -> None:
         """The carry's log, where this machine's log stops before it (the curves keep their history)."""
-        src = carry / CARRY_LOG_FILE
-        if not src.is_file():
+        carried = read_carry_log(carry)
+        if carried is None:
             return
         dst = self.out / LOG_FILE
-        carried = gzip.decompress(src.read_bytes()).decode()
         if not dst.exists() or len(dst.read_text()) < len(carried):
             self.out.mkdir(parents=True, exist_ok=True)
             write_text_atomic(dst, carried)
