@@ -15,15 +15,15 @@ from deepspec.eval.plots import running_mean
 STEPS = 60
 
 
-def write_log(run: Path, train_tau, held: dict[int, float], extra: str = "") -> Path:
-    """Training rows for steps 1..STEPS (tau_sim = train_tau(step), 20 steps an epoch) and held-out
-    rows {step: tau_sim} after the training row of their step."""
+def write_log(run: Path, train_tau, held: dict[int, float], extra: str = "", lr=None) -> Path:
+    """Training rows for steps 1..STEPS (tau_sim = train_tau(step), 20 steps an epoch, "lr" = lr(step)
+    where given) and held-out rows {step: tau_sim} after the training row of their step."""
     run.mkdir(parents=True)
     lines = []
     for s in range(1, STEPS + 1):
         tau = train_tau(s)
         lines.append({"split": "train", "step": s, "epoch": s / 20, "loss": 1.0 / s, "accept_rate@1": tau - 1.0,
-                      "tau_sim": tau, "sample_ids": [f"x{s}"]})
+                      "tau_sim": tau, "sample_ids": [f"x{s}"], **({"lr": lr(s)} if lr else {})})
         if s in held:
             lines.append({"split": "heldout", "step": s, "epoch": s / 20, "loss": 0.5, "samples": 8,
                           "accept_rate@1": held[s] - 1.0, "tau_sim": held[s]})
@@ -63,6 +63,21 @@ def test_plot_train_figure_and_verdicts(tmp_path, capsys):
     assert by_run["flat"].endswith("; held-out and train flat")
     assert by_run["few"].endswith("1 held-out evaluation(s): too few for a verdict")
     assert "no held-out evaluations" in by_run["none"]
+
+
+def test_plot_train_verdict_is_provisional_mid_schedule(tmp_path, capsys):
+    """A flat held-out curve while the learning rate is still high (a cosine cut at its middle) is not yet
+    "data-limited": the verdict says so; once the schedule has decayed, the same curve's verdict stands."""
+    held = {20: 1.70, 40: 1.72, 60: 1.69}
+    cut = write_log(tmp_path / "cut", lambda s: 1.5 + s / 50, held,
+                    lr=lambda s: 1e-3 * (1 + math.cos(math.pi * s / (2 * STEPS))) / 2)   # half a cosine
+    ended = write_log(tmp_path / "ended", lambda s: 1.5 + s / 50, held,
+                      lr=lambda s: 1e-3 * (1 + math.cos(math.pi * s / STEPS)) / 2)       # the whole cosine
+    assert deepspec_main(["plot-train", str(cut), str(ended), "--out", str(tmp_path / "c.png")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].endswith("; held-out flat/declining while train rises: data-limited "
+                             "(provisional: lr at 50 % of its peak)")
+    assert lines[1].endswith("; held-out flat/declining while train rises: data-limited")
 
 
 def test_plot_train_reads_a_carry(tmp_path, capsys):

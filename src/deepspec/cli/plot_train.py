@@ -18,6 +18,11 @@ held-out tau_sim, and a verdict:
                                    better without generalizing better, more (new) data should help;
     held-out and train flat        otherwise: converged at this size and learning rate.
 
+A run whose learning rate is still above 10 % of its peak (the rows' "lr": a cosine schedule that has
+not ended, or a run cut short) gets "(provisional: lr at N % of its peak)" after its verdict: the
+decay still to come typically lifts held-out acceptance, so a flat stretch mid-schedule does not yet
+mean that data limits the drafter.
+
 A heuristic over a handful of noisy numbers (3 evaluations at least), not a test.
 """
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ..train.checkpoints import read_carry_log
 from ..train.trainer import LOG_FILE
 
 TOLERANCE = 0.01   # "within 1 %" / "rose by more than 1 %"
+PROVISIONAL_LR = 0.10   # a verdict is provisional while the learning rate is above this share of its peak
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,12 +84,25 @@ def summary(name: str, rows: list[dict], smooth: int) -> str:
              f"(step {held[-1]['step']})")
     if len(held) < 3:
         return text + f"; {len(held)} held-out evaluation(s): too few for a verdict"
-    if taus[-1] >= (1 - TOLERANCE) * taus[best] and taus[-3] < taus[-2] < taus[-1]:
-        return text + "; held-out still rising"
+    return text + "; " + verdict(train, held, curve) + provisional(train)
+
+
+def verdict(train: list[dict], held: list[dict], curve) -> str:
+    taus = [r["tau_sim"] for r in held]
+    if taus[-1] >= (1 - TOLERANCE) * max(taus) and taus[-3] < taus[-2] < taus[-1]:
+        return "held-out still rising"
     since = max((i for i, r in enumerate(train) if r["step"] <= held[-3]["step"]), default=0)
     if curve[-1] > (1 + TOLERANCE) * curve[since]:
-        return text + "; held-out flat/declining while train rises: data-limited"
-    return text + "; held-out and train flat"
+        return "held-out flat/declining while train rises: data-limited"
+    return "held-out and train flat"
+
+
+def provisional(train: list[dict]) -> str:
+    """' (provisional: ...)' while the run's learning rate has not decayed, else ''."""
+    lrs = [float(r["lr"]) for r in train if isinstance(r.get("lr"), (int, float))]
+    if not lrs or max(lrs) <= 0 or lrs[-1] <= PROVISIONAL_LR * max(lrs):
+        return ""
+    return f" (provisional: lr at {100 * lrs[-1] / max(lrs):.0f} % of its peak)"
 
 
 def run(args: argparse.Namespace) -> int:
