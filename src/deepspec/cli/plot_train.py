@@ -84,25 +84,22 @@ def summary(name: str, rows: list[dict], smooth: int) -> str:
              f"(step {held[-1]['step']})")
     if len(held) < 3:
         return text + f"; {len(held)} held-out evaluation(s): too few for a verdict"
-    return text + "; " + verdict(train, held, curve) + provisional(train)
-
-
-def verdict(train: list[dict], held: list[dict], curve) -> str:
-    taus = [r["tau_sim"] for r in held]
-    if taus[-1] >= (1 - TOLERANCE) * max(taus) and taus[-3] < taus[-2] < taus[-1]:
-        return "held-out still rising"
+    then = provisional(train)
+    if taus[-1] >= (1 - TOLERANCE) * taus[best] and taus[-3] < taus[-2] < taus[-1]:
+        return text + "; held-out still rising" + then
     since = max((i for i, r in enumerate(train) if r["step"] <= held[-3]["step"]), default=0)
     if curve[-1] > (1 + TOLERANCE) * curve[since]:
-        return "held-out flat/declining while train rises: data-limited"
-    return "held-out and train flat"
+        return text + "; held-out flat/declining while train rises: data-limited" + then
+    return text + "; held-out and train flat" + then
 
 
 def provisional(train: list[dict]) -> str:
     """' (provisional: ...)' while the run's learning rate has not decayed, else ''."""
     lrs = [float(r["lr"]) for r in train if isinstance(r.get("lr"), (int, float))]
-    if not lrs or max(lrs) <= 0 or lrs[-1] <= PROVISIONAL_LR * max(lrs):
+    peak = max(lrs, default=0.0)
+    if peak <= 0 or lrs[-1] <= PROVISIONAL_LR * peak:
         return ""
-    return f" (provisional: lr at {100 * lrs[-1] / max(lrs):.0f} % of its peak)"
+    return f" (provisional: lr at {100 * lrs[-1] / peak:.0f} % of its peak)"
 
 
 def run(args: argparse.Namespace) -> int:
