@@ -396,3 +396,61 @@ def test_cli_calibrate_writes_the_online_rate(tmp_path, capsys):
     assert data["greedy"]["online_rate"] > 0 and "online_rate" not in data          # identity top level
     with pytest.raises(DSparkError, match="online-rate"):
         run_calibrate(parser.parse_args(["--records", recs, "--online-rate", "1.5"]))
+
+
+def test_calibration_in_use_is_what_the_runtime_applies():
+    """The one rule that says which fit applies to a request (regime, behind lookup or not), as the
+    drafter reads calibration.json and as `deepspec calibrate --score` does."""
+    from dspark.drafters.dspark import DSparkDrafter, calibration_in_use
+    fit = lambda t, b, rate=0.0: {"temperatures": [t] * 3, "biases": [b] * 3, "online_rate": rate}  # noqa: E731
+    files = [{**fit(1.5, -0.5, 0.03), "greedy": fit(1.1, 0.2, 0.2),
+              "behind_lookup": {**fit(0.9, 0.1, 0.05), "greedy": fit(0.8, -0.1, 0.08)}},
+             {**fit(1.5, -0.5), "behind_lookup": {"greedy": fit(0.8, -0.1, 0.08)}},   # one regime behind lookup
+             {**fit(1.5, -0.5, 0.03), "greedy": fit(1.1, 0.2, 0.2)},                    # no lookup section
+             fit(2.0, 0.0)]                                                              # sampled only
+    for data, greedy, behind in product(files, (False, True), (False, True)):
+        probe = DSparkDrafter.__new__(DSparkDrafter)
+        probe.gamma = 3
+        probe.load_calibration(data)
+        if behind:
+            probe.behind_lookup()
+        applied = (probe.sts_greedy if greedy and probe.sts_greedy is not None
+                   else (probe.sts_temperatures, probe.sts_biases))
+        assert calibration_in_use(data, greedy, behind) == (*applied, probe.online_rates[greedy])
+    # and they differ where the file says so
+    assert calibration_in_use(files[0], True, True)[2] == 0.08 and calibration_in_use(files[1], False, True)[0] == [1.5] * 3
+
+
+def test_cli_calibrate_score_scores_the_shipped_calibration(tmp_path, capsys):
+    """--score fits nothing: the drafter's calibration.json, applied as the runtime applies it, scored
+    on rounds it was not fitted on; over-confident raw logits score far better calibrated."""
+    from deepspec.cli import main
+    d = tmp_path / "d"
+    fit_on = write_records(synthetic_rounds(1500, 3, seed=11), str(tmp_path / "fit.jsonl"))
+    assert main(["calibrate", "--records", fit_on, "--drafter", str(d), "--regime", "greedy"]) == 0
+    before = (d / "calibration.json").read_text()
+    fresh = [write_records(synthetic_rounds(700, 3, seed=s), str(tmp_path / f"s{s}.jsonl")) for s in (12, 13)]
+    capsys.readouterr()
+    assert main(["calibrate", "--records", *fresh, "--drafter", str(d), "--regime", "greedy", "--score",
+                 "--out", str(tmp_path / "score")]) == 0
+    out = capsys.readouterr().out
+    assert "no fit" in out and "1400 rounds in 2 file(s)" in out
+    assert (d / "calibration.json").read_text() == before                 # nothing written into the drafter
+    score = json.loads((tmp_path / "score" / "score.json").read_text())
+    g = json.loads(before)["greedy"]
+    assert (score["temperatures"], score["biases"]) == (g["temperatures"], g["biases"])
+    assert score["num_rounds"] == 1400 and score["records"] == fresh
+    assert score["after"]["ece"][0] < 0.5 * score["before"]["ece"][0]
+    assert _is_png(tmp_path / "score" / "reliability.png")
+    # the sampled regime reads the top level, identity here: raw confidences
+    assert main(["calibrate", "--records", *fresh, "--drafter", str(d), "--score", "--out", str(tmp_path / "s2")]) == 0
+    s2 = json.loads((tmp_path / "s2" / "score.json").read_text())
+    assert s2["after"]["ece"] == s2["before"]["ece"]
+    assert main(["calibrate", "--records", *fresh, "--score"]) == 2                        # which drafter?
+    assert main(["calibrate", "--records", *fresh, "--score", "--drafter", str(tmp_path / "none")]) == 2
+    assert main(["calibrate", "--records", *fresh, "--score", "--drafter", str(d), "--online-rate", "0.1"]) == 2
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "calibration.json").write_text("{not json")
+    assert main(["calibrate", "--records", *fresh, "--score", "--drafter", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "not JSON" in err and "--online-rate" in err

@@ -1,15 +1,18 @@
 """`deepspec calibrate`: fit sequential temperature scaling (STS; by default with a per-position bias)
 for a drafter's confidence head on recorded rounds, score it on held-out rounds, and write
-calibration.json into the drafter."""
+calibration.json into the drafter. With --score, no fit: the drafter's calibration.json as the
+runtime applies it, scored on the rounds given (e.g. pooled from several evaluations that no fit saw)."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from dspark.errors import DSparkError
 
 from ..eval import plots
-from ..eval.calibration import METHODS, ONLINE_RATES, REGIMES, calibrate, save_calibration, split_records
+from ..eval.calibration import (METHODS, ONLINE_RATES, REGIMES, calibrate, save_calibration, score_calibration,
+                               split_records)
 from ..eval.metrics import load_records
 
 
@@ -39,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="step of each request's online correction at run time (0 = off; default: the rate "
                              "of %s with the best likelihood on the fit rounds, when the records carry request ids)"
                              % ", ".join(map(str, ONLINE_RATES)))
+    parser.add_argument("--score", action="store_true",
+                        help="fit nothing: score the --drafter's calibration.json on the records, as the runtime "
+                             "applies it to --regime requests (behind lookup with --behind-lookup), with its "
+                             "online rate; --out then gets score.json and a reliability diagram")
     parser.add_argument("--out", metavar="DIR", help="write reliability diagrams and a threshold sweep here")
 
 
@@ -56,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             raise DSparkError(f"records file {f} does not exist")
     if args.online_rate is not None and not 0.0 <= args.online_rate <= 1.0:
         raise DSparkError(f"--online-rate must be in [0, 1], got {args.online_rate}")
+    if args.score:
+        return _score(args)
     try:
         records = load_records(args.records)
         result = calibrate(records, gamma=args.gamma, holdout_fraction=args.holdout_fraction,
@@ -107,3 +116,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def _score(args: argparse.Namespace) -> int:
+    if not args.drafter:
+        raise DSparkError("--score needs --drafter: the drafter whose calibration.json is scored")
+    if args.online_rate is not None:
+        raise DSparkError("--score applies the calibration's own online rate: drop --online-rate")
+    try:
+        result = score_calibration(load_records(args.records), args.drafter, args.regime, args.behind_lookup)
+    except ValueError as e:
+        raise DSparkError(str(e)) from None
+    where = f"{args.regime}{', behind lookup' if args.behind_lookup else ''}"
+    print(f"{args.drafter}: its calibration ({where}, online rate {result['online_rate']}) scored on "
+          f"{result['num_rounds']} rounds in {len(args.records)} file(s); no fit")
+    before, after = result["before"], result["after"]
+    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'predicted':>10} {'realized':>9} {'ECE raw':>8} {'ECE':>7} "
+          f"{'noise floor':>12} {'AUC':>6}")
+    for i, j in enumerate(after["position"]):
+        t, b = result["temperatures"][j - 1], result["biases"][j - 1]
+        print(f"{j:>3} {after['n'][i]:>7} {t:7.3f} {b:+7.3f} {after['mean_predicted'][i]:10.3f} "
+              f"{after['mean_realized'][i]:9.3f} {_pct(before['ece'][i]):>8} {_pct(after['ece'][i]):>7} "
+              f"{_pct(after['ece_floor'][i]):>12} {_fmt_auc(after['auc'][i]):>6}")
+    print(f"max ECE over positions: {_pct(max((e for e in after['ece'] if e is not None), default=None)).strip()}; "
+          "noise floor: what a perfectly calibrated head would score on these rounds")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        clean = {k: v for k, v in result.items() if not k.startswith("_")}
+        (out / "score.json").write_text(json.dumps({**clean, "records": list(args.records)}, indent=2) + "\n")
+        p = plots.plot_reliability_pair(result["_data_before"], result["_data_after"], out / "reliability.png",
+                                        title=f"Prefix survival, raw and calibrated ({where})")
+        print(f"wrote {out / 'score.json'}\nwrote {p}")
+    return 0

@@ -494,18 +494,49 @@ def load_calibration_params(path: str | Path, regime: str = "sampled") -> tuple[
     """(temperatures, biases) of a calibration.json (a drafter directory or the file itself), checked
     as the runtime checks them; a file without "biases" (written before they existed) has zeros.
     regime "greedy" reads the "greedy" section when there is one (the runtime's rule)."""
-    from dspark.drafters.dspark import calibration_params  # the runtime's rules (imports torch: here only)
+    temps, biases, _ = calibration_in_use_of(path, regime)
+    return temps, biases
+
+
+def calibration_in_use_of(path: str | Path, regime: str = "sampled", behind_lookup: bool = False,
+                          gamma: int | None = None) -> tuple[list[float], list[float], float]:
+    """(temperatures, biases, online rate) that the runtime applies to `regime` requests (behind
+    n-gram lookup with behind_lookup), read from a calibration.json (a drafter directory or the file
+    itself) by the runtime's own rule (dspark.drafters.dspark.calibration_in_use)."""
+    from dspark.drafters.dspark import calibration_in_use  # imports torch: here only
     from dspark.errors import DSparkError
-    p = Path(path)
-    if p.is_dir():
-        p = p / "calibration.json"
+    if regime not in REGIMES:
+        raise ValueError(f"calibration regime must be one of {', '.join(REGIMES)}, not {regime!r}")
+    p = calibration_path(path)
     try:
         data = json.loads(p.read_text())
-        if regime == "greedy" and isinstance(data, dict) and data.get("greedy"):
-            data = data["greedy"]
-        return calibration_params(data)
+        return calibration_in_use(data, regime == "greedy", behind_lookup, gamma)
+    except OSError as e:
+        raise ValueError(f"{p}: cannot read it ({e.strerror or e})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{p}: not JSON ({e})") from None
     except DSparkError as e:
         raise ValueError(f"{p}: {e}") from None
+
+
+def score_calibration(records: Sequence[RoundRecord], path: str | Path, regime: str = "sampled",
+                      behind_lookup: bool = False, n_bins: int = N_BINS) -> dict[str, Any]:
+    """A drafter's calibration.json scored on recorded rounds, no fit: the section the runtime would
+    apply (`calibration_in_use_of`), with each request's online offsets replayed. Returns
+    `confidence_report`'s lists for the raw confidences ("before") and the calibrated ones ("after"),
+    plus "temperatures", "biases", "online_rate", "num_rounds"; "_data_before" / "_data_after" for
+    reliability plots (not JSON-able)."""
+    rows = [r for r in records if r.confidence_logits is not None]
+    if not rows:
+        raise ValueError("no round carries confidence logits (does this drafter have a confidence head?)")
+    temps, biases, rate = calibration_in_use_of(path, regime, behind_lookup)
+    gamma = len(temps)
+    data_before = calibration_dataset(rows, None, gamma)
+    data_after = calibration_dataset(rows, temps, gamma, biases, rate)
+    return {"regime": regime, "behind_lookup": behind_lookup, "temperatures": temps, "biases": biases,
+            "online_rate": rate, "num_rounds": len(rows),
+            "before": _report(data_before, n_bins), "after": _report(data_after, n_bins),
+            "_data_before": data_before, "_data_after": data_after}
 
 
 def load_temperatures(path: str | Path) -> list[float]:

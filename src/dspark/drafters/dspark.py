@@ -87,6 +87,34 @@ def online_rate_of(data: dict) -> float:
     return float(rate)
 
 
+def behind_lookup_calibration(data: dict) -> dict:
+    """The calibration that applies behind n-gram lookup: calibration.json's "behind_lookup" section
+    replaces the fits it has (sampled: "temperatures" ...; "greedy") and the rest of the file supplies
+    the others. A file without the section applies as it is."""
+    section = data.get(LOOKUP_SECTION) if isinstance(data, dict) else None
+    if section is None:
+        return data
+    if not isinstance(section, dict):
+        raise DSparkError(f"calibration '{LOOKUP_SECTION}' section: must be a JSON object, got {section!r}")
+    whole = (dict(section) if "temperatures" in section
+             else {k: v for k, v in data.items() if k not in ("greedy", LOOKUP_SECTION)})
+    if section.get("greedy", data.get("greedy")) is not None:
+        whole["greedy"] = section.get("greedy", data.get("greedy"))
+    return whole
+
+
+def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
+                       gamma: int | None = None) -> tuple[list[float], list[float], float]:
+    """(temperatures, biases, online rate) that the runtime applies to a request's confidences, from
+    calibration.json's content: greedy requests read the "greedy" section when there is one, and
+    behind n-gram lookup the file as `behind_lookup_calibration` makes it. DSparkDrafter follows
+    the same rules; `deepspec calibrate --score` scores recorded rounds with them."""
+    if behind_lookup:
+        data = behind_lookup_calibration(data)
+    section = data["greedy"] if greedy and isinstance(data, dict) and data.get("greedy") is not None else data
+    return (*calibration_params(section, gamma), online_rate_of(section))
+
+
 @dataclass
 class DSparkConfig(DFlashConfig):
     markov_rank: int = 256
@@ -197,16 +225,8 @@ class DSparkDrafter(DFlashDrafter):
         parsed = self._parse_calibration(data)
         lookup = None
         if isinstance(data, dict) and data.get(LOOKUP_SECTION) is not None:
-            section = data[LOOKUP_SECTION]
+            whole = behind_lookup_calibration(data)
             try:
-                if not isinstance(section, dict):
-                    raise DSparkError(f"must be a JSON object, got {section!r}")
-                # the section replaces the fits it has (sampled: "temperatures" ...; "greedy"); the rest of
-                # the file supplies the others
-                whole = (dict(section) if "temperatures" in section
-                         else {k: v for k, v in data.items() if k not in ("greedy", LOOKUP_SECTION)})
-                if section.get("greedy", data.get("greedy")) is not None:
-                    whole["greedy"] = section.get("greedy", data.get("greedy"))
                 lookup = self._calibration_form(*self._parse_calibration(whole))
             except DSparkError as e:
                 raise DSparkError(f"calibration '{LOOKUP_SECTION}' section: {e}") from None
