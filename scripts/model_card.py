@@ -29,16 +29,30 @@ def reproduce_command(cfg: dict, run: Path) -> str:
     return f'STEPS="cache train-{cfg["algorithm"]}" {script}   # or the whole pipeline: {script}'
 
 
-def generation_text(cfg: dict) -> str:
+def generation_text(cfg: dict, trained: int | None = None) -> str:
     """The sampling settings of the regenerated data, from its shard manifest (older single-file
-    data: the settings of that time)."""
+    data: the settings of that time); `trained`: how many samples the run trained on, when the
+    store has grown since."""
     manifest = Path(cfg["data"]["paths"][0]) / "manifest.json"
     if not manifest.exists():
         return "T 0.7, top-p 0.8, top-k 20, up to 320 new tokens"
     m = json.loads(manifest.read_text())
     g = m["generation"]
-    return (f"T {g['temperature']}, top-p {g['top_p']}, top-k {g['top_k']}, up to {g['max_new_tokens']} new "
+    text = (f"T {g['temperature']}, top-p {g['top_p']}, top-k {g['top_k']}, up to {g['max_new_tokens']} new "
             f"tokens; {m['conversations']:,} conversations, {m['answer_tokens']:,} answer tokens")
+    if trained is not None:
+        text += f" in the store now; the run trained on the first {trained:,} samples"
+    return text
+
+
+def trained_samples(run: Path) -> int | None:
+    """The number of training samples of the run's last checkpoint (its trainer state), None
+    without one."""
+    states = sorted(run.glob("checkpoints/step_*/trainer_state.pt"))
+    if not states:
+        return None
+    import torch
+    return int(torch.load(states[-1], map_location="cpu", weights_only=True)["data"]["num_samples"])
 
 
 def features_text(cfg: dict) -> str:
@@ -87,9 +101,11 @@ def _calibration_method(out: Path) -> str:
     text = names.get(calib.get("method", "sts"), calib.get("method"))
 
     def scored(c: dict) -> str:
-        """rounds, and the ECE after calibration on the half of them it was not fitted on"""
+        """rounds, and the ECE after calibration on the share of them it was not fitted on (on the
+        fit rounds themselves when it kept none back)"""
         ece = [f"{100 * e:.2f}" for e in c.get("ece_after") or [] if e is not None]
-        held_out = f"; ECE on the held-out half {' / '.join(ece)} %" if ece else ""
+        where = "the held-out half" if c.get("holdout_fraction", 0.5) else "its own fit rounds (all of them fitted)"
+        held_out = f"; ECE on {where} {' / '.join(ece)} %" if ece else ""
         online = (f"; then online rate {c['online_rate']}: each request's confidences follow its own "
                   f"verified rounds" if c.get("online_rate") else "")
         return f"{c.get('num_rounds', 0):,} rounds{online}{held_out}"
@@ -129,9 +145,11 @@ def training_summary(run: Path, rows: list[dict] | None = None) -> dict:
             "final_tau_sim": sum(r.get("tau_sim", 0.0) for r in rows[-20:]) / len(rows[-20:])}
 
 
-def results_table(evals: list[Path], names: list[str]) -> list[str]:
+def results_table(evals: list[Path], names: list[str], with_ece: bool = True) -> list[str]:
     """Table 1 rows of the drafter in each eval directory, found under the first of `names` there
-    (the run's name, or the shipped directory's when the eval read the shipped drafter)."""
+    (the run's name, or the shipped directory's when the eval read the shipped drafter). with_ece:
+    also the ECE the eval computed with the calibration of its time (off when `--score` files score
+    the shipped one)."""
     lines = []
     for ev in evals:
         res = json.loads((ev / "results.json").read_text())
@@ -149,14 +167,30 @@ def results_table(evals: list[Path], names: list[str]) -> list[str]:
             acc = " ".join("-" if a is None else f"{a:.2f}" for a in s["accept_rate"])
             lines.append(f"| {ds} | {s['tau']:.2f} | {acc} |")
         lines += [f"| **macro** | {entry['macro']['tau']:.2f} | |", ""]
-        if ece := _calibrated_ece(entry):
+        if with_ece and (ece := _calibrated_ece(entry)):
             lines += [f"ECE of the calibrated prefix-survival estimate on these rounds, {ece}.", ""]
         if behind:
-            ece = _calibrated_ece(behind)
+            ece = _calibrated_ece(behind) if with_ece else None
             lines += [f"Behind n-gram lookup (`ngram+dspark`, the default drafter) on the same prompts: macro tau "
                       f"{behind['macro']['tau']:.2f}." + (f" ECE of its calibrated estimate on its own rounds, {ece}."
                                                           if ece else ""), ""]
     return lines
+
+
+def score_lines(paths: list[Path]) -> list[str]:
+    """The shipped calibration scored by `deepspec calibrate --score` on rounds no fit saw, a line each."""
+    if not paths:
+        return []
+    lines = ["The calibration as the runtime applies it, scored with no fit (`deepspec calibrate --score`) on "
+             "the rounds of every prompt above, none of them in a fit:", ""]
+    for path in paths:
+        sc = json.loads(path.read_text())
+        after = sc["after"]
+        ece = " / ".join("-" if e is None else f"{100 * e:.2f}" for e in after["ece"])
+        lines.append(f"- {sc['regime']}{', behind n-gram lookup' if sc['behind_lookup'] else ', alone'}: "
+                     f"{after['n'][0]:,} rounds at position 1, ECE at positions 1-{len(after['ece'])} {ece} % "
+                     f"(a perfectly calibrated head: {100 * after['ece_floor'][0]:.2f} % at position 1; `{path}`).")
+    return lines + [""]
 
 
 def _calibrated_ece(entry: dict) -> str | None:
@@ -173,6 +207,8 @@ def main() -> int:
     ap.add_argument("--run", required=True, type=Path, help="training run directory (out_dir of the config)")
     ap.add_argument("--out", required=True, type=Path, help="drafter directory the card is written into")
     ap.add_argument("--eval", action="append", default=[], type=Path, help="deepspec eval output directories")
+    ap.add_argument("--score", action="append", default=[], type=Path,
+                    help="score.json files of `deepspec calibrate --score` (the calibration on prompts no fit saw)")
     ap.add_argument("--config", type=Path, help="the TOML config (default: configs/<run name>.toml)")
     ap.add_argument("--copy", action="store_true", help="copy the run's final drafter into --out first")
     ap.add_argument("--fp16", action="store_true", help="with --copy: store the weights in fp16")
@@ -211,7 +247,7 @@ def main() -> int:
                         if calibrated else "."))
     lines += ["", "## Data", "",
               f"- {', '.join(cfg['data']['paths'])}: answers regenerated by the target itself "
-              f"(`deepspec regenerate`, {generation_text(cfg)}) for prompts from "
+              f"(`deepspec regenerate`, {generation_text(cfg, trained_samples(run))}) for prompts from "
               "`deepspec prompts` (disjoint from the benchmark sets; provenance in data/prompts/SOURCES.md).",
               f"- Target features {features_text(cfg)}, max length {cfg['data']['max_len']}; the last "
               f"{cfg['data'].get('holdout', 0)} conversations held out.", "",
@@ -227,7 +263,8 @@ def main() -> int:
               *(["- Weights stored in fp16 (`--fp16`); they load in the target's dtype."]
                 if _stored_fp16(out) else []), "",
               "## Results", ""]
-    lines += results_table(args.eval, [run.name, out.name]) or ["(not evaluated yet)", ""]
+    lines += results_table(args.eval, [run.name, out.name], with_ece=not args.score) or ["(not evaluated yet)", ""]
+    lines += score_lines(args.score)
     lines += ["## Reproduce", "", "```bash", reproduce_command(cfg, run), "```", "",
               "Licence: the weights derive from SmolLM2-135M-Instruct outputs (Apache-2.0)." if "smollm2" in cfg["target"]
               else "Licence: a drafter distilled from Gemma outputs carries the Gemma Terms of Use.", ""]

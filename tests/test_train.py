@@ -681,6 +681,22 @@ def test_model_card_summary_skips_heldout_rows(tmp_path):
     assert t["steps"] == 2 and t["final_loss"] == 1.5 and t["final_tau_sim"] == 2.0
 
 
+def test_model_card_lists_calibration_scores(tmp_path):
+    """The card states each `deepspec calibrate --score` result it is given, per regime."""
+    spec = importlib.util.spec_from_file_location("model_card", REPO / "scripts" / "model_card.py")
+    card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(card)
+    assert card.score_lines([]) == []
+    paths = []
+    for regime, behind in (("greedy", True), ("sampled", False)):
+        after = {"n": [12345, 6000], "ece": [0.0123, None], "ece_floor": [0.009, 0.004]}
+        paths.append(tmp_path / f"{regime}.json")
+        paths[-1].write_text(json.dumps({"regime": regime, "behind_lookup": behind, "after": after}))
+    lines = card.score_lines(paths)
+    assert "greedy, behind n-gram lookup: 12,345 rounds at position 1, ECE at positions 1-2 1.23 / - %" in lines[2]
+    assert "sampled, alone" in lines[3] and "0.90 % at position 1" in lines[3] and lines[-1] == ""
+
+
 def test_precision_auto_follows_the_hardware(tmp_path, env):
     from deepspec.train.trainer import resolve_precision
     cpu = torch.device("cpu")
