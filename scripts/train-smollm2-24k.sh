@@ -43,6 +43,8 @@
 #   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
 #   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets, EVAL_TOKENS (256) answer
 #                  tokens per prompt, as the DSpark-2 table of session 17
+#   train-dspark1c (not in the default order) the shipped 1-layer DSpark trained on from its last
+#                  step on the data as it has grown (configs/dspark1c-smollm2-135m-24k.toml, init_from)
 #   carry          (not in the default order) the newest checkpoint of every run, compact, in
 #                  data/carry/<run>/ (fp16 weights, no optimizer moments, the log gzip'd)
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
@@ -109,6 +111,7 @@ for step in $STEPS; do
         --out "$CACHE" --threads "$THREADS" ;;
     train-dspark2) deepspec train --config configs/dspark2-smollm2-135m-24k.toml ;;
     train-dspark1) deepspec train --config configs/dspark1-smollm2-135m-24k.toml ;;
+    train-dspark1c) deepspec train --config configs/dspark1c-smollm2-135m-24k.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
     curves)        deepspec plot-train "${RUNS[@]}" --out runs/curves-smollm2-24k.png ;;
@@ -226,7 +229,7 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
         --sets gsm8k,humaneval,math500,mbpp,livecodebench "${SPEED[@]}" | tee runs/speed-smollm2-24k.md ;;
     profile) dspark profile --threads "$THREADS" ;;
     carry)
-      for c in dspark2 dspark1 dflash eagle3; do
+      for c in dspark2 dspark1 dspark1c dflash eagle3; do
         [ -e "runs/$c-smollm2-135m-24k/checkpoints/latest" ] &&
           deepspec train --config "configs/$c-smollm2-135m-24k.toml" --write-carry
       done

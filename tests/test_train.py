@@ -708,3 +708,38 @@ def test_precision_auto_follows_the_hardware(tmp_path, env):
     assert load_config(cfg).precision == "auto"
     with pytest.raises(DSparkError, match="precision must be fp32, bf16 or auto"):
         load_config(write_config(tmp_path / "fp16.toml", env, precision="fp16"))
+
+
+def test_init_from_starts_where_the_trained_drafter_ends(tmp_path, env, capsys):
+    """A run started from a finished run's drafter holds its weights and draft vocabulary at step 0:
+    on the same held-out samples its step-0 evaluation is the finished run's last one. A drafter
+    of another shape, or no drafter, is refused before anything trains."""
+    common = dict(data={"holdout": 4}, logging={"eval_every": 100, "checkpoint_every": 100})
+    drafter = {"block_size": 4, "markov_rank": 16, "draft_vocab_size": 64}
+    first = write_config(tmp_path / "a.toml", env, drafter=drafter, out="a", schedule={"total_steps": 3}, **common)
+    run_inprocess(first)
+    a_final = tmp_path / "a" / "final"
+    second = write_config(tmp_path / "b.toml", env, drafter=drafter, out="b", schedule={"total_steps": 2},
+                          init_from=str(a_final), **common)
+    run_inprocess(second)
+    held_a = [r for r in read_log(tmp_path / "a") if r["split"] == "heldout"]
+    held_b = [r for r in read_log(tmp_path / "b") if r["split"] == "heldout"]
+    assert [r["step"] for r in held_b] == [0, 2]
+    for k in ("loss", "accept_rate@1", "tau_sim"):
+        assert held_b[0][k] == pytest.approx(held_a[-1][k], rel=1e-5)
+    target = load_target_tiny(env)
+    a, b = load_drafter(a_final, target), load_drafter(tmp_path / "b" / "final", target)
+    assert torch.equal(a.d2t, b.d2t) and not torch.equal(a.markov_head.markov_w2.weight, b.markov_head.markov_w2.weight)
+    assert "initialised from" in capsys.readouterr().err
+    other = write_config(tmp_path / "c.toml", env, drafter={**drafter, "markov_rank": 8}, out="c",
+                         init_from=str(a_final), **common)
+    with pytest.raises(DSparkError, match="markov_rank 16 there, 8 here"):
+        run_inprocess(other)
+    missing = write_config(tmp_path / "d.toml", env, drafter=drafter, out="d", init_from=str(tmp_path / "none"), **common)
+    with pytest.raises(DSparkError, match="does not exist"):
+        run_inprocess(missing)
+    wrong = write_config(tmp_path / "e.toml", env, algorithm="dflash", drafter={"block_size": 4, "draft_vocab_size": 64},
+                         out="e", init_from=str(a_final), **common)
+    with pytest.raises(DSparkError, match="not this run's"):
+        run_inprocess(wrong)
+    assert not (tmp_path / "c" / "final").exists() and not (tmp_path / "e" / "final").exists()

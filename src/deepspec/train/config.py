@@ -155,6 +155,11 @@ class TrainConfig(_Section):
     precision: str = "fp32"
     target_dtype: str = "auto"
     threads: int = 0
+    # A trained drafter (a run's final/ or a checkpoint directory) whose weights, draft vocabulary
+    # included, start this run instead of a random initialisation: training on from a finished
+    # run, on data that grew since, with a schedule of its own. Its [drafter] config and target
+    # must be this run's. "" = none.
+    init_from: str = ""
     drafter: dict[str, Any] = Field(default_factory=dict)
     loss: LossConfig = Field(default_factory=LossConfig)
     data: DataConfig = Field(default_factory=DataConfig)

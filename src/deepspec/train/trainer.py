@@ -24,6 +24,10 @@ losses under no_grad, anchors from epoch 0 (the same blocks every time), the RNG
 training is the same with or without it. Whether held-out acceptance still follows the training
 curve tells data-limited from step-limited (`deepspec plot-train`).
 
+Starting from a trained drafter (`init_from = "DIR"`): its weights and draft vocabulary replace the
+random initialisation of a new run (its drafter config and target must match); the run has its own
+schedule and optimizer, and evaluates its held-out samples once at step 0, where it begins.
+
 Output directory:
     train_log.jsonl                  one line per log interval ("split": "train"): every loss term, lr,
                                      grad norm, tokens/s, s/step, accept_rate@k and tau_sim from c*,
@@ -201,7 +205,9 @@ class Trainer:
         steps = cfg.schedule.total_steps or math.ceil(cfg.schedule.epochs * len(self.samples) / cfg.batch.sequences)
         self.total_steps = max(1, int(steps))
 
-        if state is None and getattr(drafter, "d2t", None) is not None:
+        if state is None and cfg.init_from:
+            self._init_from(drafter)
+        elif state is None and getattr(drafter, "d2t", None) is not None:
             counts = dvocab.count_tokens(([t for t, m in zip(s.input_ids, s.loss_mask) if m] for s in self.samples),
                                          self.target.config.vocab_size)
             eos = sorted(t for t in self.target.eos_ids if 0 <= t < self.target.config.vocab_size)
@@ -275,6 +281,22 @@ class Trainer:
         # again (1.4-3 % of a CPU step, session 7's profile): everything loaded so far stays alive
         # for the whole run, so take it out of the collector's sight.
         gc.freeze()
+
+    def _init_from(self, drafter) -> None:
+        """[init_from]: the trained drafter's weights and draft vocabulary (its Markov head and LM
+        rows follow that vocabulary's order, so it is kept, not rebuilt from this run's data)."""
+        from dspark.drafters.checkpoint import load_weights, read_checkpoint
+        path = Path(self.cfg.init_from)
+        cls, config, state = read_checkpoint(path, self.target)
+        if not isinstance(drafter, cls):
+            raise DSparkError(f"init_from {path}: a {cls.__name__}, not this run's {type(drafter).__name__}")
+        theirs, ours = dataclasses.asdict(config), dataclasses.asdict(drafter.config)   # built: taps resolved
+        if theirs != ours:
+            diff = ", ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here"
+                             for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
+            raise DSparkError(f"init_from {path}: its drafter config differs from [drafter]: {diff}")
+        load_weights(drafter, state, f"init_from {path}")
+        self.log(f"initialised from {path} (its weights and draft vocabulary)")
 
     def _resume_point(self) -> tuple[Path | None, dict | None]:
         """The checkpoint to continue from and its trainer state: the run's newest checkpoint or the
@@ -551,6 +573,9 @@ class Trainer:
             bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", file=sys.stderr,
                        dynamic_ncols=True)
         throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
+        if self.heldout and self.cfg.init_from and self.step == 0:
+            # where a run started from a trained drafter begins, on this run's held-out samples
+            self._write_row({"split": "heldout", "step": 0, "epoch": 0.0, **self.evaluate()}, writer)
         interval = self._new_interval()
         last_row: dict = {}
         first_loss = None

@@ -106,8 +106,10 @@ def run_on_fast_runtime(drafter) -> None:
         drafter.attach_runtime()
 
 
-def load_drafter(path: str | Path, target, device=None, dtype=None):
-    """Load a drafter for `target` (a loader.Target or anything with .model, .config, .name)."""
+def read_checkpoint(path: str | Path, target) -> tuple[type, Any, dict[str, torch.Tensor]]:
+    """(drafter class, its Config, its weights) of a checkpoint directory, checked against `target`
+    (a loader.Target or anything with .config and .name): what load_drafter builds from, and what a
+    training run started from a trained drafter (`init_from`) reads."""
     from safetensors.torch import load_file
     path = Path(path)
     if not path.is_dir():
@@ -126,16 +128,29 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
         state = load_file(str(weights))
     except Exception as e:  # truncated or garbled file
         raise DSparkError(f"corrupt drafter weights {weights}: {e}") from None
-    drafter = cls.build(config, target.model)
-    missing = set(drafter.state_dict()) - set(state)
-    unexpected = set(state) - set(drafter.state_dict())
+    return cls, config, state
+
+
+def load_weights(drafter, state: dict[str, torch.Tensor], where: str) -> None:
+    """`state` into `drafter` (cast to its dtypes), after checking that every tensor is there with
+    the right shape."""
+    own = drafter.state_dict()
+    missing, unexpected = set(own) - set(state), set(state) - set(own)
     if missing or unexpected:
-        raise DSparkError(f"{weights} does not match a {meta['algorithm']} drafter with this config: "
+        raise DSparkError(f"{where} does not match a {type(drafter).__name__} with this config: "
                           f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
-    for k, v in drafter.state_dict().items():
+    for k, v in own.items():
         if state[k].shape != v.shape:
-            raise DSparkError(f"{weights}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+            raise DSparkError(f"{where}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
     drafter.load_state_dict(state)
+
+
+def load_drafter(path: str | Path, target, device=None, dtype=None):
+    """Load a drafter for `target` (a loader.Target or anything with .model, .config, .name)."""
+    path = Path(path)
+    cls, config, state = read_checkpoint(path, target)
+    drafter = cls.build(config, target.model)
+    load_weights(drafter, state, str(path / "model.safetensors"))
     drafter.to(device=device or target.model.device, dtype=dtype or target.model.dtype)
     from ..models.packed import packing_of
     if packing_of(target.model) == "packed-fast" and dtype in (None, torch.float32):
