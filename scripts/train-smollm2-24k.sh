@@ -34,10 +34,10 @@
 #                  more of the sets that have them; `deepspec calibrate --score` over these rounds and
 #                  Table 1's when the eval step has run (the eval step scores again at its end)
 #   speed          batch-1 greedy speed on the math and code sets (the finished DSpark runs with their
-#                  policy, n-gram, plain); rerun it once train-dspark1 has finished to add that run
+#                  policy, n-gram, plain)
 #   profile        the target's steps-per-second table on this machine (what the dspark policy reads)
 #   sweep          the serving sweep, concurrency 1-32: policies none, fixed, mtp1 and dspark with the
-#                  2-layer DSpark (Fig. 7 / Fig. 8 shapes); it needs only that drafter, so it runs
+#                  shipped DSpark run (Fig. 7 / Fig. 8 shapes); it needs only that drafter, so it runs
 #                  before the day of training the comparison drafters takes
 #   train-dflash   DFlash at the DSpark run's depth and steps;  train-eagle3  Eagle3 round 2
 #   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
@@ -218,8 +218,8 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
       done
       python scripts/model_card.py --run "$SHIP_RUN" --out checkpoints/dspark-smollm2-135m "${CARD_EVALS[@]}" ;;
     speed)
-      # the DSpark runs that have finished (the 2-layer one first: it is the candidate default
-      # drafter), each with the whole block verified (fixed), with its policy, and after n-gram lookup
+      # the DSpark runs that have finished, each with the whole block verified (fixed), with its
+      # policy, and after n-gram lookup
       # (ngram+: lookup where the context repeats), and n-gram lookup with the dspark policy too
       SPEED=(--drafter ngram@dspark)
       for r in runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k; do
