@@ -80,7 +80,8 @@ def heldout_summary(rows: list[dict]) -> str | None:
 
 def copy_drafter(run: Path, out: Path, fp16: bool) -> None:
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
+    from dspark.files import save_safetensors
     out.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "calibration.json"):
         if (run / "final" / f).exists():
@@ -90,8 +91,8 @@ def copy_drafter(run: Path, out: Path, fp16: bool) -> None:
         return
     weights = load_file(run / "final" / "model.safetensors")
     # the metadata the trainer's carry writes: the same tensors then make the same bytes (one git blob)
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, out / "model.safetensors",
-              metadata={"format": "pt"})
+    save_safetensors({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+                     out / "model.safetensors", metadata={"format": "pt"})
 
 
 def _calibration_method(out: Path) -> str:

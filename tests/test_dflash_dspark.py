@@ -4,6 +4,7 @@ vocabularies, and the checkpoint round trip."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -546,6 +547,10 @@ def test_checkpoint_round_trip(tmp_path, kind):
     if kind == "dflash":
         d.set_draft_vocab(*dvocab.build_vocab_mapping(torch.arange(300) % 13, 60))
     save_drafter(d, tmp_path / "ck", "tiny")
+    # readable as any new file is (safetensors alone writes 0o600): another user can serve it
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "ck" / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask
     if kind != "dflash":
         (tmp_path / "ck" / "calibration.json").write_text(json.dumps({"temperatures": [2.0] * 5,
                                                                       "biases": [0.5] * 5}))

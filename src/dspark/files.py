@@ -1,6 +1,6 @@
-"""Where dspark keeps its files (`cache_root`), and atomic writes: the one helper for every file or
+"""Where dspark keeps its files (`cache_root`), atomic writes: the one helper for every file or
 directory a kill must not leave half-written (SPS tables, training checkpoints and logs, prompt sets,
-feature-cache manifests)."""
+feature-cache manifests), and the one safetensors writer (`save_safetensors`)."""
 from __future__ import annotations
 
 import os
@@ -70,4 +70,20 @@ def atomic_path(path: str | os.PathLike, durable: bool = False) -> Iterator[Path
 def write_text_atomic(path: str | os.PathLike, text: str, durable: bool = False) -> Path:
     with atomic_path(path, durable) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_safetensors(tensors: dict, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
+    """safetensors.torch.save_file, and the file gets the mode any new file gets (0o666 under the
+    umask): safetensors 0.8 writes through a temporary file created 0o600 (safetensors issue 782),
+    so a drafter trained or exported by one user would be unreadable to the service that loads it."""
+    from safetensors.torch import save_file
+    save_file(tensors, str(path), metadata=metadata)
+    os.chmod(path, 0o666 & ~_umask())
     return Path(path)

@@ -10,7 +10,7 @@ import torch
 
 from dspark.drafters.checkpoint import calibration_of
 from dspark.errors import DSparkError
-from dspark.files import atomic_path
+from dspark.files import atomic_path, save_safetensors
 
 from .layouts import (DEEPSPEC_NUM_ANCHORS, DTYPE_NAMES, DTYPES, HF_ARCHS, LAYOUTS, MTP_WHY,
                       OUR_SAMPLE_FROM_ANCHOR, SPECULATORS_ARCHS, SUPPORTED, WHY_NOT, head_rows)
@@ -373,12 +373,11 @@ def _fresh_out(out: Path) -> None:
 
 def _write_dir(out: Path, files: dict[str, str], tensors: dict[str, torch.Tensor] | None) -> Path:
     """Write into a temporary sibling directory, then move it into place (nothing half-written)."""
-    from safetensors.torch import save_file
     _fresh_out(out)
     with atomic_path(out) as tmp:
         tmp.mkdir()
         if tensors is not None:
-            save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            save_safetensors(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
         for name, text in files.items():
             (tmp / name).write_text(text)
     return out

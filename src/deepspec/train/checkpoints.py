@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from dspark.files import atomic_path
+from dspark.files import atomic_path, save_safetensors
 
 
 STATE_FILE = "trainer_state.pt"      # optimizer, scheduler, sampler, step, RNG of a checkpoint
@@ -47,7 +47,7 @@ def write_carry(ckpt: Path, log: Path, carry: Path) -> Path:
     """Write checkpoint `ckpt` to `carry` compactly: the drafter's floating tensors in fp16, the
     trainer state without the optimizer moments (twice the weights in fp32), the training log
     gzip'd; ~1/6 of the checkpoint. A resume from it starts fresh moments (the trainer's re-warm)."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
     weights = {k: (v.half() if v.is_floating_point() else v).contiguous()
                for k, v in load_file(str(ckpt / "model.safetensors")).items()}
     state = torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=True)
@@ -55,7 +55,7 @@ def write_carry(ckpt: Path, log: Path, carry: Path) -> Path:
     with atomic_path(carry, durable=True) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ckpt / "config.json", tmp / "config.json")
-        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        save_safetensors(weights, tmp / "model.safetensors", metadata={"format": "pt"})
         torch.save(state, tmp / STATE_FILE)
         if log.exists():   # mtime 0: an unchanged log gives the same bytes
             (tmp / CARRY_LOG_FILE).write_bytes(gzip.compress(log.read_bytes(), mtime=0))

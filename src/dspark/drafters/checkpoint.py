@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..errors import DSparkError
-from ..files import atomic_path, write_text_atomic
+from ..files import atomic_path, save_safetensors, write_text_atomic
 
 FORMAT_VERSION = 1
 REGISTRY: dict[str, type] = {}
@@ -62,7 +62,6 @@ def check_target(fingerprint: dict[str, Any], target_cfg, target_name: str, wher
 
 
 def save_drafter(drafter, path: str | Path, target_name: str) -> Path:
-    from safetensors.torch import save_file
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     meta = {"format_version": FORMAT_VERSION, "algorithm": drafter.algorithm,
@@ -70,7 +69,7 @@ def save_drafter(drafter, path: str | Path, target_name: str) -> Path:
             "target": target_fingerprint(drafter.target_cfg, drafter.tap_layers, target_name)}
     state = {k: v.detach().to("cpu").contiguous() for k, v in drafter.state_dict().items()}
     with atomic_path(path / "model.safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt"})
+        save_safetensors(state, tmp, metadata={"format": "pt"})
     write_text_atomic(path / "config.json", json.dumps(meta, indent=2) + "\n")
     return path
 

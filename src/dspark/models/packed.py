@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from ..files import cache_root
+from ..files import cache_root, save_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,6 @@ def packing_of(model: torch.nn.Module) -> str:
 
 
 def write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:
-    from safetensors.torch import save_file
     tensors, meta = {}, {}
     for name, p in packed.items():
         meta[name] = None if p is None else {"bits": p.bits, "exact": p.exact}
@@ -331,7 +330,7 @@ def write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:
             tensors.update({f"{name}.q": p.q, f"{name}.scale": p.scale, f"{name}.low": p.low})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"dspark_packed": json.dumps(meta)})
+    save_safetensors(tensors, tmp, metadata={"dspark_packed": json.dumps(meta)})
     os.replace(tmp, path)
 
 
