@@ -76,6 +76,15 @@ RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-sm
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
 
+# eval_prompts SET FROM N: prompts FROM..FROM+N-1 of a benchmark set's seed-0 shuffle (Table 1 reads
+# the first EVAL_SAMPLES), one {"turns": [...]} line each
+eval_prompts() {
+  python -c "import json, sys; from pathlib import Path; from deepspec.eval.evaluate import load_eval_prompts
+a, n = int(sys.argv[2]), int(sys.argv[3])
+for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'turns': [p]}))" \
+    "../shared/eval_datasets/$1.jsonl" "$2" "$3"
+}
+
 # The shipped calibration scored (`deepspec calibrate --score`, no fit) on every round no fit saw:
 # Table 1's (the eval step; the shipped drafter runs there as its run) and the ece step's, each
 # regime alone and behind n-gram lookup (the default drafter's rounds), into runs/ece-score-$SHIP/.
@@ -176,22 +185,15 @@ PY
       EXTRA=()
       for s in "${SETS[@]}"; do
         EXTRA+=(--data "runs/ece-extra-24k/prompts/$s.jsonl")
-        python -c "import json, sys; from pathlib import Path; from deepspec.eval.evaluate import load_eval_prompts
-a, n = int(sys.argv[2]), int(sys.argv[3])
-for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'turns': [p]}))" \
-          "../shared/eval_datasets/$s.jsonl" $((EVAL_SAMPLES + CAL_PER_SET)) "$ECE_PER_SET" \
-          > "runs/ece-extra-24k/prompts/$s.jsonl"
+        eval_prompts "$s" $((EVAL_SAMPLES + CAL_PER_SET)) "$ECE_PER_SET" > "runs/ece-extra-24k/prompts/$s.jsonl"
       done
       # greedy: ECE_MORE_PER_SET more of each set that has them (behind lookup, 340 prompts gave
       # 12.9k rounds at position 1, whose noise floor is 1.25 %)
       MORE=()
       for s in gsm8k math500 mbpp livecodebench; do
         MORE+=(--data "runs/ece-extra-24k/prompts/$s-more.jsonl")
-        python -c "import json, sys; from pathlib import Path; from deepspec.eval.evaluate import load_eval_prompts
-a, n = int(sys.argv[2]), int(sys.argv[3])
-for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'turns': [p]}))" \
-          "../shared/eval_datasets/$s.jsonl" $((EVAL_SAMPLES + CAL_PER_SET + ECE_PER_SET + CAL_EXTRA_PER_SET)) \
-          "$ECE_MORE_PER_SET" > "runs/ece-extra-24k/prompts/$s-more.jsonl"
+        eval_prompts "$s" $((EVAL_SAMPLES + CAL_PER_SET + ECE_PER_SET + CAL_EXTRA_PER_SET)) "$ECE_MORE_PER_SET" \
+          > "runs/ece-extra-24k/prompts/$s-more.jsonl"
       done
       for t in 0 1; do
         deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens "$CAL_TOKENS" --seed 0 \

@@ -116,8 +116,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
 def _score(args: argparse.Namespace) -> int:
     if not args.drafter:
         raise DSparkError("--score needs --drafter: the drafter whose calibration.json is scored")

@@ -498,8 +498,8 @@ def load_calibration_params(path: str | Path, regime: str = "sampled") -> tuple[
     return temps, biases
 
 
-def calibration_in_use_of(path: str | Path, regime: str = "sampled", behind_lookup: bool = False,
-                          gamma: int | None = None) -> tuple[list[float], list[float], float]:
+def calibration_in_use_of(path: str | Path, regime: str = "sampled",
+                          behind_lookup: bool = False) -> tuple[list[float], list[float], float]:
     """(temperatures, biases, online rate) that the runtime applies to `regime` requests (behind
     n-gram lookup with behind_lookup), read from a calibration.json (a drafter directory or the file
     itself) by the runtime's own rule (dspark.drafters.dspark.calibration_in_use)."""
@@ -510,7 +510,7 @@ def calibration_in_use_of(path: str | Path, regime: str = "sampled", behind_look
     p = calibration_path(path)
     try:
         data = json.loads(p.read_text())
-        return calibration_in_use(data, regime == "greedy", behind_lookup, gamma)
+        return calibration_in_use(data, regime == "greedy", behind_lookup)
     except OSError as e:
         raise ValueError(f"{p}: cannot read it ({e.strerror or e})") from None
     except json.JSONDecodeError as e:

@@ -103,8 +103,8 @@ def behind_lookup_calibration(data: dict) -> dict:
     return whole
 
 
-def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
-                       gamma: int | None = None) -> tuple[list[float], list[float], float]:
+def calibration_in_use(data: dict, greedy: bool,
+                       behind_lookup: bool = False) -> tuple[list[float], list[float], float]:
     """(temperatures, biases, online rate) that the runtime applies to a request's confidences, from
     calibration.json's content: greedy requests read the "greedy" section when there is one, and
     behind n-gram lookup the file as `behind_lookup_calibration` makes it. DSparkDrafter follows
@@ -112,7 +112,7 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
     if behind_lookup:
         data = behind_lookup_calibration(data)
     section = data["greedy"] if greedy and isinstance(data, dict) and data.get("greedy") is not None else data
-    return (*calibration_params(section, gamma), online_rate_of(section))
+    return (*calibration_params(section), online_rate_of(section))
 
 
 @dataclass
