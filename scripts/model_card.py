@@ -80,8 +80,7 @@ def heldout_summary(rows: list[dict]) -> str | None:
 
 def copy_drafter(run: Path, out: Path, fp16: bool) -> None:
     import torch
-    from safetensors.torch import load_file
-    from dspark.files import save_safetensors
+    from dspark.files import load_safetensors, save_safetensors
     out.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "calibration.json"):
         if (run / "final" / f).exists():
@@ -89,7 +88,7 @@ def copy_drafter(run: Path, out: Path, fp16: bool) -> None:
     if not fp16:
         shutil.copy2(run / "final" / "model.safetensors", out / "model.safetensors")
         return
-    weights = load_file(run / "final" / "model.safetensors")
+    weights = load_safetensors(run / "final" / "model.safetensors")
     # the metadata the trainer's carry writes: the same tensors then make the same bytes (one git blob)
     save_safetensors({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
                      out / "model.safetensors", metadata={"format": "pt"})

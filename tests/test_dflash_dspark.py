@@ -578,7 +578,10 @@ def test_checkpoint_target_mismatch_and_corruption(tmp_path):
     weights = tmp_path / "ck" / "model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes(data[:len(data) // 2])
-    with pytest.raises(DSparkError):
+    with pytest.raises(DSparkError, match="corrupt weights file .*model.safetensors"):
+        load_drafter(tmp_path / "ck", wrap(tgt))
+    weights.unlink()
+    with pytest.raises(DSparkError, match="weights file .*model.safetensors is missing"):
         load_drafter(tmp_path / "ck", wrap(tgt))
 
 

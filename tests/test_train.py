@@ -634,7 +634,13 @@ def test_carry_continues_the_run_on_another_machine(tmp_path, env, monkeypatch):
     t = Trainer(load_config(cfg, [f"out_dir={tmp_path / 'other'}"]))
     t.setup()
     assert t.resume_from.parent == tmp_path / "other/checkpoints" and t.step == 10
-    # a damaged carry is an error that says which file, not a silent fresh start
+    # a damaged carry is an error that says which file, not a silent fresh start: its weights
+    weights = (carry / "model.safetensors").read_bytes()
+    (carry / "model.safetensors").write_bytes(weights[:len(weights) // 2])
+    with pytest.raises(DSparkError, match=r"corrupt weights file .*carry/model\.safetensors"):
+        Trainer(load_config(cfg, [f"out_dir={tmp_path / 'third'}"])).setup()
+    (carry / "model.safetensors").write_bytes(weights)
+    # ... and its trainer state
     (carry / STATE_FILE).write_bytes((carry / STATE_FILE).read_bytes()[:100])
     with pytest.raises(DSparkError, match="cannot read the trainer state .*carry"):
         Trainer(load_config(cfg, [f"out_dir={tmp_path / 'third'}"])).setup()

@@ -1,6 +1,7 @@
 """Where dspark keeps its files (`cache_root`), atomic writes: the one helper for every file or
 directory a kill must not leave half-written (SPS tables, training checkpoints and logs, prompt sets,
-feature-cache manifests), and the one safetensors writer (`save_safetensors`)."""
+feature-cache manifests), and the one safetensors writer and reader (`save_safetensors`,
+`load_safetensors`)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from .errors import DSparkError
 
 
 def cache_root() -> Path:
@@ -87,3 +90,15 @@ def save_safetensors(tensors: dict, path: str | os.PathLike, metadata: dict[str,
     save_file(tensors, str(path), metadata=metadata)
     os.chmod(path, 0o666 & ~_umask())
     return Path(path)
+
+
+def load_safetensors(path: str | os.PathLike, device: str = "cpu") -> dict:
+    """safetensors.torch.load_file, with a missing, truncated or garbled file reported as a
+    DSparkError that names it (safetensors raises several exception types for those)."""
+    from safetensors.torch import load_file
+    if not Path(path).is_file():
+        raise DSparkError(f"weights file {path} is missing")
+    try:
+        return load_file(str(path), device=str(device))
+    except Exception as e:
+        raise DSparkError(f"corrupt weights file {path}: {e}") from None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from dspark.files import atomic_path, save_safetensors
+from dspark.files import atomic_path, load_safetensors, save_safetensors
 
 
 STATE_FILE = "trainer_state.pt"      # optimizer, scheduler, sampler, step, RNG of a checkpoint
@@ -47,9 +47,8 @@ def write_carry(ckpt: Path, log: Path, carry: Path) -> Path:
     """Write checkpoint `ckpt` to `carry` compactly: the drafter's floating tensors in fp16, the
     trainer state without the optimizer moments (twice the weights in fp32), the training log
     gzip'd; ~1/6 of the checkpoint. A resume from it starts fresh moments (the trainer's re-warm)."""
-    from safetensors.torch import load_file
     weights = {k: (v.half() if v.is_floating_point() else v).contiguous()
-               for k, v in load_file(str(ckpt / "model.safetensors")).items()}
+               for k, v in load_safetensors(ckpt / "model.safetensors").items()}
     state = torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=True)
     state.pop("optimizer", None)
     with atomic_path(carry, durable=True) as tmp:

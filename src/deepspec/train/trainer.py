@@ -62,7 +62,7 @@ import torch
 from torch import nn
 
 from dspark.errors import DSparkError
-from dspark.files import atomic_path, write_text_atomic
+from dspark.files import atomic_path, load_safetensors, write_text_atomic
 
 
 from deepspec.data.features import OnlineFeatures
@@ -217,11 +217,9 @@ class Trainer:
             self.log(f"draft vocabulary: {drafter.d2t.numel()} most frequent assistant tokens, "
                      f"covering {covered:.2%} of the training labels")
         if state is not None:
-            from safetensors.torch import load_file
-            try:
-                drafter.load_state_dict(load_file(str(self.resume_from / "model.safetensors")))
-            except Exception as e:   # missing / unexpected keys or shapes
-                raise DSparkError(f"checkpoint {self.resume_from} does not match this config's drafter: {e}") from None
+            from dspark.drafters.checkpoint import load_weights
+            load_weights(drafter, load_safetensors(self.resume_from / "model.safetensors"),
+                         f"checkpoint {self.resume_from}")
         t2d = getattr(drafter, "t2d", None)
         self.t2d = None if t2d is None else t2d.detach().cpu()
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..errors import DSparkError
-from ..files import atomic_path, save_safetensors, write_text_atomic
+from ..files import atomic_path, load_safetensors, save_safetensors, write_text_atomic
 
 FORMAT_VERSION = 1
 REGISTRY: dict[str, type] = {}
@@ -109,7 +109,6 @@ def read_checkpoint(path: str | Path, target) -> tuple[type, Any, dict[str, torc
     """(drafter class, its Config, its weights) of a checkpoint directory, checked against `target`
     (a loader.Target or anything with .config and .name): what load_drafter builds from, and what a
     training run started from a trained drafter (`init_from`) reads."""
-    from safetensors.torch import load_file
     path = Path(path)
     if not path.is_dir():
         raise DSparkError(f"drafter checkpoint {path} does not exist")
@@ -120,14 +119,7 @@ def read_checkpoint(path: str | Path, target) -> tuple[type, Any, dict[str, torc
     # trained with (a drafter's `legacy_config`), not the default for new drafters.
     saved = {**getattr(cls, "legacy_config", {}), **meta["config"]}
     config = config_from_dict(cls.Config, saved, f"{path}/config.json")
-    weights = path / "model.safetensors"
-    if not weights.exists():
-        raise DSparkError(f"{path} has no model.safetensors")
-    try:
-        state = load_file(str(weights))
-    except Exception as e:  # truncated or garbled file
-        raise DSparkError(f"corrupt drafter weights {weights}: {e}") from None
-    return cls, config, state
+    return cls, config, load_safetensors(path / "model.safetensors")
 
 
 def load_weights(drafter, state: dict[str, torch.Tensor], where: str) -> None:

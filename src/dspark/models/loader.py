@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DSparkError
-from ..files import atomic_path, cache_root
+from ..files import atomic_path, cache_root, load_safetensors
 from .config import ModelConfig
 from .decoder import TargetModel
 from . import runtime
@@ -208,16 +208,12 @@ def load_config(path: Path) -> ModelConfig:
 
 
 def load_state_dict(path: Path, device="cpu") -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
     files = sorted(path.glob("*.safetensors"))
     if not files:
         raise DSparkError(f"no *.safetensors weights in {path}")
     state = {}
     for f in files:
-        try:
-            state.update(load_file(str(f), device=str(device)))
-        except Exception as e:  # safetensors raises several types for truncated or garbled files
-            raise DSparkError(f"corrupt weights file {f}: {e}") from None
+        state.update(load_safetensors(f, device))
     return state
 
 
