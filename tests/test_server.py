@@ -481,6 +481,17 @@ def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     t3 = profile.sps_table_for(target, "cpu", "float32", 1, log=lambda m: None)
     t4 = profile.sps_table_for(target, "cpu", "float32", 1, log=lambda m: None)
     assert len(calls) == 2 and t3.one_sequence is not None and t4.one_sequence.tokens == t3.one_sequence.tokens
+    # a table profiled on a busy machine is measured again once the machine is quiet, not before
+    SPSTable(t4.tokens, t4.steps_per_second, {**t4.meta, "load_average": 99.0, "cpu_count": 2},
+             t4.one_sequence).save(path)
+    monkeypatch.setattr(profile, "current_load", lambda: (99.0, 2))
+    assert profile.sps_table_for(target, "cpu", "float32", 1, log=lambda m: None).meta["load_average"] == 99.0
+    assert len(calls) == 2
+    monkeypatch.setattr(profile, "current_load", lambda: (0.5, 2))
+    logged = []
+    t5 = profile.sps_table_for(target, "cpu", "float32", 1, log=logged.append)
+    assert len(calls) == 3 and t5.meta["load_average"] == 0.5 and "busy machine" in logged[0]
+    assert SPSTable.load(path).meta["load_average"] == 0.5
 
 
 def test_profile_keeps_a_quiet_table_when_busy(target, tmp_path, monkeypatch, capsys):

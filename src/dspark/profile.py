@@ -167,10 +167,18 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if path.exists() and not force:
         table = SPSTable.load(path)
-        if table.one_sequence is not None:
+        if table.one_sequence is None:
+            # written before session 16: no one-sequence curve, and measured on the slower products
+            log(f"{path} predates the one-sequence curve: profiling again")
+        elif busy_warning(table) and not machine_busy(*current_load()):
+            # Profiled while other work ran (the first start on a busy machine): other work inflates
+            # the small steps most (a 1-token step measured 12.9 ms under a load of 2.6 on 2 cores,
+            # against ~6.7 quiet), which skews what verifying drafts seems to cost. Measured again
+            # once the machine is quiet, so a busy first start is not kept for the machine's life.
+            log(f"{path} was profiled on a busy machine (load average {table.meta.get('load_average')}): "
+                f"profiling again now that it is quiet")
+        else:
             return table
-        # written before session 16: no one-sequence curve, and measured on the slower products
-        log(f"{path} predates the one-sequence curve: profiling again")
     profile_kwargs.setdefault("time_budget", 20.0)
     log(f"profiling {target.name} steps per second on {device_name(device)}/{dtype_name(dtype)}/{threads} threads "
         f"for the scheduler (once per machine, about {profile_kwargs['time_budget'] + 15:.0f} s; cached in {path})")
