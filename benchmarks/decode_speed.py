@@ -3,7 +3,7 @@
 (plain decoding), the n-gram drafter and trained drafters, in one process on the same prompts.
 
     python benchmarks/decode_speed.py [--target smollm2-135m] [--drafter SPEC ...] [--max-new-tokens 128]
-                                      [--prompts 6] [--sets gsm8k,humaneval,...] [--threads 2]
+                                      [--prompts 6] [--sets gsm8k,humaneval,...] [--threads 2] [--sps PATH]
 
 SPEC is `default` (the committed drafter), `ngram`, or a checkpoint directory, optionally with a
 verification policy after `@` (`default@dspark`, `runs/x/final@threshold`; default `fixed`).
@@ -89,6 +89,9 @@ def main() -> int:
     ap.add_argument("--shared-threads", action="store_true",
                     help="also run plain decoding with torch's threads left on (no runtime.decode_threads): "
                          "what lending the threads to the C kernels gains")
+    ap.add_argument("--sps", action="append", default=[], metavar="PATH",
+                    help="also run every variant whose policy reads an SPS table with the table in PATH (one "
+                         "profiled on a busy machine, another machine's): what the table's shape changes")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -99,6 +102,7 @@ def main() -> int:
     from dspark.models.loader import load_target
     from dspark.profile import sps_for_policies
     from dspark.sampling import SamplingParams
+    from dspark.schedule import SPSTable
 
     target = load_target(args.target)                      # the default precision (fast)
     exact = load_target(args.target, precision="exact")
@@ -110,6 +114,9 @@ def main() -> int:
         policy = policy or "fixed"
         sps = sps_for_policies(policy, target)
         variants[variant_name(path, policy)] = (target, load_drafter(path, target), policy, sps)
+        for table in args.sps if sps is not None else []:
+            variants[variant_name(path, policy) + f", sps {Path(table).stem}"] = (
+                target, load_drafter(path, target), policy, SPSTable.load(table))
         if args.torch_rounds:
             drafter = load_drafter(path, target)
             inner = getattr(drafter, "drafter", drafter)          # LookupFirst's trained drafter
