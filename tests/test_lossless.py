@@ -150,6 +150,56 @@ def test_dspark_policy_pauses_drafting_per_request():
     assert min(share[0], share[2]) >= 0.8 and max(share[1], share[3]) <= 0.3, share
 
 
+class Watching(CountingOracle):
+    """Records which requests the engine starts, gives rows to and finishes, in order."""
+    def __init__(self, model):
+        super().__init__(model)
+        self.events = []
+
+    def start(self, seq):
+        self.events.append(("start", seq.id))
+        super().start(seq)
+
+    def observe(self, seq, taps, hidden):
+        self.events.append(("observe", seq.id))
+        super().observe(seq, taps, hidden)
+
+    def finish(self, seq):
+        self.events.append(("finish", seq.id))
+        super().finish(seq)
+
+
+def test_requests_whose_drafts_never_pay_stop_drafting():
+    """Where drafting never pays (a step takes a microsecond), a request in a batch that has not paid
+    DETACH_AFTER times in a row drafts no more: its drafter state goes and the drafter gets none of
+    its rows after that. Requests arriving next start without drafting, the drafter never sees
+    them, all but every REJUDGE_EVERY-th. Alone in the engine a request never detaches. Output
+    stays plain greedy either way."""
+    model = tiny_model("llama", seed=3)
+    never = SPSTable([1, 64], [1e6, 1e6])
+    ps = prompts(24)
+    drafter = Watching(model)
+    got, engine = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 40, policy="dspark",
+                             max_batch=4, sps=never)
+    assert got == [greedy_reference(model, p, 40) for p in ps]
+    started = [i for kind, i in drafter.events if kind == "start"]
+    assert 4 < len(started) <= 4 + len(ps) // DSparkPolicy.REJUDGE_EVERY + 1      # the first batch, re-judges
+    observed = {i: [n for n, (kind, j) in enumerate(drafter.events) if kind == "observe" and j == i] for i in started}
+    finished = {i: min(n for n, (kind, j) in enumerate(drafter.events) if kind == "finish" and j == i) for i in started}
+    assert all(max(observed[i]) < finished[i] for i in started)        # nothing after its state went
+    assert all(len(observed[i]) < 20 for i in started[:4])             # detached well before its 40 tokens
+    assert max(drafter.drafted.values()) <= DSparkPolicy.DETACH_AFTER
+    assert not engine.policy.gone and not engine.policy.pause         # retired requests leave nothing
+
+    alone = Watching(model)
+    got, engine = run_engine(model, alone, ps[:4], [SamplingParams()] * 4, 40, policy="dspark", max_batch=1, sps=never)
+    assert got == [greedy_reference(model, p, 40) for p in ps[:4]]
+    assert sum(kind == "start" for kind, _ in alone.events) == 4
+    # every round of every request reached the drafter (and each prompt's one prefill chunk)
+    assert sum(kind == "observe" for kind, _ in alone.events) == engine.stats.request_rounds + 4
+    assert 4 < sum(alone.drafted.values()) < engine.stats.request_rounds / 4   # paused, never detached
+
+
 def test_none_policy_never_drafts():
     model = tiny_model("llama", seed=3)
     drafter = CountingOracle(model)

@@ -152,7 +152,9 @@ class Engine:
             slot, held = self._pick_slot(seq) if self.config.prefix_reuse else (None, 0)
             seq.slot = self.cache.allocate(slot, keep=held)
             seq.num_processed = held
-            self.drafter.start(seq)
+            seq.drafting = self.drafter.gamma == 0 or self.policy.admit(seq, len(self.running) + len(self.prefilling) + 1)
+            if seq.drafting:
+                self.drafter.start(seq)
             self.prefilling.append(seq)
 
     def _pick_slot(self, seq: Sequence) -> tuple[int, int]:
@@ -186,14 +188,15 @@ class Engine:
                                  for s, n in parts], self.model.device)
         ends = torch.tensor([n for _, n in parts]).cumsum(0) - 1
         batch.logit_rows = ends.to(self.model.device)
-        out = self.model(batch, self.cache, taps=self.drafter.tap_layers)
+        out = self.model(batch, self.cache, taps=self._taps_for(s for s, _ in parts))
         taps = torch.cat(out.taps, dim=-1) if out.taps else None
         events, row = [], 0
         for i, (seq, n) in enumerate(parts):
             rows = slice(row, row + n)
             row += n
             seq.num_processed += n
-            self.drafter.observe(seq, None if taps is None else taps[rows], out.hidden[rows])
+            if seq.drafting:
+                self.drafter.observe(seq, None if taps is None else taps[rows], out.hidden[rows])
             if seq.num_processed == seq.prompt_len:    # prompt done: its last row gives token 1
                 tok, _ = sample_logits(out.logits[i:i + 1], seq.params, seq.generator)
                 self.prefilling.remove(seq)
@@ -203,7 +206,8 @@ class Engine:
 
     def _decode_round(self) -> list[StepEvent]:
         seqs = list(self.running)
-        wants = self.policy.drafts_for(seqs) if self.drafter.gamma > 0 else [False] * len(seqs)
+        wants = ([w and s.drafting for s, w in zip(seqs, self.policy.drafts_for(seqs))] if self.drafter.gamma > 0
+                 else [False] * len(seqs))
         drafting = [s for s, w in zip(seqs, wants) if w]
         t0 = time.perf_counter()
         drafts = iter(self.drafter.propose(drafting) if drafting else [])
@@ -215,11 +219,15 @@ class Engine:
         lengths = self.policy.choose(seqs, proposals, caps)
         if drafting:
             self.policy.drafted(drafting, draft_seconds)
+            for s in drafting:
+                if self.policy.detached(s):      # drafts no more: its drafter state goes now
+                    s.drafting = False
+                    self.drafter.finish(s)
         drafted = [len(p) for p in proposals]
         proposals = [p.truncated(n) for p, n in zip(proposals, lengths)]
         batch = FlatBatch.build([(s.slot, s.num_processed, [s.tokens[-1]] + p.tokens)
                                  for s, p in zip(seqs, proposals)], self.model.device)
-        out = self.model(batch, self.cache, taps=self.drafter.tap_layers)
+        out = self.model(batch, self.cache, taps=self._taps_for(seqs))
         verdicts = verify(out.logits, proposals, [s.params for s in seqs], [s.generator for s in seqs])
         self.policy.observe(seqs, proposals, verdicts)
         taps = torch.cat(out.taps, dim=-1) if out.taps else None
@@ -232,7 +240,8 @@ class Engine:
             row += n + 1
             self.cache.truncate(seq.slot, seq.num_processed + 1 + a)
             seq.num_processed += 1 + a
-            self.drafter.observe(seq, None if taps is None else taps[keep], out.hidden[keep])
+            if seq.drafting:
+                self.drafter.observe(seq, None if taps is None else taps[keep], out.hidden[keep])
             ev = self._commit_tokens(seq, v.tokens)
             committed = len(ev.new_tokens)
             record = RoundRecord(
@@ -245,6 +254,10 @@ class Engine:
             self.stats.add(record)
             events.append(ev)
         return events
+
+    def _taps_for(self, seqs) -> tuple:
+        """The target layers whose outputs the drafter reads, when one of `seqs` still drafts."""
+        return self.drafter.tap_layers if any(s.drafting for s in seqs) else ()
 
     # --- commit and retire ---------------------------------------------------------------
     def _commit_tokens(self, seq: Sequence, tokens: list[int]) -> StepEvent:

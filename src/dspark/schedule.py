@@ -132,6 +132,16 @@ class Policy:
         """Drafting for `seqs` (this step's requests that drafted) took `seconds`, and choose() has
         picked their lengths (for policies that weigh that cost)."""
 
+    def admit(self, seq, batch: int) -> bool:
+        """A new request joins `batch` requests in all (itself included): False when it is not to
+        draft at all, so the drafter never sees it (see _CostAwarePolicy)."""
+        return True
+
+    def detached(self, seq) -> bool:
+        """True once `seq` drafts no more: the engine drops its drafter state and stops giving the
+        drafter its rows."""
+        return False
+
 
 class NoSpeculation(Policy):
     name = "none"
@@ -255,6 +265,16 @@ class _CostAwarePolicy(_SurvivalPolicy):
     did not pay skips drafting for a stretch of steps that doubles while it keeps not paying (up to
     MAX_SKIP), then drafts again to check.
 
+    In a batch of two or more, a request that has not paid DETACH_AFTER times in a row stops
+    drafting for good: the drafter drops its state and no longer sees its rows. Even a paused request
+    costs a drafter its observation (the context rows of every committed token) and the target its
+    taps: at concurrency 16 on 2 cores, where drafting never pays, that and the checks cost 5-6 % of
+    plain decoding's speed (RESULTS.md, session 27). Requests arriving while the last judgment was
+    such a detachment, in a batch at least as large, start detached too, all but every
+    REJUDGE_EVERY-th, which drafts to judge again; a request that pays ends that. A lone request
+    never detaches: at batch 1 a verified draft costs nearly nothing, and a stretch of bad drafts
+    says little about the rest of the answer.
+
     Per request, because drafting costs per request drafted (a block of rows each) while one
     request's drafts may pay and another's not: at concurrency 4 on chat, drafting every request
     and verifying almost none of it ran 0.79-0.90x plain (RESULTS.md, session 17). A new request
@@ -263,6 +283,8 @@ class _CostAwarePolicy(_SurvivalPolicy):
     against ~2.2 ms for a steady batch-1 round). Lossless either way: a request that does not
     draft decodes one token."""
     MAX_SKIP = 64
+    DETACH_AFTER = 3
+    REJUDGE_EVERY = 8
     uses_sps = True
 
     @classmethod
@@ -273,18 +295,37 @@ class _CostAwarePolicy(_SurvivalPolicy):
         super().__init__(gamma)
         self.sps = sps
         self.last: list[tuple[object, float, int]] = []   # the last choice: (request, E[accepted], verified)
-        self.pause: dict[int, list[int]] = {}   # request id -> [steps still to skip, next stretch]
-        self.latest = [0, 1]    # the pause of the request judged last: where a new request starts
+        # request id -> [steps still to skip, next stretch, judgments in a row that did not pay]
+        self.pause: dict[int, list[int]] = {}
+        self.latest = [0, 1, 0]    # the pause of the request judged last: where a new request starts
+        self.gone: set[int] = set()              # requests that draft no more (detached)
+        self.detached_at: int | None = None      # the batch of the last judgment, when it detached
+        self.detached_starts = 0                 # requests started detached since one was let draft
 
     def remember(self, seqs, survivals: list[list[float]], lengths: list[int]) -> list[int]:
         self.last = [(s, sum(a[:n]), n) for s, a, n in zip(seqs, survivals, lengths)]
         return lengths
 
+    def admit(self, seq, batch: int) -> bool:
+        if self.detached_at is not None and batch >= self.detached_at:
+            if self.detached_starts < self.REJUDGE_EVERY - 1:
+                self.detached_starts += 1
+                self.gone.add(seq.id)
+                return False
+            self.detached_starts = 0
+            self.pause[seq.id] = [0, 1, 0]       # judged afresh
+        return True
+
+    def detached(self, seq) -> bool:
+        return seq.id in self.gone
+
     def drafts_for(self, seqs) -> list[bool]:
         out = []
         for s in seqs:
             p = self.pause.setdefault(s.id, list(self.latest))
-            if p[0] > 0:
+            if s.id in self.gone:
+                out.append(False)
+            elif p[0] > 0:
                 p[0] -= 1
                 out.append(False)
             else:
@@ -300,15 +341,20 @@ class _CostAwarePolicy(_SurvivalPolicy):
             if id(s) not in drafted:
                 continue
             cost = seconds / len(seqs) + extra_verify * n / max(verified, 1)
-            p = self.pause.setdefault(s.id, [0, 1])
+            p = self.pause.setdefault(s.id, [0, 1, 0])
             if gain * plain_step >= b * cost:      # its tokens per second >= plain decoding's
-                p[1] = 1
+                p[1], p[2] = 1, 0
+                self.detached_at = None
             else:
-                p[0], p[1] = p[1], min(2 * p[1], self.MAX_SKIP)
-            self.latest = list(p)
+                p[0], p[1], p[2] = p[1], min(2 * p[1], self.MAX_SKIP), p[2] + 1
+                if b > 1 and p[2] >= self.DETACH_AFTER:
+                    self.gone.add(s.id)
+                    self.detached_at, self.detached_starts = b, 0
+            self.latest = [0, 1, 0] if s.id in self.gone else list(p)
 
     def forget(self, seq) -> None:
         self.pause.pop(seq.id, None)
+        self.gone.discard(seq.id)
 
 
 class DSparkPolicy(_CostAwarePolicy):
