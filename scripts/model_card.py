@@ -253,6 +253,9 @@ def main() -> int:
               f"{cfg['data'].get('holdout', 0)} conversations held out.", "",
               "## Recipe", "",
               f"- Config: `{toml}` (loss weights {json.dumps({k: v for k, v in cfg['loss'].items() if v is not None})}).",
+              *([f"- Started from `{cfg['init_from']}` (`init_from`): this run trained on from that drafter's weights "
+                 "and draft vocabulary; the figures below are this run's alone, the earlier run's are in its own "
+                 "config and card."] if cfg.get("init_from") else []),
               f"- {t['steps']} steps of {b['sequences']} sequences, {b['anchors_per_seq']} anchors per sequence; "
               f"AdamW lr {o['lr']}, warm-up {cfg['schedule']['warmup_ratio']:.0%}, cosine to 0.",
               f"- {t['epochs']:.1f} epochs, {t['tokens']:,} sequence tokens read, {t['supervised_slots']:,} supervised "

@@ -20,6 +20,8 @@
 #   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml)
 #   train-dspark1  DSpark, 1 draft layer (configs/dspark1-smollm2-135m-24k.toml), for the same wall
 #                  time (1.5x the steps: a 1-layer step costs 2.15 s against 3.2 s for 2 layers here)
+#   train-dspark1c DSpark-1 trained on from its last step over the data as it has grown
+#                  (configs/dspark1c-smollm2-135m-24k.toml, init_from): the run that ships (SHIP_RUN)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
@@ -40,17 +42,15 @@
 #                  shipped DSpark run (Fig. 7 / Fig. 8 shapes); it needs only that drafter, so it runs
 #                  before the day of training the comparison drafters takes
 #   train-dflash   DFlash at the DSpark run's depth and steps;  train-eagle3  Eagle3 round 2
-#   curves         deepspec plot-train over the four runs (train vs held-out: data- or step-limited?)
+#   curves         deepspec plot-train over the five runs (train vs held-out: data- or step-limited?)
 #   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets, EVAL_TOKENS (256) answer
 #                  tokens per prompt, as the DSpark-2 table of session 17
-#   train-dspark1c (not in the default order) the shipped 1-layer DSpark trained on from its last
-#                  step on the data as it has grown (configs/dspark1c-smollm2-135m-24k.toml, init_from)
 #   carry          (not in the default order) the newest checkpoint of every run, compact, in
 #                  data/carry/<run>/ (fp16 weights, no optimizer moments, the log gzip'd)
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark2 train-dspark1 calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark2 train-dspark1 train-dspark1c calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -66,12 +66,13 @@ ECE_PER_SET=${ECE_PER_SET:-40}   # prompts per set that only score the calibrati
 CAL_EXTRA_PER_SET=${CAL_EXTRA_PER_SET:-60}   # greedy fit only: the next prompts of each set (not mt-bench)
 ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next ones (sets that have them)
 # the DSpark run that becomes the committed `dspark` drafter: the fastest at batch 1 on the math and
-# code sets (the issue's rule). DSpark-1 since session 26; DSpark-2 (runs/dspark2-smollm2-135m-24k)
-# before. Its calibration, scoring and card steps follow this.
-SHIP_RUN=${SHIP_RUN:-runs/dspark1-smollm2-135m-24k}
+# code sets (the issue's rule). DSpark-1 trained on over the whole 24k set (dspark1c) since session
+# 27; DSpark-1 (runs/dspark1-smollm2-135m-24k) in session 26, DSpark-2 before. Its calibration,
+# scoring and card steps follow this.
+SHIP_RUN=${SHIP_RUN:-runs/dspark1c-smollm2-135m-24k}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
-RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dflash-smollm2-135m-24k
+RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k runs/dflash-smollm2-135m-24k
       runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
@@ -224,7 +225,7 @@ PY
       # policy, and after n-gram lookup
       # (ngram+: lookup where the context repeats), and n-gram lookup with the dspark policy too
       SPEED=(--drafter ngram@dspark)
-      for r in runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k; do
+      for r in runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k; do
         [ -d "$r/final" ] && SPEED+=(--drafter "$r/final" --drafter "$r/final@dspark" --drafter "ngram+$r/final@dspark")
       done
       python benchmarks/decode_speed.py --threads "$THREADS" --prompts 10 --max-new-tokens 128 \
