@@ -152,7 +152,7 @@ class Engine:
             slot, held = self._pick_slot(seq) if self.config.prefix_reuse else (None, 0)
             seq.slot = self.cache.allocate(slot, keep=held)
             seq.num_processed = held
-            seq.drafting = self.drafter.gamma == 0 or self.policy.admit(seq, len(self.running) + len(self.prefilling) + 1)
+            seq.drafting = self.policy.admit(seq, len(self.running) + len(self.prefilling) + 1)
             if seq.drafting:
                 self.drafter.start(seq)
             self.prefilling.append(seq)

@@ -268,12 +268,11 @@ class _CostAwarePolicy(_SurvivalPolicy):
     In a batch of two or more, a request that has not paid DETACH_AFTER times in a row stops
     drafting for good: the drafter drops its state and no longer sees its rows. Even a paused request
     costs a drafter its observation (the context rows of every committed token) and the target its
-    taps: at concurrency 16 on 2 cores, where drafting never pays, that and the checks cost 5-6 % of
-    plain decoding's speed (RESULTS.md, session 27). Requests arriving while the last judgment was
-    such a detachment, in a batch at least as large, start detached too, all but every
-    REJUDGE_EVERY-th, which drafts to judge again; a request that pays ends that. A lone request
-    never detaches: at batch 1 a verified draft costs nearly nothing, and a stretch of bad drafts
-    says little about the rest of the answer.
+    taps: at concurrency 16 on 2 cores, where drafting never pays, that and the checks cost 4-6 % of
+    plain decoding's speed (RESULTS.md, session 27). Requests arriving after such a detachment, in a
+    batch at least as large, start detached too, all but every REJUDGE_EVERY-th, which drafts to
+    judge again, until a judged request pays. A lone request never detaches: at batch 1 a verified
+    draft costs nearly nothing, and a stretch of bad drafts says little about the rest of the answer.
 
     Per request, because drafting costs per request drafted (a block of rows each) while one
     request's drafts may pay and another's not: at concurrency 4 on chat, drafting every request
@@ -299,7 +298,7 @@ class _CostAwarePolicy(_SurvivalPolicy):
         self.pause: dict[int, list[int]] = {}
         self.latest = [0, 1, 0]    # the pause of the request judged last: where a new request starts
         self.gone: set[int] = set()              # requests that draft no more (detached)
-        self.detached_at: int | None = None      # the batch of the last judgment, when it detached
+        self.detached_at: int | None = None      # the batch of the last detachment, until a judgment pays
         self.detached_starts = 0                 # requests started detached since one was let draft
 
     def remember(self, seqs, survivals: list[list[float]], lengths: list[int]) -> list[int]:
