@@ -328,6 +328,25 @@ def test_build_prompt_set_end_to_end(tmp_path, eval_dir):
     assert {r.domain for r in recs} == set(P.DOMAINS) and P.check_disjoint(recs, eval_dir).ok
 
 
+def test_build_excluding_an_earlier_set_asks_nothing_twice(tmp_path, eval_dir):
+    """A set built to add to another (`exclude`) repeats none of its first user turns, whatever the
+    turns kept after them, and the manifest names the excluded file; the same seed without the
+    exclusion would have repeated some."""
+    sg = fake_sharegpt(tmp_path)
+    first = tmp_path / "first.jsonl"
+    P.build_prompt_set(first, num=60, seed=1, eval_dir=eval_dir, sharegpt=sg, max_user_turns=2)
+    firsts = {P.normalize_prompt(r.first_user) for r in P.load_prompts(first)}
+    out = tmp_path / "more.jsonl"
+    m = P.build_prompt_set(out, num=60, seed=1, eval_dir=eval_dir, sharegpt=sg, exclude=[first])
+    more = {P.normalize_prompt(r.first_user) for r in P.load_prompts(out)}
+    assert m["prompts"] == 60 and not more & firsts
+    assert m["exclude"] == [{"file": str(first), "sha256": P.build._sha256(first), "prompts": 60}]
+    assert sum(c.get("in_exclude_set", 0) for c in m["excluded"].values()) >= 24   # the chat share, at least
+    again = tmp_path / "again.jsonl"
+    P.build_prompt_set(again, num=60, seed=1, eval_dir=eval_dir, sharegpt=sg)
+    assert {P.normalize_prompt(r.first_user) for r in P.load_prompts(again)} & firsts
+
+
 def test_build_multi_turn_and_chat_shortfall(tmp_path, eval_dir):
     sg = fake_sharegpt(tmp_path)
     out = tmp_path / "mt.jsonl"

@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-user-turns", type=int, default=1,
                    help="user turns kept per conversation (default: %(default)s, the first only)")
     p.add_argument("--keep-non-english", action="store_true", help="keep prompts that are mostly non-Latin script")
+    p.add_argument("--exclude", metavar="FILE", action="append", default=[],
+                   help="a prompt set whose prompts (by first user turn) this one must not repeat, e.g. one "
+                        "already regenerated; repeatable")
     p.add_argument("--check", metavar="FILE", default=None,
                    help="only check FILE for overlap with the evaluation prompts (exit 1 on overlap)")
 
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     m = build_prompt_set(args.out, num=args.num, seed=args.seed, eval_dir=args.eval_dir, sharegpt=args.sharegpt,
                          mix=_parse_mix(args.mix), max_chars=args.max_chars, max_user_turns=args.max_user_turns,
-                         english_only=not args.keep_non_english, log=err)
+                         english_only=not args.keep_non_english, exclude=args.exclude, log=err)
     print(f"wrote {m['prompts']} prompts to {args.out} ({m['bytes'] / 1e6:.1f} MB, sha256 {m['sha256'][:16]}...) "
           f"in {m['seconds']:.1f} s; manifest {m['manifest_path']}")
     for k in ("domain", "source", "source_domain"):

@@ -54,7 +54,7 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
                      eval_dir: str | os.PathLike | None = None, sharegpt: str | os.PathLike | None = None,
                      mix: dict[str, float] | None = None, max_chars: int = 2000, min_chars: int = 10,
                      english_only: bool = True, max_user_turns: int = 1,
-                     log: Callable[[str], None] | None = None) -> dict:
+                     exclude: list[str | os.PathLike] = (), log: Callable[[str], None] | None = None) -> dict:
     """Build a training prompt set of `num` prompts over math, code and chat and write it as JSONL,
     with `<stem>.manifest.json` next to it. Returns the manifest.
 
@@ -62,7 +62,9 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
     templated programming tasks (to fill the code share), templated math problems (the math share).
     Filters: empty, shorter than `min_chars` or longer than `max_chars` first turns; mostly non-Latin
     text when `english_only`; duplicates after `normalize_prompt`; anything overlapping an eval prompt
-    (excluded and counted). The written file is read back and checked again; an overlap there fails
+    (excluded and counted); with `exclude` (prompt files, e.g. a set already regenerated), any
+    conversation whose first user turn one of them holds, so that a set built to add to another
+    asks nothing twice. The written file is read back and checked again; an overlap there fails
     the build and nothing is written.
     """
     t0 = time.time()
@@ -87,10 +89,19 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
 
     excluded: dict[str, Counter] = {}
     seen: set[str] = set()
+    taken, exclude_info = set(), []          # first user turns of the `exclude` sets
+    for path in exclude:
+        recs = load_prompts(path)
+        taken.update(normalize_prompt(r.first_user) for r in recs)
+        exclude_info.append({"file": str(path), "sha256": _sha256(Path(path)), "prompts": len(recs)})
+        log(f"excluding the {len(recs)} prompts of {path}")
 
     def accept(rec: PromptRecord) -> bool:
         ex = excluded.setdefault(rec.source, Counter())
         key = "\x1f".join(normalize_prompt(t) for t in rec.user_turns)
+        if normalize_prompt(rec.first_user) in taken:
+            ex["in_exclude_set"] += 1
+            return False
         if key in seen:
             ex["duplicate"] += 1
             return False
@@ -196,6 +207,7 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
         "excluded": {s: dict(sorted(c.items())) for s, c in sorted(excluded.items()) if c},
         "filters": {"min_chars": min_chars, "max_chars": max_chars, "english_only": english_only,
                     "max_user_turns": max_user_turns},
+        **({"exclude": exclude_info} if exclude_info else {}),
         "sources": {"sharegpt": {"path": str(sg_path), "bytes": sg_path.stat().st_size,
                                  "conversations_read": sg_stats["records"],
                                  "skipped_not_user_first": sg_stats["skipped_not_user_first"],
