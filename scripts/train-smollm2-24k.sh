@@ -16,7 +16,8 @@
 #
 # Steps:
 #   cache          q8 target features of every regenerated conversation (scripts/regen-smollm2-24k.sh
-#                  grows the data; a rerun adds only conversations that are not cached yet)
+#                  and scripts/regen-smollm2-extra.sh grow the data; a rerun adds only conversations
+#                  that are not cached yet)
 #   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml)
 #   train-dspark1  DSpark, 1 draft layer (configs/dspark1-smollm2-135m-24k.toml), for the same wall
 #                  time (1.5x the steps: a 1-layer step costs 2.15 s against 3.2 s for 2 layers here)
@@ -117,8 +118,11 @@ for step in $STEPS; do
   echo "== $step  $(date -u +%H:%M:%S)"
   case $step in
     cache)
-      deepspec cache --data data/regen/smollm2-135m-24k --taps 1,8,14,20,27 --max-len 1024 --dtype q8 \
-        --out "$CACHE" --threads "$THREADS" ;;
+      # one cache for every store: it is keyed by sample id, and a rerun adds only what it lacks
+      for d in data/regen/smollm2-135m-24k data/regen/smollm2-135m-extra-8k; do
+        [ -e "$d/manifest.json" ] || continue
+        deepspec cache --data "$d" --taps 1,8,14,20,27 --max-len 1024 --dtype q8 --out "$CACHE" --threads "$THREADS"
+      done ;;
     train-dspark2) deepspec train --config configs/dspark2-smollm2-135m-24k.toml ;;
     train-dspark1) deepspec train --config configs/dspark1-smollm2-135m-24k.toml ;;
     train-dspark1c) deepspec train --config configs/dspark1c-smollm2-135m-24k.toml ;;
