@@ -73,8 +73,8 @@ ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next one
 SHIP_RUN=${SHIP_RUN:-runs/dspark1c-smollm2-135m-24k}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
-RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k runs/dflash-smollm2-135m-24k
-      runs/eagle3-smollm2-135m-24k)
+DSPARK_RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k)
+RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
 
@@ -229,16 +229,15 @@ PY
       # policy, and after n-gram lookup
       # (ngram+: lookup where the context repeats), and n-gram lookup with the dspark policy too
       SPEED=(--drafter ngram@dspark)
-      for r in runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k; do
+      for r in "${DSPARK_RUNS[@]}"; do
         [ -d "$r/final" ] && SPEED+=(--drafter "$r/final" --drafter "$r/final@dspark" --drafter "ngram+$r/final@dspark")
       done
       python benchmarks/decode_speed.py --threads "$THREADS" --prompts 10 --max-new-tokens 128 \
         --sets gsm8k,humaneval,math500,mbpp,livecodebench "${SPEED[@]}" | tee runs/speed-smollm2-24k.md ;;
     profile) dspark profile --threads "$THREADS" ;;
     carry)
-      for c in dspark2 dspark1 dspark1c dflash eagle3; do
-        [ -e "runs/$c-smollm2-135m-24k/checkpoints/latest" ] &&
-          deepspec train --config "configs/$c-smollm2-135m-24k.toml" --write-carry
+      for r in "${RUNS[@]}"; do      # each run's config is configs/<run name>.toml
+        [ -e "$r/checkpoints/latest" ] && deepspec train --config "configs/$(basename "$r").toml" --write-carry
       done
       true ;;
     sweep)

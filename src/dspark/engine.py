@@ -152,8 +152,7 @@ class Engine:
             slot, held = self._pick_slot(seq) if self.config.prefix_reuse else (None, 0)
             seq.slot = self.cache.allocate(slot, keep=held)
             seq.num_processed = held
-            seq.drafting = self.policy.admit(seq, len(self.running) + len(self.prefilling) + 1)
-            if seq.drafting:
+            if self.policy.admit(seq, len(self.running) + len(self.prefilling) + 1):
                 self.drafter.start(seq)
             self.prefilling.append(seq)
 
@@ -195,7 +194,7 @@ class Engine:
             rows = slice(row, row + n)
             row += n
             seq.num_processed += n
-            if seq.drafting:
+            if not self.policy.detached(seq):
                 self.drafter.observe(seq, None if taps is None else taps[rows], out.hidden[rows])
             if seq.num_processed == seq.prompt_len:    # prompt done: its last row gives token 1
                 tok, _ = sample_logits(out.logits[i:i + 1], seq.params, seq.generator)
@@ -206,8 +205,7 @@ class Engine:
 
     def _decode_round(self) -> list[StepEvent]:
         seqs = list(self.running)
-        wants = ([w and s.drafting for s, w in zip(seqs, self.policy.drafts_for(seqs))] if self.drafter.gamma > 0
-                 else [False] * len(seqs))
+        wants = self.policy.drafts_for(seqs) if self.drafter.gamma > 0 else [False] * len(seqs)
         drafting = [s for s, w in zip(seqs, wants) if w]
         t0 = time.perf_counter()
         drafts = iter(self.drafter.propose(drafting) if drafting else [])
@@ -221,7 +219,6 @@ class Engine:
             self.policy.drafted(drafting, draft_seconds)
             for s in drafting:
                 if self.policy.detached(s):      # drafts no more: its drafter state goes now
-                    s.drafting = False
                     self.drafter.finish(s)
         drafted = [len(p) for p in proposals]
         proposals = [p.truncated(n) for p, n in zip(proposals, lengths)]
@@ -240,7 +237,7 @@ class Engine:
             row += n + 1
             self.cache.truncate(seq.slot, seq.num_processed + 1 + a)
             seq.num_processed += 1 + a
-            if seq.drafting:
+            if not self.policy.detached(seq):
                 self.drafter.observe(seq, None if taps is None else taps[keep], out.hidden[keep])
             ev = self._commit_tokens(seq, v.tokens)
             committed = len(ev.new_tokens)
@@ -257,7 +254,7 @@ class Engine:
 
     def _taps_for(self, seqs) -> tuple:
         """The target layers whose outputs the drafter reads, when one of `seqs` still drafts."""
-        return self.drafter.tap_layers if any(s.drafting for s in seqs) else ()
+        return self.drafter.tap_layers if any(not self.policy.detached(s) for s in seqs) else ()
 
     # --- commit and retire ---------------------------------------------------------------
     def _commit_tokens(self, seq: Sequence, tokens: list[int]) -> StepEvent:

@@ -138,8 +138,8 @@ class Policy:
         return True
 
     def detached(self, seq) -> bool:
-        """True once `seq` drafts no more: the engine drops its drafter state and stops giving the
-        drafter its rows."""
+        """True once `seq` drafts no more (drafts_for then always says so): the engine drops its
+        drafter state and stops giving the drafter its rows and the target's taps."""
         return False
 
 
@@ -321,10 +321,11 @@ class _CostAwarePolicy(_SurvivalPolicy):
     def drafts_for(self, seqs) -> list[bool]:
         out = []
         for s in seqs:
-            p = self.pause.setdefault(s.id, list(self.latest))
             if s.id in self.gone:
                 out.append(False)
-            elif p[0] > 0:
+                continue
+            p = self.pause.setdefault(s.id, list(self.latest))
+            if p[0] > 0:
                 p[0] -= 1
                 out.append(False)
             else:

@@ -21,8 +21,6 @@ class Sequence:
     slot: int = -1                    # target KV-cache slot
     num_processed: int = 0            # tokens[:num_processed] are in the target's KV cache
     draft_state: Any = None           # owned by the drafter
-    drafting: bool = True             # False: drafts no more (the policy detached it); the drafter holds
-                                      # nothing for it and sees none of its rows
     stop: list[str] = field(default_factory=list)
     rounds: list[RoundRecord] = field(default_factory=list)   # one per verification round (dspark.stats)
     # the request's online calibration: a logit offset per draft slot (stats.survival_feedback)

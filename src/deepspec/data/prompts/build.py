@@ -9,7 +9,7 @@ import random
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from dspark.errors import DSparkError
 from dspark.files import atomic_path, write_text_atomic
@@ -54,7 +54,7 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
                      eval_dir: str | os.PathLike | None = None, sharegpt: str | os.PathLike | None = None,
                      mix: dict[str, float] | None = None, max_chars: int = 2000, min_chars: int = 10,
                      english_only: bool = True, max_user_turns: int = 1,
-                     exclude: list[str | os.PathLike] = (), log: Callable[[str], None] | None = None) -> dict:
+                     exclude: Iterable[str | os.PathLike] = (), log: Callable[[str], None] | None = None) -> dict:
     """Build a training prompt set of `num` prompts over math, code and chat and write it as JSONL,
     with `<stem>.manifest.json` next to it. Returns the manifest.
 
