@@ -5,6 +5,7 @@ from itertools import product
 
 import numpy as np
 import pytest
+import torch
 
 from deepspec.eval import plots
 from deepspec.cli.calibrate import add_arguments as add_calibrate_arguments
@@ -304,15 +305,15 @@ def test_calibrate_behind_lookup_writes_its_own_section(tmp_path, capsys):
     assert data["behind_lookup"] == section and data["biases"] != [0.0] * 3
     # behind lookup: the section's greedy fit, and the file's sampled fit, which the section lacks
     r = runtime(True)
-    assert r.sts_greedy[1] == section["greedy"]["biases"] and r.sts_biases == data["biases"]
-    assert runtime(False).sts_greedy is None
+    assert r.fit_in_use(True)[1] == section["greedy"]["biases"] and r.fit_in_use(False)[1] == data["biases"]
+    assert "greedy" not in runtime(False).calibration() and runtime(False).fit_in_use(True)[1] == data["biases"]
     assert main(["calibrate", "--records", behind, "--drafter", str(d), "--behind-lookup"]) == 0
     data2 = json.loads((d / "calibration.json").read_text())
     assert data2["behind_lookup"]["greedy"] == section["greedy"]                # its greedy fit is kept
     assert data2["behind_lookup"]["biases"] not in ([0.0] * 3, data["biases"])
     assert {k: v for k, v in data2.items() if k != "behind_lookup"} == {k: v for k, v in data.items() if k != "behind_lookup"}
-    assert runtime(True).sts_biases == data2["behind_lookup"]["biases"]
-    assert runtime(False).sts_biases == data2["biases"]
+    assert runtime(True).fit_in_use(False)[1] == data2["behind_lookup"]["biases"]
+    assert runtime(False).fit_in_use(False)[1] == data2["biases"]
 
 
 def test_ece_noise_floor_is_what_perfect_calibration_scores():
@@ -399,8 +400,8 @@ def test_cli_calibrate_writes_the_online_rate(tmp_path, capsys):
 
 
 def test_calibration_in_use_is_what_the_runtime_applies():
-    """The one rule that says which fit applies to a request (regime, behind lookup or not), as the
-    drafter reads calibration.json and as `deepspec calibrate --score` does."""
+    """The one rule that says which fit applies to a request (regime, behind lookup or not), as
+    `deepspec calibrate --score` reads calibration.json, and the drafter's confidences follow it."""
     from dspark.drafters.dspark import DSparkDrafter, calibration_in_use
     fit = lambda t, b, rate=0.0: {"temperatures": [t] * 3, "biases": [b] * 3, "online_rate": rate}  # noqa: E731
     files = [{**fit(1.5, -0.5, 0.03), "greedy": fit(1.1, 0.2, 0.2),
@@ -408,17 +409,25 @@ def test_calibration_in_use_is_what_the_runtime_applies():
              {**fit(1.5, -0.5), "behind_lookup": {"greedy": fit(0.8, -0.1, 0.08)}},   # one regime behind lookup
              {**fit(1.5, -0.5, 0.03), "greedy": fit(1.1, 0.2, 0.2)},                    # no lookup section
              fit(2.0, 0.0)]                                                              # sampled only
-    for data, greedy, behind in product(files, (False, True), (False, True)):
+    # (file, greedy, behind lookup) -> (temperature, bias, online rate) of the fit that applies
+    expected = {(0, False, False): (1.5, -0.5, 0.03), (0, True, False): (1.1, 0.2, 0.2),
+                (0, False, True): (0.9, 0.1, 0.05), (0, True, True): (0.8, -0.1, 0.08),
+                (1, False, False): (1.5, -0.5, 0.0), (1, True, False): (1.5, -0.5, 0.0),
+                (1, False, True): (1.5, -0.5, 0.0), (1, True, True): (0.8, -0.1, 0.08),
+                **{(2, g, b): ((1.1, 0.2, 0.2) if g else (1.5, -0.5, 0.03)) for g in (False, True) for b in (False, True)},
+                **{(3, g, b): (2.0, 0.0, 0.0) for g in (False, True) for b in (False, True)}}
+    z = torch.tensor([[0.3, -1.2, 2.0]])
+    for (i, greedy, behind), (t, b, rate) in expected.items():
+        assert calibration_in_use(files[i], greedy, behind) == ([t] * 3, [b] * 3, rate)
         probe = DSparkDrafter.__new__(DSparkDrafter)
         probe.gamma = 3
-        probe.load_calibration(data)
+        probe.load_calibration(files[i])
         if behind:
             probe.behind_lookup()
-        applied = (probe.sts_greedy if greedy and probe.sts_greedy is not None
-                   else (probe.sts_temperatures, probe.sts_biases))
-        assert calibration_in_use(data, greedy, behind) == (*applied, probe.online_rates[greedy])
-    # and they differ where the file says so
-    assert calibration_in_use(files[0], True, True)[2] == 0.08 and calibration_in_use(files[1], False, True)[0] == [1.5] * 3
+        assert torch.allclose(probe.calibrated(z, greedy=greedy), torch.sigmoid(z / t + b))
+        assert probe.fit_in_use(greedy)[2] == rate
+    with pytest.raises(DSparkError, match="'greedy' section"):
+        calibration_in_use({**fit(1.0, 0.0), "greedy": {"temperatures": [1.0]}}, True, gamma=3)
 
 
 def test_cli_calibrate_score_scores_the_shipped_calibration(tmp_path, capsys):

@@ -451,7 +451,8 @@ def test_confidences_and_calibration():
     pg, ps = d.propose([seq_at(d, tokens, taps, 9), seq_at(d, tokens, taps, 9, params=SamplingParams(1.0, seed=4), sid=1)])
     assert torch.allclose(pg.confidences, torch.sigmoid(z / torch.tensor(g_temps) + torch.tensor(g_biases)))
     looked_up = LookupFirst(d)
-    assert calibration_of(looked_up) == file["behind_lookup"] == d.calibration() and d.online_rates == (0.1, 0.0)
+    assert calibration_of(looked_up) == file["behind_lookup"] == d.calibration() and d.fit_in_use(False)[2] == 0.1
+    assert d.fit_in_use(True)[2] == 0.0
     pg, ps = d.propose([seq_at(d, tokens, taps, 9), seq_at(d, tokens, taps, 9, params=SamplingParams(1.0, seed=4), sid=1)])
     assert torch.allclose(pg.confidences, torch.sigmoid(z / torch.tensor(l_temps) + torch.tensor(lg_biases)))
     assert torch.allclose(ps.confidences, torch.sigmoid(ps.confidence_logits / torch.tensor(l_temps)

@@ -291,7 +291,7 @@ def test_cli_export_import_round_trip(tmp_path, capsys):
     assert main(["import", "--from", "deepspec", "--src", str(tmp_path / "ds"), "--out", str(tmp_path / "ours"),
                  "--target", str(tdir)]) == 0
     back = load_drafter(tmp_path / "ours", Target("tiny-qwen3", tdir, tgt, None))
-    assert back.sts_temperatures == [1.5] * d.gamma
+    assert back.fit_in_use(False)[0] == [1.5] * d.gamma
     assert_same(block_outputs(d, tgt), block_outputs(back, tgt))
     # unsupported combination: clear message, exit 2, nothing written
     m = randomize(MTPDrafter.build(MTPDrafter.Config(), tgt))

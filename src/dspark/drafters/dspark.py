@@ -103,16 +103,25 @@ def behind_lookup_calibration(data: dict) -> dict:
     return whole
 
 
-def calibration_in_use(data: dict, greedy: bool,
-                       behind_lookup: bool = False) -> tuple[list[float], list[float], float]:
+def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
+                       gamma: int | None = None) -> tuple[list[float], list[float], float]:
     """(temperatures, biases, online rate) that the runtime applies to a request's confidences, from
-    calibration.json's content: greedy requests read the "greedy" section when there is one, and
-    behind n-gram lookup the file as `behind_lookup_calibration` makes it. DSparkDrafter follows
-    the same rules; `deepspec calibrate --score` scores recorded rounds with them."""
-    if behind_lookup:
-        data = behind_lookup_calibration(data)
-    section = data["greedy"] if greedy and isinstance(data, dict) and data.get("greedy") is not None else data
-    return (*calibration_params(section), online_rate_of(section))
+    calibration.json's content, checked (gamma of each when given): greedy requests read the "greedy"
+    section when there is one, and behind n-gram lookup the file as `behind_lookup_calibration` makes
+    it. The one rule: DSparkDrafter applies it, `deepspec calibrate --score` scores recorded rounds
+    with it."""
+    if behind_lookup and isinstance(data, dict) and data.get(LOOKUP_SECTION) is not None:
+        try:
+            return calibration_in_use(behind_lookup_calibration(data), greedy, False, gamma)
+        except DSparkError as e:
+            prefix = f"calibration '{LOOKUP_SECTION}' section: "
+            raise DSparkError(str(e) if str(e).startswith(prefix) else prefix + str(e)) from None
+    if greedy and isinstance(data, dict) and data.get("greedy") is not None:
+        try:
+            return (*calibration_params(data["greedy"], gamma), online_rate_of(data["greedy"]))
+        except DSparkError as e:
+            raise DSparkError(f"calibration 'greedy' section: {e}") from None
+    return (*calibration_params(data, gamma), online_rate_of(data))
 
 
 @dataclass
@@ -188,6 +197,7 @@ class DSparkDrafter(DFlashDrafter):
     heads) and confidence_head.proj.{weight [1, H + r], bias [1]}."""
     algorithm = "dspark"
     Config = DSparkConfig
+    drafts_behind_lookup = False   # behind_lookup() sets it: the file's "behind_lookup" fits apply
 
     def _validate(self, config, tcfg, taps) -> None:
         super()._validate(config, tcfg, taps)
@@ -205,11 +215,7 @@ class DSparkDrafter(DFlashDrafter):
             self.confidence_head = ConfidenceHead(h + (cfg.markov_rank if cfg.confidence_head_with_markov else 0))
         else:
             self.confidence_head = None
-        self.sts_temperatures = [1.0] * self.gamma
-        self.sts_biases = [0.0] * self.gamma
-        self.sts_greedy: tuple[list[float], list[float]] | None = None   # (temperatures, biases)
-        self.online_rates = (0.0, 0.0)                                   # (sampled, greedy) requests
-        self.lookup_calibration: dict | None = None   # calibration.json's "behind_lookup" section, checked
+        self.load_calibration({"temperatures": [1.0] * self.gamma})   # the identity until a file is loaded
 
     def _init_weights(self) -> None:
         super()._init_weights()
@@ -221,50 +227,40 @@ class DSparkDrafter(DFlashDrafter):
         """calibration.json: {"temperatures": [T_0, ..., T_{gamma-1}], "biases": [b_0, ..., b_{gamma-1}]}
         for sampled requests; "biases" is optional (files written before it existed): zeros. An
         optional "greedy" section of the same form is used for greedy requests, whose verification
-        rule differs (a draft token survives only as the target's argmax): one fit cannot match both."""
-        parsed = self._parse_calibration(data)
-        lookup = None
-        if isinstance(data, dict) and data.get(LOOKUP_SECTION) is not None:
-            whole = behind_lookup_calibration(data)
-            try:
-                lookup = self._calibration_form(*self._parse_calibration(whole))
-            except DSparkError as e:
-                raise DSparkError(f"calibration '{LOOKUP_SECTION}' section: {e}") from None
-        # all or nothing
-        (self.sts_temperatures, self.sts_biases), self.sts_greedy, self.online_rates = parsed
-        self.lookup_calibration = lookup
+        rule differs (a draft token survives only as the target's argmax): one fit cannot match both.
+        An optional "behind_lookup" section applies once this drafter drafts behind n-gram lookup.
+        Which fit applies is `calibration_in_use`'s rule; every one is checked here, all or nothing."""
+        fits = {(greedy, behind): calibration_in_use(data, greedy, behind, self.gamma)
+                for behind in (False, True) for greedy in (False, True)}
+        self.calibration_file, self._fits = data, fits
 
-    def _parse_calibration(self, data: dict):
-        sampled, greedy = calibration_params(data, self.gamma), None
-        rates = (online_rate_of(data),) * 2
+    def fit_in_use(self, greedy: bool) -> tuple[list[float], list[float], float]:
+        """(temperatures, biases, online rate) applied now to a greedy or a sampled request."""
+        return self._fits[(greedy, self.drafts_behind_lookup)]
+
+    def _form(self, behind: bool) -> dict:
+        """The fits that apply (behind lookup or not) in calibration.json's form ("biases" always,
+        "online_rate" only where it is not 0, "greedy" only where the file has such a section)."""
+        def form(fit):
+            return {"temperatures": list(fit[0]), "biases": list(fit[1]), **({"online_rate": fit[2]} if fit[2] else {})}
+        data = behind_lookup_calibration(self.calibration_file) if behind else self.calibration_file
+        out = form(self._fits[(False, behind)])
         if data.get("greedy") is not None:
-            try:
-                greedy = calibration_params(data["greedy"], self.gamma)
-                rates = (rates[0], online_rate_of(data["greedy"]))
-            except DSparkError as e:
-                raise DSparkError(f"calibration 'greedy' section: {e}") from None
-        return sampled, greedy, rates
-
-    @staticmethod
-    def _calibration_form(sampled, greedy, rates) -> dict:
-        rate = lambda r: {"online_rate": r} if r else {}  # noqa: E731
-        out = {"temperatures": list(sampled[0]), "biases": list(sampled[1]), **rate(rates[0])}
-        if greedy is not None:
-            out["greedy"] = {"temperatures": list(greedy[0]), "biases": list(greedy[1]), **rate(rates[1])}
+            out["greedy"] = form(self._fits[(True, behind)])
         return out
 
     def calibration(self) -> dict:
-        """The calibration in calibration.json's form ("online_rate" only where it is not 0)."""
-        out = self._calibration_form((self.sts_temperatures, self.sts_biases), self.sts_greedy, self.online_rates)
-        if self.lookup_calibration is not None:
-            out[LOOKUP_SECTION] = self.lookup_calibration
+        """The calibration in use in calibration.json's form; before behind_lookup() the file's
+        "behind_lookup" section is kept (export writes it back)."""
+        out = self._form(self.drafts_behind_lookup)
+        if not self.drafts_behind_lookup and self.calibration_file.get(LOOKUP_SECTION) is not None:
+            out[LOOKUP_SECTION] = self._form(True)
         return out
 
     def behind_lookup(self) -> None:
         """This drafter now drafts only where n-gram lookup has nothing (LookupFirst calls it): its
         calibration's "behind_lookup" section, when it has one, becomes the one in use."""
-        if self.lookup_calibration is not None:
-            self.load_calibration(self.lookup_calibration)
+        self.drafts_behind_lookup = True
 
     def calibrated(self, confidence_logits: torch.Tensor, greedy: bool = False,
                    offsets: list[float] | None = None) -> torch.Tensor:
@@ -273,8 +269,7 @@ class DSparkDrafter(DFlashDrafter):
         offsets (zero past their end, or without them)."""
         n = confidence_logits.shape[-1]
         like = dict(dtype=confidence_logits.dtype, device=confidence_logits.device)
-        temps, biases = (self.sts_greedy if greedy and self.sts_greedy is not None
-                         else (self.sts_temperatures, self.sts_biases))
+        temps, biases, _ = self.fit_in_use(greedy)
         b = list(biases[:n])
         for k, d in enumerate((offsets or [])[:n]):
             b[k] += d
@@ -282,7 +277,7 @@ class DSparkDrafter(DFlashDrafter):
 
     def verified(self, seq: Sequence, proposal: Proposal, record: RoundRecord) -> None:
         """The request's online calibration learns from the round (when the calibration has a rate)."""
-        rate = self.online_rates[1 if seq.params.greedy else 0]
+        rate = self.fit_in_use(seq.params.greedy)[2]
         if rate and proposal.confidences is not None:
             survival_feedback(seq.confidence_offsets, proposal.confidences.tolist(), record, rate)
 
