@@ -23,6 +23,8 @@
 #                  time (1.5x the steps: a 1-layer step costs 2.15 s against 3.2 s for 2 layers here)
 #   train-dspark1c DSpark-1 trained on from its last step over the data as it has grown
 #                  (configs/dspark1c-smollm2-135m-24k.toml, init_from): the run that ships (SHIP_RUN)
+#   train-dspark1d DSpark-1c trained on once more over both stores, the 24k set and the extra 8k
+#                  (configs/dspark1d-smollm2-135m-32k.toml; its held-out 200 are DSpark-1c's)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
@@ -51,7 +53,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark2 train-dspark1 train-dspark1c calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark2 train-dspark1 train-dspark1c train-dspark1d calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -73,7 +75,8 @@ ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next one
 SHIP_RUN=${SHIP_RUN:-runs/dspark1c-smollm2-135m-24k}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
-DSPARK_RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k)
+DSPARK_RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k
+  runs/dspark1d-smollm2-135m-32k)
 RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
@@ -126,6 +129,7 @@ for step in $STEPS; do
     train-dspark2) deepspec train --config configs/dspark2-smollm2-135m-24k.toml ;;
     train-dspark1) deepspec train --config configs/dspark1-smollm2-135m-24k.toml ;;
     train-dspark1c) deepspec train --config configs/dspark1c-smollm2-135m-24k.toml ;;
+    train-dspark1d) deepspec train --config configs/dspark1d-smollm2-135m-32k.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
     curves)        deepspec plot-train "${RUNS[@]}" --out runs/curves-smollm2-24k.png ;;
