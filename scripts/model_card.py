@@ -21,8 +21,9 @@ from pathlib import Path
 
 def reproduce_command(cfg: dict, run: Path) -> str:
     """The pipeline step that trains this run: scripts/reproduce-smollm2.sh for smollm2-135m,
-    scripts/reproduce-gemma3.sh for gemma3-270m, scripts/train-smollm2-24k.sh for the 24k runs."""
-    if run.name.endswith("-24k"):
+    scripts/reproduce-gemma3.sh for gemma3-270m, scripts/train-smollm2-24k.sh for the runs on the
+    24k data (the step is named after the run: train-dspark1c for dspark1c-smollm2-135m-24k)."""
+    if "data/regen/smollm2-135m-24k" in cfg["data"].get("paths", []):
         script = "scripts/train-smollm2-24k.sh"
         return f'STEPS="cache train-{run.name.split("-")[0]}" {script}   # or the whole pipeline: {script}'
     script = f"scripts/reproduce-{cfg['target'].split('-')[0]}.sh"
@@ -30,18 +31,21 @@ def reproduce_command(cfg: dict, run: Path) -> str:
 
 
 def generation_text(cfg: dict, trained: int | None = None) -> str:
-    """The sampling settings of the regenerated data, from its shard manifest (older single-file
-    data: the settings of that time); `trained`: how many samples the run trained on, when the
-    store has grown since."""
-    manifest = Path(cfg["data"]["paths"][0]) / "manifest.json"
-    if not manifest.exists():
+    """The sampling settings of the regenerated data and what its stores hold, from their shard
+    manifests (older single-file data: the settings of that time); `trained`: how many samples the
+    run trained on, when the stores have grown since."""
+    manifests = [Path(p) / "manifest.json" for p in cfg["data"]["paths"]]
+    if not manifests or not all(m.exists() for m in manifests):
         return "T 0.7, top-p 0.8, top-k 20, up to 320 new tokens"
-    m = json.loads(manifest.read_text())
-    g = m["generation"]
+    ms = [json.loads(m.read_text()) for m in manifests]
+    g = ms[0]["generation"]
+    if any(m["generation"] != g for m in ms[1:]):
+        raise SystemExit(f"model_card: the stores {cfg['data']['paths']} were generated with different settings")
     text = (f"T {g['temperature']}, top-p {g['top_p']}, top-k {g['top_k']}, up to {g['max_new_tokens']} new "
-            f"tokens; {m['conversations']:,} conversations, {m['answer_tokens']:,} answer tokens")
+            f"tokens; {sum(m['conversations'] for m in ms):,} conversations, "
+            f"{sum(m['answer_tokens'] for m in ms):,} answer tokens")
     if trained is not None:
-        text += f" in the store now; the run trained on the first {trained:,} samples"
+        text += f" in the store{'s' if len(ms) > 1 else ''} now; the run trained on {trained:,} of them"
     return text
 
 

@@ -703,6 +703,31 @@ def test_model_card_lists_calibration_scores(tmp_path):
     assert "sampled, alone" in lines[3] and "0.90 % at position 1" in lines[3] and lines[-1] == ""
 
 
+def test_model_card_counts_every_store(tmp_path):
+    """A run on several regenerated stores: the card sums what they hold, names the 24k pipeline's
+    step for runs on its data, and refuses stores generated with different settings."""
+    spec = importlib.util.spec_from_file_location("model_card", REPO / "scripts" / "model_card.py")
+    card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(card)
+    gen = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_new_tokens": 512, "seed": 0}
+    stores = []
+    for name, n, tokens in (("extra", 8000, 2_000_000), ("main", 24000, 10_000_000)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps(
+            {"generation": gen, "conversations": n, "answer_tokens": tokens}))
+        stores.append(str(tmp_path / name))
+    text = card.generation_text({"data": {"paths": stores}}, trained=31_662)
+    assert "32,000 conversations, 12,000,000 answer tokens in the stores now" in text and "31,662 of them" in text
+    cfg = {"algorithm": "dspark", "target": "smollm2-135m",
+           "data": {"paths": ["data/regen/smollm2-135m-extra-8k", "data/regen/smollm2-135m-24k"]}}
+    assert card.reproduce_command(cfg, Path("runs/dspark1d-smollm2-135m-32k")).startswith(
+        'STEPS="cache train-dspark1d" scripts/train-smollm2-24k.sh')
+    (tmp_path / "main" / "manifest.json").write_text(json.dumps(
+        {"generation": {**gen, "temperature": 1.0}, "conversations": 1, "answer_tokens": 1}))
+    with pytest.raises(SystemExit, match="different settings"):
+        card.generation_text({"data": {"paths": stores}})
+
+
 def test_precision_auto_follows_the_hardware(tmp_path, env):
     from deepspec.train.trainer import resolve_precision
     cpu = torch.device("cpu")
