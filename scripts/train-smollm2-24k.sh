@@ -22,10 +22,10 @@
 #   train-dspark1  DSpark, 1 draft layer (configs/dspark1-smollm2-135m-24k.toml), for the same wall
 #                  time (1.5x the steps: a 1-layer step costs 2.15 s against 3.2 s for 2 layers here)
 #   train-dspark1c DSpark-1 trained on from its last step over the data as it has grown
-#                  (configs/dspark1c-smollm2-135m-24k.toml, init_from): the run that ships (SHIP_RUN)
+#                  (configs/dspark1c-smollm2-135m-24k.toml, init_from): shipped in session 27
 #   train-dspark1d DSpark-1c trained on once more over both stores, the 24k set and the extra 8k
-#                  (configs/dspark1d-smollm2-135m-32k.toml; its held-out 200 are DSpark-1c's); its
-#                  calibration did not yet pass the ece step's scoring (RESULTS.md, session 28)
+#                  (configs/dspark1d-smollm2-135m-32k.toml; its held-out 200 are DSpark-1c's): the
+#                  run that ships (SHIP_RUN)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
@@ -70,10 +70,11 @@ ECE_PER_SET=${ECE_PER_SET:-40}   # prompts per set that only score the calibrati
 CAL_EXTRA_PER_SET=${CAL_EXTRA_PER_SET:-60}   # greedy fit only: the next prompts of each set (not mt-bench)
 ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next ones (sets that have them)
 # the DSpark run that becomes the committed `dspark` drafter: the fastest at batch 1 on the math and
-# code sets (the rule). DSpark-1 trained on over the whole 24k set (dspark1c) since session
-# 27; DSpark-1 (runs/dspark1-smollm2-135m-24k) in session 26, DSpark-2 before. Its calibration,
-# scoring and card steps follow this.
-SHIP_RUN=${SHIP_RUN:-runs/dspark1c-smollm2-135m-24k}
+# code sets (the rule). DSpark-1c trained on over both stores (dspark1d) since session 28;
+# DSpark-1 trained on over the whole 24k set (dspark1c) in session 27; DSpark-1
+# (runs/dspark1-smollm2-135m-24k) in session 26, DSpark-2 before. Its calibration, scoring and card
+# steps follow this.
+SHIP_RUN=${SHIP_RUN:-runs/dspark1d-smollm2-135m-32k}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
 DSPARK_RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k
