@@ -18,14 +18,20 @@
 #   cache          q8 target features of every regenerated conversation (scripts/regen-smollm2-24k.sh
 #                  and scripts/regen-smollm2-extra.sh grow the data; a rerun adds only conversations
 #                  that are not cached yet)
-#   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml)
+#   train-dspark2  DSpark, 2 draft layers (configs/dspark2-smollm2-135m-24k.toml); not in the default
+#                  order since session 29: the run is finished, its committed carry keeps only its log
+#                  (the weights are in git history, a605362) and the curves read that
 #   train-dspark1  DSpark, 1 draft layer (configs/dspark1-smollm2-135m-24k.toml), for the same wall
 #                  time (1.5x the steps: a 1-layer step costs 2.15 s against 3.2 s for 2 layers here)
 #   train-dspark1c DSpark-1 trained on from its last step over the data as it has grown
 #                  (configs/dspark1c-smollm2-135m-24k.toml, init_from): shipped in session 27
 #   train-dspark1d DSpark-1c trained on once more over both stores, the 24k set and the extra 8k
-#                  (configs/dspark1d-smollm2-135m-32k.toml; its held-out 200 are DSpark-1c's): the
-#                  run that ships (SHIP_RUN)
+#                  (configs/dspark1d-smollm2-135m-32k.toml; its held-out 200 are DSpark-1c's)
+#   train-dspark1e DSpark-1d trained on for 592 steps of 64 sequences on a GPU lent for minutes
+#                  (scripts/gpu-train.sh, configs/dspark1e-smollm2-135m-32k.toml): here it takes the
+#                  committed carry (already at step 592) and writes the final drafter; on a CPU the same
+#                  592 steps from DSpark-1d's carry take ~1 h with the q8 cache (data.features=...) and
+#                  ~4 h with online features (`--resume never`; ~6 and ~24 s a step)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
@@ -46,7 +52,7 @@
 #                  shipped DSpark run (Fig. 7 / Fig. 8 shapes); it needs only that drafter, so it runs
 #                  before the day of training the comparison drafters takes
 #   train-dflash   DFlash at the DSpark run's depth and steps;  train-eagle3  Eagle3 round 2
-#   curves         deepspec plot-train over the five runs (train vs held-out: data- or step-limited?)
+#   curves         deepspec plot-train over the runs (train vs held-out: data- or step-limited?)
 #   eval           Table 1 at T = 0 and T = 1 on the six benchmark sets, EVAL_TOKENS (256) answer
 #                  tokens per prompt, as the DSpark-2 table of session 17
 #   carry          (not in the default order) the newest checkpoint of every run, compact, in
@@ -54,7 +60,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark2 train-dspark1 train-dspark1c train-dspark1d calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -77,8 +83,8 @@ ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next one
 SHIP_RUN=${SHIP_RUN:-runs/dspark1d-smollm2-135m-32k}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
-DSPARK_RUNS=(runs/dspark2-smollm2-135m-24k runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k
-  runs/dspark1d-smollm2-135m-32k)
+DSPARK_RUNS=(runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k runs/dspark1d-smollm2-135m-32k
+  runs/dspark1e-smollm2-135m-32k)
 RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
@@ -132,9 +138,10 @@ for step in $STEPS; do
     train-dspark1) deepspec train --config configs/dspark1-smollm2-135m-24k.toml ;;
     train-dspark1c) deepspec train --config configs/dspark1c-smollm2-135m-24k.toml ;;
     train-dspark1d) deepspec train --config configs/dspark1d-smollm2-135m-32k.toml ;;
+    train-dspark1e) deepspec train --config configs/dspark1e-smollm2-135m-32k.toml --max-steps 592 ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
-    curves)        deepspec plot-train "${RUNS[@]}" --out runs/curves-smollm2-24k.png ;;
+    curves)        deepspec plot-train "${RUNS[@]}" data/carry/dspark2-smollm2-135m-24k --out runs/curves-smollm2-24k.png ;;
     calibrate)
       # prompts no drafter trained on: the first user turns of the DSpark run's held-out conversations
       # (from the committed regenerated shards: the prompt file itself is rebuilt only by regen), and
