@@ -23,9 +23,10 @@ def reproduce_command(cfg: dict, run: Path) -> str:
     """The pipeline step that trains this run: scripts/reproduce-smollm2.sh for smollm2-135m,
     scripts/reproduce-gemma3.sh for gemma3-270m, scripts/train-smollm2-24k.sh for the runs on the
     24k data (the step is named after the run: train-dspark1c for dspark1c-smollm2-135m-24k)."""
+    cache = "" if cfg["data"].get("features") == "online" else "cache "   # online features need no cache
     if "data/regen/smollm2-135m-24k" in cfg["data"].get("paths", []):
         script = "scripts/train-smollm2-24k.sh"
-        return f'STEPS="cache train-{run.name.split("-")[0]}" {script}   # or the whole pipeline: {script}'
+        return f'STEPS="{cache}train-{run.name.split("-")[0]}" {script}   # or the whole pipeline: {script}'
     script = f"scripts/reproduce-{cfg['target'].split('-')[0]}.sh"
     return f'STEPS="cache train-{cfg["algorithm"]}" {script}   # or the whole pipeline: {script}'
 
@@ -133,6 +134,14 @@ def _stored_fp16(out: Path) -> bool:
         return any(f.get_slice(k).get_dtype() == "F16" for k in f.keys())
 
 
+def hardware_text(hardware: list[str], cfg: dict) -> str:
+    """Where the steps ran: the log rows say since session 29; older runs all trained on 2 CPU cores."""
+    if hardware:
+        return "on " + ", then ".join(f"{h.rsplit(', ', 1)[0]} ({h.rsplit(', ', 1)[-1]})" for h in hardware)
+    return (f"on 2 CPU cores (precision {cfg.get('precision', 'fp32')}: bf16 autocast where the CPU has "
+            "AVX-512 BF16 or AMX, else fp32)")
+
+
 def training_summary(run: Path, rows: list[dict] | None = None) -> dict:
     """From the run's log rows (read from run/train_log.jsonl unless given)."""
     rows = [r for r in (log_rows(run) if rows is None else rows)
@@ -140,11 +149,16 @@ def training_summary(run: Path, rows: list[dict] | None = None) -> dict:
     rows = list({r["step"]: r for r in rows}.values())   # a step redone after a resume counts once
     if not rows:
         raise SystemExit(f"model_card: {run}/train_log.jsonl is empty")
+    rows.sort(key=lambda r: r["step"])
     last = rows[-1]
+    # a row sums the steps since the one before it (logging.log_every), each s_per_step long
+    covered = [r["step"] - prev["step"] for prev, r in zip([{"step": 0}] + rows, rows)]
+    hardware = list(dict.fromkeys(r["hardware"] for r in rows if r.get("hardware")))
     return {"steps": last["step"], "epochs": last.get("epoch"),
             "tokens": sum(r.get("tokens", 0) for r in rows),
             "supervised_slots": sum(r.get("supervised_slots", 0) for r in rows),
-            "wall_s": sum(r.get("s_per_step", 0.0) for r in rows),
+            "wall_s": sum(r.get("s_per_step", 0.0) * n for r, n in zip(rows, covered)),
+            "hardware": hardware,
             "final_loss": sum(r["loss"] for r in rows[-20:]) / len(rows[-20:]),
             "final_tau_sim": sum(r.get("tau_sim", 0.0) for r in rows[-20:]) / len(rows[-20:])}
 
@@ -263,8 +277,7 @@ def main() -> int:
               f"- {t['steps']} steps of {b['sequences']} sequences, {b['anchors_per_seq']} anchors per sequence; "
               f"AdamW lr {o['lr']}, warm-up {cfg['schedule']['warmup_ratio']:.0%}, cosine to 0.",
               f"- {t['epochs']:.1f} epochs, {t['tokens']:,} sequence tokens read, {t['supervised_slots']:,} supervised "
-              f"draft slots, {t['wall_s'] / 60:.1f} min of training on 2 CPU cores (precision {cfg.get('precision', 'fp32')}"
-              f": bf16 autocast where the CPU has AVX-512 BF16 or AMX, else fp32).",
+              f"draft slots, {t['wall_s'] / 60:.1f} min of training {hardware_text(t['hardware'], cfg)}.",
               f"- Last 20 steps: loss {t['final_loss']:.3f}, simulated tau {t['final_tau_sim']:.2f}.",
               *([held] if (held := heldout_summary(rows)) else []),
               *(["- Weights stored in fp16 (`--fp16`); they load in the target's dtype."]

@@ -361,6 +361,8 @@ def test_every_algorithm_trains_saves_loads_proposes(tmp_path, env, algorithm):
     assert [r["step"] for r in rows] == [1, 2, 3] and all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
     for key in ("lr", "grad_norm", "tokens_per_s", "tau_sim", "accept_rate@1", "sample_ids"):
         assert key in rows[-1]
+    assert rows[-1]["hardware"] == f"1 x {torch.get_num_threads()} CPU threads, {rows[-1]['hardware'].split(', ')[-1]}"
+    assert rows[-1]["hardware"].split(", ")[-1] in ("fp32", "bf16")
     assert res["steps"] == 3
     target = load_target_tiny(env)
     drafter = load_drafter(out / "final", target)
@@ -685,6 +687,25 @@ def test_model_card_summary_skips_heldout_rows(tmp_path):
     (tmp_path / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     t = card.training_summary(tmp_path)
     assert t["steps"] == 2 and t["final_loss"] == 1.5 and t["final_tau_sim"] == 2.0
+
+
+def test_model_card_times_and_places_the_steps(tmp_path):
+    """A row every 10 steps counts 10 steps of its s_per_step; the hardware the rows name (a run that
+    continued elsewhere names both); runs on online features need no cache step to reproduce."""
+    spec = importlib.util.spec_from_file_location("model_card", REPO / "scripts" / "model_card.py")
+    card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(card)
+    gpu, cpu = "1 x NVIDIA H200, bf16", "1 x 2 CPU threads, fp32"
+    rows = [{"split": "train", "step": s, "loss": 1.0, "s_per_step": 0.5, "hardware": h}
+            for s, h in ((10, gpu), (20, gpu), (25, cpu))]
+    (tmp_path / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    t = card.training_summary(tmp_path)
+    assert t["steps"] == 25 and t["wall_s"] == 12.5 and t["hardware"] == [gpu, cpu]
+    assert card.hardware_text(t["hardware"], {}) == "on 1 x NVIDIA H200 (bf16), then 1 x 2 CPU threads (fp32)"
+    assert card.hardware_text([], {"precision": "auto"}).startswith("on 2 CPU cores (precision auto")
+    cfg = {"algorithm": "dspark", "target": "smollm2-135m",
+           "data": {"paths": ["data/regen/smollm2-135m-24k"], "features": "online"}}
+    assert card.reproduce_command(cfg, Path("runs/dspark1e-x")).startswith('STEPS="train-dspark1e" ')
 
 
 def test_model_card_lists_calibration_scores(tmp_path):

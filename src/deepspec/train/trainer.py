@@ -170,6 +170,10 @@ class Trainer:
         self.samples, stats = load_samples(cfg, self.target.tokenizer, self.target.config.vocab_size)
         if cfg.precision == "auto":
             self.log(f"precision auto: {self.precision} on {self.device}")
+        # where the steps ran, in every training row: a run can continue on other hardware (a carry
+        # trained on a GPU for minutes, then on CPU), and the model card names each
+        self.hardware = (f"{self.dist.world} x {torch.cuda.get_device_name(self.device)}" if self.device.type == "cuda"
+                         else f"{self.dist.world} x {torch.get_num_threads()} CPU threads") + f", {self.precision}"
 
         cls = REGISTRY[cfg.algorithm]
         dcfg = cfg.drafter_config()
@@ -634,7 +638,7 @@ class Trainer:
         row = {"split": "train", "step": self.step, "epoch": round(self.sampler.progress, 6), "lr": iv["lr"],
                **metrics, "grad_norm": iv["grad_norm"] / iv["steps"], "tokens": iv["tokens"],
                "supervised_slots": int(iv["den"]["slots"]), "tokens_per_s": iv["tokens"] / elapsed,
-               "s_per_step": elapsed / iv["steps"]}
+               "s_per_step": elapsed / iv["steps"], "hardware": self.hardware}
         if self.cfg.logging.log_sample_ids:
             row["sample_ids"] = iv["ids"]
         self._write_row(row, writer)
