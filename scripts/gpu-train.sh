@@ -42,6 +42,6 @@ fi
 echo "probe: $s s/step" >&2
 [[ ${PROBE_ONLY:-0} == 1 ]] && exit 0
 
-steps=$(python3 -c "print(max(1, int(0.9 * $budget / $s)) if not ${MAX_STEPS:-0} else min(${MAX_STEPS:-0}, int(0.9 * $budget / $s)))")
+steps=$(python3 -c "n, cap = max(1, int(0.9 * $budget / $s)), ${MAX_STEPS:-0}; print(min(n, cap) if cap else n)")
 echo "run: $steps steps in ${budget} s (${s} s/step, 10 % kept for evaluations)" >&2
 "${train[@]}" --resume never --max-steps "$steps" "$@"

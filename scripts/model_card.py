@@ -137,7 +137,7 @@ def _stored_fp16(out: Path) -> bool:
 def hardware_text(hardware: list[str], cfg: dict) -> str:
     """Where the steps ran: the log rows say since session 29; older runs all trained on 2 CPU cores."""
     if hardware:
-        return "on " + ", then ".join(f"{h.rsplit(', ', 1)[0]} ({h.rsplit(', ', 1)[-1]})" for h in hardware)
+        return "on " + ", then ".join(hardware)
     return (f"on 2 CPU cores (precision {cfg.get('precision', 'fp32')}: bf16 autocast where the CPU has "
             "AVX-512 BF16 or AMX, else fp32)")
 

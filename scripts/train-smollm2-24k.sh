@@ -139,7 +139,7 @@ for step in $STEPS; do
     train-dspark1) deepspec train --config configs/dspark1-smollm2-135m-24k.toml ;;
     train-dspark1c) deepspec train --config configs/dspark1c-smollm2-135m-24k.toml ;;
     train-dspark1d) deepspec train --config configs/dspark1d-smollm2-135m-32k.toml ;;
-    train-dspark1e) deepspec train --config configs/dspark1e-smollm2-135m-32k.toml --max-steps 592 ;;
+    train-dspark1e) deepspec train --config configs/dspark1e-smollm2-135m-32k.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
     curves)        deepspec plot-train "${RUNS[@]}" data/carry/dspark2-smollm2-135m-24k --out runs/curves-smollm2-24k.png ;;

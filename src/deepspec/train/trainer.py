@@ -173,7 +173,7 @@ class Trainer:
         # where the steps ran, in every training row: a run can continue on other hardware (a carry
         # trained on a GPU for minutes, then on CPU), and the model card names each
         self.hardware = (f"{self.dist.world} x {torch.cuda.get_device_name(self.device)}" if self.device.type == "cuda"
-                         else f"{self.dist.world} x {torch.get_num_threads()} CPU threads") + f", {self.precision}"
+                         else f"{self.dist.world} x {torch.get_num_threads()} CPU threads") + f" ({self.precision})"
 
         cls = REGISTRY[cfg.algorithm]
         dcfg = cfg.drafter_config()
