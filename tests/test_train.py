@@ -676,6 +676,34 @@ def test_holdout_bad_values(tmp_path, env, capsys):
     assert len(err.splitlines()) == 1 and "holdout = 32 leaves no training samples (32 loaded)" in err
 
 
+def test_eval_only_scores_the_run_and_writes_nothing(tmp_path, env, capsys):
+    """--eval-only: the newest checkpoint's held-out row equals the one the run logged at that step,
+    and nothing in the run changes; with init_from and other held-out data (here every sample) it
+    scores the init weights; with no held-out samples or no trained weights it says so."""
+    cfg = write_config(tmp_path / "c.toml", env, data={"holdout": 4}, logging={"checkpoint_every": 100})
+    run_inprocess(cfg)
+    run = tmp_path / "run"
+    logged = [r for r in read_log(run) if r["split"] == "heldout"][-1]
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    capsys.readouterr()
+    assert deepspec_main(["train", "--config", str(cfg), "--eval-only"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["step"] == logged["step"] == 4 and row["weights"].endswith("step_000004")
+    assert row["samples"] == 4 and row["tau_sim"] == pytest.approx(logged["tau_sim"], abs=1e-6)
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+    other = ["--eval-only", f"out_dir={tmp_path / 'other'}", f"init_from={run / 'final'}", "data.holdout=32"]
+    assert deepspec_main(["train", "--config", str(cfg), *other]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["step"] == 0 and row["weights"] == str(run / "final") and row["samples"] == 32
+    assert row["tau_sim"] > 1.0 and not (tmp_path / "other").exists()
+
+    assert deepspec_main(["train", "--config", str(cfg), "--eval-only", "data.holdout=0"]) == 2
+    assert "--eval-only scores the held-out samples: [data] holdout = 0" in capsys.readouterr().err
+    assert deepspec_main(["train", "--config", str(cfg), "--eval-only", f"out_dir={tmp_path / 'none'}"]) == 2
+    assert "no trained weights to score" in capsys.readouterr().err
+
+
 def load_model_card():
     """scripts/model_card.py, which is a script, not a module of the package."""
     spec = importlib.util.spec_from_file_location("model_card", REPO / "scripts" / "model_card.py")

@@ -1,6 +1,8 @@
 """`deepspec train`: train a drafter from a TOML config (see deepspec/train/trainer.py)."""
 from __future__ import annotations
 
+import json
+
 from dspark.errors import DSparkError
 
 from ..train.config import load_config
@@ -17,6 +19,10 @@ def add_arguments(p) -> None:
     p.add_argument("--write-carry", action="store_true",
                    help="write logging.carry_dir from the run's newest checkpoint and exit (no training): "
                         "the compact copy to commit before leaving a machine")
+    p.add_argument("--eval-only", action="store_true",
+                   help="score the weights the run would continue from (its newest checkpoint or carry, else "
+                        "init_from) on the config's held-out samples, print the row as JSON and exit; writes "
+                        "nothing. With other data: data.paths=[...] data.holdout=N data.features=online")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="config overrides, e.g. batch.sequences=16 data.max_len=512")
 
@@ -30,6 +36,9 @@ def run(args) -> int:
     cfg = load_config(args.config, overrides)
     if args.write_carry:
         return write_carry_now(cfg)
+    if args.eval_only:
+        print(json.dumps(Trainer(cfg, eval_only=True).evaluate_only()))
+        return 0
     Trainer(cfg, resume=args.resume).run()
     return 0
 

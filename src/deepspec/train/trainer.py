@@ -126,9 +126,12 @@ class TrainForward(nn.Module):
 # --- the trainer -----------------------------------------------------------------------------
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, resume: str = "auto", log=None):
+    def __init__(self, cfg: TrainConfig, resume: str = "auto", log=None, eval_only: bool = False):
+        """eval_only: `evaluate_only` scores the weights the run would continue from and writes
+        nothing (no checkpoint is deleted, whatever `resume` says)."""
         self.cfg = cfg
-        self.resume_mode = resume
+        self.eval_only = eval_only
+        self.resume_mode = "auto" if eval_only else resume
         self.dist = Dist(cfg.device)
         self.device = self.dist.device
         self.out = Path(cfg.out_dir)
@@ -194,11 +197,14 @@ class Trainer:
         if state is not None:
             self._check_resume(state)
         h = cfg.data.holdout
-        if h >= len(self.samples):
+        if self.eval_only and not 0 < h <= len(self.samples):
+            raise DSparkError(f"--eval-only scores the held-out samples: [data] holdout = {h} with "
+                              f"{len(self.samples)} loaded (set data.holdout to 1..{len(self.samples)})")
+        if h >= len(self.samples) and not self.eval_only:
             raise DSparkError(f"[data] holdout = {h} leaves no training samples ({len(self.samples)} loaded)")
         n = len(self.samples) - h
         self.samples, self.heldout = self.samples[:n], self.samples[n:]
-        if self.heldout and self.dist.main:
+        if self.heldout and self.dist.main and not self.eval_only:
             # which conversations never train: calibration and evaluation can draw unseen prompts from them
             self.out.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.out / HELDOUT_FILE, json.dumps([x.id for x in self.heldout]) + "\n")
@@ -256,7 +262,9 @@ class Trainer:
             self.step = int(state["step"])
             set_rng_state(state["rng"])
         self.carried_step = self.step
-        if state is not None:
+        if state is not None and self.eval_only:
+            self.log(f"scoring {self.resume_from} (step {self.step})")
+        elif state is not None:
             self.log(f"resuming from {self.resume_from} (step {self.step})" +
                      ("" if "optimizer" in state else f"; a carry: fresh optimizer moments, lr ramps back "
                                                       f"over {k} steps"))
@@ -320,7 +328,7 @@ class Trainer:
         if not cands:
             return None, None
         _, _, path, st = max(cands, key=lambda c: (c[0], c[1]))   # a tie goes to the full checkpoint
-        if path == carry and self.dist.main:
+        if path == carry and self.dist.main and not self.eval_only:
             self._restore_log(carry)
         return path, st
 
@@ -344,6 +352,8 @@ class Trainer:
             raise DSparkError(f"checkpoint {self.resume_from} was trained with drafter config "
                               f"{state.get('drafter_config')}, this config gives {mine}; use --resume never "
                               f"or another out_dir")
+        if self.eval_only:      # other data may be scored: what it trained on does not matter
+            return
         # the checkpoint trained on the first n samples; the held-out ones are the h after them
         n, h = int(state["data"]["num_samples"]), cfg.data.holdout
         if len(self.samples) < n or ids_digest(self.samples[:n]) != state["data"]["ids_sha256"]:
@@ -484,6 +494,17 @@ class Trainer:
             self.model.train()
         totals = self._all_reduce(totals)
         return {**summarize(totals, den, self.alphas), "samples": len(plans), "supervised_slots": int(den["slots"])}
+
+    def evaluate_only(self) -> dict:
+        """The held-out row of the weights this run would continue from (its newest checkpoint or
+        carry, else init_from) on the config's held-out samples, which may come from other data than
+        it trained on (answers sampled at another temperature, say). Nothing is written."""
+        self.setup()
+        weights = self.resume_from or self.cfg.init_from
+        if not weights:
+            raise DSparkError(f"--eval-only: {self.out} has no checkpoint or carry and the config no init_from: "
+                              f"no trained weights to score")
+        return {"split": "heldout", "step": self.step, "weights": str(weights), **self.evaluate()}
 
     # --- checkpoints and logs --------------------------------------------------------------------
     def save_checkpoint(self) -> Path | None:

@@ -34,8 +34,8 @@ def add_precision_argument(p: argparse.ArgumentParser) -> None:
 def add_sampling_arguments(p: argparse.ArgumentParser, temperature: float = 0.0, top_p: float = 1.0,
                            top_k: int = 0) -> None:
     p.add_argument("--temperature", type=float, default=temperature, help="0 = greedy (default: %(default)s)")
-    p.add_argument("--top-p", type=float, default=top_p, help="nucleus sampling mass (default: %(default)s = off)")
-    p.add_argument("--top-k", type=int, default=top_k, help="keep the k most likely tokens (default: %(default)s = off)")
+    p.add_argument("--top-p", type=float, default=top_p, help="nucleus sampling mass, 1 = off (default: %(default)s)")
+    p.add_argument("--top-k", type=int, default=top_k, help="keep the k most likely tokens, 0 = off (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
 
 
