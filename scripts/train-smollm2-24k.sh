@@ -24,7 +24,8 @@
 #   train-dspark1  DSpark, 1 draft layer (configs/dspark1-smollm2-135m-24k.toml), for the same wall
 #                  time (1.5x the steps: a 1-layer step costs 2.15 s against 3.2 s for 2 layers here)
 #   train-dspark1c DSpark-1 trained on from its last step over the data as it has grown
-#                  (configs/dspark1c-smollm2-135m-24k.toml, init_from): shipped in session 27
+#                  (configs/dspark1c-smollm2-135m-24k.toml, init_from): shipped in session 27; since
+#                  session 30 its committed carry keeps only its log, so this step trains it again
 #   train-dspark1d DSpark-1c trained on once more over both stores, the 24k set and the extra 8k
 #                  (configs/dspark1d-smollm2-135m-32k.toml; its held-out 200 are DSpark-1c's)
 #   train-dspark1e DSpark-1d trained on for 592 steps of 64 sequences on a GPU lent for minutes
@@ -32,6 +33,8 @@
 #                  committed carry (already at step 592) and writes the final drafter; on a CPU the same
 #                  592 steps from DSpark-1d's carry take ~1 h with the q8 cache (data.features=...) and
 #                  ~4 h with online features (`--resume never`; ~6 and ~24 s a step)
+#   train-dspark1f DSpark-1e trained on over both stores on 2 CPU cores with the q8 cache
+#                  (configs/dspark1f-smollm2-135m-32k.toml, 3,600 steps of 16, ~1.5 h)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
@@ -60,7 +63,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -85,7 +88,7 @@ SHIP_RUN=${SHIP_RUN:-runs/dspark1e-smollm2-135m-32k}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
 DSPARK_RUNS=(runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k runs/dspark1d-smollm2-135m-32k
-  runs/dspark1e-smollm2-135m-32k)
+  runs/dspark1e-smollm2-135m-32k runs/dspark1f-smollm2-135m-32k)
 RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
@@ -140,6 +143,7 @@ for step in $STEPS; do
     train-dspark1c) deepspec train --config configs/dspark1c-smollm2-135m-24k.toml ;;
     train-dspark1d) deepspec train --config configs/dspark1d-smollm2-135m-32k.toml ;;
     train-dspark1e) deepspec train --config configs/dspark1e-smollm2-135m-32k.toml ;;
+    train-dspark1f) deepspec train --config configs/dspark1f-smollm2-135m-32k.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
     curves)        deepspec plot-train "${RUNS[@]}" data/carry/dspark2-smollm2-135m-24k --out runs/curves-smollm2-24k.png ;;
