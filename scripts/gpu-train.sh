@@ -11,6 +11,7 @@
 #    off half way.
 # 3. Its carry (logging.carry_dir: fp16 weights, state, log) is what to bring back and commit; on
 #    any machine `deepspec train --config ...` continues from it.
+# scripts/gpu-lease.sh gets the code, data and target onto a GPU lent through the `run` tool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:?usage: BUDGET=seconds scripts/gpu-train.sh CONFIG [section.key=value ...]}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Answers sampled at T = 1 (no top-p, no top-k) for issue 15's T = 1 goal (DSpark / DFlash >= 1.15 on
+# Table 1). The 24k and extra stores were answered at T 0.7, top-p 0.8, top-k 20, so a drafter trained
+# on them never sees the flatter, wandering contexts that T = 1 sampling leads the target into.
+# Teacher-forced on the same 200 held-out prompts (session 30, `deepspec train --eval-only`), DSpark-1e
+# scores tau_sim 2.54 on their T 0.7 answers and 1.78 on T = 1 answers, DFlash 2.02 and 1.63: the
+# ratio falls from 1.26x to 1.10x, near Table 1's ~1.07x at T = 1.
+#
+# Two stores, each resumable (rerun on any machine: it continues after the last committed shard);
+# commit them as they grow:
+#   data/regen/smollm2-135m-t1-heldout   the prompts of the 24k store's last 201 conversations (the
+#                                        held-out 200 of every DSpark-1c..1f run, plus one whose prompt
+#                                        fills data.max_len, so it never loads): a T = 1 held-out set
+#   data/regen/smollm2-135m-t1-8k        a second answer to the first 8,000 prompts of the 24k set (chat,
+#                                        math and code as the whole set mixes them; none held out)
+#
+#   scripts/regen-smollm2-t1.sh      # ~7 min, then ~1.5-2 h on 2 cores (~3.4 M answer tokens at ~570/s)
+#   deepspec train --config configs/dspark1e-smollm2-135m-32k.toml --eval-only \
+#     'data.paths=["data/regen/smollm2-135m-t1-heldout"]' data.holdout=200 data.features=online
+#
+# A training config that reads the 8k store lists it first in [data] paths, so its held-out 200 (the
+# last loaded) stay the 24k store's.
+source "$(dirname "$0")/common.sh"
+SAMPLING=(--temperature 1 --top-p 1 --top-k 0 --seed 2 --max-new-tokens 512 --threads "$THREADS")
+HELDOUT_PROMPTS=runs/t1-heldout-prompts.jsonl
+python - "$HELDOUT_PROMPTS" <<'EOF'
+import gzip, json, sys
+store = "data/regen/smollm2-135m-24k"
+shards = [s["file"] for s in json.load(open(f"{store}/manifest.json"))["shards"]]
+ids = [json.loads(line)["id"] for f in shards for line in gzip.open(f"{store}/{f}", "rt")]
+last = set(ids[-201:])
+with open(sys.argv[1], "w") as out:
+    out.writelines(line for line in open("data/prompts/train-24k.jsonl") if json.loads(line)["id"] in last)
+EOF
+deepspec regenerate --prompts "$HELDOUT_PROMPTS" --out data/regen/smollm2-135m-t1-heldout --shard-size 100 \
+  --max-batch 32 "${SAMPLING[@]}"
+exec deepspec regenerate --prompts data/prompts/train-24k.jsonl --out data/regen/smollm2-135m-t1-8k \
+  --limit 8000 --shard-size 500 --max-batch 32 "${SAMPLING[@]}"
