@@ -22,17 +22,22 @@
 # last loaded) stay the 24k store's.
 source "$(dirname "$0")/common.sh"
 SAMPLING=(--temperature 1 --top-p 1 --top-k 0 --seed 2 --max-new-tokens 512 --threads "$THREADS")
-HELDOUT_PROMPTS=runs/t1-heldout-prompts.jsonl
-python - "$HELDOUT_PROMPTS" <<'EOF'
-import gzip, json, sys
+# The prompts keep their ids with "-t1" appended: a conversation id names one answer, and these are
+# prompts that the 24k store has answered already (the trainer refuses an id found in two stores,
+# and the feature cache keeps one entry per id).
+python - <<'EOF'
+import gzip, json
 store = "data/regen/smollm2-135m-24k"
 shards = [s["file"] for s in json.load(open(f"{store}/manifest.json"))["shards"]]
 ids = [json.loads(line)["id"] for f in shards for line in gzip.open(f"{store}/{f}", "rt")]
 last = set(ids[-201:])
-with open(sys.argv[1], "w") as out:
-    out.writelines(line for line in open("data/prompts/train-24k.jsonl") if json.loads(line)["id"] in last)
+rows = [json.loads(line) for line in open("data/prompts/train-24k.jsonl")]
+for out, keep in (("runs/t1-heldout-prompts.jsonl", [r for r in rows if r["id"] in last]),
+                  ("runs/t1-8k-prompts.jsonl", rows[:8000])):
+    with open(out, "w") as f:
+        f.writelines(json.dumps({**r, "id": r["id"] + "-t1"}, ensure_ascii=False) + "\n" for r in keep)
 EOF
-deepspec regenerate --prompts "$HELDOUT_PROMPTS" --out data/regen/smollm2-135m-t1-heldout --shard-size 100 \
-  --max-batch 32 "${SAMPLING[@]}"
-exec deepspec regenerate --prompts data/prompts/train-24k.jsonl --out data/regen/smollm2-135m-t1-8k \
-  --limit 8000 --shard-size 500 --max-batch 32 "${SAMPLING[@]}"
+deepspec regenerate --prompts runs/t1-heldout-prompts.jsonl --out data/regen/smollm2-135m-t1-heldout \
+  --shard-size 100 --max-batch 32 "${SAMPLING[@]}"
+exec deepspec regenerate --prompts runs/t1-8k-prompts.jsonl --out data/regen/smollm2-135m-t1-8k \
+  --shard-size 500 --max-batch 32 "${SAMPLING[@]}"
