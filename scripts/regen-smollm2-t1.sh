@@ -26,12 +26,10 @@ SAMPLING=(--temperature 1 --top-p 1 --top-k 0 --seed 2 --max-new-tokens 512 --th
 # prompts that the 24k store has answered already (the trainer refuses an id found in two stores,
 # and the feature cache keeps one entry per id).
 python - <<'EOF'
-import gzip, json
-store = "data/regen/smollm2-135m-24k"
-shards = [s["file"] for s in json.load(open(f"{store}/manifest.json"))["shards"]]
-ids = [json.loads(line)["id"] for f in shards for line in gzip.open(f"{store}/{f}", "rt")]
-last = set(ids[-201:])
-rows = [json.loads(line) for line in open("data/prompts/train-24k.jsonl")]
+import json
+from deepspec.data.shards import iter_rows
+last = set([row["id"] for _, row in iter_rows("data/regen/smollm2-135m-24k")][-201:])
+rows = [row for _, row in iter_rows("data/prompts/train-24k.jsonl")]
 for out, keep in (("runs/t1-heldout-prompts.jsonl", [r for r in rows if r["id"] in last]),
                   ("runs/t1-8k-prompts.jsonl", rows[:8000])):
     with open(out, "w") as f:

@@ -499,11 +499,11 @@ class Trainer:
         """The held-out row of the weights this run would continue from (its newest checkpoint or
         carry, else init_from) on the config's held-out samples, which may come from other data than
         it trained on (answers sampled at another temperature, say). Nothing is written."""
-        self.setup()
-        weights = self.resume_from or self.cfg.init_from
-        if not weights:
+        if not self.cfg.init_from and self._resume_point()[0] is None:   # before loading target and data
             raise DSparkError(f"--eval-only: {self.out} has no checkpoint or carry and the config no init_from: "
                               f"no trained weights to score")
+        self.setup()
+        weights = self.resume_from or self.cfg.init_from
         return {"split": "heldout", "step": self.step, "weights": str(weights), **self.evaluate()}
 
     # --- checkpoints and logs --------------------------------------------------------------------
