@@ -48,8 +48,11 @@ def run(args) -> int:
         backend = EngineBackend(target, drafter, args.max_batch, settings)
     out = Path(args.out)
     sink = open_sink(out, backend, settings, args.shard_size)
-    # `kill` (SIGTERM) ends the run like Ctrl-C: regenerate() then seals what was written
+    # `kill` (SIGTERM) and `kill -INT` end the run like Ctrl-C: regenerate() then seals what was
+    # written. SIGINT is set too because a shell starts background jobs with it ignored, and Python
+    # then never turns it into KeyboardInterrupt
     signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     errors = out.with_name(out.name + ".errors.jsonl")
     stats = regenerate(records, sink, backend, args.limit, errors)
     print(json.dumps(stats))
