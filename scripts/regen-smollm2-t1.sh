@@ -14,7 +14,8 @@
 #   data/regen/smollm2-135m-t1-8k        a second answer to the first 8,000 prompts of the 24k set (chat,
 #                                        math and code as the whole set mixes them; none held out)
 #
-#   scripts/regen-smollm2-t1.sh      # ~7 min, then ~1.5-2 h on 2 cores (~3.4 M answer tokens at ~570/s)
+#   scripts/regen-smollm2-t1.sh      # ~7 min, then ~2.7 h on 2 cores (~3.9 M answer tokens, ~490 a
+#                                    # conversation, at ~400-420/s measured in sessions 30-31)
 #   deepspec train --config configs/dspark1e-smollm2-135m-32k.toml --eval-only \
 #     'data.paths=["data/regen/smollm2-135m-t1-heldout"]' data.holdout=200 data.features=online
 #

@@ -34,7 +34,7 @@
 #                  592 steps from DSpark-1d's carry take ~1 h with the q8 cache (data.features=...) and
 #                  ~4 h with online features (`--resume never`; ~6 and ~24 s a step)
 #   train-dspark1f DSpark-1e trained on over both stores on 2 CPU cores with the q8 cache
-#                  (configs/dspark1f-smollm2-135m-32k.toml, 3,600 steps of 16, ~1.5 h)
+#                  (configs/dspark1f-smollm2-135m-32k.toml, 3,600 steps of 16, 105 min in session 30)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
