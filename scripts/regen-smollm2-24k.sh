@@ -6,8 +6,6 @@
 #   scripts/regen-smollm2-24k.sh            # runs until every prompt is answered (~1 day on 2 cores)
 source "$(dirname "$0")/common.sh"
 PROMPTS=data/prompts/train-24k.jsonl
-if ! sha256sum --status -c <(python -c "import json; print(json.load(open('data/prompts/train-24k.manifest.json'))['sha256'], '$PROMPTS')") 2>/dev/null; then
-  deepspec prompts --num 24000 --max-user-turns 2 --max-chars 4000 --out "$PROMPTS"
-fi
+ensure_prompts_24k
 exec deepspec regenerate --prompts "$PROMPTS" --out data/regen/smollm2-135m-24k --shard-size 500 \
   --max-batch 32 --max-new-tokens 512 --threads "$THREADS"

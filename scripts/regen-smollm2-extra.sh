@@ -8,9 +8,8 @@
 #   scripts/regen-smollm2-extra.sh            # runs until every prompt is answered (~2.5 h on 2 cores)
 source "$(dirname "$0")/common.sh"
 PROMPTS=data/prompts/train-extra-8k.jsonl
-if ! sha256sum --status -c <(python -c "import json; print(json.load(open('data/prompts/train-extra-8k.manifest.json'))['sha256'], '$PROMPTS')") 2>/dev/null; then
-  deepspec prompts --num 8000 --seed 1 --mix code=0.5,math=0.5 --max-user-turns 2 --max-chars 4000 \
-    --exclude data/prompts/train-24k.jsonl --out "$PROMPTS"
-fi
+ensure_prompts_24k   # --exclude reads it
+ensure_prompts "$PROMPTS" --num 8000 --seed 1 --mix code=0.5,math=0.5 --max-user-turns 2 --max-chars 4000 \
+  --exclude data/prompts/train-24k.jsonl
 exec deepspec regenerate --prompts "$PROMPTS" --out data/regen/smollm2-135m-extra-8k --shard-size 500 \
   --max-batch 32 --max-new-tokens 512 --threads "$THREADS"

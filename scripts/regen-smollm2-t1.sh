@@ -15,13 +15,15 @@
 #                                        math and code as the whole set mixes them; none held out)
 #
 #   scripts/regen-smollm2-t1.sh      # ~7 min, then ~2.7 h on 2 cores (~3.9 M answer tokens, ~490 a
-#                                    # conversation, at ~400-420/s measured in sessions 30-31)
+#                                    # conversation, at ~400-420/s measured in sessions 30-31 on an
+#                                    # AMX Xeon, ~350/s on an AVX-512 EPYC in session 32)
 #   deepspec train --config configs/dspark1e-smollm2-135m-32k.toml --eval-only \
 #     'data.paths=["data/regen/smollm2-135m-t1-heldout"]' data.holdout=200 data.features=online
 #
 # A training config that reads the 8k store lists it first in [data] paths, so its held-out 200 (the
 # last loaded) stay the 24k store's.
 source "$(dirname "$0")/common.sh"
+ensure_prompts_24k
 SAMPLING=(--temperature 1 --top-p 1 --top-k 0 --seed 2 --max-new-tokens 512 --threads "$THREADS")
 # The prompts keep their ids with "-t1" appended: a conversation id names one answer, and these are
 # prompts that the 24k store has answered already (the trainer refuses an id found in two stores,
