@@ -17,4 +17,5 @@ ensure_prompts() {
     "$manifest" "$out") 2>/dev/null || deepspec prompts "$@" --out "$out"
 }
 # the 24k set every SmolLM2 store's prompts come from (scripts/regen-smollm2-*.sh)
-ensure_prompts_24k() { ensure_prompts data/prompts/train-24k.jsonl --num 24000 --max-user-turns 2 --max-chars 4000; }
+PROMPTS_24K=data/prompts/train-24k.jsonl
+ensure_prompts_24k() { ensure_prompts "$PROMPTS_24K" --num 24000 --max-user-turns 2 --max-chars 4000; }

@@ -5,7 +5,6 @@
 #
 #   scripts/regen-smollm2-24k.sh            # runs until every prompt is answered (~1 day on 2 cores)
 source "$(dirname "$0")/common.sh"
-PROMPTS=data/prompts/train-24k.jsonl
 ensure_prompts_24k
-exec deepspec regenerate --prompts "$PROMPTS" --out data/regen/smollm2-135m-24k --shard-size 500 \
+exec deepspec regenerate --prompts "$PROMPTS_24K" --out data/regen/smollm2-135m-24k --shard-size 500 \
   --max-batch 32 --max-new-tokens 512 --threads "$THREADS"

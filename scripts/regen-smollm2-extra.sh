@@ -10,6 +10,6 @@ source "$(dirname "$0")/common.sh"
 PROMPTS=data/prompts/train-extra-8k.jsonl
 ensure_prompts_24k   # --exclude reads it
 ensure_prompts "$PROMPTS" --num 8000 --seed 1 --mix code=0.5,math=0.5 --max-user-turns 2 --max-chars 4000 \
-  --exclude data/prompts/train-24k.jsonl
+  --exclude "$PROMPTS_24K"
 exec deepspec regenerate --prompts "$PROMPTS" --out data/regen/smollm2-135m-extra-8k --shard-size 500 \
   --max-batch 32 --max-new-tokens 512 --threads "$THREADS"

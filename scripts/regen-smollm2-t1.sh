@@ -28,11 +28,11 @@ SAMPLING=(--temperature 1 --top-p 1 --top-k 0 --seed 2 --max-new-tokens 512 --th
 # The prompts keep their ids with "-t1" appended: a conversation id names one answer, and these are
 # prompts that the 24k store has answered already (the trainer refuses an id found in two stores,
 # and the feature cache keeps one entry per id).
-python - <<'EOF'
-import json
+PROMPTS_24K=$PROMPTS_24K python - <<'EOF'
+import json, os
 from deepspec.data.shards import iter_rows
 last = set([row["id"] for _, row in iter_rows("data/regen/smollm2-135m-24k")][-201:])
-rows = [row for _, row in iter_rows("data/prompts/train-24k.jsonl")]
+rows = [row for _, row in iter_rows(os.environ["PROMPTS_24K"])]
 for out, keep in (("runs/t1-heldout-prompts.jsonl", [r for r in rows if r["id"] in last]),
                   ("runs/t1-8k-prompts.jsonl", rows[:8000])):
     with open(out, "w") as f:
