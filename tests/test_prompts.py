@@ -328,6 +328,24 @@ def test_build_prompt_set_end_to_end(tmp_path, eval_dir):
     assert {r.domain for r in recs} == set(P.DOMAINS) and P.check_disjoint(recs, eval_dir).ok
 
 
+def test_rebuild_in_place_keeps_the_manifest(tmp_path, eval_dir):
+    """Rebuilding a committed prompt file (a new machine) leaves its manifest byte for byte, although
+    the build's timing differs; a build that differs in anything else rewrites it."""
+    sg = fake_sharegpt(tmp_path)
+    out = tmp_path / "train.jsonl"
+    P.build_prompt_set(out, num=30, seed=1, eval_dir=eval_dir, sharegpt=sg)
+    man_path = tmp_path / "train.manifest.json"
+    committed = json.loads(man_path.read_text())
+    committed["seconds"] = 12345.0  # as if built on another machine
+    man_path.write_text(json.dumps(committed, indent=2) + "\n")
+    before = man_path.read_bytes()
+    P.build_prompt_set(out, num=30, seed=1, eval_dir=eval_dir, sharegpt=sg)
+    assert man_path.read_bytes() == before
+    P.build_prompt_set(out, num=30, seed=2, eval_dir=eval_dir, sharegpt=sg)
+    rebuilt = json.loads(man_path.read_text())
+    assert rebuilt["seed"] == 2 and rebuilt["seconds"] != 12345.0
+
+
 def test_build_excluding_an_earlier_set_asks_nothing_twice(tmp_path, eval_dir):
     """A set built to add to another (`exclude`) repeats none of its first user turns, whatever the
     turns kept after them, and the manifest names the excluded file; the same seed without the

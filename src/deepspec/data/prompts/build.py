@@ -217,6 +217,20 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
         "seconds": round(time.time() - t0, 2),
     }
     man_path = out_path.with_name(out_path.stem + ".manifest.json")
-    write_text_atomic(man_path, json.dumps(manifest, indent=2) + "\n")
+    # A rebuild of a committed prompt file (a new machine) reproduces everything but the timing:
+    # keep the committed manifest then, so the rebuild leaves the work tree clean.
+    if not _same_but_timing(man_path, manifest):
+        write_text_atomic(man_path, json.dumps(manifest, indent=2) + "\n")
     manifest["manifest_path"] = str(man_path)
     return manifest
+
+
+def _same_but_timing(man_path: Path, manifest: dict) -> bool:
+    """Whether the manifest at man_path records the same build as `manifest`, apart from its seconds."""
+    try:
+        old = json.loads(man_path.read_text())
+    except (OSError, ValueError):
+        return False
+    new = json.loads(json.dumps(manifest))  # as it would read back (tuples become lists)
+    return isinstance(old, dict) and {k: v for k, v in old.items() if k != "seconds"} == \
+        {k: v for k, v in new.items() if k != "seconds"}
