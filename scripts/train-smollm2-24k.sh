@@ -39,6 +39,8 @@
 #                  configs/dspark1g-smollm2-135m-t1.toml, online features, no cache needed)
 #   train-dspark1h DSpark-1g trained on over a mix of T = 1 and T 0.7 answers
 #                  (configs/dspark1h-smollm2-135m-mix.toml, online features, 480 steps of 16)
+#   train-dspark2g DSpark-1g grown to 2 draft layers, trained over every store
+#                  (configs/dspark2g-smollm2-135m-grown.toml, online features, 480 steps of 16)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
@@ -67,7 +69,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h train-dspark2g calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -94,7 +96,7 @@ SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
 DSPARK_RUNS=(runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k runs/dspark1d-smollm2-135m-32k
   runs/dspark1e-smollm2-135m-32k runs/dspark1f-smollm2-135m-32k runs/dspark1g-smollm2-135m-t1
-  runs/dspark1h-smollm2-135m-mix)
+  runs/dspark1h-smollm2-135m-mix runs/dspark2g-smollm2-135m-grown)
 RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
@@ -152,6 +154,7 @@ for step in $STEPS; do
     train-dspark1f) deepspec train --config configs/dspark1f-smollm2-135m-32k.toml ;;
     train-dspark1g) deepspec train --config configs/dspark1g-smollm2-135m-t1.toml ;;
     train-dspark1h) deepspec train --config configs/dspark1h-smollm2-135m-mix.toml ;;
+    train-dspark2g) deepspec train --config configs/dspark2g-smollm2-135m-grown.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
     curves)        deepspec plot-train "${RUNS[@]}" data/carry/dspark2-smollm2-135m-24k --out runs/curves-smollm2-24k.png ;;

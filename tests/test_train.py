@@ -822,3 +822,29 @@ def test_init_from_starts_where_the_trained_drafter_ends(tmp_path, env, capsys):
     with pytest.raises(DSparkError, match="not this run's"):
         run_inprocess(wrong)
     assert not (tmp_path / "c" / "final").exists() and not (tmp_path / "e" / "final").exists()
+
+
+def test_init_from_grows_draft_layers(tmp_path, env, capsys):
+    """A config with more draft layers than its init_from checkpoint grows it: the new layer starts
+    as the identity (its output projections zero), so the step-0 held-out evaluation is the trained
+    drafter's last one, and training then moves the new layer. Fewer layers are refused."""
+    common = dict(data={"holdout": 4}, logging={"eval_every": 100, "checkpoint_every": 100})
+    drafter = {"block_size": 4, "markov_rank": 16, "draft_vocab_size": 64}
+    run_inprocess(write_config(tmp_path / "a.toml", env, drafter=drafter, out="a", schedule={"total_steps": 3},
+                               **common))
+    a_final = tmp_path / "a" / "final"
+    grown = write_config(tmp_path / "b.toml", env, drafter={**drafter, "num_layers": 2}, out="b",
+                         schedule={"total_steps": 2}, init_from=str(a_final), **common)
+    run_inprocess(grown)
+    held_a = [r for r in read_log(tmp_path / "a") if r["split"] == "heldout"]
+    held_b = [r for r in read_log(tmp_path / "b") if r["split"] == "heldout"]
+    for k in ("loss", "accept_rate@1", "tau_sim"):
+        assert held_b[0][k] == pytest.approx(held_a[-1][k], rel=1e-5)
+    assert "grown from 1 to 2 draft layers" in capsys.readouterr().err
+    target = load_target_tiny(env)
+    b = load_drafter(tmp_path / "b" / "final", target)
+    assert len(b.layers) == 2 and b.layers[1].self_attn.o_proj.weight.abs().sum() > 0
+    shrink = write_config(tmp_path / "c.toml", env, drafter=drafter, out="c", init_from=str(tmp_path / "b" / "final"),
+                          **common)
+    with pytest.raises(DSparkError, match="num_layers 2 there, 1 here"):
+        run_inprocess(shrink)

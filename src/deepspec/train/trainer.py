@@ -26,7 +26,9 @@ curve tells data-limited from step-limited (`deepspec plot-train`).
 
 Starting from a trained drafter (`init_from = "DIR"`): its weights and draft vocabulary replace the
 random initialisation of a new run (its drafter config and target must match); the run has its own
-schedule and optimizer, and evaluates its held-out samples once at step 0, where it begins.
+schedule and optimizer, and evaluates its held-out samples once at step 0, where it begins. A config
+with more draft layers than the checkpoint grows it (`grow_layers`): the new layers start as the
+identity, so step 0 drafts as the trained drafter does.
 
 Output directory:
     train_log.jsonl                  one line per log interval ("split": "train"): every loss term, lr,
@@ -80,6 +82,25 @@ HELDOUT_FILE = "heldout_ids.json"
 STAT_KEYS = ("ce", "l1", "bce", "soft_ce", "l1_mean_sum")   # the scalar sums of `block_losses`
 # Testing aid: sleep this many seconds after every step (lets a test kill a run mid-way reliably).
 THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
+
+
+def grow_layers(state: dict[str, torch.Tensor], have: int, want: int) -> dict[str, torch.Tensor]:
+    """A drafter's weights with `want` draft layers made from one with `have` (< want): each new
+    layer starts as a copy of the last trained layer whose output projections (attention's o_proj,
+    the MLP's down_proj) are zero, so it adds nothing to the residual stream until training moves
+    it. The grown drafter drafts exactly as the trained one at step 0, and the new layers learn from
+    the first step (their output projections at once, the rest through them). Paper Fig. 3: the
+    second draft layer is the largest depth gain."""
+    prefix = f"layers.{have - 1}."
+    last = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not last:
+        raise DSparkError(f"cannot grow draft layers: the checkpoint has no weights under {prefix!r}")
+    out = dict(state)
+    for i in range(have, want):
+        for name, v in last.items():
+            zero = name.split(".")[-2] in ("o_proj", "down_proj")
+            out[f"layers.{i}.{name}"] = torch.zeros_like(v) if zero else v.clone()
+    return out
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -301,12 +322,19 @@ class Trainer:
         if not isinstance(drafter, cls):
             raise DSparkError(f"init_from {path}: a {cls.__name__}, not this run's {type(drafter).__name__}")
         theirs, ours = dataclasses.asdict(config), dataclasses.asdict(drafter.config)   # built: taps resolved
+        have, want = theirs.get("num_layers"), ours.get("num_layers")
+        grow = isinstance(have, int) and isinstance(want, int) and 0 < have < want
+        if grow:
+            theirs["num_layers"] = want
         if theirs != ours:
             diff = ", ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here"
                              for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
             raise DSparkError(f"init_from {path}: its drafter config differs from [drafter]: {diff}")
+        if grow:
+            state = grow_layers(state, have, want)
         load_weights(drafter, state, f"init_from {path}")
-        self.log(f"initialised from {path} (its weights and draft vocabulary)")
+        self.log(f"initialised from {path} (its weights and draft vocabulary)"
+                 + (f"; grown from {have} to {want} draft layers, the new ones the identity at first" if grow else ""))
 
     def _resume_point(self) -> tuple[Path | None, dict | None]:
         """The checkpoint to continue from and its trainer state: the run's newest checkpoint or the
