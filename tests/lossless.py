@@ -29,10 +29,11 @@ def greedy_reference(model, prompt: list[int], n: int) -> list[int]:
 
 
 def run_engine(model, drafter, prompts, params_list, max_new: int, policy="fixed", max_batch=8, sps=None,
-               stagger: bool = False):
+               stagger: bool = False, verification: str = "block"):
     """Generate for all prompts through one engine; with stagger, requests join mid-run."""
     engine = Engine(model, drafter, EngineConfig(max_batch=max_batch, max_len=max(map(len, prompts)) + max_new + 16,
-                                                 policy=policy), eos_ids=set(), sps_table=sps)
+                                                 policy=policy, verification=verification),
+                    eos_ids=set(), sps_table=sps)
     pending = list(zip(prompts, params_list))
     seqs = []
     if not stagger:
@@ -113,13 +114,14 @@ class TableDrafter(Drafter):
 
 
 def sample_continuations(model, drafter, prompt, params: SamplingParams, n_samples: int, n_tokens: int,
-                         policy="fixed", batch: int = 64, sps=None) -> list[tuple]:
+                         policy="fixed", batch: int = 64, sps=None, verification: str = "block") -> list[tuple]:
     out = []
     seeds = itertools.count(params.seed or 0)
     while len(out) < n_samples:
         k = min(batch, n_samples - len(out))
         plist = [SamplingParams(params.temperature, params.top_p, params.top_k, next(seeds)) for _ in range(k)]
-        outs, _ = run_engine(model, drafter, [prompt] * k, plist, n_tokens, policy=policy, max_batch=k, sps=sps)
+        outs, _ = run_engine(model, drafter, [prompt] * k, plist, n_tokens, policy=policy, max_batch=k, sps=sps,
+                             verification=verification)
         out += [tuple(o[:n_tokens]) for o in outs]
     return out
 

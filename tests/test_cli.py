@@ -134,6 +134,10 @@ def test_help_lists_choices_and_ends_cleanly(capsys):
         assert e.value.code == 0
         return capsys.readouterr().out
     assert all(p in help_of(dspark_main, "generate") for p in [*POLICIES, "auto"])
+    # every command that decodes sampled requests can pick the verification rule
+    for main, command in [(dspark_main, "generate"), (dspark_main, "serve"), (dspark_main, "bench"),
+                          (deepspec_main, "eval")]:
+        assert "--verification {block,token}" in help_of(main, command)
     out = help_of(dspark_main, "pull")
     assert "smollm2-135m" in out and "gemma3-270m" in out
     out = help_of(deepspec_main)

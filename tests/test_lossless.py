@@ -2,14 +2,19 @@
 (with and without top-p) its distribution is the target's, for every drafter and every policy."""
 from __future__ import annotations
 
+import collections
+import itertools
+import math
+
 import pytest
 import torch
 
 from dspark.drafters.base import Drafter, Proposal
 from dspark.drafters.ngram import LookupFirst, NgramDrafter
+from dspark.errors import DSparkError
 from dspark.sampling import SamplingParams
 from dspark.schedule import POLICIES, DSparkPolicy, SPSTable
-from dspark.verify import verify, verify_one
+from dspark.verify import block_acceptance, residual, verify, verify_one
 
 from conftest import tiny_model
 from lossless import (OracleDrafter, TableDrafter, chi_square_pvalue, exact_joint, greedy_reference,
@@ -273,10 +278,11 @@ SAMPLE_DRAFTERS = {
 }
 
 
-def _chi_square_case(model, drafter, params, policy="fixed", n=4000):
+def _chi_square_case(model, drafter, params, policy="fixed", n=4000, verification="block"):
     prompt = [3, 4, 5]
     exact = exact_joint(model, prompt, params, 2)
-    samples = sample_continuations(model, drafter, prompt, params, n, 2, policy=policy, sps=SPS)
+    samples = sample_continuations(model, drafter, prompt, params, n, 2, policy=policy, sps=SPS,
+                                   verification=verification)
     return chi_square_pvalue(samples, exact)
 
 
@@ -304,6 +310,15 @@ class ConfidentTableDrafter(TableDrafter):
 def test_sampled_distribution_every_policy(policy):
     model = tiny_model("llama", vocab=8, seed=6, dtype=torch.float64)
     p = _chi_square_case(model, ConfidentTableDrafter(8, gamma=3, seed=2), SAMPLING["t1"], policy=policy)
+    assert p > 1e-3, p
+
+
+@pytest.mark.parametrize("name", ["table", "dspark"])
+def test_sampled_distribution_token_rule(name):
+    """The engines judge sampled drafts by the block rule unless told otherwise; the token rule
+    (--verification token) stays lossless too."""
+    model = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
+    p = _chi_square_case(model, SAMPLE_DRAFTERS[name](model), SAMPLING["t1"], verification="token")
     assert p > 1e-3, p
 
 
@@ -360,6 +375,95 @@ def test_batched_verification_equals_alone():
         alone.append(verify_one(logits[row:row + n + 1], prop, p, torch.Generator().manual_seed(i)))
         row += n + 1
     assert together == alone
+
+
+def _block_tables(vocab, gamma, seed, sharpness=2.0):
+    """Random target and draft conditionals p(. | prefix), q(. | prefix) for every prefix up to gamma."""
+    g = torch.Generator().manual_seed(seed)
+    p, q = {}, {}
+    for n in range(gamma + 1):
+        for prefix in itertools.product(range(vocab), repeat=n):
+            p[prefix], q[prefix] = (torch.softmax(sharpness * torch.randn(vocab, generator=g, dtype=torch.float64), 0)
+                                    for _ in range(2))
+    return p, q
+
+
+def _block_rule_exactly(p, q, vocab, gamma):
+    """Every draft block and every outcome of the block rule, weighted exactly: (the distribution of
+    the first gamma + 1 tokens, the round's tokens continued by the target; expected accepted drafts)."""
+    out, accepted = collections.defaultdict(float), 0.0
+    for x in itertools.product(range(vocab), repeat=gamma):
+        weight = math.prod(float(q[x[:k]][x[k]]) for k in range(gamma))
+        p_t = torch.stack([p[x[:k]] for k in range(gamma + 1)])
+        p_d = torch.stack([q[x[:k]] for k in range(gamma)])
+        h, backing = block_acceptance(p_t, p_d, list(x))
+        for kept in range(gamma + 1):      # the longest prefix whose test passes
+            chance = weight * (h[kept - 1] if kept else 1.0) * math.prod(1 - hj for hj in h[kept:])
+            accepted += chance * kept
+            nxt = p_t[gamma] if kept == gamma else residual(p_t[kept], p_d[kept], x[kept], backing[kept])
+            for y in range(vocab):
+                for rest in itertools.product(range(vocab), repeat=gamma - kept):
+                    s = x[:kept] + (y,) + rest
+                    out[s] += chance * float(nxt[y]) * math.prod(float(p[s[:j]][s[j]]) for j in range(kept + 1, gamma + 1))
+    return out, accepted
+
+
+def _token_rule_accepted(p, q, vocab, gamma):
+    """Expected accepted drafts of the token rule: sum over m of P(x_1..x_m all survive)."""
+    return sum(math.prod(min(float(p[x[:k]][x[k]]), float(q[x[:k]][x[k]])) for k in range(m))
+               for m in range(1, gamma + 1) for x in itertools.product(range(vocab), repeat=m))
+
+
+def test_block_verification_is_exact():
+    """Enumerating every draft block and every outcome: the block rule's output is the target's
+    joint distribution to round-off, and it accepts more drafts than the token rule on average
+    (the paper's two-token example: 11/9 against 10/9)."""
+    vocab, gamma = 3, 3
+    for seed in range(3):
+        p, q = _block_tables(vocab, gamma, seed)
+        out, block = _block_rule_exactly(p, q, vocab, gamma)
+        for s in itertools.product(range(vocab), repeat=gamma + 1):
+            assert out[s] == pytest.approx(math.prod(float(p[s[:j]][s[j]]) for j in range(gamma + 1)), abs=1e-12)
+        assert block > _token_rule_accepted(p, q, vocab, gamma) + 1e-3
+    # Sun et al.'s example: context-free p = (1/3, 2/3), q = (2/3, 1/3), two drafts
+    target, draft = torch.tensor([1 / 3, 2 / 3], dtype=torch.float64), torch.tensor([2 / 3, 1 / 3], dtype=torch.float64)
+    prefixes = [x for n in range(3) for x in itertools.product(range(2), repeat=n)]
+    p, q = {x: target for x in prefixes}, {x: draft for x in prefixes}
+    _, block = _block_rule_exactly(p, q, 2, 2)
+    assert block == pytest.approx(11 / 9) and _token_rule_accepted(p, q, 2, 2) == pytest.approx(10 / 9)
+
+
+def test_verify_one_draws_the_block_rule():
+    """verify_one's random draws give each kept length the probability the rule assigns it
+    (20,000 rounds of one three-draft block, chi-square), and with one draft the block rule is the
+    token rule, draw for draw."""
+    from scipy import stats
+    vocab, gamma = 4, 3
+    p, q = _block_tables(vocab, gamma, seed=4, sharpness=1.0)
+    x = (1, 0, 2)
+    p_t = torch.stack([p[x[:k]] for k in range(gamma + 1)])
+    p_d = torch.stack([q[x[:k]] for k in range(gamma)])
+    h, _ = block_acceptance(p_t, p_d, list(x))
+    expected = [(h[k - 1] if k else 1.0) * math.prod(1 - hj for hj in h[k:]) for k in range(gamma + 1)]
+    g, n = torch.Generator().manual_seed(0), 20000
+    counts = [0] * (gamma + 1)
+    params = SamplingParams(1.0)
+    for _ in range(n):
+        counts[verify_one(p_t.log(), Proposal(list(x), p_d), params, g).accepted] += 1
+    possible = [k for k in range(gamma + 1) if expected[k] > 0]
+    assert len(possible) >= 3 and all(counts[k] == 0 for k in range(gamma + 1) if k not in possible)
+    assert stats.chisquare([counts[k] for k in possible], [expected[k] * n for k in possible]).pvalue > 1e-3
+    for seed in range(200):
+        one = Proposal([x[0]], p_d[:1])
+        rules = [verify_one(p_t[:2].log(), one, params, torch.Generator().manual_seed(seed), rule)
+                 for rule in ("block", "token")]
+        assert rules[0] == rules[1]
+
+
+def test_unknown_verification_rule_is_refused():
+    model = tiny_model("llama", vocab=8, seed=5)
+    with pytest.raises(DSparkError, match="verification rule"):
+        run_engine(model, Drafter(), [[3, 4]], [SamplingParams(1.0)], 2, verification="tree")
 
 
 def test_appendix_counterexample():

@@ -258,6 +258,7 @@ def test_metrics_health_models(target, server):
         assert c.get(url + "/health").json() == {"status": "ok"}
         models = c.get(url + "/v1/models").json()
         assert models["object"] == "list" and models["data"][0]["id"] == "tiny-smol"
+        assert models["data"][0]["verification"] == "block"      # how sampled drafts are judged
         assert c.get(url + "/v1/models/tiny-smol").json()["id"] == "tiny-smol"
         r = c.post(url + "/v1/completions", json={"model": "tiny-smol", "prompt": TEXT_PROMPT, "max_tokens": 16,
                                                   "temperature": 0})

@@ -6,6 +6,7 @@
                  (the SPS policies pause requests whose drafts did not pay for themselves)
       schedule   the policy picks how many drafts of each to verify
       verify     ONE target forward over all verified tokens, flattened; lossless accept/reject
+                 (sampled drafts: the block rule by default, see verify.py)
       commit     extend tokens, roll the KV cache back past rejected drafts, feed the drafter
       retire     end of sequence, stop strings, max_tokens, cancellation
 """
@@ -27,7 +28,7 @@ from .sampling import SamplingParams, sample_logits
 from .schedule import Policy, make_policy
 from .sequence import Sequence
 from .stats import RoundRecord, RoundTotals
-from .verify import verify
+from .verify import check_rule, verify
 
 
 # Request ids are unique in the process, not only in one engine: round records carry them
@@ -41,6 +42,7 @@ class EngineConfig:
     max_len: int = 2048           # tokens per sequence: prompt + output + one draft block
     prefill_chunk: int = 512      # prompt tokens per prefill forward
     policy: str = "fixed"
+    verification: str = "block"   # how sampled drafts are judged: block or token (verify.py)
     # A released slot keeps its entries; a prompt that starts with the tokens they hold (the next
     # turn of a conversation) skips computing them again. Off by default: with it, requests'
     # prefill work depends on what ran before them. Needs a drafter that does not observe positions.
@@ -63,7 +65,7 @@ def context_room(drafter) -> int:
 
 def make_engine(target, drafter=None, *, tokens: int | None = None, max_len: int | None = None,
                 max_batch: int = 1, policy: str = "fixed", prefill_chunk: int = 512, sps_table=None,
-                policy_obj: Policy | None = None) -> "Engine":
+                policy_obj: Policy | None = None, verification: str = "block") -> "Engine":
     """The one engine factory of every entry point (generate, serve, bench, eval, regenerate): it
     owns context sizing. KV length per sequence = `tokens` (the longest prompt + output to serve)
     + context_room(drafter), capped by `max_len` and by the target's position limit."""
@@ -73,7 +75,8 @@ def make_engine(target, drafter=None, *, tokens: int | None = None, max_len: int
         want.append(tokens + context_room(drafter))
     if max_len is not None:
         want.append(max_len)
-    cfg = EngineConfig(max_batch=max_batch, max_len=min(want), prefill_chunk=prefill_chunk, policy=policy)
+    cfg = EngineConfig(max_batch=max_batch, max_len=min(want), prefill_chunk=prefill_chunk, policy=policy,
+                       verification=verification)
     return Engine(target.model, drafter, cfg, eos_ids=target.eos_ids, tokenizer=target.tokenizer,
                   policy=policy_obj, sps_table=sps_table)
 
@@ -85,6 +88,7 @@ class Engine:
         self.model = model
         self.drafter = drafter or Drafter()
         self.config = config or EngineConfig()
+        check_rule(self.config.verification)
         self.eos_ids = set(model.cfg.eos_token_ids if eos_ids is None else eos_ids)
         self.tokenizer = tokenizer  # only needed for stop strings
         self.policy = policy or make_policy(self.config.policy, drafter=self.drafter, sps_table=sps_table)
@@ -225,7 +229,8 @@ class Engine:
         batch = FlatBatch.build([(s.slot, s.num_processed, [s.tokens[-1]] + p.tokens)
                                  for s, p in zip(seqs, proposals)], self.model.device)
         out = self.model(batch, self.cache, taps=self._taps_for(seqs))
-        verdicts = verify(out.logits, proposals, [s.params for s in seqs], [s.generator for s in seqs])
+        verdicts = verify(out.logits, proposals, [s.params for s in seqs], [s.generator for s in seqs],
+                          self.config.verification)
         self.policy.observe(seqs, proposals, verdicts)
         taps = torch.cat(out.taps, dim=-1) if out.taps else None
         events, row = [], 0

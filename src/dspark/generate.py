@@ -35,10 +35,11 @@ class TextStream:
 
 def generate(target: Target, drafter, prompt: str | list[int], params: SamplingParams | None = None,
              max_new_tokens: int = 256, policy: str = "fixed", chat: bool | None = None,
-             on_text: Callable[[str], None] | None = None, sps_table=None) -> dict:
+             on_text: Callable[[str], None] | None = None, sps_table=None, verification: str = "block") -> dict:
     params = params or SamplingParams()
     ids = prompt if isinstance(prompt, list) else target.encode_prompt(require_text(prompt), chat)
-    engine = make_engine(target, drafter, tokens=len(ids) + max_new_tokens, policy=policy, sps_table=sps_table)
+    engine = make_engine(target, drafter, tokens=len(ids) + max_new_tokens, policy=policy, sps_table=sps_table,
+                         verification=verification)
     stream = TextStream(target.tokenizer, on_text)
     t0 = time.perf_counter()
     seq = engine.add_request(ids, params, max_new_tokens)

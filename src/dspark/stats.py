@@ -210,7 +210,9 @@ def tau_by_block(records: Sequence[RoundRecord], gamma: int | None = None) -> li
     DSpark: the backbone always sees the same mask inputs and the Markov head is causal) and for
     rounds that verified the whole block: slot j's verdict depends only on slots 1..j, so the
     accepted prefix of a k-token block is min(accepted, k), plus the bonus token unless the round
-    ended on an accepted end of sequence within those k."""
+    ended on an accepted end of sequence within those k. That holds for greedy rounds and for the
+    token rule; the block rule (verify.py) reads later drafts too, so its sampled rounds overstate
+    a shorter block's tau here."""
     gamma = max_proposed(records) if gamma is None else gamma
     if not records:
         return [None] * gamma

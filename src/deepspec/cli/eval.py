@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dspark.cli.options import add_policy_argument, add_sampling_arguments, add_target_arguments, setup_torch
+from dspark.cli.options import (add_policy_argument, add_sampling_arguments, add_target_arguments,
+                                add_verification_argument, setup_torch)
 from dspark.errors import DSparkError
 
 from ..eval.evaluate import drafter_name, evaluate, load_eval_prompts
@@ -17,6 +18,7 @@ def add_arguments(p) -> None:
                         "repeat to compare several (default: default)")
     p.add_argument("--data", action="append", required=True, help="benchmark JSONL ({'turns': [...]}); repeatable")
     add_sampling_arguments(p)
+    add_verification_argument(p)
     p.add_argument("--max-new-tokens", type=int, default=256, help="new tokens per prompt (default: %(default)s)")
     p.add_argument("--max-samples", type=int, default=None,
                    help="prompts per dataset, after a seeded shuffle (default: all)")
@@ -38,6 +40,6 @@ def run(args) -> int:
     target = load_target(args.target, device=args.device, dtype=args.dtype)
     drafters = {name: load_drafter(s, target) for name, s in zip(names, specs)}
     evaluate(target, drafters, datasets, args.temperature, args.max_new_tokens, args.seed,
-             Path(args.out), args.batch, args.policy, args.top_p, args.top_k)
+             Path(args.out), args.batch, args.policy, args.top_p, args.top_k, args.verification)
     print((Path(args.out) / "results.md").read_text())
     return 0

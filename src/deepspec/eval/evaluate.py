@@ -54,12 +54,12 @@ def drafter_name(spec: str) -> str:
 
 
 def run_dataset(target, drafter, prompts: list[str], params_for, max_new_tokens: int, batch: int,
-                policy: str, desc: str, sps_table=None):
+                policy: str, desc: str, sps_table=None, verification: str = "block"):
     """Generate for every prompt; returns (round records, elapsed seconds, new tokens)."""
     from dspark.engine import make_engine
     ids = [target.encode_prompt(require_text(p, "an evaluation prompt")) for p in prompts]
     engine = make_engine(target, drafter, tokens=max(map(len, ids)) + max_new_tokens, max_batch=batch,
-                         policy=policy, sps_table=sps_table)
+                         policy=policy, sps_table=sps_table, verification=verification)
     seqs, records = [], []
     t0 = time.perf_counter()
     with tqdm(total=len(ids), desc=desc, unit="prompt", file=sys.stderr, leave=False) as bar:
@@ -77,7 +77,7 @@ def run_dataset(target, drafter, prompts: list[str], params_for, max_new_tokens:
 
 def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]], temperature: float,
              max_new_tokens: int, seed: int, out: Path, batch: int = 1, policy: str = "fixed",
-             top_p: float = 1.0, top_k: int = 0) -> dict:
+             top_p: float = 1.0, top_k: int = 0, verification: str = "block") -> dict:
     from dspark.profile import sps_for_policies
     from dspark.sampling import SamplingParams
     out.mkdir(parents=True, exist_ok=True)
@@ -85,13 +85,14 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
     results = {"drafters": {}, "settings": {
         "target": target.name, "temperature": temperature, "top_p": top_p, "top_k": top_k,
         "max_new_tokens": max_new_tokens, "seed": seed, "batch": batch, "policy": policy,
+        "verification": verification,
         "datasets": {k: len(v) for k, v in datasets.items()}}}
     for name, drafter in drafters.items():
         per_ds, all_records = {}, []
         for ds, prompts in datasets.items():
             records, elapsed, new = run_dataset(
                 target, drafter, prompts, lambda i: SamplingParams(temperature, top_p, top_k, seed + i),
-                max_new_tokens, batch, policy, f"{name}/{ds}", sps)
+                max_new_tokens, batch, policy, f"{name}/{ds}", sps, verification)
             (out / "rounds" / name).mkdir(parents=True, exist_ok=True)
             write_records(records, str(out / "rounds" / name / f"{ds}.jsonl"))
             s = summarize(records, elapsed)
@@ -146,8 +147,11 @@ def _plots(results: dict, out: Path) -> None:
                                 title=f"Conditional acceptance by position ({results['settings']['target']}, "
                                       f"T={results['settings']['temperature']})")
     # Figure 4's shape from the same rounds: tau had only the first k drafts been verified, for the
-    # block drafters (their first k tokens do not depend on the block length; see tau_by_block).
-    if results["settings"]["policy"] == "fixed":
+    # block drafters (their first k tokens do not depend on the block length; see tau_by_block), where
+    # a slot's verdict reads only the slots before it: greedy, or the token rule (results made before
+    # the block rule existed have no "verification" and used the token rule).
+    settings = results["settings"]
+    if settings["policy"] == "fixed" and (settings["temperature"] == 0 or settings.get("verification", "token") == "token"):
         blocks = {name: d["macro"]["tau_by_block"] for name, d in results["drafters"].items()
                   if d.get("algorithm") in BLOCK_ALGORITHMS}
         if blocks:
@@ -160,8 +164,10 @@ def markdown_table(results: dict) -> str:
     names = list(results["drafters"])
     datasets = list(results["settings"]["datasets"])
     fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
-    lines = [f"tau (accepted length, bonus included) on {results['settings']['target']}, "
-             f"T = {results['settings']['temperature']}, fixed block\n",
+    settings = results["settings"]
+    rule = f", {settings.get('verification', 'token')} verification" if settings["temperature"] > 0 else ""
+    lines = [f"tau (accepted length, bonus included) on {settings['target']}, "
+             f"T = {settings['temperature']}, fixed block{rule}\n",
              "| dataset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for ds in datasets:
         lines.append(f"| {ds} | " + " | ".join(fmt(results["drafters"][n]["datasets"][ds]["tau"]) for n in names) + " |")

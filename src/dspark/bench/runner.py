@@ -123,7 +123,7 @@ def run_engine_level(engine, requests: list[BenchRequest], concurrency: int, par
 def bench_engine(target, drafter, requests: list[BenchRequest], policies: list[str], levels: list[int],
                  params: SamplingParams | None = None, duration: float | None = None,
                  num_requests: int | None = None, sps_table=None, max_len: int | None = None,
-                 prefill_chunk: int = 512, warmup: bool = True, log=None) -> list[dict]:
+                 prefill_chunk: int = 512, warmup: bool = True, log=None, verification: str = "block") -> list[dict]:
     """One engine per (level, policy) on the same target and drafter; policies interleaved."""
     params = params or SamplingParams()
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -134,7 +134,7 @@ def bench_engine(target, drafter, requests: list[BenchRequest], policies: list[s
             # plain decoding drafts nothing: do not charge the baseline for a drafter it ignores
             d = Drafter() if policy == "none" else drafter
             engine = make_engine(target, d, tokens=need, max_len=max_len, max_batch=c, policy=policy,
-                                 prefill_chunk=prefill_chunk, sps_table=sps_table)
+                                 prefill_chunk=prefill_chunk, sps_table=sps_table, verification=verification)
             if warmup:
                 engine.add_request(requests[0].prompt_ids, params, min(4, requests[0].max_tokens))
                 engine.run_until_done()

@@ -13,13 +13,14 @@ from ..errors import DSparkError
 from ..sampling import SamplingParams
 from ..schedule import POLICIES, check_policy
 from ..sharegpt import sharegpt_path
-from .options import (add_sampling_arguments, add_target_arguments, load_target_and_drafter, positive_int_list,
-                      setup_torch, sps_table)
+from .options import (add_sampling_arguments, add_target_arguments, add_verification_argument,
+                      load_target_and_drafter, positive_int_list, setup_torch, sps_table)
 
 
 def add_arguments(p) -> None:
     add_target_arguments(p)
     add_sampling_arguments(p)
+    add_verification_argument(p)
     p.add_argument("--url", default=None,
                    help="benchmark a running server (e.g. http://127.0.0.1:8000) instead of in-process engines")
     p.add_argument("--api-key", default=None, help="bearer key for --url")
@@ -94,7 +95,8 @@ def run(args) -> int:
         baseline = None
     else:
         rows = bench_engine(target, drafter, requests, policies, levels, params, duration, args.num_requests,
-                            sps_table=sps_table(args, target, policies), max_len=args.max_len)
+                            sps_table=sps_table(args, target, policies), max_len=args.max_len,
+                            verification=args.verification)
         baseline = args.baseline or policies[0]
     title = f"{args.target} / {curve}"
     paths = write_outputs(rows, args.output_dir, baseline, title)

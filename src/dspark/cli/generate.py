@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
-from .options import (add_policy_argument, add_sampling_arguments, add_target_arguments, load_target_and_drafter,
-                      setup_torch, sps_table)
+from .options import (add_policy_argument, add_sampling_arguments, add_target_arguments, add_verification_argument,
+                      load_target_and_drafter, setup_torch, sps_table)
 
 DEFAULT_PROMPT = "Write a Python function that checks whether a string is a palindrome, and explain it briefly."
 
@@ -14,6 +14,7 @@ def add_arguments(p) -> None:
     p.add_argument("prompt", nargs="?", default=None, help="user message (default: a short coding request)")
     add_target_arguments(p)
     add_sampling_arguments(p)
+    add_verification_argument(p)
     p.add_argument("--max-tokens", type=int, default=256, help="most new tokens (default: %(default)s)")
     add_policy_argument(p, default="auto", auto=True)
     p.add_argument("--no-chat", action="store_true", help="send the prompt as plain text, no chat template")
@@ -38,7 +39,8 @@ def run(args) -> int:
     chat = False if args.no_chat else None
     on_text = None if args.json else (lambda t: print(t, end="", flush=True))
     result = generate(target, drafter, prompt, params, args.max_tokens, policy=args.policy, chat=chat,
-                      on_text=on_text, sps_table=sps_table(args, target, args.policy))
+                      on_text=on_text, sps_table=sps_table(args, target, args.policy),
+                      verification=args.verification)
     if args.json:
         print(json.dumps(result))
         return 0

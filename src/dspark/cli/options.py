@@ -39,6 +39,14 @@ def add_sampling_arguments(p: argparse.ArgumentParser, temperature: float = 0.0,
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
 
 
+def add_verification_argument(p: argparse.ArgumentParser) -> None:
+    from ..verify import RULES
+    p.add_argument("--verification", default="block", choices=RULES,
+                   help="how sampled drafts are judged (greedy decoding is the same under both): block "
+                        "keeps the longest prefix the target backs as a whole, never fewer tokens on "
+                        "average; token is the classic left-to-right rule (default: %(default)s; see verify.py)")
+
+
 # `deepspec eval` measures acceptance over the whole block (`fixed`, nothing to profile); `generate`
 # picks per drafter (`auto`: the hardware-aware policy for any drafter, which profiles the machine
 # once, see `dspark profile`); `serve` schedules a batch (`dspark`).

@@ -8,8 +8,8 @@ import socket
 import sys
 
 from ..errors import DSparkError
-from .options import (add_policy_argument, add_target_arguments, load_target_and_drafter, setup_torch,
-                      sps_table)
+from .options import (add_policy_argument, add_target_arguments, add_verification_argument, load_target_and_drafter,
+                      setup_torch, sps_table)
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -21,6 +21,7 @@ def add_arguments(p) -> None:
     # Serving defaults to the hardware-aware scheduler: with many requests in flight it chooses
     # how much of each block to verify, which is where it pays (`generate` defaults to `auto`).
     add_policy_argument(p, default="dspark", auto=True)
+    add_verification_argument(p)
     p.add_argument("--api-key", default=os.environ.get("DSPARK_API_KEY"),
                    help="require 'Authorization: Bearer KEY' on /v1 (default: $DSPARK_API_KEY, else none)")
     p.add_argument("--max-batch", type=int, default=8, help="concurrent sequences / KV-cache slots (default: 8)")
@@ -69,7 +70,7 @@ def run(args) -> int:
     target, drafter = load_target_and_drafter(args)
     max_len = min(args.max_len, target.config.max_position_embeddings)
     cfg = EngineConfig(max_batch=args.max_batch, max_len=max_len, prefill_chunk=args.prefill_chunk,
-                       policy=args.policy)
+                       policy=args.policy, verification=args.verification)
     app = create_app(target, drafter, cfg, sps_table=sps_table(args, target, args.policy), api_key=args.api_key,
                      model_name=args.model_name, max_waiting=args.max_waiting)
     print(f"dspark serve: {target.name} with drafter {getattr(drafter, 'algorithm', 'none')}, policy {args.policy}, "

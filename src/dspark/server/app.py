@@ -66,7 +66,8 @@ def create_app(target, drafter, engine_config: EngineConfig | None = None, *, sp
     def new_engine():
         c = engine_config
         return make_engine(target, drafter, max_len=c.max_len, max_batch=c.max_batch, policy=c.policy,
-                           prefill_chunk=c.prefill_chunk, sps_table=sps_table, policy_obj=policy)
+                           prefill_chunk=c.prefill_chunk, sps_table=sps_table, policy_obj=policy,
+                           verification=c.verification)
 
     worker = EngineWorker(new_engine)
     registry = make_registry(worker, ctx)
@@ -132,7 +133,8 @@ def create_app(target, drafter, engine_config: EngineConfig | None = None, *, sp
     def model_card() -> dict:
         return {"id": ctx.model_name, "object": "model", "created": ctx.created, "owned_by": "dspark",
                 "max_model_len": ctx.context_limit,
-                "drafter": getattr(drafter, "algorithm", "none"), "policy": engine_config.policy}
+                "drafter": getattr(drafter, "algorithm", "none"), "policy": engine_config.policy,
+                "verification": engine_config.verification}
 
     @app.get("/v1/models")
     async def models(request: Request):
