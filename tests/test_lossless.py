@@ -388,6 +388,11 @@ def _block_tables(vocab, gamma, seed, sharpness=2.0):
     return p, q
 
 
+def _kept_length_chances(h):
+    """P(the block rule keeps k drafts), k = 0..n: prefix k's test passes and no longer one's does."""
+    return [(h[k - 1] if k else 1.0) * math.prod(1 - hj for hj in h[k:]) for k in range(len(h) + 1)]
+
+
 def _block_rule_exactly(p, q, vocab, gamma):
     """Every draft block and every outcome of the block rule, weighted exactly: (the distribution of
     the first gamma + 1 tokens, the round's tokens continued by the target; expected accepted drafts)."""
@@ -397,8 +402,8 @@ def _block_rule_exactly(p, q, vocab, gamma):
         p_t = torch.stack([p[x[:k]] for k in range(gamma + 1)])
         p_d = torch.stack([q[x[:k]] for k in range(gamma)])
         h, backing = block_acceptance(p_t, p_d, list(x))
-        for kept in range(gamma + 1):      # the longest prefix whose test passes
-            chance = weight * (h[kept - 1] if kept else 1.0) * math.prod(1 - hj for hj in h[kept:])
+        for kept, kept_chance in enumerate(_kept_length_chances(h)):   # the longest prefix whose test passes
+            chance = weight * kept_chance
             accepted += chance * kept
             nxt = p_t[gamma] if kept == gamma else residual(p_t[kept], p_d[kept], x[kept], backing[kept])
             for y in range(vocab):
@@ -444,7 +449,7 @@ def test_verify_one_draws_the_block_rule():
     p_t = torch.stack([p[x[:k]] for k in range(gamma + 1)])
     p_d = torch.stack([q[x[:k]] for k in range(gamma)])
     h, _ = block_acceptance(p_t, p_d, list(x))
-    expected = [(h[k - 1] if k else 1.0) * math.prod(1 - hj for hj in h[k:]) for k in range(gamma + 1)]
+    expected = _kept_length_chances(h)
     g, n = torch.Generator().manual_seed(0), 20000
     counts = [0] * (gamma + 1)
     params = SamplingParams(1.0)

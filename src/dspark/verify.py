@@ -53,9 +53,10 @@ def block_acceptance(p_t: torch.Tensor, p_d: torch.Tensor, drafts: list[int]) ->
     """p_t [n+1, V], p_d [n, V], n drafts -> (h_1..h_n: the probability that the test of prefix k
     passes, a_0..a_n: the target's backing of each prefix); see the module docstring."""
     n = len(drafts)
+    p_d = p_d.to(p_t.dtype)
     idx = torch.tensor(drafts, device=p_t.device)[:, None]
     p_x = p_t[:n].gather(1, idx)[:, 0].tolist()
-    d_x = p_d.to(p_t.dtype).gather(1, idx)[:, 0].tolist()
+    d_x = p_d.gather(1, idx)[:, 0].tolist()
     a = [1.0]
     for pk, dk in zip(p_x, d_x):
         # a sampled draft has p_d > 0; guard a zero the way the token rule's ratio does (inf or 0)
@@ -63,7 +64,7 @@ def block_acceptance(p_t: torch.Tensor, p_d: torch.Tensor, drafts: list[int]) ->
     h = []
     if n > 1:
         backing = torch.tensor(a[1:n], dtype=p_t.dtype, device=p_t.device)[:, None]
-        r = (backing * p_t[1:n] - p_d[1:n].to(p_t.dtype)).clamp_min(0.0).sum(-1).tolist()
+        r = (backing * p_t[1:n] - p_d[1:n]).clamp_min(0.0).sum(-1).tolist()
         # r_k + 1 - a_k = 0 only when a_k = 1 and p_t,k+1 = p_d,k+1; a later test then passes surely,
         # so h_k is never read
         h = [rk / (rk + 1.0 - ak) if rk + 1.0 - ak > 0 else 0.0 for rk, ak in zip(r, a[1:n])]
