@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from dspark.errors import DSparkError
+from dspark import sampling
 from dspark.sampling import SamplingParams, probabilities, sample
 
 pytestmark = pytest.mark.gpu      # device-independent: DSPARK_TEST_DEVICE=cuda runs it there
@@ -21,6 +22,36 @@ def test_temperature_one_is_softmax():
 def test_top_p_keeps_smallest_prefix_reaching_mass():
     got = probabilities(LOGITS, SamplingParams(1.0, top_p=0.8))
     torch.testing.assert_close(got, torch.tensor([[0.625, 0.375, 0.0, 0.0]]))
+
+
+def _nucleus_by_hand(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """The definition, one row at a time: walk the tokens from the most likely, keep each one while
+    the mass kept before it is short of top_p, renormalize."""
+    out = torch.zeros_like(probs)
+    for r, row in enumerate(probs.double()):
+        kept = 0.0
+        for tok in row.argsort(descending=True).tolist():
+            if kept >= top_p:
+                break
+            out[r, tok] = row[tok]
+            kept += float(row[tok])
+        out[r] /= out[r].sum()
+    return out
+
+
+@pytest.mark.parametrize("top_p", [0.5, 0.9, 0.99])
+def test_top_p_over_a_large_vocabulary(top_p, monkeypatch):
+    """Rows from peaked to flat, so that some nuclei lie in the first candidates, some in the
+    second and some need the full sort: each equals the nucleus by definition."""
+    monkeypatch.setattr(sampling, "NUCLEUS_CANDIDATES", (16, 256))
+    g = torch.Generator().manual_seed(0)
+    logits = torch.cat([torch.randn(2, 4096, generator=g) * s for s in (9, 4, 2, 0.5)])
+    got = probabilities(logits, SamplingParams(1.0, top_p=top_p))
+    want = _nucleus_by_hand(torch.softmax(logits, -1), top_p)
+    sizes = (got > 0).sum(-1)
+    assert sizes.min() <= 16 and sizes.max() > 256       # every path ran
+    assert torch.equal(got > 0, want > 0)
+    torch.testing.assert_close(got, want.float(), rtol=1e-5, atol=1e-7)
 
 
 def test_top_k_and_combined():

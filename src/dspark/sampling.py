@@ -67,10 +67,37 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
         probs = torch.zeros_like(logits).scatter_(-1, idx, _nucleus(torch.softmax(top, -1), params.top_p))
         return probs
     probs = torch.softmax(logits, dim=-1)
-    if params.top_p < 1.0:
-        sorted_p, order = probs.sort(dim=-1, descending=True)
-        probs = torch.zeros_like(probs).scatter_(-1, order, _nucleus(sorted_p, params.top_p))
-    return probs
+    return _top_p(probs, params.top_p) if params.top_p < 1.0 else probs
+
+
+# The candidates `_top_p` looks at per row before it sorts the whole vocabulary: a nucleus is mostly
+# tens of tokens, and a top-k of k is a partial selection (0.3 ms for 8 rows of 49k at k = 64 on these
+# CPUs, against 14 ms for the full sort that a flat row still gets).
+NUCLEUS_CANDIDATES = (64, 1024)
+
+
+def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """probs [R, V] -> each row's nucleus (`_nucleus` of the row sorted in descending order), without
+    sorting the vocabulary where the k largest already hold top_p of the mass: the nucleus then lies
+    among them, since every token past them comes after the prefix that reached top_p. Rows whose k
+    largest fall short try the next k, and sort in full after the last."""
+    vocab = probs.shape[-1]
+    out = torch.zeros_like(probs)
+    rows = torch.arange(probs.shape[0], device=probs.device)
+    for k in (*(k for k in NUCLEUS_CANDIDATES if k < vocab), vocab):
+        part = probs if len(rows) == probs.shape[0] else probs.index_select(0, rows)
+        if k < vocab:
+            top, order = torch.topk(part, k, dim=-1)
+        else:
+            top, order = part.sort(dim=-1, descending=True)
+        mass = top.cumsum(-1)
+        done = torch.ones_like(rows, dtype=torch.bool) if k == vocab else mass[:, -1] >= top_p
+        if bool(done.any()):
+            out.index_put_((rows[done][:, None], order[done]), _nucleus(top[done], top_p, mass[done]))
+        rows = rows[~done]
+        if not len(rows):
+            break
+    return out
 
 
 def _greedy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,12 +106,12 @@ def _greedy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return tokens, torch.zeros_like(logits).scatter_(-1, tokens[..., None], 1.0)
 
 
-def _nucleus(sorted_p: torch.Tensor, top_p: float) -> torch.Tensor:
-    """sorted_p [R, k] in descending order -> the smallest prefix whose mass reaches top_p,
-    renormalized (the first token always stays)."""
+def _nucleus(sorted_p: torch.Tensor, top_p: float, mass: torch.Tensor | None = None) -> torch.Tensor:
+    """sorted_p [R, k] in descending order (mass: its cumsum, when at hand) -> the smallest prefix
+    whose mass reaches top_p, renormalized (the first token always stays)."""
     if top_p >= 1.0:
         return sorted_p
-    keep = (sorted_p.cumsum(-1) - sorted_p) < top_p
+    keep = ((sorted_p.cumsum(-1) if mass is None else mass) - sorted_p) < top_p
     kept = sorted_p * keep
     return kept / kept.sum(-1, keepdim=True)
 
