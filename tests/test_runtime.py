@@ -294,6 +294,34 @@ def test_packed_model_is_batch_invariant(arch):
             assert torch.equal(batched, decode), name
 
 
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_a_layer_in_one_call_is_the_layer_in_steps(arch):
+    """rt_layer (one C call per layer) against the same layer called product by product from Python
+    (run_layer without its kv arguments), every path: the same keys and values in the cache, bit for
+    bit, and the same layer output up to the gated activation, which C computes and torch did (a
+    last-bit difference there can move one 8-bit step of the down product's input)."""
+    model = packed_tiny(arch, seed=3)
+    layers = model.runtime.layers
+    assert all(L.args_ptr is not None for L in layers)             # every product packed: one call each
+    ptrs = [L.args_ptr for L in layers]
+    toks = list(range(3, 40))
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            got = {}
+            for mode in ("one call", "steps"):
+                for L, p in zip(layers, ptrs):
+                    L.args_ptr = p if mode == "one call" else None
+                cache = model.new_cache(1, 64)
+                out = model(FlatBatch.build([(0, 0, toks)], "cpu"), cache, taps=(0,))
+                got[mode] = (out.taps[0], cache.k[0][0, :len(toks)].clone(), cache.v[0][0, :len(toks)].clone())
+            for L, p in zip(layers, ptrs):
+                L.args_ptr = p
+            (x1, k1, v1), (x2, k2, v2) = got["one call"], got["steps"]
+            assert torch.equal(k1, k2) and torch.equal(v1, v2), name
+            assert (x1 - x2).abs().max() <= 0.02 * x2.abs().max(), name
+            assert (x1 - x2).abs().mean() <= 1e-3 * x2.abs().mean(), name
+
+
 def test_fast_runtime_follows_the_exact_forward():
     """The fast forward is the same model as TargetModel's torch forward up to 8-bit activations."""
     model = packed_tiny("gemma3", seed=2)

@@ -8,10 +8,11 @@ number of rows, so the model is batch invariant: a position's logits are bit-equ
 decode step, inside an 8-token verification, or in a prefill. Plain and speculative greedy decoding
 therefore agree token for token with no near-tie caveat.
 
-A layer is five C calls (RMSNorm fused into the product that follows it, the residual added by
-the product that ends a branch, rotary and the cache write inside attention) and two torch ops for
-the gated activation: per-step Python work is a few calls per layer. Gemma's extra sandwich norms
-and any product that did not pack run through torch around those calls.
+A layer is one C call (rt_layer): four products (RMSNorm fused into the product that follows it,
+the residual added by the product that ends a branch), the attention (rotary and the cache write
+inside it), the gated activation and Gemma's sandwich norms. `run_layer` also holds the same layer
+as those calls made one by one from Python, for what rt_layer does not cover: a product that did
+not pack, bf16 products for long forwards, a drafter's blocks over several caches.
 
 The module mirrors TargetModel.forward (decoder.py), which stays the reference: the exact
 precision, CUDA, other dtypes and training use it.
@@ -58,6 +59,9 @@ class _Lib:
         self.argmax = dll.rt_argmax
         self.argmax.argtypes = [ptr, i64, i64, ptr, c_int]
         self.argmax.restype = None
+        self.layer = dll.rt_layer
+        self.layer.argtypes = [ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, c_int]
+        self.layer.restype = None
         self.markov_greedy = dll.rt_markov_greedy
         self.markov_greedy.argtypes = [ptr, i64, i64, i64, ptr, i64, ptr, ptr, ptr, c_int, ptr, ptr, ptr, ptr, c_int]
         self.markov_greedy.restype = None
@@ -244,8 +248,19 @@ def _norm_weight(norm) -> torch.Tensor:
     return (1.0 + w if norm.offset else w).contiguous()
 
 
+class _LayerArgs(ctypes.Structure):
+    """qkernels.c's layer_t: a layer's constants for rt_layer, filled once."""
+    _fields_ = [("w", ctypes.c_void_p * 4), ("S", ctypes.c_void_p * 4), ("L", ctypes.c_void_p * 4),
+                ("N", ctypes.c_int64 * 4), ("bits", ctypes.c_int64 * 4)] + \
+               [(name, ctypes.c_void_p) for name in ("qkv_bias", "input_norm", "post_attn_norm", "pre_ff_norm",
+                                                     "post_ff_norm", "q_norm", "k_norm")] + \
+               [(name, ctypes.c_int64) for name in ("H", "Hq", "Hk", "D", "I", "window", "act", "sandwich")] + \
+               [(name, ctypes.c_float) for name in ("eps", "scale", "softcap")]
+
+
 class _Layer:
-    """What the runtime needs of one decoder layer: packed products and norm weights."""
+    """What the runtime needs of one decoder layer: packed products and norm weights, and, when
+    all four products packed, the same in the form of one rt_layer call (`args`)."""
 
     def __init__(self, layer, cfg):
         attn, mlp = layer.self_attn, layer.mlp
@@ -276,6 +291,24 @@ class _Layer:
         self.q_norm = _norm_weight(attn.q_norm) if attn.q_norm is not None else None
         self.k_norm = _norm_weight(attn.k_norm) if attn.k_norm is not None else None
         self.bf16: dict[str, torch.Tensor] = {}    # bf16 copies of the products' weights (use_bf16_products)
+        self.args = self._c_args(cfg)
+        self.args_ptr = None if self.args is None else ctypes.addressof(self.args)
+
+    def _c_args(self, cfg) -> _LayerArgs | None:
+        products = (self.qkv, self.o, self.gate_up, self.down)
+        if any(p is None or getattr(p, "precision", None) != "fast" for p in products):
+            return None
+        a = _LayerArgs()
+        for i, p in enumerate(products):
+            a.w[i], a.S[i], a.L[i], a.N[i], a.bits[i] = p._weights
+        for name in ("qkv_bias", "input_norm", "post_attn_norm", "q_norm", "k_norm"):
+            setattr(a, name, _ptr(getattr(self, name)))
+        if self.sandwich:
+            a.pre_ff_norm, a.post_ff_norm = self.pre_ff_norm.data_ptr(), self.post_ff_norm.data_ptr()
+        a.H, a.Hq, a.Hk, a.D, a.I = cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, self.intermediate
+        a.window, a.act, a.sandwich = self.window, int(self.act != "silu"), int(self.sandwich)   # else GELU (tanh)
+        a.eps, a.scale, a.softcap = cfg.rms_norm_eps, cfg.scale, cfg.attn_logit_softcap or 0.0
+        return a
 
 
 def _product(x, pw, weight, *, bf16=None, norm=None, eps=0.0, bias=None, residual=None):
@@ -294,10 +327,20 @@ def _product(x, pw, weight, *, bf16=None, norm=None, eps=0.0, bias=None, residua
     return y if residual is None else residual + y
 
 
-def run_layer(L: _Layer, x: torch.Tensor, attend, eps: float, b16: dict | None = None) -> torch.Tensor:
+def run_layer(L: _Layer, x: torch.Tensor, attend, eps: float, b16: dict | None = None,
+              kv: tuple | None = None) -> torch.Tensor:
     """One decoder layer on the runtime: x [n, H] -> [n, H]. attend(qkv [n, (Hq + 2 Hk) D]) -> [n, Hq D]
     runs the attention over whatever cache the caller holds (the target's, a drafter's) and decides
-    which keys each row sees; b16: the layer's bf16 weights for a many-row forward (use_bf16_products)."""
+    which keys each row sees; b16: the layer's bf16 weights for a many-row forward (use_bf16_products).
+    kv: when that attention is one rt_attention call over one cache, its arguments (`cache_args`):
+    then a layer whose products all packed runs as one C call (rt_layer), the same products and
+    attention as below without the Python between them."""
+    if kv is not None and L.args_ptr is not None and not b16:
+        rt = lib()
+        x = x.contiguous()
+        out = torch.empty_like(x)
+        rt.layer(L.args_ptr, x.data_ptr(), x.shape[0], *kv, out.data_ptr(), rt.path)
+        return out
     b16 = b16 or {}
     qkv = _product(x, L.qkv, L.qkv_weight, bf16=b16.get("qkv"), norm=L.input_norm, eps=eps, bias=L.qkv_bias)
     attn = attend(qkv)
@@ -314,6 +357,15 @@ def run_layer(L: _Layer, x: torch.Tensor, attend, eps: float, b16: dict | None =
         h = _product(a, L.down, L.down_weight, bf16=b16.get("down"))
         return x + F.rms_norm(h, (h.shape[-1],), L.post_ff_norm, eps)
     return _product(a, L.down, L.down_weight, bf16=b16.get("down"), residual=x)
+
+
+def cache_args(cos: torch.Tensor, sin: torch.Tensor, k: torch.Tensor, v: torch.Tensor, max_len: int,
+               slots: torch.Tensor, positions: torch.Tensor, last: torch.Tensor | None) -> tuple:
+    """rt_attention's arguments past the layer's own, for rt_layer (run_layer's kv): rotary tables
+    [n, D] fp32, one layer's fp16 caches, each row's slot and position int64 [n], and the last
+    position each row sees (None: causal). The caller keeps the tensors alive over the call."""
+    return (cos.data_ptr(), sin.data_ptr(), k.data_ptr(), v.data_ptr(), max_len, slots.data_ptr(),
+            positions.data_ptr(), _ptr(last))
 
 
 class FastForward:
@@ -358,7 +410,8 @@ class FastForward:
                              softcap, out.data_ptr(), rt.path)
                 return out
 
-            x = run_layer(L, x, attend, eps, L.bf16 if bulk else {})
+            kv = cache_args(cos, sin, cache.k[i], cache.v[i], cache.max_len, slots, positions, None)
+            x = run_layer(L, x, attend, eps, L.bf16 if bulk else {}, kv)
             if i in want:
                 tapped[i] = x
         cache.commit(batch)
@@ -427,6 +480,7 @@ class DraftForward:
         b, g = positions.shape
         positions = positions.contiguous()
         last = positions[:, -1:].expand(b, g).contiguous()
+        slots = torch.zeros(b * g, dtype=torch.long)      # each block's own one-slot cache
         for i, L in enumerate(self.layers):
 
             def attend(qkv, i=i):
@@ -435,7 +489,10 @@ class DraftForward:
                     self._attend(i, qkv, cos, sin, cache, slice(j * g, (j + 1) * g), positions[j], last[j], out)
                 return out
 
-            x = run_layer(L, x, attend, cfg.rms_norm_eps)
+            # one block (batch 1) attends over one cache: the whole layer can be one C call
+            kv = None if b > 1 else cache_args(cos, sin, caches[0].k[i], caches[0].v[i], caches[0].max_len,
+                                               slots, positions[0], last[0])
+            x = run_layer(L, x, attend, cfg.rms_norm_eps, kv=kv)
         return F.rms_norm(x, (x.shape[-1],), self.final_norm, cfg.rms_norm_eps)
 
 
