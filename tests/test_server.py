@@ -493,6 +493,13 @@ def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     t5 = profile.sps_table_for(target, "cpu", "float32", 1, log=logged.append)
     assert len(calls) == 3 and t5.meta["load_average"] == 0.5 and "busy machine" in logged[0]
     assert SPSTable.load(path).meta["load_average"] == 0.5
+    # a table measured on another build of the C kernels is measured again, once
+    monkeypatch.setattr(profile, "kernels_of", lambda model: "a-newer-build")
+    logged.clear()
+    t6 = profile.sps_table_for(target, "cpu", "float32", 1, log=logged.append)
+    t7 = profile.sps_table_for(target, "cpu", "float32", 1, log=logged.append)
+    assert len(calls) == 4 and t6.meta["kernels"] == t7.meta["kernels"] == "a-newer-build"
+    assert "another build" in logged[0]
 
 
 def test_profile_keeps_a_quiet_table_when_busy(target, tmp_path, monkeypatch, capsys):

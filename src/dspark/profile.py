@@ -24,7 +24,7 @@ import torch
 
 from .batch import FlatBatch
 from .errors import DSparkError
-from .models.packed import packing_of
+from .models.packed import kernels_of, packing_of
 from .models.runtime import step_threads
 from .schedule import SPS_POLICIES, SPSTable
 
@@ -170,6 +170,10 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
         if table.one_sequence is None:
             # written before session 16: no one-sequence curve, and measured on the slower products
             log(f"{path} predates the one-sequence curve: profiling again")
+        elif table.meta.get("kernels") != kernels_of(target.model):
+            # the C runtime changed since (a faster layer moves every step's cost, and the policy
+            # weighs verification cost against drafts by this table)
+            log(f"{path} was profiled on another build of the CPU kernels: profiling again")
         elif busy_warning(table) and not machine_busy(*current_load()):
             # Profiled while other work ran (the first start on a busy machine): other work inflates
             # the small steps most (a 1-token step measured 12.9 ms under a load of 2.6 on 2 cores,
@@ -185,6 +189,7 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
     t0 = time.perf_counter()
     table = profile_sps(target.model, **profile_kwargs)
     table.meta["model"] = target.name
+    table.meta["kernels"] = kernels_of(target.model)
     table.save(path)
     log(f"profiled in {time.perf_counter() - t0:.1f} s")
     warning = busy_warning(table)

@@ -272,6 +272,12 @@ CFLAGS = {"packed_gemv": ["-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPI
           "qkernels": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC", "-pthread"]}
 
 
+def kernel_digest(name: str) -> str:
+    """What a build of `name`.c is named by: its source and flags (a changed kernel builds anew)."""
+    source = Path(__file__).with_name(f"{name}.c")
+    return hashlib.sha256(source.read_bytes() + " ".join(CFLAGS[name]).encode()).hexdigest()[:16]
+
+
 def _build(name: str):
     if os.environ.get("DSPARK_PACKED", "1") == "0":
         return False
@@ -284,8 +290,7 @@ def _build(name: str):
         return False
     source = Path(__file__).with_name(f"{name}.c")
     flags = CFLAGS[name]
-    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
-    lib = cache_root() / "kernels" / f"{name}-{digest}.so"
+    lib = cache_root() / "kernels" / f"{name}-{kernel_digest(name)}.so"
     if not lib.exists():
         log.info("building %s (once per machine)", lib.name)
         lib.parent.mkdir(parents=True, exist_ok=True)
@@ -320,6 +325,13 @@ def packing_of(model: torch.nn.Module) -> str:
     if getattr(model, "runtime", None) is not None:
         return "packed-fast"
     return "packed" if is_packed(model) else ""
+
+
+def kernels_of(model: torch.nn.Module) -> str | None:
+    """The digest of the C kernels a model's forward runs on (None: torch's own), so that what was
+    measured on one build (an SPS table) is not reused after the kernels change."""
+    packing = packing_of(model)
+    return kernel_digest({"packed-fast": "qkernels", "packed": "packed_gemv"}[packing]) if packing else None
 
 
 def write_cache(path: Path, packed: dict[str, PackedWeight | None]) -> None:
