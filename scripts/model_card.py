@@ -116,6 +116,8 @@ def _calibration_method(out: Path) -> str:
         return f"{c.get('num_rounds', 0):,} rounds{online}{held_out}"
 
     text += f" fitted on sampled rounds ({scored(calib)})"
+    for key, fit in (calib.get("by_temperature") or {}).items():   # a request takes the nearest temperature's fit
+        text += f"; for requests sampled nearer T {key} than the other fits, one on rounds sampled at T {key} ({scored(fit)})"
     if calib.get("greedy"):
         text += (f", and a separate {calib['greedy'].get('method', 'sts')} fit for greedy requests "
                  f"({scored(calib['greedy'])}, T = 0)")

@@ -316,6 +316,68 @@ def test_calibrate_behind_lookup_writes_its_own_section(tmp_path, capsys):
     assert runtime(False).fit_in_use(False)[1] == data2["biases"]
 
 
+def test_calibration_by_sampling_temperature(tmp_path, capsys):
+    """A sampled fit on rounds drawn at T 0.7 goes into "by_temperature" and keeps the rest of the
+    file; a sampled request gets the fit of the nearest temperature, alone and behind lookup (where
+    the section's own fit for a temperature replaces the file's); --score applies the same rule; the
+    drafter's calibration() writes the section back; a malformed section is refused."""
+    from deepspec.cli import main
+    from dspark.drafters.dspark import DSparkDrafter
+    t1 = write_records(synthetic_rounds(600, 3, seed=7, shift=-1.0), str(tmp_path / "t1.jsonl"))
+    t07 = write_records(synthetic_rounds(600, 3, seed=8, shift=1.0), str(tmp_path / "t07.jsonl"))
+    behind = write_records(synthetic_rounds(600, 3, seed=9, shift=2.0), str(tmp_path / "b.jsonl"))
+    d = tmp_path / "d"
+
+    def runtime(data: dict, behind_lookup: bool = False) -> DSparkDrafter:
+        probe = DSparkDrafter.__new__(DSparkDrafter)
+        probe.gamma = 3
+        probe.load_calibration(data)
+        if behind_lookup:
+            probe.behind_lookup()
+        return probe
+
+    assert main(["calibrate", "--records", t1, "--drafter", str(d)]) == 0
+    assert main(["calibrate", "--records", t1, "--drafter", str(d), "--regime", "greedy"]) == 0
+    before = json.loads((d / "calibration.json").read_text())
+    assert main(["calibrate", "--records", t07, "--drafter", str(d), "--temperature", "0.7"]) == 0
+    assert "(sampled at T 0.7)" in capsys.readouterr().out
+    data = json.loads((d / "calibration.json").read_text())
+    assert {k: v for k, v in data.items() if k != "by_temperature"} == before
+    b07, b1 = data["by_temperature"]["0.7"]["biases"], data["biases"]
+    assert b07 != b1
+    r = runtime(data)
+    for t, want in ((0.7, b07), (0.5, b07), (0.84, b07), (0.85, b1), (1.0, b1), (1.5, b1)):
+        assert r.fit_in_use(False, t)[1] == want, t
+    assert r.fit_in_use(True, 0.7)[1] == data["greedy"]["biases"]
+    z = torch.tensor([0.3, -0.2, 1.0])
+    temps, biases, _ = r.fit_in_use(False, 0.7)
+    assert torch.allclose(r.calibrated(z, temperature=0.7), torch.sigmoid(z / torch.tensor(temps) + torch.tensor(biases)))
+    assert runtime(r.calibration()).fit_in_use(False, 0.7) == r.fit_in_use(False, 0.7)    # written back
+    from dspark.drafters.checkpoint import calibration_of      # what eval reports the ECE with
+    assert calibration_of(r, temperature=0.7)["biases"] == b07
+    assert calibration_of(r, temperature=1.0)["biases"] == b1 and "by_temperature" not in calibration_of(r, temperature=1.0)
+    # behind lookup: the file's fits until the section has its own for T 0.7
+    assert runtime(data, True).fit_in_use(False, 0.7)[1] == b07
+    assert main(["calibrate", "--records", behind, "--drafter", str(d), "--temperature", "0.7", "--behind-lookup"]) == 0
+    data2 = json.loads((d / "calibration.json").read_text())
+    assert set(data2["behind_lookup"]) == {"by_temperature"}
+    assert {k: v for k, v in data2.items() if k != "behind_lookup"} == data
+    rb = runtime(data2, True)
+    assert rb.fit_in_use(False, 0.7)[1] == data2["behind_lookup"]["by_temperature"]["0.7"]["biases"] != b07
+    assert rb.fit_in_use(False, 1.0)[1] == b1 and runtime(data2).fit_in_use(False, 0.7)[1] == b07
+    # --score reads the fit a request at that temperature gets
+    capsys.readouterr()
+    assert main(["calibrate", "--records", t07, "--drafter", str(d), "--temperature", "0.7", "--score"]) == 0
+    out = capsys.readouterr().out
+    assert "sampled at T 0.7" in out and f"{data['by_temperature']['0.7']['temperatures'][0]:7.3f}" in out
+    for bad in ({"warm": {"temperatures": [1.0] * 3}}, {"1": {"temperatures": [1.0] * 3}},
+                {"0.7": {"temperatures": [1.0] * 2}}, [1.0]):
+        with pytest.raises(DSparkError):
+            runtime({"temperatures": [1.0] * 3, "by_temperature": bad})
+    assert main(["calibrate", "--records", t07, "--drafter", str(d), "--temperature", "0.7", "--regime", "greedy"]) != 0
+    assert "--temperature is for --regime sampled" in capsys.readouterr().err
+
+
 def test_ece_noise_floor_is_what_perfect_calibration_scores():
     """The floor is the ECE of a perfectly calibrated head on as many rounds: outcomes drawn from
     the predictions score near it, it halves with 4x the rounds, and a head off by 0.1 scores far

@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how the rounds were verified: sampled (temperature > 0, the default) or greedy "
                              "(temperature 0, a draft token survives only as the target's argmax); each "
                              "regime has its own entry in calibration.json and the other one is kept")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help="the sampling temperature of sampled rounds (default 1): a fit at another "
+                             "temperature goes into calibration.json's \"by_temperature\" section, and a "
+                             "sampled request gets the fit whose temperature is nearest its own; with "
+                             "--score, the fit such a request gets is scored")
     parser.add_argument("--behind-lookup", action="store_true",
                         help="the records come from the drafter behind n-gram lookup (deepspec eval --drafter "
                              "ngram+DIR): write the fit into calibration.json's \"behind_lookup\" section, "
@@ -47,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "applies it to --regime requests (behind lookup with --behind-lookup), with its "
                              "online rate; --out then gets score.json and a reliability diagram")
     parser.add_argument("--out", metavar="DIR", help="write reliability diagrams and a threshold sweep here")
+
+
+def _where(args: argparse.Namespace) -> str:
+    """Which fit: "sampled at T 0.7, behind lookup", "greedy", ..."""
+    t = f" at T {args.temperature:g}" if args.regime == "sampled" else ""
+    return f"{args.regime}{t}{', behind lookup' if args.behind_lookup else ''}"
 
 
 def _pct(x: float | None) -> str:
@@ -63,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
             raise DSparkError(f"records file {f} does not exist")
     if args.online_rate is not None and not 0.0 <= args.online_rate <= 1.0:
         raise DSparkError(f"--online-rate must be in [0, 1], got {args.online_rate}")
+    if not args.temperature > 0:
+        raise DSparkError(f"--temperature must be > 0 (greedy rounds are --regime greedy), got {args.temperature}")
+    if args.regime == "greedy" and args.temperature != 1.0:
+        raise DSparkError("--temperature is for --regime sampled (greedy rounds have one fit)")
     if args.score:
         return _score(args)
     try:
@@ -95,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
           f"{_pct(result['ece_pooled_after']).strip()}")
 
     if args.drafter:
-        path = save_calibration(result, args.drafter, args.regime, behind_lookup=args.behind_lookup)
-        print(f"wrote {path} ({args.regime}{', behind lookup' if args.behind_lookup else ''})")
+        path = save_calibration(result, args.drafter, args.regime, behind_lookup=args.behind_lookup,
+                                temperature=args.temperature)
+        print(f"wrote {path} ({_where(args)})")
     else:
         print("no --drafter given: calibration.json not written")
 
@@ -122,10 +138,11 @@ def _score(args: argparse.Namespace) -> int:
     if args.online_rate is not None:
         raise DSparkError("--score applies the calibration's own online rate: drop --online-rate")
     try:
-        result = score_calibration(load_records(args.records), args.drafter, args.regime, args.behind_lookup)
+        result = score_calibration(load_records(args.records), args.drafter, args.regime, args.behind_lookup,
+                                   temperature=args.temperature)
     except ValueError as e:
         raise DSparkError(str(e)) from None
-    where = f"{args.regime}{', behind lookup' if args.behind_lookup else ''}"
+    where = _where(args)
     print(f"{args.drafter}: its calibration ({where}, online rate {result['online_rate']}) scored on "
           f"{result['num_rounds']} rounds in {len(args.records)} file(s); no fit")
     before, after = result["before"], result["after"]

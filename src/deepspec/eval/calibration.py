@@ -460,15 +460,19 @@ REGIMES = ("sampled", "greedy")
 
 
 def save_calibration(result: dict[str, Any], drafter: str | Path, regime: str = "sampled",
-                     behind_lookup: bool = False) -> Path:
+                     behind_lookup: bool = False, temperature: float | None = None) -> Path:
     """Write a `calibrate` result as the drafter's calibration.json. regime "sampled" (rounds verified
     at temperature > 0) fills the top level, "greedy" (temperature 0) the "greedy" section; the other
-    regime's fit already in the file is kept. behind_lookup=True writes the same into the
-    "behind_lookup" section instead (rounds the drafter drafted behind n-gram lookup, `ngram+dspark`),
-    keeping the rest of the file."""
-    from dspark.drafters.dspark import LOOKUP_SECTION
+    regime's fit already in the file is kept. A sampled fit on rounds drawn at a temperature other
+    than 1 goes into the "by_temperature" section under that temperature, keeping the rest.
+    behind_lookup=True writes the same into the "behind_lookup" section instead (rounds the drafter
+    drafted behind n-gram lookup, `ngram+dspark`), keeping the rest of the file."""
+    from dspark.drafters.dspark import BY_TEMPERATURE, LOOKUP_SECTION, SAMPLED_FIT_TEMPERATURE
     if regime not in REGIMES:
         raise ValueError(f"calibration regime must be one of {', '.join(REGIMES)}, not {regime!r}")
+    if temperature is not None and not temperature > 0:
+        raise ValueError(f"a sampled fit's temperature must be > 0, got {temperature}")
+    other_t = regime == "sampled" and temperature is not None and temperature != SAMPLED_FIT_TEMPERATURE
     clean = {k: v for k, v in result.items() if not k.startswith("_")}
     g = len(clean["temperatures"])
     identity = {"method": "identity", "temperatures": [1.0] * g, "biases": [0.0] * g}
@@ -476,7 +480,11 @@ def save_calibration(result: dict[str, Any], drafter: str | Path, regime: str = 
     def with_fit(base: dict | None) -> dict:   # a calibration with this regime's fit put in
         if regime == "greedy":
             return {**(base or {}), "greedy": clean}
-        return {**clean, **({"greedy": base["greedy"]} if base and base.get("greedy") else {})}
+        if other_t:   # a top level without a sampled fit gets the identity (the runtime needs one)
+            base = base or ({} if behind_lookup else identity)
+            return {**base, BY_TEMPERATURE: {**base.get(BY_TEMPERATURE, {}), f"{temperature:g}": clean}}
+        kept = {k: base[k] for k in ("greedy", BY_TEMPERATURE) if base and base.get(k)}
+        return {**clean, **kept}
 
     path = calibration_path(drafter)
     old = json.loads(path.read_text()) if path.is_file() else None
@@ -484,7 +492,7 @@ def save_calibration(result: dict[str, Any], drafter: str | Path, regime: str = 
         top = old or identity
         content = {**top, LOOKUP_SECTION: with_fit(top.get(LOOKUP_SECTION))}
     else:               # no sampled fit yet: identity at the top level (the runtime needs one)
-        content = with_fit(old or identity if regime == "greedy" else old)
+        content = with_fit(old or identity if regime == "greedy" or other_t else old)
         if old and old.get(LOOKUP_SECTION):
             content[LOOKUP_SECTION] = old[LOOKUP_SECTION]
     return write_text_atomic(path, json.dumps(content, indent=2) + "\n")
@@ -498,11 +506,12 @@ def load_calibration_params(path: str | Path, regime: str = "sampled") -> tuple[
     return temps, biases
 
 
-def calibration_in_use_of(path: str | Path, regime: str = "sampled",
-                          behind_lookup: bool = False) -> tuple[list[float], list[float], float]:
+def calibration_in_use_of(path: str | Path, regime: str = "sampled", behind_lookup: bool = False,
+                          temperature: float = 1.0) -> tuple[list[float], list[float], float]:
     """(temperatures, biases, online rate) that the runtime applies to `regime` requests (behind
-    n-gram lookup with behind_lookup), read from a calibration.json (a drafter directory or the file
-    itself) by the runtime's own rule (dspark.drafters.dspark.calibration_in_use)."""
+    n-gram lookup with behind_lookup; sampled ones at `temperature`), read from a calibration.json (a
+    drafter directory or the file itself) by the runtime's own rule
+    (dspark.drafters.dspark.calibration_in_use)."""
     from dspark.drafters.dspark import calibration_in_use  # imports torch: here only
     from dspark.errors import DSparkError
     if regime not in REGIMES:
@@ -510,7 +519,7 @@ def calibration_in_use_of(path: str | Path, regime: str = "sampled",
     p = calibration_path(path)
     try:
         data = json.loads(p.read_text())
-        return calibration_in_use(data, regime == "greedy", behind_lookup)
+        return calibration_in_use(data, regime == "greedy", behind_lookup, temperature=temperature)
     except OSError as e:
         raise ValueError(f"{p}: cannot read it ({e.strerror or e})") from None
     except json.JSONDecodeError as e:
@@ -520,16 +529,17 @@ def calibration_in_use_of(path: str | Path, regime: str = "sampled",
 
 
 def score_calibration(records: Sequence[RoundRecord], path: str | Path, regime: str = "sampled",
-                      behind_lookup: bool = False, n_bins: int = N_BINS) -> dict[str, Any]:
+                      behind_lookup: bool = False, n_bins: int = N_BINS, temperature: float = 1.0) -> dict[str, Any]:
     """A drafter's calibration.json scored on recorded rounds, no fit: the section the runtime would
-    apply (`calibration_in_use_of`), with each request's online offsets replayed. Returns
+    apply (`calibration_in_use_of`; sampled rounds drawn at `temperature`), with each request's
+    online offsets replayed. Returns
     `confidence_report`'s lists for the raw confidences ("before") and the calibrated ones ("after"),
     plus "temperatures", "biases", "online_rate", "num_rounds"; "_data_before" / "_data_after" for
     reliability plots (not JSON-able)."""
     rows = [r for r in records if r.confidence_logits is not None]
     if not rows:
         raise ValueError("no round carries confidence logits (does this drafter have a confidence head?)")
-    temps, biases, rate = calibration_in_use_of(path, regime, behind_lookup)
+    temps, biases, rate = calibration_in_use_of(path, regime, behind_lookup, temperature)
     gamma = len(temps)
     data_before = calibration_dataset(rows, None, gamma)
     data_after = calibration_dataset(rows, temps, gamma, biases, rate)

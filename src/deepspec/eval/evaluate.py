@@ -106,7 +106,7 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
         if any(r.source for r in all_records):
             entry["by_source"] = by_source(all_records)
         if any(r.confidence_logits for r in all_records):
-            calib = calibration_of(drafter, greedy=temperature == 0) or {}
+            calib = calibration_of(drafter, greedy=temperature == 0, temperature=temperature) or {}
             entry["confidence"] = _confidence(all_records, calib.get("temperatures"), calib.get("biases"),
                                               calib.get("online_rate", 0.0), name, out)
         results["drafters"][name] = entry

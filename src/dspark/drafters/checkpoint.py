@@ -152,16 +152,22 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
     return drafter.eval()
 
 
-def calibration_of(drafter, greedy: bool = False) -> dict | None:
+def calibration_of(drafter, greedy: bool = False, temperature: float | None = None) -> dict | None:
     """The calibration a drafter applies to sampled requests ({"temperatures", "biases"}, and
-    "online_rate" when it has one), or with greedy=True to greedy ones (its "greedy" section when it
-    has one); None when that is the identity (every STS temperature 1, every bias 0, no online rate)
-    or the drafter has no calibration."""
+    "online_rate" when it has one; with a temperature, the fit a request sampled at it gets, without
+    the whole file), or with greedy=True to greedy ones (its "greedy" section when it has one); None
+    when that is the identity (every STS temperature 1, every bias 0, no online rate) or the drafter
+    has no calibration."""
+    from .dspark import BY_TEMPERATURE, fit_temperatures, nearest_fit_temperature
     calib = drafter.calibration() if hasattr(drafter, "calibration") else None
     if calib is None:
         return None
     if greedy and calib.get("greedy"):
         calib = calib["greedy"]
+    elif not greedy and temperature is not None:
+        key = fit_temperatures(calib)[nearest_fit_temperature(calib, temperature)]
+        calib = calib[BY_TEMPERATURE][key] if key else {k: v for k, v in calib.items()
+                                                        if k not in ("greedy", BY_TEMPERATURE)}
     sections = [calib] + ([calib["greedy"]] if calib.get("greedy") else [])   # sampled: the whole file
     return None if all(_identity(c) for c in sections) else calib
 

@@ -75,6 +75,13 @@ def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float
 
 
 LOOKUP_SECTION = "behind_lookup"   # calibration.json: the fit for drafting behind n-gram lookup
+# calibration.json's sampled fit (its top level) is for requests sampled at temperature 1; the
+# optional "by_temperature" section holds fits for other sampling temperatures ({"0.7": {...}}), and
+# a sampled request takes the fit whose temperature is nearest its own. The head is trained on the
+# target's distribution at temperature 1: sharper sampling keeps more drafts than it predicts (at
+# T 0.7 the T = 1 fit was under-confident by 4.5 points at position 1; RESULTS.md, session 36).
+BY_TEMPERATURE = "by_temperature"
+SAMPLED_FIT_TEMPERATURE = 1.0
 
 
 def online_rate_of(data: dict) -> float:
@@ -89,30 +96,65 @@ def online_rate_of(data: dict) -> float:
 
 def behind_lookup_calibration(data: dict) -> dict:
     """The calibration that applies behind n-gram lookup: calibration.json's "behind_lookup" section
-    replaces the fits it has (sampled: "temperatures" ...; "greedy") and the rest of the file supplies
-    the others. A file without the section applies as it is."""
+    replaces the fits it has (sampled: "temperatures" ...; "greedy"; each of "by_temperature") and the
+    rest of the file supplies the others. A file without the section applies as it is."""
     section = data.get(LOOKUP_SECTION) if isinstance(data, dict) else None
     if section is None:
         return data
     if not isinstance(section, dict):
         raise DSparkError(f"calibration '{LOOKUP_SECTION}' section: must be a JSON object, got {section!r}")
     whole = (dict(section) if "temperatures" in section
-             else {k: v for k, v in data.items() if k not in ("greedy", LOOKUP_SECTION)})
+             else {k: v for k, v in data.items() if k not in ("greedy", BY_TEMPERATURE, LOOKUP_SECTION)})
     if section.get("greedy", data.get("greedy")) is not None:
         whole["greedy"] = section.get("greedy", data.get("greedy"))
+    fit_temperatures(data), fit_temperatures(section)              # checked before they are merged
+    by_t = {**(data.get(BY_TEMPERATURE) or {}), **(section.get(BY_TEMPERATURE) or {})}
+    if by_t:                                                       # each temperature's fit likewise
+        whole[BY_TEMPERATURE] = by_t
     return whole
 
 
+def fit_temperatures(data: dict) -> dict[float, str | None]:
+    """The sampling temperatures a calibration's sampled fits are for: {1.0: None (the top level),
+    0.7: "0.7" (its key in "by_temperature"), ...}, checked."""
+    section = data.get(BY_TEMPERATURE) if isinstance(data, dict) else None
+    out: dict[float, str | None] = {SAMPLED_FIT_TEMPERATURE: None}
+    if section is None:
+        return out
+    if not isinstance(section, dict):
+        raise DSparkError(f"calibration '{BY_TEMPERATURE}' section: must be a JSON object, got {section!r}")
+    for key in section:
+        try:
+            t = float(key)
+        except ValueError:
+            t = float("nan")
+        if not (math.isfinite(t) and t > 0) or t == SAMPLED_FIT_TEMPERATURE:
+            raise DSparkError(f"calibration '{BY_TEMPERATURE}' section: keys are sampling temperatures > 0 "
+                              f"other than {SAMPLED_FIT_TEMPERATURE:g} (the top level's), got {key!r}")
+        out[t] = key
+    return out
+
+
+def nearest_fit_temperature(data: dict | list[float], temperature: float) -> float:
+    """The temperature of the sampled fit that applies to a request sampled at `temperature`: the
+    nearest one the calibration has (the higher of two equally near). data: the calibration, or
+    the temperatures of its fits."""
+    temps = data if isinstance(data, list) else fit_temperatures(data)
+    return min(temps, key=lambda t: (abs(t - temperature), -t))
+
+
 def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
-                       gamma: int | None = None) -> tuple[list[float], list[float], float]:
+                       gamma: int | None = None,
+                       temperature: float = SAMPLED_FIT_TEMPERATURE) -> tuple[list[float], list[float], float]:
     """(temperatures, biases, online rate) that the runtime applies to a request's confidences, from
     calibration.json's content, checked (gamma of each when given): greedy requests read the "greedy"
-    section when there is one, and behind n-gram lookup the file as `behind_lookup_calibration` makes
-    it. The one rule: DSparkDrafter applies it, `deepspec calibrate --score` scores recorded rounds
-    with it."""
+    section when there is one, sampled ones the fit for the sampling temperature nearest theirs
+    (`nearest_fit_temperature`), and behind n-gram lookup the file as `behind_lookup_calibration`
+    makes it. The one rule: DSparkDrafter applies it, `deepspec calibrate --score` scores recorded
+    rounds with it."""
     if behind_lookup and isinstance(data, dict) and data.get(LOOKUP_SECTION) is not None:
         try:
-            return calibration_in_use(behind_lookup_calibration(data), greedy, False, gamma)
+            return calibration_in_use(behind_lookup_calibration(data), greedy, False, gamma, temperature)
         except DSparkError as e:
             prefix = f"calibration '{LOOKUP_SECTION}' section: "
             raise DSparkError(str(e) if str(e).startswith(prefix) else prefix + str(e)) from None
@@ -121,6 +163,14 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
             return (*calibration_params(data["greedy"], gamma), online_rate_of(data["greedy"]))
         except DSparkError as e:
             raise DSparkError(f"calibration 'greedy' section: {e}") from None
+    if not greedy:
+        key = fit_temperatures(data)[nearest_fit_temperature(data, temperature)]
+        if key is not None:
+            try:
+                section = data[BY_TEMPERATURE][key]
+                return (*calibration_params(section, gamma), online_rate_of(section))
+            except DSparkError as e:
+                raise DSparkError(f"calibration '{BY_TEMPERATURE}' fit {key}: {e}") from None
     return (*calibration_params(data, gamma), online_rate_of(data))
 
 
@@ -229,14 +279,25 @@ class DSparkDrafter(DFlashDrafter):
         optional "greedy" section of the same form is used for greedy requests, whose verification
         rule differs (a draft token survives only as the target's argmax): one fit cannot match both.
         An optional "behind_lookup" section applies once this drafter drafts behind n-gram lookup.
+        An optional "by_temperature" section holds sampled fits for other sampling temperatures.
         Which fit applies is `calibration_in_use`'s rule; every one is checked here, all or nothing."""
-        fits = {(greedy, behind): calibration_in_use(data, greedy, behind, self.gamma)
-                for behind in (False, True) for greedy in (False, True)}
-        self.calibration_file, self._fits = data, fits
+        fits, fit_temps = {}, {}
+        for behind in (False, True):
+            section = behind_lookup_calibration(data) if behind else data
+            fit_temps[behind] = list(fit_temperatures(section))
+            for t in (None, *fit_temps[behind]):                  # None: greedy
+                fits[(t is None, behind, t)] = calibration_in_use(data, t is None, behind, self.gamma,
+                                                                  t or SAMPLED_FIT_TEMPERATURE)
+        self.calibration_file, self._fits, self._fit_temps = data, fits, fit_temps
 
-    def fit_in_use(self, greedy: bool) -> tuple[list[float], list[float], float]:
-        """(temperatures, biases, online rate) applied now to a greedy or a sampled request."""
-        return self._fits[(greedy, self.drafts_behind_lookup)]
+    def fit_in_use(self, greedy: bool, temperature: float = SAMPLED_FIT_TEMPERATURE
+                   ) -> tuple[list[float], list[float], float]:
+        """(temperatures, biases, online rate) applied now to a greedy request or to one sampled at
+        `temperature`."""
+        behind = self.drafts_behind_lookup
+        if greedy:
+            return self._fits[(True, behind, None)]
+        return self._fits[(False, behind, nearest_fit_temperature(self._fit_temps[behind], temperature))]
 
     def _form(self, behind: bool) -> dict:
         """The fits that apply (behind lookup or not) in calibration.json's form ("biases" always,
@@ -244,9 +305,12 @@ class DSparkDrafter(DFlashDrafter):
         def form(fit):
             return {"temperatures": list(fit[0]), "biases": list(fit[1]), **({"online_rate": fit[2]} if fit[2] else {})}
         data = behind_lookup_calibration(self.calibration_file) if behind else self.calibration_file
-        out = form(self._fits[(False, behind)])
+        out = form(self._fits[(False, behind, SAMPLED_FIT_TEMPERATURE)])
         if data.get("greedy") is not None:
-            out["greedy"] = form(self._fits[(True, behind)])
+            out["greedy"] = form(self._fits[(True, behind, None)])
+        others = {key: form(self._fits[(False, behind, t)]) for t, key in fit_temperatures(data).items() if key}
+        if others:
+            out[BY_TEMPERATURE] = others
         return out
 
     def calibration(self) -> dict:
@@ -263,13 +327,14 @@ class DSparkDrafter(DFlashDrafter):
         self.drafts_behind_lookup = True
 
     def calibrated(self, confidence_logits: torch.Tensor, greedy: bool = False,
-                   offsets: list[float] | None = None) -> torch.Tensor:
-        """sigmoid(logit_k / T_k + b_k + d_k) over the last dimension (slots 0..n-1), with the greedy
-        parameters for a greedy request when the calibration has them; d = a request's online
-        offsets (zero past their end, or without them)."""
+                   offsets: list[float] | None = None,
+                   temperature: float = SAMPLED_FIT_TEMPERATURE) -> torch.Tensor:
+        """sigmoid(logit_k / T_k + b_k + d_k) over the last dimension (slots 0..n-1), with the fit
+        for a greedy request or for one sampled at `temperature` (`fit_in_use`); d = a request's
+        online offsets (zero past their end, or without them)."""
         n = confidence_logits.shape[-1]
         like = dict(dtype=confidence_logits.dtype, device=confidence_logits.device)
-        temps, biases, _ = self.fit_in_use(greedy)
+        temps, biases, _ = self.fit_in_use(greedy, temperature)
         b = list(biases[:n])
         for k, d in enumerate((offsets or [])[:n]):
             b[k] += d
@@ -277,7 +342,7 @@ class DSparkDrafter(DFlashDrafter):
 
     def verified(self, seq: Sequence, proposal: Proposal, record: RoundRecord) -> None:
         """The request's online calibration learns from the round (when the calibration has a rate)."""
-        rate = self.fit_in_use(seq.params.greedy)[2]
+        rate = self.fit_in_use(seq.params.greedy, seq.params.temperature)[2]
         if rate and proposal.confidences is not None:
             survival_feedback(seq.confidence_offsets, proposal.confidences.tolist(), record, rate)
 
@@ -354,7 +419,7 @@ class DSparkDrafter(DFlashDrafter):
             p = None if s.params.greedy else self.full_probs(torch.stack(probs[j]))
             c = None if conf is None else conf[j]
             out.append(Proposal(self.to_target_ids(idx[j]).tolist(), p,
-                                confidences=None if c is None else self.calibrated(c, s.params.greedy,
-                                                                                   s.confidence_offsets),
+                                confidences=None if c is None else self.calibrated(
+                                    c, s.params.greedy, s.confidence_offsets, s.params.temperature),
                                 confidence_logits=c))
         return out, final
