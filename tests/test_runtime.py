@@ -241,14 +241,15 @@ def test_kv_cache_rounding_is_torchs_fp16():
             assert torch.equal(kc[0, 2, 0], k.flip(0).half()), name
 
 
-def packed_tiny(arch: str = "llama", seed: int = 0, vocab: int = 128):
+def packed_tiny(arch: str = "llama", seed: int = 0, vocab: int = 128, unpacked: str | None = None):
     """A tiny fp32 target whose every product holds GGUF-like Q4_1 / Q8_0 blocks, on the fast
-    runtime."""
+    runtime; `unpacked` names products (e.g. "down_proj") left with plain fp32 weights, which do
+    not pack (as Gemma 3 270M's Q6_K down-projections)."""
     model = tiny_model(arch, vocab=vocab, seed=seed, dtype=torch.float32, hidden_size=64,
                        intermediate_size=128, num_heads=4, num_kv_heads=2, head_dim=16)
     with torch.no_grad():
         for i, (name, prm) in enumerate(model.named_parameters()):
-            if prm.dim() == 2:
+            if prm.dim() == 2 and not (unpacked and unpacked in name):
                 prm.copy_(gguf_like(*prm.shape, "q8_0" if "embed" in name else "q4_1", seed=seed + i) * 8)
     report = pack_model(model, precision="fast")
     assert model.runtime is not None and report.startswith("packed weights (fast)")
@@ -292,6 +293,33 @@ def test_packed_model_is_batch_invariant(arch):
             batched = model(FlatBatch.build([(1, 11, [5, 6, 7]), (0, len(ctx), new)], "cpu"), cache).logits[3:]
             assert torch.equal(decode, prefill) and torch.equal(verify, decode), name
             assert torch.equal(batched, decode), name
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_a_product_that_did_not_pack_keeps_batch_invariance(arch, monkeypatch):
+    """A product left in fp32 (it did not pack) runs through rt_f32matmul, one fixed sequence per
+    output: decode steps and a verification give the same logits bits, on every path. With torch's
+    F.linear in its place they differed (Gemma 3 270M's Q6_K down-projections, session 36)."""
+    model = packed_tiny(arch, seed=4, unpacked="down_proj")
+    assert all(L.down is None and L.args_ptr is None for L in model.runtime.layers)    # the step form
+    ctx, new = list(range(3, 30)), [7, 9, 4, 2, 8, 50, 61, 5]
+
+    def decode_and_verify():
+        cache = model.new_cache(1, 64)
+        model(FlatBatch.build([(0, 0, ctx)], "cpu"), cache)
+        decode = torch.cat([model(FlatBatch.build([(0, len(ctx) + i, [t])], "cpu"), cache).logits
+                            for i, t in enumerate(new)])
+        cache.truncate(0, len(ctx))
+        return decode, model(FlatBatch.build([(0, len(ctx), new)], "cpu"), cache).logits
+
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            decode, verify = decode_and_verify()
+            assert torch.equal(decode, verify), name
+    x, w = torch.randn(5, 70), torch.randn(33, 70)       # K not a multiple of 8: the tail too
+    torch.testing.assert_close(runtime.f32matmul(x, w), x @ w.T, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(runtime.f32matmul(x, w, bias=w[:, 0], residual=x[:, :33]),
+                               x[:, :33] + (x @ w.T + w[:, 0]), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gemma3"])

@@ -878,6 +878,66 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
     free(q);
 }
 
+/* ------------------------------------------------------------ fp32 products (unpacked) ------- */
+
+/* y [M, N] = x [M, K] @ W^T (+ bias) (+ residual) with W [N, K] fp32: the products whose weights
+ * did not pack (Gemma 3 270M's Q6_K down-projections). torch's fp32 product picks its kernel and
+ * blocking by the number of rows, so a row's result moved between a decode step and a verification
+ * and broke batch invariance there (RESULTS.md, session 36). Here every output is one fixed
+ * sequence: 8 lane partial sums over K in order, one fixed tree, the tail, then bias and residual,
+ * whatever M. Rows go 4 at a time through each weight chunk (independent accumulators). */
+typedef struct {
+    const float *x, *w, *bias, *residual;
+    float *y;
+    int64_t M, K, N, per;
+} f32mm_t;
+
+#define F32MM(NAME, TARGET, MULADD)                                                                \
+TARGET static void NAME(const void *ctx, int64_t task) {                                           \
+    const f32mm_t *c = ctx;                                                                        \
+    const int64_t K = c->K, K8 = K / 8 * 8, n0 = task * c->per;                                    \
+    const int64_t n1 = n0 + c->per < c->N ? n0 + c->per : c->N;                                    \
+    for (int64_t n = n0; n < n1; n++) {                                                            \
+        const float *wr = c->w + n * K;                                                            \
+        for (int64_t m0 = 0; m0 < c->M; m0 += 4) {                                                 \
+            const int rows = c->M - m0 < 4 ? (int)(c->M - m0) : 4;                                 \
+            v8f acc[4] = {{0}, {0}, {0}, {0}};                                                     \
+            for (int64_t k = 0; k < K8; k += 8) {                                                  \
+                v8f wv;                                                                            \
+                memcpy(&wv, wr + k, sizeof wv);                                                    \
+                for (int r = 0; r < rows; r++) {                                                   \
+                    v8f xv;                                                                        \
+                    memcpy(&xv, c->x + (m0 + r) * K + k, sizeof xv);                               \
+                    acc[r] = MULADD(acc[r], xv, wv);                                               \
+                }                                                                                  \
+            }                                                                                      \
+            for (int r = 0; r < rows; r++) {                                                       \
+                const v8f a = acc[r];                                                              \
+                float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));       \
+                const float *xr = c->x + (m0 + r) * K;                                             \
+                for (int64_t k = K8; k < K; k++) s += xr[k] * wr[k];                               \
+                if (c->bias) s += c->bias[n];                                                      \
+                if (c->residual) s = c->residual[(m0 + r) * c->N + n] + s;                         \
+                c->y[(m0 + r) * c->N + n] = s;                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+}
+F32MM(f32mm_generic, , MULADD_PLAIN)
+#if defined(__x86_64__)
+F32MM(f32mm_fma, __attribute__((target("avx2,fma"))), MULADD_FMA8)
+#endif
+
+void rt_f32matmul(const float *x, int64_t M, int64_t K, const float *w, int64_t N, const float *bias,
+                  const float *residual, float *y, int path) {
+    f32mm_t c = {x, w, bias, residual, y, M, K, N, per_task(N)};
+    const int64_t ntasks = (N + c.per - 1) / c.per;
+#if defined(__x86_64__)
+    if (path != PATH_GENERIC) { parallel(f32mm_fma, &c, ntasks); return; }
+#endif
+    parallel(f32mm_generic, &c, ntasks);
+}
+
 /* ------------------------------------------------------------------ a decoder layer ---------- */
 
 /* A decoder layer's constants, filled once per layer by runtime._Layer: the four packed products

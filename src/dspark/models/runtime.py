@@ -59,6 +59,9 @@ class _Lib:
         self.argmax = dll.rt_argmax
         self.argmax.argtypes = [ptr, i64, i64, ptr, c_int]
         self.argmax.restype = None
+        self.f32matmul = dll.rt_f32matmul
+        self.f32matmul.argtypes = [ptr, i64, i64, ptr, i64, ptr, ptr, ptr, c_int]
+        self.f32matmul.restype = None
         self.layer = dll.rt_layer
         self.layer.argtypes = [ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, c_int]
         self.layer.restype = None
@@ -171,6 +174,24 @@ def qmatmul(x: torch.Tensor, pw: PackedWeight, *, norm: torch.Tensor | None = No
     rt.qmatmul(x2.data_ptr(), x2.shape[0], pw.in_features, _ptr(norm), eps, *pw._weights,
                _ptr(bias), _ptr(residual), y.data_ptr(), rt.path)
     return y.view(*x.shape[:-1], pw.out_features)
+
+
+def f32matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+              residual: torch.Tensor | None = None) -> torch.Tensor:
+    """x @ weight^T (+ bias) (+ residual) in fp32 for a weight that did not pack, each output one
+    fixed sequence of operations whatever the number of rows (qkernels.c rt_f32matmul): F.linear's
+    result for a row depends on how many rows share the call."""
+    rt = lib()
+    x2 = x.reshape(-1, weight.shape[1]).contiguous()
+    w = weight.detach().contiguous()
+    y = torch.empty(x2.shape[0], w.shape[0], dtype=torch.float32)
+    if residual is not None:
+        residual = residual.reshape(-1, w.shape[0]).contiguous()
+    if bias is not None:
+        bias = bias.contiguous()
+    rt.f32matmul(x2.data_ptr(), x2.shape[0], x2.shape[1], w.data_ptr(), w.shape[0], _ptr(bias), _ptr(residual),
+                 y.data_ptr(), rt.path)
+    return y.view(*x.shape[:-1], w.shape[0])
 
 
 def argmax(x: torch.Tensor) -> torch.Tensor:
@@ -322,8 +343,10 @@ def _product(x, pw, weight, *, bf16=None, norm=None, eps=0.0, bias=None, residua
         y = F.linear(x.to(torch.bfloat16), bf16).float()
         if bias is not None:
             y += bias
-    else:
-        y = F.linear(x, weight, bias)
+        return y if residual is None else residual + y
+    if x.dtype == weight.dtype == torch.float32 and x.device.type == weight.device.type == "cpu":
+        return f32matmul(x, weight, bias, residual)     # batch invariant, as the packed products are
+    y = F.linear(x, weight, bias)
     return y if residual is None else residual + y
 
 
