@@ -301,7 +301,7 @@ def test_a_product_that_did_not_pack_keeps_batch_invariance(arch, monkeypatch):
     output: decode steps and a verification give the same logits bits, on every path. With torch's
     F.linear in its place they differed (Gemma 3 270M's Q6_K down-projections, session 36)."""
     model = packed_tiny(arch, seed=4, unpacked="down_proj")
-    assert all(L.down is None and L.args_ptr is None for L in model.runtime.layers)    # the step form
+    assert all(L.down is None for L in model.runtime.layers)
     ctx, new = list(range(3, 30)), [7, 9, 4, 2, 8, 50, 61, 5]
 
     def decode_and_verify():
@@ -312,25 +312,31 @@ def test_a_product_that_did_not_pack_keeps_batch_invariance(arch, monkeypatch):
         cache.truncate(0, len(ctx))
         return decode, model(FlatBatch.build([(0, len(ctx), new)], "cpu"), cache).logits
 
+    ptrs = [L.args_ptr for L in model.runtime.layers]
     for name in PATHS_HERE:
         with kernel_path(name):
-            decode, verify = decode_and_verify()
-            assert torch.equal(decode, verify), name
+            for one_call in (True, False):                 # the layer as one call, and in steps
+                for L, p in zip(model.runtime.layers, ptrs):
+                    L.args_ptr = p if one_call else None
+                decode, verify = decode_and_verify()
+                assert torch.equal(decode, verify), (name, one_call)
     x, w = torch.randn(5, 70), torch.randn(33, 70)       # K not a multiple of 8: the tail too
     torch.testing.assert_close(runtime.f32matmul(x, w), x @ w.T, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(runtime.f32matmul(x, w, bias=w[:, 0], residual=x[:, :33]),
                                x[:, :33] + (x @ w.T + w[:, 0]), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("unpacked", [None, "down_proj"])
 @pytest.mark.parametrize("arch", ["llama", "gemma3"])
-def test_a_layer_in_one_call_is_the_layer_in_steps(arch, monkeypatch):
+def test_a_layer_in_one_call_is_the_layer_in_steps(arch, unpacked, monkeypatch):
     """rt_layer (one C call per layer) against the same layer called product by product from Python
     (run_layer without its kv arguments), every path: the same keys and values in the cache, bit for
     bit, and the same layer output up to the gated activation, which C computes and torch did (a
-    last-bit difference there can move one 8-bit step of the down product's input)."""
-    model = packed_tiny(arch, seed=3)
+    last-bit difference there can move one 8-bit step of the down product's input). Also with the
+    down-projections left in fp32 (they did not pack): the call runs them by rt_f32matmul."""
+    model = packed_tiny(arch, seed=3, unpacked=unpacked)
     layers = model.runtime.layers
-    assert all(L.args_ptr is not None for L in layers)             # every product packed: one call each
+    assert all(L.args_ptr is not None for L in layers)             # every product packed or fp32: one call each
     ptrs = [L.args_ptr for L in layers]
     toks = list(range(3, 40))
     rt = runtime.lib()

@@ -940,13 +940,15 @@ void rt_f32matmul(const float *x, int64_t M, int64_t K, const float *w, int64_t 
 
 /* ------------------------------------------------------------------ a decoder layer ---------- */
 
-/* A decoder layer's constants, filled once per layer by runtime._Layer: the four packed products
- * (qkv, o, gate_up, down: tiles, scales, lows, output width, bits), the norm weights (NULL when the
- * layer has none) and the shapes. */
+/* A decoder layer's constants, filled once per layer by runtime._Layer: the four products (qkv, o,
+ * gate_up, down: tiles, scales, lows, output width, bits; o or down may instead be an fp32 weight
+ * that did not pack, run by rt_f32matmul), the norm weights (NULL when the layer has none) and the
+ * shapes. */
 typedef struct {
     const uint8_t *w[4];
     const float *S[4], *L[4];
     int64_t N[4], bits[4];
+    const float *wf[4];          /* a product that did not pack (o or down only): its fp32 weight, w[p] NULL */
     const float *qkv_bias, *input_norm, *post_attn_norm, *pre_ff_norm, *post_ff_norm, *q_norm, *k_norm;
     int64_t H, Hq, Hk, D, I, window, act, sandwich;    /* act: 0 SiLU, 1 GELU (tanh) */
     float eps, scale, softcap;
@@ -956,6 +958,10 @@ enum { P_QKV, P_O, P_GATE_UP, P_DOWN };
 
 static void layer_product(const layer_t *c, int p, const float *x, int64_t M, int64_t K, const float *nw,
                           const float *bias, const float *residual, float *y, int path) {
+    if (!c->w[p]) {              /* fp32 (no norm before it: runtime._Layer allows this for o and down) */
+        rt_f32matmul(x, M, K, c->wf[p], c->N[p], bias, residual, y, path);
+        return;
+    }
     rt_qmatmul(x, M, K, nw, c->eps, c->w[p], c->S[p], c->L[p], c->N[p], (int)c->bits[p], bias, residual, y, path);
 }
 

@@ -272,7 +272,7 @@ def _norm_weight(norm) -> torch.Tensor:
 class _LayerArgs(ctypes.Structure):
     """qkernels.c's layer_t: a layer's constants for rt_layer, filled once."""
     _fields_ = [("w", ctypes.c_void_p * 4), ("S", ctypes.c_void_p * 4), ("L", ctypes.c_void_p * 4),
-                ("N", ctypes.c_int64 * 4), ("bits", ctypes.c_int64 * 4)] + \
+                ("N", ctypes.c_int64 * 4), ("bits", ctypes.c_int64 * 4), ("wf", ctypes.c_void_p * 4)] + \
                [(name, ctypes.c_void_p) for name in ("qkv_bias", "input_norm", "post_attn_norm", "pre_ff_norm",
                                                      "post_ff_norm", "q_norm", "k_norm")] + \
                [(name, ctypes.c_int64) for name in ("H", "Hq", "Hk", "D", "I", "window", "act", "sandwich")] + \
@@ -317,11 +317,18 @@ class _Layer:
 
     def _c_args(self, cfg) -> _LayerArgs | None:
         products = (self.qkv, self.o, self.gate_up, self.down)
-        if any(p is None or getattr(p, "precision", None) != "fast" for p in products):
+        # o and down (no norm before them) may be fp32 weights that did not pack: rt_f32matmul runs them
+        self.fp32 = {i: w.detach().float().contiguous() for i, w in ((1, self.o_weight), (3, self.down_weight))
+                     if products[i] is None and w is not None and w.dtype == torch.float32 and w.device.type == "cpu"}
+        if any((p is None and i not in self.fp32) or (p is not None and getattr(p, "precision", None) != "fast")
+               for i, p in enumerate(products)):
             return None
         a = _LayerArgs()
         for i, p in enumerate(products):
-            a.w[i], a.S[i], a.L[i], a.N[i], a.bits[i] = p._weights
+            if p is None:
+                a.wf[i], a.N[i] = self.fp32[i].data_ptr(), self.fp32[i].shape[0]
+            else:
+                a.w[i], a.S[i], a.L[i], a.N[i], a.bits[i] = p._weights
         for name in ("qkv_bias", "input_norm", "post_attn_norm", "q_norm", "k_norm"):
             setattr(a, name, _ptr(getattr(self, name)))
         if self.sandwich:
