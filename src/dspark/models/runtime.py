@@ -10,9 +10,10 @@ therefore agree token for token with no near-tie caveat.
 
 A layer is one C call (rt_layer): four products (RMSNorm fused into the product that follows it,
 the residual added by the product that ends a branch), the attention (rotary and the cache write
-inside it), the gated activation and Gemma's sandwich norms. `run_layer` also holds the same layer
-as those calls made one by one from Python, for what rt_layer does not cover: a product that did
-not pack, bf16 products for long forwards, a drafter's blocks over several caches.
+inside it), the gated activation and Gemma's sandwich norms; an o or down product whose weight did
+not pack runs in fp32 there (rt_f32matmul, batch invariant as well). `run_layer` also holds the same
+layer as those calls made one by one from Python, for what rt_layer does not cover: an unpacked qkv
+or gate-up product, bf16 products for long forwards, a drafter's blocks over several caches.
 
 The module mirrors TargetModel.forward (decoder.py), which stays the reference: the exact
 precision, CUDA, other dtypes and training use it.
