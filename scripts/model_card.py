@@ -124,7 +124,8 @@ def _calibration_method(out: Path) -> str:
     if behind := calib.get("behind_lookup"):
         # the section holds only the regimes it was fitted for; the others keep the fits above
         fits = ([f"sampled: {scored(behind)}"] if behind.get("temperatures") else []) + (
-            [f"greedy: {scored(behind['greedy'])}"] if behind.get("greedy") else [])
+            [f"greedy: {scored(behind['greedy'])}"] if behind.get("greedy") else []) + (
+            [f"sampled at T {key}: {scored(fit)}" for key, fit in (behind.get("by_temperature") or {}).items()])
         text += (f"; behind n-gram lookup (`ngram+dspark`, where the drafter drafts only what lookup leaves it) "
                  f"its own fit, `behind_lookup` ({'; '.join(fits)})")
     return text
