@@ -885,40 +885,53 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
  * blocking by the number of rows, so a row's result moved between a decode step and a verification
  * and broke batch invariance there (RESULTS.md, session 36). Here every output is one fixed
  * sequence: 8 lane partial sums over K in order, one fixed tree, the tail, then bias and residual,
- * whatever M. Rows go 4 at a time through each weight chunk (independent accumulators). */
+ * whatever M. Tiles of 2 rows x 4 outputs share each chunk they load (independent accumulators, so
+ * a tile changes no output's sequence), and a task's weights stream past 32 rows at a time. */
 typedef struct {
     const float *x, *w, *bias, *residual;
     float *y;
     int64_t M, K, N, per;
 } f32mm_t;
 
+#define F32_ROWS 2             /* rows x outputs per tile: 8 independent accumulators */
+#define F32_COLS 4
+#define F32_ROW_BLOCK 32       /* rows whose x stay in L2 while a task's weights stream past */
 #define F32MM(NAME, TARGET, MULADD)                                                                \
 TARGET static void NAME(const void *ctx, int64_t task) {                                           \
     const f32mm_t *c = ctx;                                                                        \
-    const int64_t K = c->K, K8 = K / 8 * 8, n0 = task * c->per;                                    \
+    const int64_t K = c->K, K8 = K / 8 * 8, M = c->M, n0 = task * c->per;                          \
     const int64_t n1 = n0 + c->per < c->N ? n0 + c->per : c->N;                                    \
-    for (int64_t n = n0; n < n1; n++) {                                                            \
-        const float *wr = c->w + n * K;                                                            \
-        for (int64_t m0 = 0; m0 < c->M; m0 += 4) {                                                 \
-            const int rows = c->M - m0 < 4 ? (int)(c->M - m0) : 4;                                 \
-            v8f acc[4] = {{0}, {0}, {0}, {0}};                                                     \
-            for (int64_t k = 0; k < K8; k += 8) {                                                  \
-                v8f wv;                                                                            \
-                memcpy(&wv, wr + k, sizeof wv);                                                    \
-                for (int r = 0; r < rows; r++) {                                                   \
-                    v8f xv;                                                                        \
-                    memcpy(&xv, c->x + (m0 + r) * K + k, sizeof xv);                               \
-                    acc[r] = MULADD(acc[r], xv, wv);                                               \
+    for (int64_t mb = 0; mb < M; mb += F32_ROW_BLOCK) {                                            \
+        const int64_t me = mb + F32_ROW_BLOCK < M ? mb + F32_ROW_BLOCK : M;                        \
+        for (int64_t nb = n0; nb < n1; nb += F32_COLS) {                                           \
+            const float *wr[F32_COLS];          /* past the end: the first row again, not stored */ \
+            for (int j = 0; j < F32_COLS; j++) wr[j] = c->w + (nb + j < n1 ? nb + j : nb) * K;     \
+            for (int64_t m0 = mb; m0 < me; m0 += F32_ROWS) {                                       \
+                const float *xr[F32_ROWS];                                                         \
+                for (int i = 0; i < F32_ROWS; i++) xr[i] = c->x + (m0 + i < me ? m0 + i : m0) * K; \
+                v8f a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0}; \
+                const float *x0 = xr[0], *x1 = xr[1], *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3]; \
+                for (int64_t k = 0; k < K8; k += 8) {   /* named accumulators: kept in registers */ \
+                    v8f u0, u1, v0, v1, v2, v3;                                                    \
+                    memcpy(&u0, x0 + k, 32); memcpy(&u1, x1 + k, 32);                              \
+                    memcpy(&v0, w0 + k, 32); memcpy(&v1, w1 + k, 32);                              \
+                    memcpy(&v2, w2 + k, 32); memcpy(&v3, w3 + k, 32);                              \
+                    a00 = MULADD(a00, u0, v0); a01 = MULADD(a01, u0, v1);                          \
+                    a02 = MULADD(a02, u0, v2); a03 = MULADD(a03, u0, v3);                          \
+                    a10 = MULADD(a10, u1, v0); a11 = MULADD(a11, u1, v1);                          \
+                    a12 = MULADD(a12, u1, v2); a13 = MULADD(a13, u1, v3);                          \
                 }                                                                                  \
-            }                                                                                      \
-            for (int r = 0; r < rows; r++) {                                                       \
-                const v8f a = acc[r];                                                              \
-                float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));       \
-                const float *xr = c->x + (m0 + r) * K;                                             \
-                for (int64_t k = K8; k < K; k++) s += xr[k] * wr[k];                               \
-                if (c->bias) s += c->bias[n];                                                      \
-                if (c->residual) s = c->residual[(m0 + r) * c->N + n] + s;                         \
-                c->y[(m0 + r) * c->N + n] = s;                                                     \
+                const v8f acc[F32_ROWS][F32_COLS] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}};  \
+                for (int i = 0; i < F32_ROWS && m0 + i < me; i++)                                  \
+                    for (int j = 0; j < F32_COLS && nb + j < n1; j++) {                            \
+                        const v8f a = acc[i][j];                                                   \
+                        float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); \
+                        for (int64_t k = K8; k < K; k++) s += xr[i][k] * wr[j][k];                 \
+                        const int64_t m = m0 + i, n = nb + j;                                      \
+                        if (c->bias) s += c->bias[n];                                              \
+                        if (c->residual) s = c->residual[m * c->N + n] + s;                        \
+                        c->y[m * c->N + n] = s;                                                    \
+                    }                                                                              \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -930,8 +943,9 @@ F32MM(f32mm_fma, __attribute__((target("avx2,fma"))), MULADD_FMA8)
 
 void rt_f32matmul(const float *x, int64_t M, int64_t K, const float *w, int64_t N, const float *bias,
                   const float *residual, float *y, int path) {
-    f32mm_t c = {x, w, bias, residual, y, M, K, N, per_task(N)};
-    const int64_t ntasks = (N + c.per - 1) / c.per;
+    const int64_t per = (per_task(N) + F32_COLS - 1) / F32_COLS * F32_COLS;   /* whole tiles per task */
+    f32mm_t c = {x, w, bias, residual, y, M, K, N, per};
+    const int64_t ntasks = (N + per - 1) / per;
 #if defined(__x86_64__)
     if (path != PATH_GENERIC) { parallel(f32mm_fma, &c, ntasks); return; }
 #endif

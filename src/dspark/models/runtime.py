@@ -183,6 +183,7 @@ def f32matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     fixed sequence of operations whatever the number of rows (qkernels.c rt_f32matmul): F.linear's
     result for a row depends on how many rows share the call."""
     rt = lib()
+    rt.sync_threads()
     x2 = x.reshape(-1, weight.shape[1]).contiguous()
     w = weight.detach().contiguous()
     y = torch.empty(x2.shape[0], w.shape[0], dtype=torch.float32)
