@@ -296,7 +296,7 @@ def test_packed_model_is_batch_invariant(arch):
 
 
 @pytest.mark.parametrize("arch", ["llama", "gemma3"])
-def test_a_product_that_did_not_pack_keeps_batch_invariance(arch, monkeypatch):
+def test_a_product_that_did_not_pack_keeps_batch_invariance(arch):
     """A product left in fp32 (it did not pack) runs through rt_f32matmul, one fixed sequence per
     output: decode steps and a verification give the same logits bits, on every path. With torch's
     F.linear in its place they differed (Gemma 3 270M's Q6_K down-projections, session 36)."""
