@@ -158,16 +158,15 @@ def calibration_of(drafter, greedy: bool = False, temperature: float | None = No
     the whole file), or with greedy=True to greedy ones (its "greedy" section when it has one); None
     when that is the identity (every STS temperature 1, every bias 0, no online rate) or the drafter
     has no calibration."""
-    from .dspark import BY_TEMPERATURE, fit_temperatures, nearest_fit_temperature
+    from .dspark import calibration_in_use
     calib = drafter.calibration() if hasattr(drafter, "calibration") else None
     if calib is None:
         return None
     if greedy and calib.get("greedy"):
         calib = calib["greedy"]
-    elif not greedy and temperature is not None:
-        key = fit_temperatures(calib)[nearest_fit_temperature(calib, temperature)]
-        calib = calib[BY_TEMPERATURE][key] if key else {k: v for k, v in calib.items()
-                                                        if k not in ("greedy", BY_TEMPERATURE)}
+    elif not greedy and temperature is not None:   # the runtime's own rule picks the fit
+        temps, biases, rate = calibration_in_use(calib, False, temperature=temperature)
+        calib = {"temperatures": temps, "biases": biases, **({"online_rate": rate} if rate else {})}
     sections = [calib] + ([calib["greedy"]] if calib.get("greedy") else [])   # sampled: the whole file
     return None if all(_identity(c) for c in sections) else calib
 

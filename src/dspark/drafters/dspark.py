@@ -164,7 +164,8 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
         except DSparkError as e:
             raise DSparkError(f"calibration 'greedy' section: {e}") from None
     if not greedy:
-        key = fit_temperatures(data)[nearest_fit_temperature(data, temperature)]
+        temps = fit_temperatures(data)
+        key = temps[nearest_fit_temperature(list(temps), temperature)]
         if key is not None:
             try:
                 section = data[BY_TEMPERATURE][key]

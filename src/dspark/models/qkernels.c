@@ -896,6 +896,7 @@ typedef struct {
 #define F32_ROWS 2             /* rows x outputs per tile: 8 independent accumulators */
 #define F32_COLS 4
 #define F32_ROW_BLOCK 32       /* rows whose x stay in L2 while a task's weights stream past */
+_Static_assert(F32_ROWS == 2 && F32_COLS == 4, "the tile loop below names its 2 x 4 accumulators");
 #define F32MM(NAME, TARGET, MULADD)                                                                \
 TARGET static void NAME(const void *ctx, int64_t task) {                                           \
     const f32mm_t *c = ctx;                                                                        \
@@ -1025,11 +1026,13 @@ GATED(gated_avx512, __attribute__((target("avx512f,avx512dq,avx512vl"))))
 typedef struct { const float *gu; float *a; int64_t I, act; int path; } gate_t;
 
 static void gate_rows(const gate_t *c, int64_t m0, int64_t rows) {
+    const float *gu = c->gu + m0 * 2 * c->I;
+    float *a = c->a + m0 * c->I;
 #if defined(__x86_64__)
-    if (c->path == PATH_AVX512VNNI) { gated_avx512(c->gu + m0 * 2 * c->I, c->a + m0 * c->I, rows, c->I, c->act); return; }
-    if (c->path != PATH_GENERIC) { gated_avx2(c->gu + m0 * 2 * c->I, c->a + m0 * c->I, rows, c->I, c->act); return; }
+    if (c->path == PATH_AVX512VNNI) { gated_avx512(gu, a, rows, c->I, c->act); return; }
+    if (c->path != PATH_GENERIC) { gated_avx2(gu, a, rows, c->I, c->act); return; }
 #endif
-    gated_generic(c->gu + m0 * 2 * c->I, c->a + m0 * c->I, rows, c->I, c->act);
+    gated_generic(gu, a, rows, c->I, c->act);
 }
 
 static void gate_task(const void *ctx, int64_t task) { gate_rows(ctx, task, 1); }
@@ -1059,15 +1062,14 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     float *mid = malloc(sizeof(float) * (size_t)(n * H));          /* x after the attention branch */
     float *gu = malloc(sizeof(float) * (size_t)(n * 2 * I));
     float *a = malloc(sizeof(float) * (size_t)(n * I));
+    float *h = c->sandwich ? malloc(sizeof(float) * (size_t)(n * H)) : NULL;   /* a branch's output before its norm */
     layer_product(c, P_QKV, x, n, H, c->input_norm, c->qkv_bias, NULL, qkv, path);
     rt_attention(qkv, n, c->Hq, c->Hk, c->D, c->q_norm, c->k_norm, c->eps, cos, sin, kc, vc, max_len, slot, pos,
                  last, c->window, c->scale, c->softcap, attn, path);
     if (c->sandwich) {
-        float *h = malloc(sizeof(float) * (size_t)(n * H));
         layer_product(c, P_O, attn, n, QD, NULL, NULL, NULL, h, path);
         add_normed(x, h, c->post_attn_norm, c->eps, n, H, mid);
         layer_product(c, P_GATE_UP, mid, n, H, c->pre_ff_norm, NULL, NULL, gu, path);
-        free(h);
     } else {
         layer_product(c, P_O, attn, n, QD, NULL, NULL, x, mid, path);
         layer_product(c, P_GATE_UP, mid, n, H, c->post_attn_norm, NULL, NULL, gu, path);
@@ -1077,14 +1079,12 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     if (n * I >= 32768) parallel(gate_task, &g, n);
     else gate_rows(&g, 0, n);
     if (c->sandwich) {
-        float *h = malloc(sizeof(float) * (size_t)(n * H));
         layer_product(c, P_DOWN, a, n, I, NULL, NULL, NULL, h, path);
         add_normed(mid, h, c->post_ff_norm, c->eps, n, H, out);
-        free(h);
     } else {
         layer_product(c, P_DOWN, a, n, I, NULL, NULL, mid, out, path);
     }
-    free(qkv); free(attn); free(mid); free(gu); free(a);
+    free(qkv); free(attn); free(mid); free(gu); free(a); free(h);
 }
 
 /* ------------------------------------------------------------------- argmax --------------- */

@@ -314,14 +314,15 @@ class _Layer:
         self.q_norm = _norm_weight(attn.q_norm) if attn.q_norm is not None else None
         self.k_norm = _norm_weight(attn.k_norm) if attn.k_norm is not None else None
         self.bf16: dict[str, torch.Tensor] = {}    # bf16 copies of the products' weights (use_bf16_products)
+        # o and down (no norm before them) may be fp32 weights that did not pack: rt_f32matmul runs them
+        self.fp32 = {i: w.detach().contiguous() for i, (p, w) in ((1, (self.o, self.o_weight)),
+                                                                  (3, (self.down, self.down_weight)))
+                     if p is None and w is not None and w.dtype == torch.float32 and w.device.type == "cpu"}
         self.args = self._c_args(cfg)
         self.args_ptr = None if self.args is None else ctypes.addressof(self.args)
 
     def _c_args(self, cfg) -> _LayerArgs | None:
         products = (self.qkv, self.o, self.gate_up, self.down)
-        # o and down (no norm before them) may be fp32 weights that did not pack: rt_f32matmul runs them
-        self.fp32 = {i: w.detach().float().contiguous() for i, w in ((1, self.o_weight), (3, self.down_weight))
-                     if products[i] is None and w is not None and w.dtype == torch.float32 and w.device.type == "cpu"}
         if any((p is None and i not in self.fp32) or (p is not None and getattr(p, "precision", None) != "fast")
                for i, p in enumerate(products)):
             return None
