@@ -8,6 +8,7 @@ in a prefill. Losslessness of speculative decoding on the fast runtime is tested
 from __future__ import annotations
 
 import contextlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -627,6 +628,71 @@ def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
     want = [greedy_reference(model, p, 12) for p in ps]
     got, _ = run_engine(model, fast, ps, [SamplingParams()] * len(ps), 12, max_batch=2, stagger=True)
     assert got == want
+
+
+@pytest.mark.parametrize("algorithm", ["dspark", "dflash"])
+@pytest.mark.parametrize("arch,layer_form", [("llama", "engine"), ("gemma3", "target")])
+def test_a_drafting_round_in_one_call_is_the_round_in_steps(arch, layer_form, algorithm, monkeypatch):
+    """At batch 1 a DFlash / DSpark round on the runtime is one C call (rt_draft_round): the
+    context's projection, the block, the head and, for a greedy DSpark request, the Markov loop and
+    the confidence head. Against the same round in steps (runtime.context, runtime.block, the head,
+    runtime.markov_greedy, the torch confidence head): the same cache entries bit for bit, the same
+    drafts, logits and confidences up to the final norm's summation order, on every instruction-set
+    path; greedy decoding with it stays token-identical to plain."""
+    from dspark.sequence import Sequence
+    from lossless import random_trained_drafter
+    from test_lossless import prompts
+    model = packed_tiny(arch, seed=11)
+    extra = {"markov_rank": 64} if algorithm == "dspark" else {}
+    drafter = random_trained_drafter(algorithm, model, gamma=4, tap_layers=[0, 1], draft_vocab_size=96,
+                                     layer_form=layer_form, num_layers=2, **extra)
+    run_on_fast_runtime(drafter)
+    with torch.no_grad():                  # a greedy DSpark request's Markov loop runs inside the call
+        assert bool(runtime.DraftForward.round_args(drafter.runtime, drafter).w1) == (algorithm == "dspark")
+    calls = []
+    rt = runtime.lib()
+    real = rt.draft_round
+    monkeypatch.setattr(rt, "draft_round", lambda *a: calls.append(1) or real(*a))
+    toks = torch.randint(0, 128, (90,), generator=torch.Generator().manual_seed(2)).tolist()
+    cache = model.new_cache(1, len(toks))
+    out = model.forward(FlatBatch.build([(cache.allocate(), 0, toks)], "cpu"), cache, taps=[0, 1], need_logits=False)
+    taps = torch.cat(out.taps, -1)
+
+    def rounds(params, steps_form: bool, path: str):
+        """Three rounds of one sequence: (logits, confidence logits, drafts) per round, and the
+        drafter's context cache after them."""
+        seq = Sequence(0, toks[:41], 40, params, params.generator("cpu"), 16)
+        drafter.start(seq)
+        got = []
+        with torch.no_grad(), kernel_path(path), monkeypatch.context() as m:
+            if steps_form:
+                m.setattr(runtime.DraftForward, "round_args", lambda self, d: None)
+            for step in range(3):           # 40 context rows, then 5 and 5 more (a pending tap each)
+                n = 40 + 5 * step
+                seq.tokens, seq.num_processed = toks[:n + 1], n
+                drafter.observe(seq, taps[0 if step == 0 else n - 5:n], None)
+                props, logits = drafter.propose_with_logits([seq])
+                got.append((logits, props[0].confidence_logits, props[0].tokens))
+        st = seq.draft_state
+        return got, [k[0, :st.projected].clone() for k in st.cache.k + st.cache.v]
+
+    for params, name in itertools.product((SamplingParams(), SamplingParams(temperature=1.0, seed=3)), PATHS_HERE):
+        calls.clear()
+        want, want_cache = rounds(params, True, name)
+        assert not calls
+        got, got_cache = rounds(params, False, name)
+        assert len(calls) == 3
+        assert all(torch.equal(a, b) for a, b in zip(got_cache, want_cache)), name
+        for (lg, cf, tk), (wl, wc, wt) in zip(got, want):
+            assert (lg - wl).abs().max() <= 1e-4 * wl.abs().max(), name
+            if params.greedy:
+                assert tk == wt, name
+            if cf is not None or wc is not None:
+                assert (cf - wc).abs().max() <= 1e-4 * (1 + wc.abs().max()), name
+    ps = prompts(3)
+    want = [greedy_reference(model, p, 12) for p in ps]
+    got_tokens, _ = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 12, max_batch=1)
+    assert got_tokens == want
 
 
 @pytest.mark.parametrize("batch", [1, 3])

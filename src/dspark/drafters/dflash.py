@@ -479,7 +479,8 @@ class DFlashDrafter(nn.Module, Drafter):
 
     @torch.no_grad()
     def _draft_pass(self, seqs: list[Sequence]):
-        """One batched backbone pass: (U [B, gamma, V'] fp32, h [B, gamma, H], anchors [B])."""
+        """One batched backbone pass: (U [B, gamma, V'] fp32, h [B, gamma, H], anchors [B], drafted),
+        drafted None unless the round ran in C with the sequential head (`_round_in_c`)."""
         states = []
         for s in seqs:
             st = self._state(s)
@@ -492,6 +493,10 @@ class DFlashDrafter(nn.Module, Drafter):
                 raise RuntimeError(f"{self.algorithm}: sequence {s.id}: context for {st.length} of "
                                    f"{s.num_processed} processed tokens observed")
             states.append(st)
+        if self.runtime is not None and len(seqs) == 1:
+            args = self.runtime.round_args(self)
+            if args is not None:
+                return self._round_in_c(args, seqs[0], states[0])
         self._flush(states)
         dev, g = self._device, self.gamma
         lengths = [st.length for st in states]
@@ -504,7 +509,7 @@ class DFlashDrafter(nn.Module, Drafter):
             cos, sin = self._rope(positions.reshape(-1), torch.float32)
             h = self.runtime.block(x.reshape(-1, x.shape[-1]), positions, cos, sin, [st.cache for st in states])
             h = h.view(len(seqs), g, -1)
-            return self.head_logits(h), h, anchors
+            return self.head_logits(h), h, anchors, None
         if len(seqs) == 1:
             ctx_kv = [states[0].kv(i) for i in range(len(self.layers))]
             mask = None
@@ -525,10 +530,36 @@ class DFlashDrafter(nn.Module, Drafter):
             mask = (kpos[None, :] < lens[:, None]) | (kpos[None, :] >= c)       # [B, C + g]
             mask = mask[:, None, None, :].expand(b, 1, g, c + g)
         h = self._block_forward(x, positions, ctx_kv, mask)
-        return self.head_logits(h), h, anchors
+        return self.head_logits(h), h, anchors, None
+
+    def _round_in_c(self, args, seq: Sequence, st: ContextCache):
+        """`_flush` and the backbone pass of one sequence in one C call (runtime.DraftForward.round;
+        for a greedy DSpark request the sequential and confidence heads too: drafted)."""
+        start, m = st.projected, len(st.pending)
+        taps = st.pending.take() if m else None
+        st.reserve(start + m + self.gamma)
+        anchor = seq.tokens[-1]
+        logits, hidden, drafted = self.runtime.round(args, taps, start, anchor, st.cache, seq.params.greedy)
+        st.written(start + m)
+        return logits, hidden, torch.tensor([anchor]), drafted
+
+    def head_weight(self):
+        """The draft head's packed weight on the integer runtime (what the C round multiplies
+        with): the draft vocabulary's rows of the target's head, or its whole head; None where it
+        did not pack."""
+        if self.d2t is not None:
+            return self.draft_head.packed_rows(self.target_model, self.d2t)
+        head = self.target_model.lm_head
+        pw = getattr(head, "packed", None)
+        return pw if pw is not None and pw.packs(head.weight) else None
+
+    def round_heads(self) -> dict:
+        """What the C round (runtime.DraftForward.round_args) runs past the backbone: DFlash
+        samples every slot from the logits in Python, so nothing."""
+        return {}
 
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,
-                anchors: torch.Tensor) -> tuple[list[Proposal], torch.Tensor]:
+                anchors: torch.Tensor, drafted=None) -> tuple[list[Proposal], torch.Tensor]:
         """DFlash: every slot sampled independently from its own logits."""
         out = []
         for b, s in enumerate(seqs):
@@ -543,8 +574,8 @@ class DFlashDrafter(nn.Module, Drafter):
         sampling-parameter processing; for DSpark after the sequential head)."""
         if not seqs:
             return [], torch.empty(0, self.gamma, self.vocab_out)
-        logits, hidden, anchors = self._draft_pass(seqs)
-        return self._sample(seqs, logits, hidden, anchors)
+        logits, hidden, anchors, drafted = self._draft_pass(seqs)
+        return self._sample(seqs, logits, hidden, anchors, drafted)
 
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
         return self.propose_with_logits(seqs)[0]

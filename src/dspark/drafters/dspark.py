@@ -378,19 +378,41 @@ class DSparkDrafter(DFlashDrafter):
             return None
         return pw
 
+    def round_heads(self) -> dict:
+        """rt_draft_round's fields for the heads (runtime.DraftForward.round_args): the greedy
+        vanilla Markov loop runs inside the round's C call wherever runtime.markov_greedy would run
+        it, with the confidence head after each slot's product."""
+        pw = self._packed_markov_w2()
+        if pw is None:
+            return {}
+        head, d2t = self.markov_head, self.d2t
+        out = {"w1": head.markov_w1.weight.detach().contiguous(), "r": head.rank, "w2": pw.tiles,
+               "w2_S": pw.tile_scale, "w2_L": pw.tile_low, "w2_bits": pw.bits}
+        if d2t is not None:
+            out["d2t"] = d2t.to(torch.int64).contiguous()
+        if self.confidence_head is not None:
+            proj = self.confidence_head.proj
+            out.update(conf_w=proj.weight.detach().float().reshape(-1).contiguous(), conf_b=float(proj.bias),
+                       conf_markov=int(self.config.confidence_head_with_markov))
+        return out
+
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,
-                anchors: torch.Tensor) -> tuple[list[Proposal], torch.Tensor]:
-        """Left to right over the block, all sequences at once per slot."""
+                anchors: torch.Tensor, drafted=None) -> tuple[list[Proposal], torch.Tensor]:
+        """Left to right over the block, all sequences at once per slot. drafted: (draft ids,
+        their logits, confidence logits) when the round's C call already ran this for a greedy
+        request (DFlashDrafter._round_in_c)."""
         b, g = logits.shape[:2]
         head = self.markov_head
         greedy = all(s.params.greedy for s in seqs)
         probs: list[list[torch.Tensor]] = [[] for _ in seqs]
-        w2 = self._packed_markov_w2() if greedy else None
-        if w2 is not None:
+        w2 = self._packed_markov_w2() if greedy and drafted is None else None
+        if drafted is not None:
+            idx, final, conf = drafted
+        elif w2 is not None:
             # the same loop in one C call (runtime.markov_greedy): the same products and argmaxes
             idx, final = markov_greedy(logits, head.markov_w1.weight, w2, self.d2t, anchors)
             prev = torch.cat([anchors[:, None], self.to_target_ids(idx[:, :-1])], dim=1)
-            embeds = head.embed(prev)                                        # [B, gamma, r]
+            conf = self._confidence(hidden, head.embed(prev))                 # [B, gamma] or None
         else:
             prev = anchors                                     # target ids of x_{k-1}
             state = head.init_state(hidden[:, 0])
@@ -411,9 +433,8 @@ class DSparkDrafter(DFlashDrafter):
                         idx[j, k] = t[0]
                         probs[j].append(p[0])
                 prev = self.to_target_ids(idx[:, k])
-            embeds = torch.stack(per_slot, dim=1)
-        # the confidence of every slot at once: it reads the slot's state and its x_{k-1} only
-        conf = self._confidence(hidden, embeds)                                 # [B, gamma] or None
+            # the confidence of every slot at once: it reads the slot's state and its x_{k-1} only
+            conf = self._confidence(hidden, torch.stack(per_slot, dim=1))     # [B, gamma] or None
         out = []
         for j, s in enumerate(seqs):
             # greedy verification compares argmaxes: a greedy request's drafts need no distribution

@@ -111,7 +111,6 @@ class DraftHead:
         self._key, self._rows, self._packed = None, None, None
 
     def __call__(self, target_model, d2t: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        from ..models.packed import pack_weight, quantize_q8
         from ..models.runtime import packed_linear
         w = target_model.lm_head.weight
         if torch.is_grad_enabled():
@@ -119,6 +118,14 @@ class DraftHead:
             # Under autocast (bf16 training) the logits stay in autocast's dtype: the loss casts only the
             # rows it reads; an fp32 copy of all of them, and its backward, were ~10 % of a CPU step.
             return out if torch.is_autocast_enabled(out.device.type) else out.float()
+        self.packed_rows(target_model, d2t)
+        return packed_linear(hidden.to(w.dtype), self._rows, None, self._packed).float()
+
+    def packed_rows(self, target_model, d2t: torch.Tensor):
+        """The rows' packed copy (a PackedWeight in the integer layout; None without `pack`), built
+        again when the target's head or the mapping changed since."""
+        from ..models.packed import pack_weight, quantize_q8
+        w = target_model.lm_head.weight
         key = (w.data_ptr(), w._version, w.dtype, w.device, d2t.data_ptr(), d2t._version, self.pack)
         if key != self._key:
             with torch.inference_mode(False):   # a normal tensor: packed copies check its version
@@ -127,4 +134,4 @@ class DraftHead:
             pw = (pack_weight(self._rows) or quantize_q8(self._rows)) if self.pack else None
             self._packed = pw.lay_out("fast") if pw is not None else None
             self._key = key
-        return packed_linear(hidden.to(w.dtype), self._rows, None, self._packed).float()
+        return self._packed

@@ -1183,3 +1183,107 @@ void rt_markov_greedy(const float *logits, int64_t B, int64_t g, int64_t V, cons
     }
     free(e); free(res); free(out); free(best);
 }
+
+/* ------------------------------------------------------------ a drafter's round ------------ */
+
+/* y [M, K] = rmsnorm(x) * nw row by row, with the normalization the quantizer applies before a
+ * product (QUANTIZE_ROWS: 16 lane partial sums of squares, one fixed tree): the hidden states a
+ * drafter's head and confidence head both read. */
+static void rms_rows(const float *x, int64_t M, int64_t K, const float *nw, float eps, float *y) {
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = x + m * K;
+        qv16f acc = {0};
+        for (int64_t k = 0; k < K; k += 16) {
+            const qv16f v = qload(xr + k);
+            acc = acc + v * v;
+        }
+        for (int w = 8; w >= 1; w /= 2)
+            for (int i = 0; i < w; i++) acc[i] = acc[i] + acc[i + w];
+        const float r = 1.0f / sqrtf(acc[0] / (float)K + eps);
+        for (int64_t k = 0; k < K; k++) y[m * K + k] = (xr[k] * r) * nw[k];
+    }
+}
+
+/* A DFlash / DSpark drafter's constants for rt_draft_round, filled once (runtime.DraftForward). */
+typedef struct {
+    const layer_t *layers;              /* the draft layers, rt_layer's arguments */
+    int64_t n_layers, H, g, D;          /* hidden size, block size, head dim (rotary rows) */
+    const uint8_t *fc_w; const float *fc_S, *fc_L; int64_t fc_K, fc_bits;   /* fc: taps [fc_K] -> H */
+    const float *hidden_norm, *final_norm;
+    const float *embed, *mask;          /* block inputs: row `anchor` of embed [vocab, H] * embed_scale, */
+    float embed_scale;                  /* then the mask row [H] */
+    const uint8_t *head_w; const float *head_S, *head_L; int64_t V, head_bits;  /* draft head [V, H] */
+    float logit_softcap;                /* 0: none */
+    /* DSpark's vanilla Markov head (w1 NULL: none) and confidence head (conf_w NULL: none) */
+    const float *w1; int64_t r;
+    const uint8_t *w2; const float *w2_S, *w2_L; int64_t w2_bits;
+    const int64_t *d2t;                 /* draft id -> target id offset (NULL: the same ids) */
+    const float *conf_w; float conf_b; int64_t conf_markov;   /* conf_w [H (+ r with conf_markov)] */
+} draft_t;
+
+/* One drafting round of one sequence, in one call: DFlashDrafter._flush, _draft_pass and DSpark's
+ * greedy Markov loop (rt_markov_greedy) and confidence head, which took ~1.9 ms at batch 1 as ~25
+ * Python, torch and C calls, ~1 ms of it outside the C kernels (RESULTS.md, session 37).
+ *   Context: taps [m, fc_K] (m may be 0) for positions start..start+m-1: f = fc(taps), then per layer
+ *   the keys and values of hidden_norm(f) written into the layer's one-slot cache kc[i] / vc[i].
+ *   Block: [embed(anchor), mask x (g-1)] at positions start+m.. through the layers (each row sees
+ *   the context and the whole block), hidden [g, H] = norm(x), logits [g, V] = head(hidden).
+ *   greedy with a Markov head: final [g, V] = logits + W2 W1[x_{k-1}], idx [g] its argmaxes (draft
+ *   ids), conf [g] the confidence logits w . [hidden_k ; W1[x_{k-1}]] + b. Otherwise the caller
+ *   samples from logits and hidden.
+ * cos / sin: rotary tables [positions, D] from position 0. */
+void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t start, const float *cos,
+                    const float *sin, uint16_t *const *kc, uint16_t *const *vc, int64_t max_len, int64_t anchor,
+                    int greedy, float *hidden, float *logits, float *final, int64_t *idx, float *conf, int path) {
+    const int64_t H = c->H, g = c->g, D = c->D, n0 = start + m, rows = m > g ? m : g;
+    const float eps = c->layers[0].eps;
+    int64_t *slot = calloc((size_t)rows, sizeof(int64_t));
+    int64_t *pos = malloc(sizeof(int64_t) * (size_t)rows), *last = malloc(sizeof(int64_t) * (size_t)g);
+    if (m > 0) {                                   /* the context rows' keys and values */
+        float *f = malloc(sizeof(float) * (size_t)(m * H));
+        rt_qmatmul(taps, m, c->fc_K, NULL, 0.0f, c->fc_w, c->fc_S, c->fc_L, H, (int)c->fc_bits, NULL, NULL, f, path);
+        for (int64_t p = 0; p < m; p++) pos[p] = start + p;
+        for (int64_t i = 0; i < c->n_layers; i++) {
+            const layer_t *L = &c->layers[i];
+            float *qkv = malloc(sizeof(float) * (size_t)(m * L->N[P_QKV]));
+            /* k/v_proj(hidden_norm(fc(taps))): no input_layernorm on the context */
+            layer_product(L, P_QKV, f, m, H, c->hidden_norm, L->qkv_bias, NULL, qkv, path);
+            rt_attention(qkv, m, L->Hq, L->Hk, L->D, L->q_norm, L->k_norm, L->eps, cos + start * D, sin + start * D,
+                         kc[i], vc[i], max_len, slot, pos, NULL, 0, L->scale, L->softcap, NULL, path);
+            free(qkv);
+        }
+        free(f);
+    }
+    float *x = malloc(sizeof(float) * (size_t)(g * H)), *y = malloc(sizeof(float) * (size_t)(g * H));
+    for (int64_t j = 0; j < H; j++) x[j] = c->embed_scale == 1.0f ? c->embed[anchor * H + j]
+                                                                  : c->embed[anchor * H + j] * c->embed_scale;
+    for (int64_t k = 1; k < g; k++) memcpy(x + k * H, c->mask, sizeof(float) * (size_t)H);
+    for (int64_t k = 0; k < g; k++) { pos[k] = n0 + k; last[k] = n0 + g - 1; slot[k] = 0; }
+    for (int64_t i = 0; i < c->n_layers; i++) {
+        rt_layer(&c->layers[i], x, g, cos + n0 * D, sin + n0 * D, kc[i], vc[i], max_len, slot, pos, last, y, path);
+        float *t = x; x = y; y = t;
+    }
+    rms_rows(x, g, H, c->final_norm, eps, hidden);
+    rt_qmatmul(hidden, g, H, NULL, 0.0f, c->head_w, c->head_S, c->head_L, c->V, (int)c->head_bits, NULL, NULL,
+               logits, path);
+    if (c->logit_softcap > 0.0f)
+        for (int64_t i = 0; i < g * c->V; i++) logits[i] = c->logit_softcap * tanhf(logits[i] / c->logit_softcap);
+    if (greedy && c->w1) {                         /* rt_markov_greedy's loop, and the confidences */
+        int64_t prev = anchor;
+        for (int64_t k = 0; k < g; k++) {
+            const float *e = c->w1 + prev * c->r;
+            if (c->conf_w) {
+                float s = 0.0f;
+                for (int64_t j = 0; j < H; j++) s += c->conf_w[j] * hidden[k * H + j];
+                if (c->conf_markov)
+                    for (int64_t j = 0; j < c->r; j++) s += c->conf_w[H + j] * e[j];
+                conf[k] = s + c->conf_b;
+            }
+            rt_qmatmul(e, 1, c->r, NULL, 0.0f, c->w2, c->w2_S, c->w2_L, c->V, (int)c->w2_bits, NULL, logits + k * c->V,
+                       final + k * c->V, path);
+            rt_argmax(final + k * c->V, 1, c->V, idx + k, path);
+            prev = idx[k] + (c->d2t ? c->d2t[idx[k]] : 0);
+        }
+    }
+    free(x); free(y); free(slot); free(pos); free(last);
+}

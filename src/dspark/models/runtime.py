@@ -69,6 +69,10 @@ class _Lib:
         self.markov_greedy = dll.rt_markov_greedy
         self.markov_greedy.argtypes = [ptr, i64, i64, i64, ptr, i64, ptr, ptr, ptr, c_int, ptr, ptr, ptr, ptr, c_int]
         self.markov_greedy.restype = None
+        self.draft_round = dll.rt_draft_round
+        self.draft_round.argtypes = [ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, i64, i64, c_int, ptr, ptr, ptr, ptr,
+                                     ptr, c_int]
+        self.draft_round.restype = None
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         dll.rt_path_supported.argtypes = [c_int]
@@ -281,6 +285,22 @@ class _LayerArgs(ctypes.Structure):
                [(name, ctypes.c_float) for name in ("eps", "scale", "softcap")]
 
 
+class _DraftArgs(ctypes.Structure):
+    """qkernels.c's draft_t: a DFlash / DSpark drafter's constants for rt_draft_round
+    (DraftForward.round_args)."""
+    _fields_ = [("layers", ctypes.c_void_p)] + [(n, ctypes.c_int64) for n in ("n_layers", "H", "g", "D")] + \
+               [(n, ctypes.c_void_p) for n in ("fc_w", "fc_S", "fc_L")] + \
+               [(n, ctypes.c_int64) for n in ("fc_K", "fc_bits")] + \
+               [(n, ctypes.c_void_p) for n in ("hidden_norm", "final_norm", "embed", "mask")] + \
+               [("embed_scale", ctypes.c_float)] + \
+               [(n, ctypes.c_void_p) for n in ("head_w", "head_S", "head_L")] + \
+               [(n, ctypes.c_int64) for n in ("V", "head_bits")] + [("logit_softcap", ctypes.c_float)] + \
+               [("w1", ctypes.c_void_p), ("r", ctypes.c_int64)] + \
+               [(n, ctypes.c_void_p) for n in ("w2", "w2_S", "w2_L")] + [("w2_bits", ctypes.c_int64)] + \
+               [(n, ctypes.c_void_p) for n in ("d2t", "conf_w")] + [("conf_b", ctypes.c_float),
+                                                                     ("conf_markov", ctypes.c_int64)]
+
+
 class _Layer:
     """What the runtime needs of one decoder layer: packed products and norm weights, and, when
     all four products packed, the same in the form of one rt_layer call (`args`)."""
@@ -470,6 +490,9 @@ class DraftForward:
         self.fc, self.fc_weight = drafter.fc.packed, drafter.fc.weight
         self.hidden_norm = _norm_weight(drafter.hidden_norm)
         self.final_norm = _norm_weight(drafter.norm)
+        self._rope = drafter._rope
+        self._cos = self._sin = None       # rotary tables of round(), from position 0
+        self._round: tuple | None = None   # (the draft head's packed rows, round_args for them)
 
     def _attend(self, i: int, qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache, rows: slice,
                 positions: torch.Tensor, last: torch.Tensor | None, out: torch.Tensor | None) -> None:
@@ -527,6 +550,87 @@ class DraftForward:
                                                slots, positions[0], last[0])
             x = run_layer(L, x, attend, cfg.rms_norm_eps, kv=kv)
         return F.rms_norm(x, (x.shape[-1],), self.final_norm, cfg.rms_norm_eps)
+
+    # --- one sequence's whole round in one call (rt_draft_round) ------------------------------
+    def round_args(self, drafter) -> "_DraftArgs | None":
+        """rt_draft_round's constants for `drafter` (the one this runtime was attached to), or None
+        where the round cannot be one call: a product or head that did not pack into the integer
+        layout, a block input table not in fp32. Rebuilt when the draft head's packed rows change
+        (DraftHead repacks them after the target's head or the vocabulary mapping changed)."""
+        head = drafter.head_weight()
+        if self._round is not None and self._round[0] is head:
+            return self._round[1]
+        self._round = (head, self._draft_args(drafter, head))
+        return self._round[1]
+
+    def _draft_args(self, drafter, head: PackedWeight | None) -> "_DraftArgs | None":
+        cfg, tcfg = self.cfg, drafter.target_cfg
+        embed = drafter.target_model.model.embed_tokens.weight.detach()
+        fast = lambda pw: pw is not None and pw.precision == "fast"  # noqa: E731
+        if (not fast(self.fc) or not fast(head) or any(L.args is None for L in self.layers)
+                or embed.dtype != torch.float32 or embed.device.type != "cpu" or head.in_features != cfg.hidden_size):
+            return None
+        a = _DraftArgs()
+        keep = [embed]                  # every tensor whose address the struct holds stays alive with it
+        a.layers_arr = (_LayerArgs * len(self.layers))(*[L.args for L in self.layers])
+        a.layers = ctypes.addressof(a.layers_arr)
+        a.n_layers, a.H, a.g, a.D = len(self.layers), cfg.hidden_size, drafter.gamma, cfg.head_dim
+        a.fc_w, a.fc_S, a.fc_L, _, a.fc_bits = self.fc._weights
+        a.fc_K = self.fc.in_features
+        a.hidden_norm, a.final_norm = self.hidden_norm.data_ptr(), self.final_norm.data_ptr()
+        a.embed = embed.contiguous().data_ptr()
+        # DFlashDrafter._block_inputs: the legacy "target" form scales the embedding as the target does
+        a.embed_scale = (float(torch.tensor(tcfg.embed_scale, dtype=torch.float32))
+                         if drafter.config.layer_form == "target" else 1.0)
+        with torch.no_grad():
+            mask = drafter._block_inputs(torch.zeros(1, dtype=torch.long))[0, -1].float().contiguous()
+        keep.append(mask)
+        a.mask = mask.data_ptr()
+        a.head_w, a.head_S, a.head_L, a.V, a.head_bits = head._weights
+        a.logit_softcap = tcfg.final_logit_softcap or 0.0
+        for name, value in drafter.round_heads().items():   # DSpark: its greedy Markov and confidence heads
+            if isinstance(value, torch.Tensor):
+                keep.append(value)
+                value = value.data_ptr()
+            setattr(a, name, value)
+        a.keep = keep
+        return a
+
+    def round(self, args: "_DraftArgs", taps: torch.Tensor | None, start: int, anchor: int, cache,
+              greedy: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One sequence's drafting round in one C call (rt_draft_round): the pending context rows
+        taps [m, L*H] (or None) for positions start.., then the block after them, anchored on
+        `anchor`; the cache must have room for the context and the block. Returns (logits [1, g, V'],
+        hidden [1, g, H], drafted): drafted is (draft ids [1, g], the logits each was the argmax
+        of [1, g, V'], confidence logits [1, g] or None) for a greedy request with a Markov head
+        (args.w1), else None and the caller samples."""
+        rt = lib()
+        rt.sync_threads()
+        g, h, v = args.g, args.H, args.V
+        m = 0 if taps is None else taps.shape[0]
+        taps = None if taps is None else taps.float().contiguous()
+        self._rotary(start + m + g)
+        hidden = torch.empty(1, g, h)
+        logits = torch.empty(1, g, v)
+        markov = greedy and bool(args.w1)
+        final = torch.empty(1, g, v) if markov else None
+        idx = torch.empty(1, g, dtype=torch.int64) if markov else None
+        conf = torch.empty(1, g) if markov and args.conf_w else None
+        n = len(cache.k)
+        kc = (ctypes.c_void_p * n)(*[k.data_ptr() for k in cache.k])
+        vc = (ctypes.c_void_p * n)(*[v.data_ptr() for v in cache.v])
+        rt.draft_round(ctypes.addressof(args), _ptr(taps), m, start, self._cos.data_ptr(), self._sin.data_ptr(),
+                       kc, vc, cache.max_len, anchor, int(greedy), hidden.data_ptr(), logits.data_ptr(),
+                       _ptr(final), _ptr(idx), _ptr(conf), rt.path)
+        return logits, hidden, ((idx, final, conf) if markov else None)
+
+    def _rotary(self, end: int) -> None:
+        """Rotary tables [P, D] for positions 0..P-1 with P >= end (doubling as contexts grow): the
+        same rows as the drafter's rotary of those positions, without computing them every round."""
+        if self._cos is None or self._cos.shape[0] < end:
+            size = max(end, 2 * (0 if self._cos is None else self._cos.shape[0]), 512)
+            cos, sin = self._rope(torch.arange(size), torch.float32)
+            self._cos, self._sin = cos.contiguous(), sin.contiguous()
 
 
 def use_bf16_products(model, min_rows: int = BF16_MIN_ROWS, native_only: bool = True) -> bool:
