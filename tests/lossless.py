@@ -114,14 +114,17 @@ class TableDrafter(Drafter):
 
 
 def sample_continuations(model, drafter, prompt, params: SamplingParams, n_samples: int, n_tokens: int,
-                         policy="fixed", batch: int = 64, sps=None, verification: str = "block") -> list[tuple]:
+                         policy="fixed", batch: int = 64, sps=None, verification: str = "block",
+                         slots: int | None = None) -> list[tuple]:
+    """n_samples continuations, `batch` requests per engine; slots: the engine's KV slots (the
+    requests run that many at a time; default all at once)."""
     out = []
     seeds = itertools.count(params.seed or 0)
     while len(out) < n_samples:
         k = min(batch, n_samples - len(out))
         plist = [SamplingParams(params.temperature, params.top_p, params.top_k, next(seeds)) for _ in range(k)]
-        outs, _ = run_engine(model, drafter, [prompt] * k, plist, n_tokens, policy=policy, max_batch=k, sps=sps,
-                             verification=verification)
+        outs, _ = run_engine(model, drafter, [prompt] * k, plist, n_tokens, policy=policy, max_batch=slots or k,
+                             sps=sps, verification=verification)
         out += [tuple(o[:n_tokens]) for o in outs]
     return out
 

@@ -86,6 +86,23 @@ def test_one_sequence_curve_prices_batch_1_steps(tmp_path):
     assert SPSTable.load(tmp_path / "old.json").one_sequence is None
 
 
+def test_draft_stop_refuses_what_the_admission_would_not_verify():
+    """The dspark policy's stop rule for slot-by-slot drafting (Policy.draft_stop): at batch 1 the
+    first draft it refuses is the first that greedy admission leaves out, for survivals that fall
+    slowly, fast, or not at all; with two requests in the step there is no rule."""
+    from dspark.schedule import DSparkPolicy, greedy_admission
+    policy = DSparkPolicy(7, SPS)
+    rule = policy.draft_stop(["one request"])
+    gen = torch.Generator().manual_seed(0)
+    for case in range(200):
+        c = torch.rand(7, generator=gen, dtype=torch.float64) ** (0.2 + 3 * torch.rand((), generator=gen).item())
+        a = torch.cumprod(c, 0).tolist()
+        admitted = next((j for j in range(1, 8) if not rule(a[:j])), 8) - 1
+        assert admitted == greedy_admission([a], SPS)[0], (case, a)
+    assert policy.draft_stop(["one", "two"]) is None
+    assert DSparkPolicy(7, SPS, early_stop=False).draft_stop(["one"]) is None
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 def test_greedy_identity_every_policy(policy):
     model = tiny_model("gemma3", seed=3)
@@ -311,6 +328,58 @@ def test_sampled_distribution_every_policy(policy):
     model = tiny_model("llama", vocab=8, seed=6, dtype=torch.float64)
     p = _chi_square_case(model, ConfidentTableDrafter(8, gamma=3, seed=2), SAMPLING["t1"], policy=policy)
     assert p > 1e-3, p
+
+
+@pytest.mark.parametrize("name", ["dspark", "ngram+dspark"])
+def test_sampled_distribution_with_drafts_stopped_by_the_policy(name, monkeypatch):
+    """At batch 1 the dspark policy stops a sampled DSpark round at the first draft it would not
+    verify (Policy.draft_stop): still the target's distribution, and the stop did happen."""
+    from dspark.schedule import DSparkPolicy
+    model = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
+    drafter = SAMPLE_DRAFTERS[name](model)
+    real, refused = DSparkPolicy.draft_stop, []
+
+    def counting(self, seqs):
+        rule = real(self, seqs)
+        return None if rule is None else (lambda a: rule(a) or refused.append(len(a)) or False)
+    monkeypatch.setattr(DSparkPolicy, "draft_stop", counting)
+    exact = exact_joint(model, [3, 4, 5], SAMPLING["t1"], 2)
+    samples = sample_continuations(model, drafter, [3, 4, 5], SAMPLING["t1"], 3000, 2, policy="dspark", sps=SPS,
+                                   slots=1)
+    assert refused and min(refused) < 3         # some rounds stopped short of the block
+    assert chi_square_pvalue(samples, exact) > 1e-3
+
+
+def test_a_stopped_sampled_round_is_the_whole_blocks_prefix():
+    """A sampled DSpark round stopped by the request's rule (Sequence.draft_stop) holds the first
+    drafts of the whole block drawn with the same generator: the same tokens, distributions and
+    confidences; the rule saw those drafts' prefix survivals, and slot 0 refused gives no draft."""
+    from dspark.batch import FlatBatch
+    from dspark.sequence import Sequence
+    model = tiny_model("llama", vocab=32, seed=5)
+    drafter = random_trained_drafter("dspark", model, gamma=5, tap_layers=[0, 1], markov_rank=8)
+    toks = [3, 4, 5, 6, 7, 8]
+    cache = model.new_cache(1, 16)
+    taps = torch.cat(model.forward(FlatBatch.build([(cache.allocate(), 0, toks[:-1])], "cpu"), cache,
+                                   taps=[0, 1], need_logits=False).taps, -1)
+    seen = []
+
+    def propose(stop):
+        params = SamplingParams(1.0, seed=4)
+        seq = Sequence(0, list(toks), 5, params, params.generator("cpu"), 8, num_processed=5)
+        drafter.start(seq)
+        drafter.observe(seq, taps, None)
+        seq.draft_stop = stop
+        return drafter.propose([seq])[0]
+
+    whole = propose(None)
+    cut = propose(lambda a: seen.append(list(a)) or len(a) < 3)
+    assert len(whole.tokens) == 5 and cut.tokens == whole.tokens[:2]
+    assert torch.equal(cut.probs, whole.probs[:2])
+    assert torch.allclose(cut.confidences, whole.confidences[:2])
+    assert seen[-1] == pytest.approx(torch.cumprod(whole.confidences[:3].double(), 0).tolist())
+    none = propose(lambda a: False)
+    assert none.tokens == [] and none.probs.shape == (0, 32) and none.confidences.shape == (0,)
 
 
 @pytest.mark.parametrize("name", ["table", "dspark"])

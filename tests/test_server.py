@@ -455,6 +455,17 @@ def test_bench_sharegpt_reader_stops_at_the_cut():
     assert [obj for _, obj in iter_json_array(text)] == [{"a": 1}, {"b": [2, 3]}, {"c": "x"}]
 
 
+def test_step_times_are_made_non_decreasing():
+    """A profile's medians where noise put a size above a larger one become their pooled mean (the
+    least-squares monotone fit); monotone ones stay as measured."""
+    from dspark.profile import non_decreasing
+    assert non_decreasing([5.3, 6.3, 6.9, 7.9, 8.8, 10.1, 13.4, 11.9, 14.3]) == pytest.approx(
+        [5.3, 6.3, 6.9, 7.9, 8.8, 10.1, 12.65, 12.65, 14.3])
+    assert non_decreasing([3.0, 1.0, 2.0, 5.0]) == pytest.approx([2.0, 2.0, 2.0, 5.0])
+    assert non_decreasing([1.0, 2.0, 2.0, 4.0]) == [1.0, 2.0, 2.0, 4.0]
+    assert non_decreasing([]) == []
+
+
 def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     from dspark import profile
     from dspark.schedule import SPSTable
@@ -463,6 +474,8 @@ def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     assert table.tokens == [1, 2, 4] and all(s > 0 for s in table.steps_per_second)
     assert table.one_sequence.tokens == [1, 3, 6] and all(s > 0 for s in table.one_sequence.steps_per_second)
     assert table.meta["context"] == 16 and table.meta["threads"] == torch.get_num_threads()
+    for curve in (table, table.one_sequence):            # more tokens never take less time
+        assert all(a >= b for a, b in zip(curve.steps_per_second, curve.steps_per_second[1:]))
     monkeypatch.setenv("DSPARK_HOME", str(tmp_path))
     calls = []
     real = profile.profile_sps

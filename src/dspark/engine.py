@@ -211,9 +211,14 @@ class Engine:
         seqs = list(self.running)
         wants = self.policy.drafts_for(seqs) if self.drafter.gamma > 0 else [False] * len(seqs)
         drafting = [s for s, w in zip(seqs, wants) if w]
+        stop = self.policy.draft_stop(seqs) if drafting else None
+        for s in drafting:
+            s.draft_stop = stop
         t0 = time.perf_counter()
         drafts = iter(self.drafter.propose(drafting) if drafting else [])
         draft_seconds = time.perf_counter() - t0
+        for s in drafting:
+            s.draft_stop = None
         proposals = [next(drafts) if w else Proposal([]) for w in wants]
         # Hard caps that do not depend on draft values: output budget and context room.
         caps = [max(0, min(len(p), s.max_new_tokens - s.num_new - 1, self.config.max_len - len(s.tokens) - 1))

@@ -132,6 +132,14 @@ class Policy:
         """Drafting for `seqs` (this step's requests that drafted) took `seconds`, and choose() has
         picked their lengths (for policies that weigh that cost)."""
 
+    def draft_stop(self, seqs):
+        """For this step's requests `seqs`: a rule survivals -> bool saying whether a request's
+        next draft, with prefix survivals a_1..a_j so far, would still be verified this step, or
+        None (whatever is drafted may be). Set on the requests for the drafting call
+        (Sequence.draft_stop): a drafter that samples slot by slot stops at the first draft the
+        rule refuses, one it would sample and the policy then drop."""
+        return None
+
     def admit(self, seq, batch: int) -> bool:
         """A new request joins `batch` requests in all (itself included): False when it is not to
         draft at all, so the drafter never sees it (see _CostAwarePolicy)."""
@@ -367,6 +375,22 @@ class DSparkPolicy(_CostAwarePolicy):
     def choose(self, seqs, proposals, caps):
         survivals = [self.survival(p, c) for p, c in zip(proposals, caps)]
         return self.remember(seqs, survivals, greedy_admission(survivals, self.sps, self.early_stop))
+
+    def draft_stop(self, seqs):
+        """At batch 1 greedy admission verifies draft j exactly when it verified every draft before
+        it and (tau + a_j) SPS(j + 1) > tau SPS(j), tau = 1 + a_1 + ... + a_{j-1} (summed in that
+        order, as greedy_admission does): the drafts after the first it refuses are never verified.
+        A sampled DSpark round at T 0.7 drafted 7 and verified 2.2 on average (RESULTS.md, session 37)."""
+        if len(seqs) != 1 or not self.early_stop:
+            return None
+        sps = self.sps
+
+        def admits(survivals: list[float]) -> bool:
+            j, tau = len(survivals), 1.0
+            for a in survivals[:-1]:
+                tau = tau + a
+            return (tau + survivals[-1]) * sps(j + 1, 1) > tau * sps(j, 1)
+        return admits
 
 
 class DSparkAsync(_CostAwarePolicy):

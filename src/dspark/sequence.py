@@ -25,6 +25,10 @@ class Sequence:
     rounds: list[RoundRecord] = field(default_factory=list)   # one per verification round (dspark.stats)
     # the request's online calibration: a logit offset per draft slot (stats.survival_feedback)
     confidence_offsets: list[float] = field(default_factory=list)
+    # Set by the engine for one drafting call: the policy's rule (Policy.draft_stop) saying, from the
+    # prefix survivals of this request's drafts so far, whether the last would still be verified; a
+    # drafter that drafts slot by slot stops at the first that would not (None: the whole block)
+    draft_stop: Any = None
 
     @property
     def num_new(self) -> int:

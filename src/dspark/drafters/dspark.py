@@ -418,9 +418,21 @@ class DSparkDrafter(DFlashDrafter):
             state = head.init_state(hidden[:, 0])
             final = torch.empty_like(logits)
             idx = torch.empty(b, g, dtype=torch.long, device=logits.device)
-            per_slot = []
+            per_slot, conf_slots = [], []
+            # A lone sampled request stops at the first draft its policy would not verify
+            # (Sequence.draft_stop): slot k's confidence needs only x_{k-1}, so it is known before
+            # x_k is drawn, and the choice depends on no value the policy's own rule does not read.
+            stop = seqs[0].draft_stop if b == 1 and not greedy and self.confidence_head is not None else None
             for k in range(g):
                 e = head.embed(prev)
+                if stop is not None:
+                    conf_slots.append(self._confidence(hidden[:, k], e))
+                    s = seqs[0]
+                    c = self.calibrated(torch.stack(conf_slots, -1)[0], False, s.confidence_offsets, s.params.temperature)
+                    if not stop(torch.cumprod(c.double().clamp(0, 1), 0).tolist()):
+                        final[:, k:] = logits[:, k:]          # slots not drafted keep the backbone's logits
+                        conf_slots.pop()
+                        break
                 per_slot.append(e)
                 bias, state = head.step(e, hidden[:, k], state)
                 lk = logits[:, k] + bias.float()
@@ -433,12 +445,18 @@ class DSparkDrafter(DFlashDrafter):
                         idx[j, k] = t[0]
                         probs[j].append(p[0])
                 prev = self.to_target_ids(idx[:, k])
-            # the confidence of every slot at once: it reads the slot's state and its x_{k-1} only
-            conf = self._confidence(hidden, torch.stack(per_slot, dim=1))     # [B, gamma] or None
+            n = len(per_slot)
+            idx = idx[:, :n]
+            if stop is not None:
+                conf = torch.stack(conf_slots, -1) if n else hidden.new_zeros(b, 0)
+            else:
+                # the confidence of every slot at once: it reads the slot's state and its x_{k-1} only
+                conf = self._confidence(hidden, torch.stack(per_slot, dim=1))     # [B, gamma] or None
         out = []
         for j, s in enumerate(seqs):
             # greedy verification compares argmaxes: a greedy request's drafts need no distribution
-            p = None if s.params.greedy else self.full_probs(torch.stack(probs[j]))
+            p = None if s.params.greedy else self.full_probs(
+                torch.stack(probs[j]) if probs[j] else logits.new_zeros(0, logits.shape[-1]))
             c = None if conf is None else conf[j]
             out.append(Proposal(self.to_target_ids(idx[j]).tolist(), p,
                                 confidences=None if c is None else self.calibrated(
