@@ -770,3 +770,24 @@ def test_argmax_is_torchs_on_every_path():
             batch = torch.randn(9, 8192, generator=g)
             assert torch.equal(argmax(batch), batch.argmax(-1)), name
             assert argmax(batch.view(3, 3, 8192)).shape == (3, 3)
+
+
+def test_a_table_dspark_profile_wrote_is_used_as_it_is(tmp_path, monkeypatch):
+    """`dspark profile` names the kernel build in the table it writes, so the scheduler reads that
+    table instead of profiling again (in session 36 the command left the build out, and the first
+    run after it measured a table of its own)."""
+    import types
+    import dspark.models.loader as loader
+    from dspark import profile
+    from dspark.cli import main
+    model = packed_tiny("llama", seed=1)
+    target = types.SimpleNamespace(name="tiny-packed", model=model, config=model.cfg)
+    monkeypatch.setattr(loader, "load_target", lambda *a, **k: target)
+    monkeypatch.setattr(profile, "current_load", lambda: (0.1, 2))     # a quiet machine, whatever runs beside
+    out = tmp_path / "sps.json"
+    assert main(["profile", "--tokens", "1,2", "--context", "8", "--repeats", "1", "--warmup", "0",
+                 "--output", str(out)]) == 0
+    calls = []
+    monkeypatch.setattr(profile, "profile_sps", lambda *a, **k: calls.append(1))
+    table = profile.sps_table_for(target, path=out, log=lambda m: None)
+    assert not calls and table.meta["kernels"] == packed.kernels_of(model) is not None

@@ -174,6 +174,14 @@ def default_sps_path(target, device, dtype, threads: int | None) -> Path:
     return cache_root() / "sps" / f"{target.name}-{device_name(device)}-{dtype_name(dtype)}-t{threads}{packed}.json"
 
 
+def label(table: SPSTable, target) -> SPSTable:
+    """Name in a table's meta the target it measured and the kernel build it ran on: a cached table
+    whose "kernels" differ from the runtime's is profiled again (`sps_table_for`)."""
+    table.meta["model"] = target.name
+    table.meta["kernels"] = kernels_of(target.model)
+    return table
+
+
 def sps_table_for(target, device=None, dtype=None, threads: int | None = None, path=None,
                   force: bool = False, log=None, **profile_kwargs) -> SPSTable:
     """The SPS table of this target on this device / dtype / thread count: loaded from `path` (or
@@ -205,9 +213,7 @@ def sps_table_for(target, device=None, dtype=None, threads: int | None = None, p
     log(f"profiling {target.name} steps per second on {device_name(device)}/{dtype_name(dtype)}/{threads} threads "
         f"for the scheduler (once per machine, about {profile_kwargs['time_budget'] + 15:.0f} s; cached in {path})")
     t0 = time.perf_counter()
-    table = profile_sps(target.model, **profile_kwargs)
-    table.meta["model"] = target.name
-    table.meta["kernels"] = kernels_of(target.model)
+    table = label(profile_sps(target.model, **profile_kwargs), target)
     table.save(path)
     log(f"profiled in {time.perf_counter() - t0:.1f} s")
     warning = busy_warning(table)

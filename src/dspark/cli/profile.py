@@ -37,8 +37,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..models.loader import load_target
-    from ..profile import (busy_warning, current_load, default_sps_path, dtype_name, format_table, machine_busy,
-                           profile_sps)
+    from ..profile import (busy_warning, current_load, default_sps_path, dtype_name, format_table, label,
+                           machine_busy, profile_sps)
     from ..schedule import SPSTable
     sizes = positive_int_list(args.tokens, "--tokens")
     if args.context < 1 or args.max_seqs < 1 or args.repeats < 1 or args.warmup < 0:
@@ -61,7 +61,7 @@ def run(args) -> int:
         table = profile_sps(target.model, sizes, context=args.context, max_seqs=args.max_seqs,
                             repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget,
                             progress=progress)
-    table.meta["model"] = target.name
+    label(table, target)
     warning = busy_warning(table)
     kept = None
     if warning and out.exists() and not args.force:
