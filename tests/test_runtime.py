@@ -739,17 +739,84 @@ def test_greedy_markov_loop_in_c_is_the_torch_loop(batch, monkeypatch):
     assert (drafter.to_target_ids(logits.argmax(-1)) != tokens).any()
 
 
-def test_sampled_distribution_with_a_drafter_on_the_runtime():
+@pytest.mark.parametrize("top_p,slots", [(1.0, None), (0.9, 1)])
+def test_sampled_distribution_with_a_drafter_on_the_runtime(top_p, slots, monkeypatch):
+    """Sampled output with a DSpark drafter on the runtime follows the target: in batches (the loop
+    in torch), and one request at a time under the dspark policy, where the Markov loop runs in C
+    (rt_markov_sample) with top-p and the policy's stop."""
+    from dspark.drafters.dspark import DSparkDrafter
     from lossless import chi_square_pvalue, exact_joint, random_trained_drafter, sample_continuations
+    from test_lossless import SPS
     model = packed_tiny("llama", seed=5, vocab=16)
     drafter = random_trained_drafter("dspark", model, gamma=3, tap_layers=[0, 1], draft_vocab_size=16,
                                      markov_rank=64)
     run_on_fast_runtime(drafter)
-    params = SamplingParams(temperature=1.0, seed=11)
+    in_c, real = [], DSparkDrafter._sample_in_c
+    monkeypatch.setattr(DSparkDrafter, "_sample_in_c", lambda self, *a: in_c.append(real(self, *a)) or in_c[-1])
+    params = SamplingParams(temperature=1.0, top_p=top_p, seed=11)
     prompt = [3, 7, 2]
     exact = exact_joint(model, prompt, params, 2)
-    samples = sample_continuations(model, drafter, prompt, params, 1500, 2)
+    samples = sample_continuations(model, drafter, prompt, params, 1500, 2, policy="dspark" if slots else "fixed",
+                                   sps=SPS, slots=slots)
     assert chi_square_pvalue(samples, exact) > 1e-3
+    assert any(r is not None for r in in_c) == (slots == 1)
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.7])
+def test_sampled_markov_loop_in_c_is_the_torch_loop(top_p):
+    """One sampled request's Markov loop in one C call (rt_markov_sample) against the loop in torch:
+    at the drafts it drew, the same logits bit for bit, the same distributions (softmax, then the
+    nucleus: the same support) up to float summation order, the same confidence logits; with the
+    dspark policy's batch-1 rule it stops where the rule in Python stops; every instruction-set path."""
+    from dspark.schedule import BatchOneAdmission
+    from dspark.sampling import probabilities
+    from dspark.sequence import Sequence
+    from lossless import random_trained_drafter
+    from test_lossless import SPS
+    model = packed_tiny("llama", seed=4)
+    drafter = random_trained_drafter("dspark", model, gamma=6, tap_layers=[0, 1], draft_vocab_size=96,
+                                     markov_rank=64)
+    with torch.no_grad():
+        drafter.markov_head.markov_w2.weight.normal_(0, 2.0)
+    run_on_fast_runtime(drafter)
+    drafter.load_calibration({"temperatures": [1.3] * 6, "biases": [0.5, 0.2, 0.0, -0.3, -0.5, -1.0]})
+    gen = torch.Generator().manual_seed(1)
+    stops = 0
+    for case in range(12):
+        logits = torch.randn(1, 6, 96, generator=gen) * 2
+        hidden = torch.randn(1, 6, model.cfg.hidden_size, generator=gen)
+        anchors = torch.randint(0, 128, (1,), generator=gen)
+        params = SamplingParams(temperature=0.8, top_p=top_p, seed=case)
+        seq = Sequence(0, [1, 2, int(anchors[0])], 2, params, params.generator("cpu"), 16,
+                       confidence_offsets=[0.1, -0.2])
+        seq.draft_stop = BatchOneAdmission(SPS) if case % 2 else None
+        for name in PATHS_HERE:
+            with torch.no_grad(), kernel_path(name):
+                seq.generator.manual_seed(case)
+                idx, final, q, conf = drafter._sample_in_c([seq], logits, hidden, anchors)
+                n = idx.shape[1]
+                prev, survivals = anchors, []
+                for k in range(n + (1 if n < 6 else 0)):
+                    e = drafter.markov_head.embed(prev)
+                    c = drafter._confidence(hidden[:, k], e)
+                    if k < n:
+                        assert torch.allclose(c, conf[:, k], atol=1e-5), (name, case, k)
+                    if seq.draft_stop is not None:
+                        cal = drafter.calibrated(torch.cat([conf[0, :k], c]), False, seq.confidence_offsets, 0.8)
+                        survivals = torch.cumprod(cal.double().clamp(0, 1), 0).tolist()
+                        assert seq.draft_stop(survivals) == (k < n), (name, case, k)
+                    if k == n:
+                        break
+                    bias, _ = drafter.markov_head.step(e, hidden[:, k], None)
+                    lk = logits[:, k] + bias.float()
+                    assert torch.equal(lk[0], final[0, k]), (name, case, k)
+                    p = probabilities(lk, params)[0]
+                    assert torch.equal(p > 0, q[k] > 0) and torch.allclose(p, q[k], atol=1e-6), (name, case, k)
+                    assert q[k, idx[0, k]] > 0
+                    prev = drafter.to_target_ids(idx[:, k])
+                assert torch.equal(final[0, n:], logits[0, n:])
+                stops += n < 6
+    assert stops     # the rule stopped some rounds short of the block
 
 
 def test_argmax_is_torchs_on_every_path():

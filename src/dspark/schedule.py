@@ -377,20 +377,31 @@ class DSparkPolicy(_CostAwarePolicy):
         return self.remember(seqs, survivals, greedy_admission(survivals, self.sps, self.early_stop))
 
     def draft_stop(self, seqs):
-        """At batch 1 greedy admission verifies draft j exactly when it verified every draft before
-        it and (tau + a_j) SPS(j + 1) > tau SPS(j), tau = 1 + a_1 + ... + a_{j-1} (summed in that
-        order, as greedy_admission does): the drafts after the first it refuses are never verified.
-        A sampled DSpark round at T 0.7 drafted 7 and verified 2.2 on average (RESULTS.md, session 37)."""
+        """At batch 1 (BatchOneAdmission): a sampled DSpark round at T 0.7 drafted 7 and verified 2.2
+        on average (RESULTS.md, session 37)."""
         if len(seqs) != 1 or not self.early_stop:
             return None
-        sps = self.sps
+        return BatchOneAdmission(self.sps)
 
-        def admits(survivals: list[float]) -> bool:
-            j, tau = len(survivals), 1.0
-            for a in survivals[:-1]:
-                tau = tau + a
-            return (tau + survivals[-1]) * sps(j + 1, 1) > tau * sps(j, 1)
-        return admits
+
+@dataclass
+class BatchOneAdmission:
+    """The dspark policy's stop rule at batch 1 (Policy.draft_stop): greedy admission verifies draft
+    j exactly when it verified every draft before it and (tau + a_j) SPS(j + 1) > tau SPS(j), tau =
+    1 + a_1 + ... + a_{j-1} (summed in that order, as greedy_admission does), so the drafts after
+    the first it refuses are never verified. A C loop applies the same rule to the table's values
+    (`steps_per_second`)."""
+    sps: SPSTable
+
+    def __call__(self, survivals: list[float]) -> bool:
+        j, tau = len(survivals), 1.0
+        for a in survivals[:-1]:
+            tau = tau + a
+        return (tau + survivals[-1]) * self.sps(j + 1, 1) > tau * self.sps(j, 1)
+
+    def steps_per_second(self, n: int) -> list[float]:
+        """SPS(1), ..., SPS(n) of one sequence's forwards."""
+        return [self.sps(j, 1) for j in range(1, n + 1)]
 
 
 class DSparkAsync(_CostAwarePolicy):

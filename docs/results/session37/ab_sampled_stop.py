@@ -1,10 +1,12 @@
 """A sampled DSpark round that stops at the first draft the policy would not verify
-(Policy.draft_stop), against the whole block sampled, at batch 1 (a script, not a test).
+(Policy.draft_stop), against the whole block sampled, and the sampled Markov loop in one C call
+(runtime.DraftForward.markov_sample) against the loop in Python, at batch 1 (a script, not a test).
 
     python docs/results/session37/ab_sampled_stop.py [--prompts 12] [--temperature 0.7] [--top-p 0.9]
 
 Variants alternate prompt by prompt in one process: plain, DSpark alone and the default drafter
-(n-gram lookup, DSpark behind it), each with and without the stop. Prints tok/s and x plain."""
+(n-gram lookup, DSpark behind it), each drafting the whole block (loop in Python), stopping (loop
+in Python) and stopping with the loop in C. Prints tok/s and x plain."""
 import argparse
 import sys
 from collections import defaultdict
@@ -18,6 +20,7 @@ from dspark.generate import generate
 from dspark.models.loader import load_target
 from dspark.profile import sps_for_policies
 from dspark.sampling import SamplingParams
+from dspark.drafters.dspark import DSparkDrafter
 from dspark.schedule import DSparkPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
@@ -32,17 +35,19 @@ args = ap.parse_args()
 torch.set_num_threads(2)
 target = load_target("smollm2-135m")
 sps = sps_for_policies("dspark", target)
-real_stop = DSparkPolicy.draft_stop
-variants = {"plain": ("none", "fixed", True)}
+real_stop, real_loop = DSparkPolicy.draft_stop, DSparkDrafter._sample_in_c
+variants = {"plain": ("none", "fixed", True, True)}
 for name in ("dspark", "default"):
-    variants[f"{name}, whole block"] = (name, "dspark", False)
-    variants[f"{name}, stop"] = (name, "dspark", True)
-drafters = {v: load_drafter(d, target) for v, (d, _, _) in variants.items()}
+    variants[f"{name}, whole block, loop in Python"] = (name, "dspark", False, False)
+    variants[f"{name}, stop, loop in Python"] = (name, "dspark", True, False)
+    variants[f"{name}, stop, loop in C"] = (name, "dspark", True, True)
+drafters = {v: load_drafter(d, target) for v, (d, _, _, _) in variants.items()}
 tok, sec = defaultdict(int), defaultdict(float)
 for i, prompt in enumerate(sample_prompts(args.prompts, "gsm8k,humaneval,math500,mbpp,livecodebench")):
     ids = target.encode_prompt(prompt, None)
-    for v, (_, policy, stop) in variants.items():
+    for v, (_, policy, stop, in_c) in variants.items():
         DSparkPolicy.draft_stop = real_stop if stop else (lambda self, seqs: None)
+        DSparkDrafter._sample_in_c = real_loop if in_c else (lambda self, *a: None)
         params = SamplingParams(temperature=args.temperature, top_p=args.top_p, seed=i)
         r = generate(target, drafters[v], ids, params, args.max_new_tokens, policy=policy,
                      sps_table=sps if policy == "dspark" else None)

@@ -45,6 +45,7 @@ from torch import nn
 from ..errors import DSparkError
 from ..models.layers import Linear
 from ..models.runtime import markov_greedy
+from ..schedule import BatchOneAdmission
 from ..sampling import argmax, sample_logits
 from ..sequence import Sequence
 from ..stats import RoundRecord, survival_feedback
@@ -396,6 +397,29 @@ class DSparkDrafter(DFlashDrafter):
                        conf_markov=int(self.config.confidence_head_with_markov))
         return out
 
+    def _sample_in_c(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor, anchors: torch.Tensor):
+        """One sampled request's Markov loop in one C call (runtime.DraftForward.markov_sample), where
+        the greedy loop would run in C and the request samples by temperature and top-p alone, with
+        no stop rule or batch-1 admission's: (draft ids [1, n], final logits, distributions [n, V'],
+        confidence logits [1, n] or None); else None (the loop below). The same distribution
+        (softmax, then the nucleus) as `probabilities`, up to float summation order; the drafts are
+        drawn at uniforms from the request's generator."""
+        if len(seqs) != 1 or self.runtime is None or seqs[0].params.top_k:
+            return None
+        args = self.runtime.round_args(self)
+        s = seqs[0]
+        if args is None or not args.w1 or (s.draft_stop is not None and not isinstance(s.draft_stop, BatchOneAdmission)):
+            return None
+        g = self.gamma
+        temps, biases, _ = self.fit_in_use(False, s.params.temperature)
+        offsets = s.confidence_offsets
+        cal_b = [b + (offsets[k] if k < len(offsets) else 0.0) for k, b in enumerate(biases)]
+        sps = None if s.draft_stop is None else s.draft_stop.steps_per_second(g + 1)
+        u = torch.rand(g, generator=s.generator, device=s.generator.device)
+        idx, final, q, conf = self.runtime.markov_sample(args, logits[0], hidden[0], int(anchors[0]),
+                                                         s.params.temperature, s.params.top_p, u, temps, cal_b, sps)
+        return idx[None], final[None], q, None if conf is None else conf[None]
+
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,
                 anchors: torch.Tensor, drafted=None) -> tuple[list[Proposal], torch.Tensor]:
         """Left to right over the block, all sequences at once per slot. drafted: (draft ids,
@@ -406,8 +430,12 @@ class DSparkDrafter(DFlashDrafter):
         greedy = all(s.params.greedy for s in seqs)
         probs: list[list[torch.Tensor]] = [[] for _ in seqs]
         w2 = self._packed_markov_w2() if greedy and drafted is None else None
+        sampled_in_c = None if greedy or drafted is not None else self._sample_in_c(seqs, logits, hidden, anchors)
         if drafted is not None:
             idx, final, conf = drafted
+        elif sampled_in_c is not None:
+            idx, final, q, conf = sampled_in_c
+            probs[0] = list(q)
         elif w2 is not None:
             # the same loop in one C call (runtime.markov_greedy): the same products and argmaxes
             idx, final = markov_greedy(logits, head.markov_w1.weight, w2, self.d2t, anchors)

@@ -1287,3 +1287,123 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
     }
     free(x); free(y); free(slot); free(pos); free(last);
 }
+
+/* A candidate of the nucleus: its probability and index, ordered by descending probability, then
+ * ascending index. */
+typedef struct { float p; int64_t i; } cand_t;
+
+static int cand_order(const void *a, const void *b) {
+    const cand_t *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* q [V] = p restricted to its nucleus (the fewest most probable tokens whose mass reaches top_p,
+ * as sampling._top_p keeps them: a token stays while the mass before it is below top_p),
+ * renormalized. The 64 largest first (a min-heap over one pass); all of them sorted when those
+ * fall short. */
+static void nucleus(const float *p, int64_t V, float top_p, float *q) {
+    enum { K = 64 };
+    cand_t heap[K];
+    int64_t n = 0;
+    for (int64_t i = 0; i < V; i++) {                 /* the K largest, smallest at the root */
+        if (n < K) {
+            int64_t j = n++;
+            heap[j] = (cand_t){p[i], i};
+            while (j > 0 && cand_order(&heap[(j - 1) / 2], &heap[j]) < 0) {
+                const cand_t t = heap[j]; heap[j] = heap[(j - 1) / 2]; heap[(j - 1) / 2] = t; j = (j - 1) / 2;
+            }
+        } else if (cand_order(&(cand_t){p[i], i}, &heap[0]) < 0) {
+            heap[0] = (cand_t){p[i], i};
+            for (int64_t j = 0;;) {
+                int64_t l = 2 * j + 1, r = l + 1, m = j;
+                if (l < K && cand_order(&heap[l], &heap[m]) > 0) m = l;
+                if (r < K && cand_order(&heap[r], &heap[m]) > 0) m = r;
+                if (m == j) break;
+                const cand_t t = heap[j]; heap[j] = heap[m]; heap[m] = t; j = m;
+            }
+        }
+    }
+    cand_t *all = NULL, *c = heap;
+    qsort(heap, (size_t)n, sizeof(cand_t), cand_order);
+    float mass = 0.0f;
+    for (int64_t k = 0; k < n; k++) mass += heap[k].p;
+    if (mass < top_p && n < V) {                      /* a flat row: sort everything */
+        all = malloc(sizeof(cand_t) * (size_t)V);
+        for (int64_t i = 0; i < V; i++) all[i] = (cand_t){p[i], i};
+        qsort(all, (size_t)V, sizeof(cand_t), cand_order);
+        c = all;
+        n = V;
+    }
+    memset(q, 0, sizeof(float) * (size_t)V);
+    float before = 0.0f, kept = 0.0f;
+    int64_t k = 0;
+    for (; k < n && (k == 0 || before < top_p); k++) {
+        before += c[k].p;
+        kept += c[k].p;
+    }
+    for (int64_t j = 0; j < k; j++) q[c[j].i] = c[j].p / kept;
+    free(all);
+}
+
+/* A DSpark drafter's sampled vanilla Markov loop over one sequence's block, in one call: per slot,
+ * the confidence logit (w . [hidden_k ; W1[x_{k-1}]] + b, the same sum as rt_draft_round's), and,
+ * with a stop rule, the prefix survival a_k = a_{k-1} * sigmoid(logit / cal_t[k] + cal_b[k]); the
+ * loop stops at the first draft batch-1 greedy admission would not verify,
+ * (tau + a_k) * sps[k + 1] <= tau * sps[k] with tau = 1 + a_1 + ... + a_{k-1} and sps[j] the
+ * target's steps per second for j + 1 tokens (Policy.draft_stop). Else final_k = logits_k +
+ * W2 W1[x_{k-1}], the distribution q_k = nucleus(softmax(final_k / temperature)) (top_p 1: all of
+ * it) and x_k drawn from q_k at the uniform u[k] by inverting its CDF in index order. Returns the
+ * drafts made, n: idx [n] (draft ids), q [n, V], final [n, V], conf [n]. */
+int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hidden, int64_t anchor,
+                         float temperature, float top_p, const float *u, const float *cal_t, const float *cal_b,
+                         const double *sps, float *final, float *q, int64_t *idx, float *conf, int path) {
+    const int64_t H = c->H, V = c->V, g = c->g;
+    float *p = malloc(sizeof(float) * (size_t)V);
+    int64_t prev = anchor, k = 0;
+    double tau = 1.0, a = 1.0;
+    for (; k < g; k++) {
+        const float *e = c->w1 + prev * c->r;
+        if (c->conf_w) {
+            float s = 0.0f;
+            for (int64_t j = 0; j < H; j++) s += c->conf_w[j] * hidden[k * H + j];
+            if (c->conf_markov)
+                for (int64_t j = 0; j < c->r; j++) s += c->conf_w[H + j] * e[j];
+            conf[k] = s + c->conf_b;
+            if (sps) {
+                const float x = conf[k] / cal_t[k] + cal_b[k];
+                const float ck = 1.0f / (1.0f + expf(-x));
+                a *= ck < 0.0f ? 0.0 : ck > 1.0f ? 1.0 : (double)ck;
+                if (!((tau + a) * sps[k + 1] > tau * sps[k])) break;
+                tau += a;
+            }
+        }
+        float *fk = final + k * V, *qk = q + k * V;
+        rt_qmatmul(e, 1, c->r, NULL, 0.0f, c->w2, c->w2_S, c->w2_L, V, (int)c->w2_bits, NULL, logits + k * V, fk, path);
+        float mx = -INFINITY, total = 0.0f;
+        for (int64_t i = 0; i < V; i++) {
+            p[i] = fk[i] / temperature;
+            mx = p[i] > mx ? p[i] : mx;
+        }
+        for (int64_t i = 0; i < V; i++) {
+            p[i] = expf(p[i] - mx);
+            total += p[i];
+        }
+        for (int64_t i = 0; i < V; i++) p[i] /= total;
+        if (top_p < 1.0f) nucleus(p, V, top_p, qk);
+        else memcpy(qk, p, sizeof(float) * (size_t)V);
+        float cdf = 0.0f, mass = 0.0f;
+        for (int64_t i = 0; i < V; i++) mass += qk[i];
+        const float target = u[k] * mass;
+        int64_t pick = -1, last = 0;
+        for (int64_t i = 0; i < V; i++) {
+            if (qk[i] > 0.0f) last = i;
+            cdf += qk[i];
+            if (pick < 0 && cdf > target && qk[i] > 0.0f) pick = i;
+        }
+        idx[k] = pick < 0 ? last : pick;     /* u * mass rounded up to the mass: the last token with any */
+        prev = idx[k] + (c->d2t ? c->d2t[idx[k]] : 0);
+    }
+    free(p);
+    return k;
+}
