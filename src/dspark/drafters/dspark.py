@@ -15,7 +15,12 @@ so a slot costs one r-vector lookup and one [r] x [r, V'] product (plus an [H + 
 the gated / RNN heads); the LM head runs once per block, in the backbone. Tokens are drawn from
 `probabilities(logits_k, seq.params)`, and Proposal.probs holds exactly those distributions (after
 the bias and the sampling processing); a greedy request's drafts are argmaxes and carry none (greedy
-verification compares argmaxes).
+verification compares argmaxes). On the CPU runtime a lone request's loop runs in C: greedy inside
+the round's one call (runtime.DraftForward.round), sampled by temperature and top-p in another
+(runtime.DraftForward.markov_sample: the same softmax and nucleus up to float summation order,
+Proposal.probs what it drew from). A lone sampled request stops at the first draft its policy
+would not verify (Sequence.draft_stop), knowable before drawing it: slot k's confidence reads only
+x_{k-1}.
 
 Confidence head: c_k = sigmoid(w^T [h_k ; e_k] + b) (`confidence_head.proj` [1, H + r]; [1, H] with
 confidence_head_with_markov off), h_k = the backbone's final hidden AFTER the final `norm` (the LM
@@ -398,12 +403,13 @@ class DSparkDrafter(DFlashDrafter):
         return out
 
     def _sample_in_c(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor, anchors: torch.Tensor):
-        """One sampled request's Markov loop in one C call (runtime.DraftForward.markov_sample), where
-        the greedy loop would run in C and the request samples by temperature and top-p alone, with
-        no stop rule or batch-1 admission's: (draft ids [1, n], final logits, distributions [n, V'],
-        confidence logits [1, n] or None); else None (the loop below). The same distribution
-        (softmax, then the nucleus) as `probabilities`, up to float summation order; the drafts are
-        drawn at uniforms from the request's generator."""
+        """One sampled request's Markov loop in one C call (runtime.DraftForward.markov_sample) where
+        it can run: the vanilla head on the runtime (round_args' w1), sampling by temperature and
+        top-p (no top-k), and no stop rule but the dspark policy's batch-1 admission, whose SPS
+        values the C loop reads. Returns (draft ids [1, n], final logits, distributions [n, V'],
+        confidence logits [1, n] or None), or None: the loop below. The same distribution (softmax,
+        then the nucleus) as `probabilities` up to float summation order, drawn at uniforms from
+        the request's generator."""
         if len(seqs) != 1 or self.runtime is None or seqs[0].params.top_k:
             return None
         args = self.runtime.round_args(self)
@@ -435,7 +441,7 @@ class DSparkDrafter(DFlashDrafter):
             idx, final, conf = drafted
         elif sampled_in_c is not None:
             idx, final, q, conf = sampled_in_c
-            probs[0] = list(q)
+            probs[0] = list(q)                                        # its rows, as the loop below appends them
         elif w2 is not None:
             # the same loop in one C call (runtime.markov_greedy): the same products and argmaxes
             idx, final = markov_greedy(logits, head.markov_w1.weight, w2, self.d2t, anchors)

@@ -1221,6 +1221,16 @@ typedef struct {
     const float *conf_w; float conf_b; int64_t conf_markov;   /* conf_w [H (+ r with conf_markov)] */
 } draft_t;
 
+/* DSpark's confidence logit of a slot: w . [h ; e] + b (w . h + b without confidence_head_with_markov),
+ * h the slot's hidden state, e = W1[x_{k-1}]. */
+static float confidence_logit(const draft_t *c, const float *h, const float *e) {
+    float s = 0.0f;
+    for (int64_t j = 0; j < c->H; j++) s += c->conf_w[j] * h[j];
+    if (c->conf_markov)
+        for (int64_t j = 0; j < c->r; j++) s += c->conf_w[c->H + j] * e[j];
+    return s + c->conf_b;
+}
+
 /* One drafting round of one sequence, in one call: DFlashDrafter._flush, _draft_pass and DSpark's
  * greedy Markov loop (rt_markov_greedy) and confidence head, which took ~1.9 ms at batch 1 as ~25
  * Python, torch and C calls, ~1 ms of it outside the C kernels (RESULTS.md, session 37).
@@ -1272,13 +1282,7 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
         int64_t prev = anchor;
         for (int64_t k = 0; k < g; k++) {
             const float *e = c->w1 + prev * c->r;
-            if (c->conf_w) {
-                float s = 0.0f;
-                for (int64_t j = 0; j < H; j++) s += c->conf_w[j] * hidden[k * H + j];
-                if (c->conf_markov)
-                    for (int64_t j = 0; j < c->r; j++) s += c->conf_w[H + j] * e[j];
-                conf[k] = s + c->conf_b;
-            }
+            if (c->conf_w) conf[k] = confidence_logit(c, hidden + k * H, e);
             rt_qmatmul(e, 1, c->r, NULL, 0.0f, c->w2, c->w2_S, c->w2_L, c->V, (int)c->w2_bits, NULL, logits + k * c->V,
                        final + k * c->V, path);
             rt_argmax(final + k * c->V, 1, c->V, idx + k, path);
@@ -1365,11 +1369,7 @@ int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hid
     for (; k < g; k++) {
         const float *e = c->w1 + prev * c->r;
         if (c->conf_w) {
-            float s = 0.0f;
-            for (int64_t j = 0; j < H; j++) s += c->conf_w[j] * hidden[k * H + j];
-            if (c->conf_markov)
-                for (int64_t j = 0; j < c->r; j++) s += c->conf_w[H + j] * e[j];
-            conf[k] = s + c->conf_b;
+            conf[k] = confidence_logit(c, hidden + k * H, e);
             if (sps) {
                 const float x = conf[k] / cal_t[k] + cal_b[k];
                 const float ck = 1.0f / (1.0f + expf(-x));

@@ -569,7 +569,7 @@ class DraftForward:
 
     def _draft_args(self, drafter, head: PackedWeight | None) -> "_DraftArgs | None":
         cfg, tcfg = self.cfg, drafter.target_cfg
-        embed = drafter.target_model.model.embed_tokens.weight.detach()
+        embed = drafter.target_model.model.embed_tokens.weight.detach().contiguous()
         fast = lambda pw: pw is not None and pw.precision == "fast"  # noqa: E731
         if (not fast(self.fc) or not fast(head) or any(L.args is None for L in self.layers)
                 or embed.dtype != torch.float32 or embed.device.type != "cpu" or head.in_features != cfg.hidden_size):
@@ -582,7 +582,7 @@ class DraftForward:
         a.fc_w, a.fc_S, a.fc_L, _, a.fc_bits = self.fc._weights
         a.fc_K = self.fc.in_features
         a.hidden_norm, a.final_norm = self.hidden_norm.data_ptr(), self.final_norm.data_ptr()
-        a.embed = embed.contiguous().data_ptr()
+        a.embed = embed.data_ptr()
         # DFlashDrafter._block_inputs: the legacy "target" form scales the embedding as the target does
         a.embed_scale = (float(torch.tensor(tcfg.embed_scale, dtype=torch.float32))
                          if drafter.config.layer_form == "target" else 1.0)
