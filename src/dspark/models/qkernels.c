@@ -1340,18 +1340,15 @@ static void nucleus(const float *p, int64_t V, float top_p, float *q) {
         n = V;
     }
     memset(q, 0, sizeof(float) * (size_t)V);
-    float before = 0.0f, kept = 0.0f;
+    float kept = 0.0f;                                /* the mass of the tokens before the next */
     int64_t k = 0;
-    for (; k < n && (k == 0 || before < top_p); k++) {
-        before += c[k].p;
-        kept += c[k].p;
-    }
+    for (; k < n && (k == 0 || kept < top_p); k++) kept += c[k].p;
     for (int64_t j = 0; j < k; j++) q[c[j].i] = c[j].p / kept;
     free(all);
 }
 
 /* A DSpark drafter's sampled vanilla Markov loop over one sequence's block, in one call: per slot,
- * the confidence logit (w . [hidden_k ; W1[x_{k-1}]] + b, the same sum as rt_draft_round's), and,
+ * the confidence logit (confidence_logit, as in rt_draft_round), and,
  * with a stop rule, the prefix survival a_k = a_{k-1} * sigmoid(logit / cal_t[k] + cal_b[k]); the
  * loop stops at the first draft batch-1 greedy admission would not verify,
  * (tau + a_k) * sps[k + 1] <= tau * sps[k] with tau = 1 + a_1 + ... + a_{k-1} and sps[j] the
