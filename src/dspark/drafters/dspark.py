@@ -428,9 +428,10 @@ class DSparkDrafter(DFlashDrafter):
 
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,
                 anchors: torch.Tensor, drafted=None) -> tuple[list[Proposal], torch.Tensor]:
-        """Left to right over the block, all sequences at once per slot. drafted: (draft ids,
-        their logits, confidence logits) when the round's C call already ran this for a greedy
-        request (DFlashDrafter._round_in_c)."""
+        """Left to right over the block, all sequences at once per slot, or in C: drafted holds
+        (draft ids, their logits, confidence logits) when the round's call already ran the loop
+        for a greedy request (DFlashDrafter._round_in_c), and `_sample_in_c` runs it for one
+        sampled request."""
         b, g = logits.shape[:2]
         head = self.markov_head
         greedy = all(s.params.greedy for s in seqs)
