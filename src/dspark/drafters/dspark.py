@@ -341,11 +341,17 @@ class DSparkDrafter(DFlashDrafter):
         online offsets (zero past their end, or without them)."""
         n = confidence_logits.shape[-1]
         like = dict(dtype=confidence_logits.dtype, device=confidence_logits.device)
+        temps, b = self.calibration_terms(greedy, temperature, offsets, n)
+        return torch.sigmoid(confidence_logits / torch.tensor(temps, **like) + torch.tensor(b, **like))
+
+    def calibration_terms(self, greedy: bool, temperature: float, offsets: list[float] | None,
+                          n: int) -> tuple[list[float], list[float]]:
+        """(T_k, b_k + d_k) of slots 0..n-1 (`calibrated`'s terms)."""
         temps, biases, _ = self.fit_in_use(greedy, temperature)
         b = list(biases[:n])
         for k, d in enumerate((offsets or [])[:n]):
             b[k] += d
-        return torch.sigmoid(confidence_logits / torch.tensor(temps[:n], **like) + torch.tensor(b, **like))
+        return list(temps[:n]), b
 
     def verified(self, seq: Sequence, proposal: Proposal, record: RoundRecord) -> None:
         """The request's online calibration learns from the round (when the calibration has a rate)."""
@@ -417,9 +423,7 @@ class DSparkDrafter(DFlashDrafter):
         if args is None or not args.w1 or (s.draft_stop is not None and not isinstance(s.draft_stop, BatchOneAdmission)):
             return None
         g = self.gamma
-        temps, biases, _ = self.fit_in_use(False, s.params.temperature)
-        offsets = s.confidence_offsets
-        cal_b = [b + (offsets[k] if k < len(offsets) else 0.0) for k, b in enumerate(biases)]
+        temps, cal_b = self.calibration_terms(False, s.params.temperature, s.confidence_offsets, g)
         sps = None if s.draft_stop is None else s.draft_stop.steps_per_second(g + 1)
         u = torch.rand(g, generator=s.generator, device=s.generator.device)
         idx, final, q, conf = self.runtime.markov_sample(args, logits[0], hidden[0], int(anchors[0]),

@@ -165,6 +165,24 @@ INLINE qv16f qload(const float *p) { qv16f v; memcpy(&v, p, sizeof v); return v;
 INLINE qv16f qabs(qv16f v) { return (qv16f)((qv16i)v & 0x7fffffff); }
 INLINE qv16f qmax(qv16f a, qv16f b) { const qv16i m = a > b; return (qv16f)(((qv16i)a & m) | ((qv16i)b & ~m)); }
 
+/* y [K] = rmsnorm(x) * nw: the sum of squares in 16 lane partial sums, then one fixed tree, so
+ * every path gives the same bits (inlined into each path's quantizer; also a drafter's final norm,
+ * rms_rows). */
+INLINE void rms_row(const float *x, int64_t K, const float *nw, float eps, float *y) {
+    qv16f acc = {0};
+    for (int64_t k = 0; k < K; k += 16) {
+        const qv16f v = qload(x + k);
+        acc = acc + v * v;
+    }
+    for (int w = 8; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) acc[i] = acc[i] + acc[i + w];
+    const float r = 1.0f / sqrtf(acc[0] / (float)K + eps);
+    for (int64_t k = 0; k < K; k += 16) {
+        const qv16f v = (qload(x + k) * r) * qload(nw + k);
+        memcpy(y + k, &v, sizeof v);
+    }
+}
+
 #define QUANTIZE_ROWS(NAME, TARGET)                                                                 \
 TARGET static void NAME(const float *x, int64_t M, int64_t K, const float *nw, float eps,          \
                         int8_t *qx, float *dx, float *sxf) {                                       \
@@ -174,18 +192,7 @@ TARGET static void NAME(const float *x, int64_t M, int64_t K, const float *nw, f
     for (int64_t m = 0; m < M; m++) {                                                              \
         const float *xr = x + m * K;                                                               \
         if (nw) {                                                                                  \
-            qv16f acc = {0};                                                                       \
-            for (int64_t k = 0; k < K; k += 16) {                                                  \
-                const qv16f v = qload(xr + k);                                                     \
-                acc = acc + v * v;                                                                 \
-            }                                                                                      \
-            for (int w = 8; w >= 1; w /= 2)                 /* fixed tree over the 16 lanes */     \
-                for (int i = 0; i < w; i++) acc[i] = acc[i] + acc[i + w];                          \
-            const float r = 1.0f / sqrtf(acc[0] / (float)K + eps);                                 \
-            for (int64_t k = 0; k < K; k += 16) {                                                  \
-                const qv16f v = (qload(xr + k) * r) * qload(nw + k);                               \
-                memcpy(tmp + k, &v, sizeof v);                                                     \
-            }                                                                                      \
+            rms_row(xr, K, nw, eps, tmp);                                                          \
             xr = tmp;                                                                              \
         }                                                                                          \
         for (int64_t b = 0; b < nb; b++) {                                                         \
@@ -1186,22 +1193,10 @@ void rt_markov_greedy(const float *logits, int64_t B, int64_t g, int64_t V, cons
 
 /* ------------------------------------------------------------ a drafter's round ------------ */
 
-/* y [M, K] = rmsnorm(x) * nw row by row, with the normalization the quantizer applies before a
- * product (QUANTIZE_ROWS: 16 lane partial sums of squares, one fixed tree): the hidden states a
- * drafter's head and confidence head both read. */
+/* y [M, K] = rmsnorm(x) * nw row by row, as the quantizer normalizes before a product (rms_row):
+ * the hidden states a drafter's head and confidence head both read. */
 static void rms_rows(const float *x, int64_t M, int64_t K, const float *nw, float eps, float *y) {
-    for (int64_t m = 0; m < M; m++) {
-        const float *xr = x + m * K;
-        qv16f acc = {0};
-        for (int64_t k = 0; k < K; k += 16) {
-            const qv16f v = qload(xr + k);
-            acc = acc + v * v;
-        }
-        for (int w = 8; w >= 1; w /= 2)
-            for (int i = 0; i < w; i++) acc[i] = acc[i] + acc[i + w];
-        const float r = 1.0f / sqrtf(acc[0] / (float)K + eps);
-        for (int64_t k = 0; k < K; k++) y[m * K + k] = (xr[k] * r) * nw[k];
-    }
+    for (int64_t m = 0; m < M; m++) rms_row(x + m * K, K, nw, eps, y + m * K);
 }
 
 /* A DFlash / DSpark drafter's constants for rt_draft_round, filled once (runtime.DraftForward). */
@@ -1278,14 +1273,12 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
                logits, path);
     if (c->logit_softcap > 0.0f)
         for (int64_t i = 0; i < g * c->V; i++) logits[i] = c->logit_softcap * tanhf(logits[i] / c->logit_softcap);
-    if (greedy && c->w1) {                         /* rt_markov_greedy's loop, and the confidences */
-        int64_t prev = anchor;
-        for (int64_t k = 0; k < g; k++) {
-            const float *e = c->w1 + prev * c->r;
-            if (c->conf_w) conf[k] = confidence_logit(c, hidden + k * H, e);
-            rt_qmatmul(e, 1, c->r, NULL, 0.0f, c->w2, c->w2_S, c->w2_L, c->V, (int)c->w2_bits, NULL, logits + k * c->V,
-                       final + k * c->V, path);
-            rt_argmax(final + k * c->V, 1, c->V, idx + k, path);
+    if (greedy && c->w1) {                         /* the Markov loop, then the confidences */
+        int64_t last = anchor;
+        rt_markov_greedy(logits, 1, g, c->V, c->w1, c->r, c->w2, c->w2_S, c->w2_L, (int)c->w2_bits, c->d2t, &last,
+                         final, idx, path);
+        for (int64_t k = 0, prev = anchor; c->conf_w && k < g; k++) {
+            conf[k] = confidence_logit(c, hidden + k * H, c->w1 + prev * c->r);
             prev = idx[k] + (c->d2t ? c->d2t[idx[k]] : 0);
         }
     }
