@@ -103,6 +103,75 @@ def test_draft_stop_refuses_what_the_admission_would_not_verify():
     assert DSparkPolicy(7, SPS, early_stop=False).draft_stop(["one"]) is None
 
 
+# SPS as profile_sps writes it: a measurement (meta holds the step times), which the SPS policies
+# keep correcting from the steps they time (OnlineSPS)
+PROFILED = SPSTable(SPS.tokens, SPS.steps_per_second, {"ms_per_step": [1e3 / s for s in SPS.steps_per_second]},
+                    one_sequence=SPS.one_sequence)
+
+
+def test_a_profiled_table_follows_the_measured_steps():
+    """The SPS policies price steps by a profiled table corrected by the steps the engine times:
+    before any step it is the table; after steps of one size it is the table scaled; after steps
+    of several sizes that follow t(b) = T(1) (0.7 + 0.5 u(b)) it predicts that curve at sizes
+    measured and not (the other curve untouched); a stalled step moves it little; with multi-row
+    steps cheaper than profiled, the admission verifies more. A table written by hand is used as
+    written."""
+    from dspark.schedule import OnlineSPS, greedy_admission
+    assert DSparkPolicy(4, SPS).sps is SPS
+    online = DSparkPolicy(4, PROFILED).sps
+    assert isinstance(online, OnlineSPS)
+    assert all(online(b, n) == PROFILED(b, n) for b in (1, 3, 8, 20) for n in (1, 2, None))
+
+    def truth(b):
+        t1 = 1.0 / SPS(1, 1)
+        return t1 * (0.7 + 0.5 * (1.0 / SPS(b, 1) - t1) / t1)
+    for _ in range(100):
+        online.observe(1, 1, 0.8 / SPS(1, 1))           # one-row steps only: 0.8x the table
+    for b in (1, 4, 8, 16):
+        assert online(b, 1) == pytest.approx(PROFILED(b, 1) / 0.8, rel=0.01), b
+    for step in range(300):
+        b = (1, 2, 4, 8)[step % 4]
+        online.observe(b, 1, truth(b))
+    alpha, beta = online.coefficients(1)
+    assert alpha == pytest.approx(0.7, abs=0.03) and beta == pytest.approx(0.5, abs=0.06)
+    for b in (1, 3, 6, 8, 12):                           # 3, 6 and 12 were never measured
+        assert 1.0 / online(b, 1) == pytest.approx(truth(b), rel=0.03), b
+    assert online(8, 2) == PROFILED(8, 2) and online.coefficients(2) == (1.0, 1.0)
+    before = online(4, 1)
+    online.observe(4, 1, 100 * truth(4))                 # a stall
+    assert online(4, 1) > 0.98 * before
+    survivals = [[0.8 * 0.7 ** j for j in range(7)]]
+    assert greedy_admission(survivals, online) == [5] and greedy_admission(survivals, PROFILED) == [4]
+
+
+def test_the_engine_times_its_steps_for_a_profiled_table():
+    """Decoding through the engine feeds every verification's time to the profiled table (one
+    sequence: its curve) and stays identical to plain greedy decoding."""
+    from dspark.schedule import OnlineSPS
+    model = tiny_model("llama", seed=3)
+    ps = prompts(2)
+    got, engine = run_engine(model, OracleDrafter(model), ps, [SamplingParams()] * 2, 16, policy="dspark",
+                             max_batch=1, sps=PROFILED)
+    assert got == [greedy_reference(model, p, 16) for p in ps]
+    sps = engine.policy.sps
+    assert isinstance(sps, OnlineSPS) and sps.sums[True][0] > 0.5 * engine.stats.rounds
+    assert False not in sps.sums                         # no step of several sequences
+
+
+def test_sampled_distribution_with_a_table_that_follows_the_steps(monkeypatch):
+    """The dspark policy on a profiled table that the measured step times correct as it goes (one
+    request at a time, the stop rule reading the corrected curve): still the target's distribution."""
+    from dspark.schedule import OnlineSPS
+    model = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
+    seen, real = [], OnlineSPS.observe
+    monkeypatch.setattr(OnlineSPS, "observe", lambda self, *a: seen.append(a) or real(self, *a))
+    exact = exact_joint(model, [3, 4, 5], SAMPLING["t1"], 2)
+    samples = sample_continuations(model, SAMPLE_DRAFTERS["dspark"](model), [3, 4, 5], SAMPLING["t1"], 3000, 2,
+                                   policy="dspark", sps=PROFILED, slots=1)
+    assert len(seen) >= 3000
+    assert chi_square_pvalue(samples, exact) > 1e-3
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 def test_greedy_identity_every_policy(policy):
     model = tiny_model("gemma3", seed=3)
@@ -210,7 +279,7 @@ def test_requests_whose_drafts_never_pay_stop_drafting():
     finished = {i: min(n for n, (kind, j) in enumerate(drafter.events) if kind == "finish" and j == i) for i in started}
     assert all(max(observed[i]) < finished[i] for i in started)        # nothing after its state went
     assert all(len(observed[i]) < 20 for i in started[:4])             # detached well before its 40 tokens
-    assert max(drafter.drafted.values()) <= DSparkPolicy.DETACH_AFTER
+    assert max(drafter.drafted.values()) <= DSparkPolicy.DETACH_AFTER + 1          # + the unjudged catch-up
     assert not engine.policy.gone and not engine.policy.pause         # retired requests leave nothing
 
     alone = Watching(model)
@@ -613,22 +682,51 @@ def test_real_target_greedy_identity(smol):
 
 
 def test_new_requests_start_where_the_last_judged_request_stands():
-    """A request judged not worth its drafting pauses; a request arriving next starts paused too
-    (its first draft would catch up on its whole prompt), and one arriving after a request that
-    paid drafts at once."""
+    """A request's first drafting call (its whole prompt's catch-up) is not judged; a request
+    judged not worth its drafting pauses; a request arriving next starts paused too (its first
+    draft would catch up on its whole prompt), and one arriving after a request that paid drafts
+    at once."""
     from types import SimpleNamespace
     policy = DSparkPolicy(4, SPSTable([1, 64], [100.0, 100.0]))     # a step: 10 ms at any size
     old, new, newer = (SimpleNamespace(id=i) for i in range(3))
     sure = Proposal([1, 2, 3, 4], confidences=torch.full((4,), 0.99, dtype=torch.float64))
-    assert policy.drafts_for([old]) == [True]
-    policy.choose([old], [sure], [4])
-    policy.drafted([old], 1.0)                  # a second of drafting: never pays
+
+    def draft(seq, seconds):
+        assert policy.drafts_for([seq]) == [True]
+        policy.choose([seq], [sure], [4])
+        policy.drafted([seq], seconds)
+    draft(old, 1.0)                             # the catch-up: not judged
+    draft(old, 1.0)                             # a second of drafting: never pays
     assert policy.drafts_for([old, new]) == [False, False]    # both sit out a stretch of 1 step
     policy.forget(old)
-    assert policy.drafts_for([new]) == [True]
-    policy.choose([new], [sure], [4])
-    policy.drafted([new], 1e-6)                 # next to free: pays
+    draft(new, 1.0)
+    draft(new, 1e-6)                            # next to free: pays
     assert policy.drafts_for([newer]) == [True]
+
+
+def test_a_request_that_pays_on_average_keeps_drafting():
+    """Worth and cost add up over a request's judgments (WORTH_DECAY): a round whose drafts were
+    not worth their cost does not pause a request whose rounds paid well before it, while a run of
+    such rounds does."""
+    from types import SimpleNamespace
+    policy = DSparkPolicy(4, SPSTable([1, 64], [100.0, 100.0]))     # a step: 10 ms at any size
+    seq, other = SimpleNamespace(id=0), SimpleNamespace(id=1)
+    sure = Proposal([1, 2, 3, 4], confidences=torch.full((4,), 0.9, dtype=torch.float64))
+    unsure = Proposal([1, 2, 3, 4], confidences=torch.full((4,), 0.05, dtype=torch.float64))
+
+    def draft(proposal, seconds):
+        assert policy.drafts_for([seq, other]) == [True, False]
+        policy.choose([seq, other], [proposal, Proposal([])], [4, 0])
+        policy.drafted([seq], seconds)
+    policy.pause[other.id] = [10**6, 1, 0]
+    draft(sure, 0.0)                                 # the catch-up (not judged)
+    draft(sure, 0.001)                               # ~3.4 tokens for 1 ms of drafting: pays
+    draft(unsure, 0.01)                              # ~0.05 tokens for 10 ms: does not, on its own
+    assert policy.drafts_for([seq, other])[0]        # but the request still pays over both
+    policy.choose([seq, other], [unsure, Proposal([])], [4, 0])
+    for _ in range(3):
+        policy.drafted([seq], 0.01)
+    assert policy.pause[seq.id][0] > 0               # several in a row: it pauses
 
 
 def _online_dspark(model):

@@ -580,15 +580,22 @@ def test_a_drafter_next_to_a_fast_target_runs_on_8_bit_weights(tmp_path):
 
 @pytest.mark.parametrize("arch,layer_form", [("llama", "engine"), ("llama", "target"), ("gemma3", "engine"),
                                               ("gemma3", "target")])
-def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
+@pytest.mark.parametrize("rounds_per_request", [1, 4])
+def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form, rounds_per_request, monkeypatch):
     """attach_runtime moves a DFlash / DSpark round into C (runtime.DraftForward): fed the same taps,
     the drafter gives its torch form's draft logits up to 8-bit activations and the fp16 context
-    cache, for sequences of different lengths at once, over rounds, past the context cache's first
-    capacity, in both layer forms (Gemma's target form: sandwich and offset norms); greedy decoding
-    with it stays token-identical to plain."""
+    cache, for sequences of different lengths at once (one C round each, or the batched step form:
+    ROUNDS_PER_REQUEST), over rounds, past the context cache's first capacity, in both layer forms
+    (Gemma's target form: sandwich and offset norms); greedy decoding with it stays token-identical
+    to plain."""
+    from dspark.drafters.dflash import DFlashDrafter
     from dspark.drafters.dspark import DSparkConfig, DSparkDrafter
     from dspark.sequence import Sequence
     from test_lossless import prompts
+    monkeypatch.setattr(DFlashDrafter, "ROUNDS_PER_REQUEST", rounds_per_request)
+    rounds_in_c = []
+    real_round = runtime.DraftForward.round
+    monkeypatch.setattr(runtime.DraftForward, "round", lambda self, *a: rounds_in_c.append(1) or real_round(self, *a))
     model = packed_tiny(arch, seed=9)
     cfg = DSparkConfig(block_size=4, num_layers=2, tap_layers=[0, 1], draft_vocab_size=64, markov_rank=64,
                        layer_form=layer_form)
@@ -621,6 +628,7 @@ def test_a_drafter_on_the_runtime_drafts_as_its_torch_form(arch, layer_form):
                     d.observe(s, taps[j][0 if step == 0 else n - 4:n], None)
                 rounds.append(d.propose_with_logits(seqs)[1])
         logits[name] = torch.stack(rounds)
+    assert len(rounds_in_c) == (9 if rounds_per_request > 1 else 0)     # 3 rounds x 3 sequences
     err = (logits["fast"] - logits["ref"]).abs().max()
     assert 0 < err <= 0.05 * logits["ref"].abs().max(), err
     assert (logits["fast"].argmax(-1) == logits["ref"].argmax(-1)).float().mean() >= 0.9
@@ -739,11 +747,12 @@ def test_greedy_markov_loop_in_c_is_the_torch_loop(batch, monkeypatch):
     assert (drafter.to_target_ids(logits.argmax(-1)) != tokens).any()
 
 
-@pytest.mark.parametrize("top_p,slots", [(1.0, None), (0.9, 1)])
+@pytest.mark.parametrize("top_p,slots", [(1.0, None), (0.9, 1), (1.0, 4)])
 def test_sampled_distribution_with_a_drafter_on_the_runtime(top_p, slots, monkeypatch):
-    """Sampled output with a DSpark drafter on the runtime follows the target: in batches (the loop
-    in torch), and one request at a time under the dspark policy, where the Markov loop runs in C
-    (rt_markov_sample) with top-p and the policy's stop."""
+    """Sampled output with a DSpark drafter on the runtime follows the target: in batches of 64
+    (the batched step form, the loop in torch), one request at a time under the dspark policy,
+    where the Markov loop runs in C (rt_markov_sample) with top-p and the policy's stop, and 4 at a
+    time (a C round and loop per request, DFlashDrafter.ROUNDS_PER_REQUEST)."""
     from dspark.drafters.dspark import DSparkDrafter
     from lossless import chi_square_pvalue, exact_joint, random_trained_drafter, sample_continuations
     from test_lossless import SPS
@@ -759,7 +768,7 @@ def test_sampled_distribution_with_a_drafter_on_the_runtime(top_p, slots, monkey
     samples = sample_continuations(model, drafter, prompt, params, 1500, 2, policy="dspark" if slots else "fixed",
                                    sps=SPS, slots=slots)
     assert chi_square_pvalue(samples, exact) > 1e-3
-    assert any(r is not None for r in in_c) == (slots == 1)
+    assert any(r is not None for r in in_c) == (slots is not None)
 
 
 @pytest.mark.parametrize("top_p", [1.0, 0.7])

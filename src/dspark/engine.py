@@ -208,6 +208,7 @@ class Engine:
         return events
 
     def _decode_round(self) -> list[StepEvent]:
+        round_start = time.perf_counter()
         seqs = list(self.running)
         wants = self.policy.drafts_for(seqs) if self.drafter.gamma > 0 else [False] * len(seqs)
         drafting = [s for s, w in zip(seqs, wants) if w]
@@ -260,6 +261,9 @@ class Engine:
             self.drafter.verified(seq, prop, record)
             self.stats.add(record)
             events.append(ev)
+        # what the round cost besides drafting (the forward, verdicts, bookkeeping): what a step of
+        # this size costs the policy (Policy.timed)
+        self.policy.timed(len(batch.tokens), len(seqs), time.perf_counter() - round_start - draft_seconds)
         return events
 
     def _taps_for(self, seqs) -> tuple:

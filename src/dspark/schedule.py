@@ -105,6 +105,84 @@ class SPSTable:
         """A step costs the same whatever its size (for tests and when nothing was profiled)."""
         return cls([1, 1_000_000], [1.0, 1.0])
 
+    @property
+    def measured(self) -> bool:
+        """Whether profile_sps measured this table (its meta holds the step times): a snapshot the
+        SPS policies keep correcting while the engine runs (OnlineSPS). A table written by hand (the
+        tests', a cost model) is used exactly as written."""
+        return "ms_per_step" in (self.meta or {})
+
+
+class OnlineSPS:
+    """A profiled SPS table that follows the step times the engine measures: the SPS policies'
+    table when it was profiled (SPSTable.measured).
+
+    A profile is a snapshot of the target's forward alone. On the 2-core EPYC one taken an hour
+    before priced an 8-row batch-1 verification at 2.41x a one-row step where decoding measured
+    1.93x (RESULTS.md, session 38), so the policy verified fewer drafts than paid; the host's state
+    moves multi-row costs by up to ~40 % between profiles minutes apart (session 37); a long context
+    makes attention dearer than the profile's 256 tokens; and a step also costs the engine's
+    bookkeeping, which at c = 2 made plain steps dearer than the table said and drafting look
+    worth less than it was. The engine times each step besides its drafting (Policy.timed).
+    Per curve (one sequence, spread), a step of b tokens is modelled as
+        t(b) = T(1) (alpha + beta u(b)),   u(b) = (T(b) - T(1)) / T(1),
+    T the table's step times: alpha scales the fixed cost of a step (reading the weights), beta what
+    the further tokens add (compute), the table's shape kept in u. Both come from the measured steps
+    by least squares weighted to the last ~WINDOW steps, with two weak ridges: alpha toward 1 (the
+    table, before much is measured) and beta toward alpha (the table scaled, where the sizes measured
+    say little about the slope: steps of one size only, or of sizes whose costs differ little). A
+    measurement counts at most CLIP times off the current prediction (a stalled step says little
+    about step sizes). Lossless as the table is: a step's choice reads only earlier steps' times."""
+    WINDOW = 200
+    PRIOR = 1.0     # each ridge's weight, in steps (u ~ 1)
+    CLIP = 2.0
+
+    def __init__(self, table: SPSTable):
+        self.table = table
+        # curve (True: the one-sequence curve) -> decayed sums [n, sum u, sum u^2, sum v, sum u v]
+        self.sums: dict[bool, list[float]] = {}
+
+    def _curve(self, sequences: int | None) -> bool:
+        return sequences == 1 and self.table.one_sequence is not None
+
+    def _shape(self, b: int, one: bool) -> tuple[float, float]:
+        """(T(1), u(b)) on the curve."""
+        seqs = 1 if one else None
+        t1 = 1.0 / self.table(1, seqs)
+        return t1, (1.0 / self.table(b, seqs) - t1) / t1
+
+    def coefficients(self, sequences: int | None = None) -> tuple[float, float]:
+        """(alpha, beta) of the curve that prices steps of `sequences` sequences."""
+        s = self.sums.get(self._curve(sequences))
+        if s is None:
+            return 1.0, 1.0
+        n, su, suu, sv, suv = s
+        # minimizes sum (alpha + beta u - v)^2 + p (alpha - 1)^2 + p (beta - alpha)^2
+        p = self.PRIOR
+        a11, a12, a22, r1, r2 = n + 2 * p, su - p, suu + p, sv + p, suv
+        det = a11 * a22 - a12 * a12
+        alpha, beta = (r1 * a22 - a12 * r2) / det, (a11 * r2 - a12 * r1) / det
+        return max(alpha, 0.2), max(beta, 0.05)     # a step never free, more tokens never cheaper
+
+    def __call__(self, b: int, sequences: int | None = None) -> float:
+        one = self._curve(sequences)
+        if one not in self.sums:
+            return self.table(b, sequences)
+        t1, u = self._shape(b, one)
+        alpha, beta = self.coefficients(sequences)
+        return 1.0 / (t1 * (alpha + beta * u))
+
+    def observe(self, tokens: int, sequences: int, seconds: float) -> None:
+        """A step of `tokens` tokens over `sequences` sequences took `seconds`."""
+        one = self._curve(sequences)
+        t1, u = self._shape(tokens, one)
+        alpha, beta = self.coefficients(sequences)
+        predicted = alpha + beta * u
+        v = min(max(seconds / t1, predicted / self.CLIP), predicted * self.CLIP)
+        keep = 1.0 - 1.0 / self.WINDOW
+        s = [x * keep for x in self.sums.get(one, [0.0] * 5)]
+        self.sums[one] = [s[0] + 1.0, s[1] + u, s[2] + u * u, s[3] + v, s[4] + u * v]
+
 
 class Policy:
     name = "fixed"
@@ -131,6 +209,10 @@ class Policy:
     def drafted(self, seqs, seconds: float) -> None:
         """Drafting for `seqs` (this step's requests that drafted) took `seconds`, and choose() has
         picked their lengths (for policies that weigh that cost)."""
+
+    def timed(self, tokens: int, sequences: int, seconds: float) -> None:
+        """This step, `tokens` rows over `sequences` requests, took `seconds` besides drafting (the
+        target's forward, the verdicts, the engine's bookkeeping): for policies that price steps."""
 
     def draft_stop(self, seqs):
         """For this step's requests `seqs`: a rule survivals -> bool saying whether a request's
@@ -268,10 +350,15 @@ class _CostAwarePolicy(_SurvivalPolicy):
     """The SPS policies also weigh what drafting costs, per request. After each drafted step, a
     drafted request pays when the tokens it is expected to gain (the survival of the drafts chosen
     for it) are worth its share of the step's extra time, at the rate plain decoding of the same
-    batch makes tokens (both from the SPS table): the drafting time split evenly over the requests
-    that drafted, the extra verification time in proportion to its verified drafts. A request that
-    did not pay skips drafting for a stretch of steps that doubles while it keeps not paying (up to
-    MAX_SKIP), then drafts again to check.
+    batch makes tokens (both from the SPS table, OnlineSPS when profiled): the drafting time split
+    evenly over the requests that drafted, the extra verification time in proportion to its verified
+    drafts. Worth and cost are summed over the request's judgments with weights falling by
+    WORTH_DECAY a judgment: one round's expected gain swings with its drafts (0.2-2.6 tokens in
+    consecutive chat rounds at c = 2), and judged round by round a request that paid on average
+    kept pausing (RESULTS.md, session 38). A call that holds a request's first drafts is not judged:
+    it also brings the request's whole prompt into the drafter's context (~150 ms for a SmolLM2 chat
+    prompt against ~1 ms a round). A request that did not pay skips drafting for a stretch of steps
+    that doubles while it keeps not paying (up to MAX_SKIP), then drafts again to check.
 
     In a batch of two or more, a request that has not paid DETACH_AFTER times in a row stops
     drafting for good: the drafter drops its state and no longer sees its rows. Even a paused request
@@ -292,6 +379,8 @@ class _CostAwarePolicy(_SurvivalPolicy):
     MAX_SKIP = 64
     DETACH_AFTER = 3
     REJUDGE_EVERY = 8
+    SKIP_FIRST = True
+    WORTH_DECAY = 0.9
     uses_sps = True
 
     @classmethod
@@ -300,7 +389,7 @@ class _CostAwarePolicy(_SurvivalPolicy):
 
     def __init__(self, gamma: int, sps: SPSTable):
         super().__init__(gamma)
-        self.sps = sps
+        self.sps = OnlineSPS(sps) if sps.measured else sps
         self.last: list[tuple[object, float, int]] = []   # the last choice: (request, E[accepted], verified)
         # request id -> [steps still to skip, next stretch, judgments in a row that did not pay]
         self.pause: dict[int, list[int]] = {}
@@ -308,6 +397,8 @@ class _CostAwarePolicy(_SurvivalPolicy):
         self.gone: set[int] = set()              # requests that draft no more (detached)
         self.detached_at: int | None = None      # the batch of the last detachment, until a judgment pays
         self.detached_starts = 0                 # requests started detached since one was let draft
+        self.caught_up: set[int] = set()         # requests past their first drafting call
+        self.worth: dict[int, list[float]] = {}  # request id -> decayed [tokens' worth, cost] of its judgments
 
     def remember(self, seqs, survivals: list[list[float]], lengths: list[int]) -> list[int]:
         self.last = [(s, sum(a[:n]), n) for s, a, n in zip(seqs, survivals, lengths)]
@@ -344,13 +435,21 @@ class _CostAwarePolicy(_SurvivalPolicy):
         b, verified = len(self.last), sum(n for _, _, n in self.last)   # this step's requests
         plain_step = 1.0 / self.sps(b, b)
         extra_verify = 1.0 / self.sps(b + verified, b) - plain_step
+        fresh = [s.id for s in seqs if s.id not in self.caught_up]
+        if self.SKIP_FIRST and fresh:
+            # not what its rounds cost (see the class docstring); those sharing the call paid for it too
+            self.caught_up.update(fresh)
+            return
         drafted = {id(s) for s in seqs}
         for s, gain, n in self.last:
             if id(s) not in drafted:
                 continue
             cost = seconds / len(seqs) + extra_verify * n / max(verified, 1)
             p = self.pause.setdefault(s.id, [0, 1, 0])
-            if gain * plain_step >= b * cost:      # its tokens per second >= plain decoding's
+            w = self.worth.setdefault(s.id, [0.0, 0.0])
+            w[0] = self.WORTH_DECAY * w[0] + gain * plain_step
+            w[1] = self.WORTH_DECAY * w[1] + b * cost
+            if w[0] >= w[1]:      # its tokens per second >= plain decoding's, over its last judgments
                 p[1], p[2] = 1, 0
                 self.detached_at = None
             else:
@@ -360,9 +459,15 @@ class _CostAwarePolicy(_SurvivalPolicy):
                     self.detached_at, self.detached_starts = b, 0
             self.latest = [0, 1, 0] if s.id in self.gone else list(p)
 
+    def timed(self, tokens, sequences, seconds):
+        if isinstance(self.sps, OnlineSPS):
+            self.sps.observe(tokens, sequences, seconds)
+
     def forget(self, seq) -> None:
         self.pause.pop(seq.id, None)
         self.gone.discard(seq.id)
+        self.caught_up.discard(seq.id)
+        self.worth.pop(seq.id, None)
 
 
 class DSparkPolicy(_CostAwarePolicy):
@@ -391,7 +496,7 @@ class BatchOneAdmission:
     1 + a_1 + ... + a_{j-1} (summed in that order, as greedy_admission does), so the drafts after
     the first it refuses are never verified. A C loop applies the same rule to the table's values
     (`steps_per_second`)."""
-    sps: SPSTable
+    sps: "SPSTable | OnlineSPS"
 
     def __call__(self, survivals: list[float]) -> bool:
         j, tau = len(survivals), 1.0
