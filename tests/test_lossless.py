@@ -280,7 +280,8 @@ def test_requests_whose_drafts_never_pay_stop_drafting():
     assert all(max(observed[i]) < finished[i] for i in started)        # nothing after its state went
     assert all(len(observed[i]) < 20 for i in started[:4])             # detached well before its 40 tokens
     assert max(drafter.drafted.values()) <= DSparkPolicy.DETACH_AFTER + 1          # + the unjudged catch-up
-    assert not engine.policy.gone and not engine.policy.pause         # retired requests leave nothing
+    policy = engine.policy                                            # retired requests leave nothing
+    assert not (policy.gone or policy.pause or policy.worth or policy.caught_up)
 
     alone = Watching(model)
     got, engine = run_engine(model, alone, ps[:4], [SamplingParams()] * 4, 40, policy="dspark", max_batch=1, sps=never)

@@ -122,8 +122,8 @@ class OnlineSPS:
     1.93x (RESULTS.md, session 38), so the policy verified fewer drafts than paid; the host's state
     moves multi-row costs by up to ~40 % between profiles minutes apart (session 37); a long context
     makes attention dearer than the profile's 256 tokens; and a step also costs the engine's
-    bookkeeping, which at c = 2 made plain steps dearer than the table said and drafting look
-    worth less than it was. The engine times each step besides its drafting (Policy.timed).
+    bookkeeping, which the profile leaves out (a plain step at c = 2 took ~8.7 ms in serving where
+    the table said ~6). The engine times each step besides its drafting (Policy.timed).
     Per curve (one sequence, spread), a step of b tokens is modelled as
         t(b) = T(1) (alpha + beta u(b)),   u(b) = (T(b) - T(1)) / T(1),
     T the table's step times: alpha scales the fixed cost of a step (reading the weights), beta what
@@ -355,10 +355,11 @@ class _CostAwarePolicy(_SurvivalPolicy):
     drafts. Worth and cost are summed over the request's judgments with weights falling by
     WORTH_DECAY a judgment: one round's expected gain swings with its drafts (0.2-2.6 tokens in
     consecutive chat rounds at c = 2), and judged round by round a request that paid on average
-    kept pausing (RESULTS.md, session 38). A call that holds a request's first drafts is not judged:
-    it also brings the request's whole prompt into the drafter's context (~150 ms for a SmolLM2 chat
-    prompt against ~1 ms a round). A request that did not pay skips drafting for a stretch of steps
-    that doubles while it keeps not paying (up to MAX_SKIP), then drafts again to check.
+    kept pausing (RESULTS.md, session 38). A request's first drafts are not judged: their call also
+    brings its whole prompt into the drafter's context (~150 ms for a SmolLM2 chat prompt against
+    ~1 ms a round); the other requests in that call are judged by their share of recent calls
+    without such a catch-up. A request that did not pay skips drafting for a stretch of steps that
+    doubles while it keeps not paying (up to MAX_SKIP), then drafts again to check.
 
     In a batch of two or more, a request that has not paid DETACH_AFTER times in a row stops
     drafting for good: the drafter drops its state and no longer sees its rows. Even a paused request
@@ -398,6 +399,7 @@ class _CostAwarePolicy(_SurvivalPolicy):
         self.detached_at: int | None = None      # the batch of the last detachment, until a judgment pays
         self.detached_starts = 0                 # requests started detached since one was let draft
         self.caught_up: set[int] = set()         # requests past their first drafting call
+        self.draft_share: float | None = None    # drafting seconds per request, calls without a catch-up
         self.worth: dict[int, list[float]] = {}  # request id -> decayed [tokens' worth, cost] of its judgments
 
     def remember(self, seqs, survivals: list[list[float]], lengths: list[int]) -> list[int]:
@@ -432,19 +434,25 @@ class _CostAwarePolicy(_SurvivalPolicy):
         return out
 
     def drafted(self, seqs, seconds: float) -> None:
+        share = seconds / len(seqs)
+        fresh = {s.id for s in seqs if s.id not in self.caught_up} if self.SKIP_FIRST else set()
+        self.caught_up.update(s.id for s in seqs)
+        if fresh:
+            # the call caught up on prompts (see the class docstring): the fresh requests are not
+            # judged, the others by their share of calls without a catch-up
+            if self.draft_share is None:
+                return
+            share = self.draft_share
+        else:
+            self.draft_share = share if self.draft_share is None else 0.8 * self.draft_share + 0.2 * share
         b, verified = len(self.last), sum(n for _, _, n in self.last)   # this step's requests
         plain_step = 1.0 / self.sps(b, b)
         extra_verify = 1.0 / self.sps(b + verified, b) - plain_step
-        fresh = [s.id for s in seqs if s.id not in self.caught_up]
-        if self.SKIP_FIRST and fresh:
-            # not what its rounds cost (see the class docstring); those sharing the call paid for it too
-            self.caught_up.update(fresh)
-            return
-        drafted = {id(s) for s in seqs}
+        drafted = {id(s) for s in seqs if s.id not in fresh}
         for s, gain, n in self.last:
             if id(s) not in drafted:
                 continue
-            cost = seconds / len(seqs) + extra_verify * n / max(verified, 1)
+            cost = share + extra_verify * n / max(verified, 1)
             p = self.pause.setdefault(s.id, [0, 1, 0])
             w = self.worth.setdefault(s.id, [0.0, 0.0])
             w[0] = self.WORTH_DECAY * w[0] + gain * plain_step

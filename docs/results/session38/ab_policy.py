@@ -4,8 +4,8 @@ old: the profiled table used as written, each drafting judgment on its own round
      call (the prompt's catch-up) judged like any other, several requests drafting in one batched
      round in steps (the code at 53b21bb);
 new: the table corrected online by the engine's measured steps (schedule.OnlineSPS), judgments summed
-     with WORTH_DECAY, the catch-up call not judged, up to DFlashDrafter.ROUNDS_PER_REQUEST requests
-     drafting one C round each.
+     with WORTH_DECAY, a request's first drafts (its prompt's catch-up) not judged, up to
+     DFlashDrafter.ROUNDS_PER_REQUEST requests drafting one C round each.
 Closed loops as `dspark bench` runs them (sharegpt chat prompts, 96 tokens, greedy), per concurrency,
 the variants alternated repeat by repeat; prints throughput against `none`.
 
