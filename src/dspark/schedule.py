@@ -141,6 +141,7 @@ class OnlineSPS:
         self.table = table
         # curve (True: the one-sequence curve) -> decayed sums [n, sum u, sum u^2, sum v, sum u v]
         self.sums: dict[bool, list[float]] = {}
+        self.fits: dict[bool, tuple[float, float]] = {}   # curve -> (alpha, beta) of its sums
 
     def _curve(self, sequences: int | None) -> bool:
         return sequences == 1 and self.table.one_sequence is not None
@@ -153,11 +154,11 @@ class OnlineSPS:
 
     def coefficients(self, sequences: int | None = None) -> tuple[float, float]:
         """(alpha, beta) of the curve that prices steps of `sequences` sequences."""
-        s = self.sums.get(self._curve(sequences))
-        if s is None:
-            return 1.0, 1.0
-        n, su, suu, sv, suv = s
-        # minimizes sum (alpha + beta u - v)^2 + p (alpha - 1)^2 + p (beta - alpha)^2
+        return self.fits.get(self._curve(sequences), (1.0, 1.0))
+
+    def _fit(self, sums: list[float]) -> tuple[float, float]:
+        """(alpha, beta) minimizing sum (alpha + beta u - v)^2 + p (alpha - 1)^2 + p (beta - alpha)^2."""
+        n, su, suu, sv, suv = sums
         p = self.PRIOR
         a11, a12, a22, r1, r2 = n + 2 * p, su - p, suu + p, sv + p, suv
         det = a11 * a22 - a12 * a12
@@ -166,7 +167,7 @@ class OnlineSPS:
 
     def __call__(self, b: int, sequences: int | None = None) -> float:
         one = self._curve(sequences)
-        if one not in self.sums:
+        if one not in self.fits:
             return self.table(b, sequences)
         t1, u = self._shape(b, one)
         alpha, beta = self.coefficients(sequences)
@@ -182,6 +183,7 @@ class OnlineSPS:
         keep = 1.0 - 1.0 / self.WINDOW
         s = [x * keep for x in self.sums.get(one, [0.0] * 5)]
         self.sums[one] = [s[0] + 1.0, s[1] + u, s[2] + u * u, s[3] + v, s[4] + u * v]
+        self.fits[one] = self._fit(self.sums[one])      # once here, not at each of a step's queries
 
 
 class Policy:
