@@ -274,6 +274,58 @@ def test_online_features_on_the_fast_runtime():
         model(FlatBatch.build([(0, 0, a)], "cpu"), wrong)
 
 
+FORWARD_FORMS = ("stack", "one call", "steps")
+
+
+@contextlib.contextmanager
+def forward_form(model, form: str):
+    """Run the packed target's layers as one rt_forward call ("stack", what runs), one rt_layer call
+    per layer ("one call"), or product by product from Python ("steps")."""
+    rtm = model.runtime
+    array, ptrs = rtm.layer_array, [L.args_ptr for L in rtm.layers]
+    rtm.layer_array = array if form == "stack" else None
+    for L, p in zip(rtm.layers, ptrs):
+        L.args_ptr = None if form == "steps" else p
+    try:
+        yield
+    finally:
+        rtm.layer_array = array
+        for L, p in zip(rtm.layers, ptrs):
+            L.args_ptr = p
+
+
+@pytest.mark.parametrize("unpacked", [None, "down_proj"])
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_the_layer_stack_in_one_call_is_the_layers_one_by_one(arch, unpacked, monkeypatch):
+    """rt_forward (the whole stack in one C call, what a forward runs) against one rt_layer call per
+    layer from Python, every path, bit for bit: logits, the tapped layers' outputs (a tap listed
+    twice, out of order), the final hidden states and both sequences' cache entries, for a prefill
+    and then a step that batches a second sequence's prefill with a 4-row verification. Gemma 3's
+    sliding layers read their own rotary tables, so a mix-up of the two would show."""
+    model = packed_tiny(arch, seed=5, unpacked=unpacked)
+    n = len(model.runtime.layers)
+    assert model.runtime.layer_array is not None and model.runtime.local.tolist() == [
+        int(L.sliding and model.model.rotary_local is not None) for L in model.runtime.layers]
+    rt = runtime.lib()
+    real, calls = rt.forward, []
+    monkeypatch.setattr(rt, "forward", lambda *a: calls.append(1) or real(*a))
+    taps = (n - 1, 0, n - 1)
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            got = {}
+            for form in ("stack", "one call"):
+                with forward_form(model, form):
+                    cache, calls[:] = model.new_cache(2, 64), []
+                    a = model(FlatBatch.build([(0, 0, list(range(3, 40)))], "cpu"), cache, taps=taps)
+                    b = model(FlatBatch.build([(1, 0, [5, 6, 7]), (0, 37, [9, 8, 7, 6])], "cpu"), cache, taps=taps)
+                    assert len(calls) == (2 if form == "stack" else 0), (name, form)
+                    got[form] = [a.logits, a.hidden, b.logits, b.hidden, *a.taps, *b.taps,
+                                 *(t[:, :41].clone() for t in cache.k + cache.v)]
+            assert all(torch.equal(x, y) for x, y in zip(got["stack"], got["one call"], strict=True)), name
+    with pytest.raises(IndexError, match="tap layers"):
+        model(FlatBatch.build([(0, 0, [3, 4])], "cpu"), model.new_cache(1, 8), taps=(n,))
+
+
 @pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])
 def test_packed_model_is_batch_invariant(arch):
     """Logits of the same positions, bit for bit: prefill, one decode step at a time, one
@@ -313,14 +365,12 @@ def test_a_product_that_did_not_pack_keeps_batch_invariance(arch):
         cache.truncate(0, len(ctx))
         return decode, model(FlatBatch.build([(0, len(ctx), new)], "cpu"), cache).logits
 
-    ptrs = [L.args_ptr for L in model.runtime.layers]
     for name in PATHS_HERE:
         with kernel_path(name):
-            for one_call in (True, False):                 # the layer as one call, and in steps
-                for L, p in zip(model.runtime.layers, ptrs):
-                    L.args_ptr = p if one_call else None
-                decode, verify = decode_and_verify()
-                assert torch.equal(decode, verify), (name, one_call)
+            for form in FORWARD_FORMS:
+                with forward_form(model, form):
+                    decode, verify = decode_and_verify()
+                assert torch.equal(decode, verify), (name, form)
     x, w = torch.randn(5, 70), torch.randn(33, 70)       # K not a multiple of 8: the tail too
     torch.testing.assert_close(runtime.f32matmul(x, w), x @ w.T, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(runtime.f32matmul(x, w, bias=w[:, 0], residual=x[:, :33]),
@@ -338,7 +388,6 @@ def test_a_layer_in_one_call_is_the_layer_in_steps(arch, unpacked, monkeypatch):
     model = packed_tiny(arch, seed=3, unpacked=unpacked)
     layers = model.runtime.layers
     assert all(L.args_ptr is not None for L in layers)             # every product packed or fp32: one call each
-    ptrs = [L.args_ptr for L in layers]
     toks = list(range(3, 40))
     rt = runtime.lib()
     real, calls = rt.layer, []
@@ -347,15 +396,12 @@ def test_a_layer_in_one_call_is_the_layer_in_steps(arch, unpacked, monkeypatch):
         with kernel_path(name):
             got = {}
             for mode in ("one call", "steps"):
-                for L, p in zip(layers, ptrs):
-                    L.args_ptr = p if mode == "one call" else None
-                cache = model.new_cache(1, 64)
-                calls.clear()
-                out = model(FlatBatch.build([(0, 0, toks)], "cpu"), cache, taps=(0,))
+                with forward_form(model, mode):
+                    cache = model.new_cache(1, 64)
+                    calls.clear()
+                    out = model(FlatBatch.build([(0, 0, toks)], "cpu"), cache, taps=(0,))
                 assert len(calls) == (len(layers) if mode == "one call" else 0), (name, mode)
                 got[mode] = (out.taps[0], cache.k[0][0, :len(toks)].clone(), cache.v[0][0, :len(toks)].clone())
-            for L, p in zip(layers, ptrs):
-                L.args_ptr = p
             (x1, k1, v1), (x2, k2, v2) = got["one call"], got["steps"]
             assert torch.equal(k1, k2) and torch.equal(v1, v2), name
             assert (x1 - x2).abs().max() <= 0.02 * x2.abs().max(), name

@@ -420,6 +420,11 @@ class DFlashDrafter(nn.Module, Drafter):
         (the C attention's); call it before any sequence starts."""
         from ..models.runtime import DraftForward
         self.runtime = DraftForward(self)
+        # the round's constants now, the draft head's packed rows among them (~150 ms for SmolLM2's
+        # 8k-row draft vocabulary), rather than in the first request's first round; as inference
+        # builds them (no autograd: DSpark's heads enter the round only then)
+        with torch.no_grad():
+            self.runtime.round_args(self)
 
     def _state(self, seq: Sequence) -> ContextCache:
         if not isinstance(seq.draft_state, ContextCache):

@@ -1094,6 +1094,29 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     free(qkv); free(attn); free(mid); free(gu); free(a); free(h);
 }
 
+/* A model's decoder layers over n rows in one call: rt_layer for layer 0..n_layers-1, each on the
+ * last one's output, x [n, H] -> out [n, H]. The Python loop that made these calls one by one cost
+ * ~0.3-0.6 ms of a ~6 ms one-token step (RESULTS.md, session 38). Layer i reads the rotary tables
+ * cos[local[i]] / sin[local[i]] (Gemma's sliding layers have their own) and its caches kc[i] / vc[i];
+ * the other attention arguments are rt_attention's, the same for every layer. taps [n_taps, n, H]
+ * receives the output of layer tap_layers[j] in its j-th block (what a drafter reads). */
+void rt_forward(const layer_t *layers, int64_t n_layers, const float *x, int64_t n, const float *const *cos,
+                const float *const *sin, const int64_t *local, uint16_t *const *kc, uint16_t *const *vc,
+                int64_t max_len, const int64_t *slot, const int64_t *pos, const int64_t *last,
+                const int64_t *tap_layers, int64_t n_taps, float *taps, float *out, int path) {
+    const int64_t H = layers[0].H;
+    float *buf[2] = {malloc(sizeof(float) * (size_t)(n * H)), malloc(sizeof(float) * (size_t)(n * H))};
+    const float *in = x;
+    for (int64_t i = 0; i < n_layers; i++) {
+        float *y = i == n_layers - 1 ? out : buf[i & 1];
+        rt_layer(&layers[i], in, n, cos[local[i]], sin[local[i]], kc[i], vc[i], max_len, slot, pos, last, y, path);
+        for (int64_t j = 0; j < n_taps; j++)
+            if (tap_layers[j] == i) memcpy(taps + j * n * H, y, sizeof(float) * (size_t)(n * H));
+        in = y;
+    }
+    free(buf[0]); free(buf[1]);
+}
+
 /* ------------------------------------------------------------------- argmax --------------- */
 
 /* out[r] = the index of the first maximum of row r of x [rows, n], as torch.argmax (a NaN counts as

@@ -66,6 +66,10 @@ class _Lib:
         self.layer = dll.rt_layer
         self.layer.argtypes = [ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, c_int]
         self.layer.restype = None
+        self.forward = dll.rt_forward
+        self.forward.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr,
+                                 c_int]
+        self.forward.restype = None
         self.markov_greedy = dll.rt_markov_greedy
         self.markov_greedy.argtypes = [ptr, i64, i64, i64, ptr, i64, ptr, ptr, ptr, c_int, ptr, ptr, ptr, ptr, c_int]
         self.markov_greedy.restype = None
@@ -436,6 +440,23 @@ class FastForward:
         self.head = model.lm_head.packed
         self.head_weight = model.lm_head.weight
         self.bf16_rows = 0      # 0: every product on the integer kernel (see use_bf16_products)
+        # When every layer is one rt_layer call, the whole stack is one rt_forward call: its layers'
+        # constants side by side, which rotary tables each reads (1: the sliding layers' own), and
+        # the cache's per-layer addresses (_cache_ptrs, filled for the first cache seen).
+        self.layer_array = None
+        if all(L.args is not None for L in self.layers):
+            self.layer_array = (_LayerArgs * len(self.layers))(*[L.args for L in self.layers])
+            self.local = torch.tensor([int(L.sliding and model.model.rotary_local is not None) for L in self.layers],
+                                      dtype=torch.int64)
+        self._cache_ptrs = None
+
+    def _stack_ptrs(self, cache) -> tuple:
+        """rt_forward's per-layer cache addresses for `cache` (its tensors never move)."""
+        if self._cache_ptrs is None or self._cache_ptrs[0] is not cache.k or self._cache_ptrs[1] is not cache.v:
+            n = len(self.layers)
+            self._cache_ptrs = (cache.k, cache.v, (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.k[:n]]),
+                                (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.v[:n]]))
+        return self._cache_ptrs[2], self._cache_ptrs[3]
 
     def __call__(self, model, batch: FlatBatch, cache, taps=(), need_logits=True):
         """(logits, taps, hidden), as TargetModel.forward's ForwardOutput holds them."""
@@ -454,8 +475,10 @@ class FastForward:
         n = x.shape[0]
         hq, hk, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         softcap = cfg.attn_logit_softcap or 0.0
-        want, tapped = set(taps), {}
         bulk = 0 < self.bf16_rows <= n
+        if self.layer_array is not None and not bulk:
+            return self._stack(model, batch, cache, x, rotary, slots, positions, taps, need_logits)
+        want, tapped = set(taps), {}
         for i, L in enumerate(self.layers):
             cos, sin = rotary[L.sliding and m.rotary_local is not None]
 
@@ -471,13 +494,35 @@ class FastForward:
             x = run_layer(L, x, attend, eps, L.bf16 if bulk else {}, kv)
             if i in want:
                 tapped[i] = x
+        return self._finish(model, batch, cache, x, [tapped[i] for i in taps], need_logits)
+
+    def _stack(self, model, batch, cache, x, rotary, slots, positions, taps, need_logits):
+        """The layers as one rt_forward call (what the loop in __call__ does layer by layer)."""
+        n, n_layers = x.shape[0], len(self.layers)
+        if any(not 0 <= i < n_layers for i in taps):
+            raise IndexError(f"tap layers {tuple(taps)} outside the target's {n_layers} layers")
+        local = rotary.get(True, rotary[False])
+        cos = (ctypes.c_void_p * 2)(rotary[False][0].data_ptr(), local[0].data_ptr())
+        sin = (ctypes.c_void_p * 2)(rotary[False][1].data_ptr(), local[1].data_ptr())
+        k, v = self._stack_ptrs(cache)
+        tap_layers = torch.tensor(taps, dtype=torch.int64)
+        tapped = torch.empty(len(taps), n, x.shape[1])
+        out = torch.empty_like(x)
+        rt = lib()
+        rt.forward(ctypes.addressof(self.layer_array), n_layers, x.data_ptr(), n, cos, sin, self.local.data_ptr(), k,
+                   v, cache.max_len, slots.data_ptr(), positions.data_ptr(), None, tap_layers.data_ptr(), len(taps),
+                   tapped.data_ptr(), out.data_ptr(), rt.path)
+        return self._finish(model, batch, cache, out, list(tapped.unbind(0)), need_logits)
+
+    def _finish(self, model, batch, cache, x, tapped, need_logits):
         cache.commit(batch)
-        hidden = m.norm(x)
+        hidden = model.model.norm(x)
         logits = None
         if need_logits:
             rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
-            logits = model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm, eps=eps))
-        return logits, [tapped[i] for i in taps], hidden
+            logits = model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm,
+                                             eps=self.cfg.rms_norm_eps))
+        return logits, tapped, hidden
 
 
 class DraftForward:
