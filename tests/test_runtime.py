@@ -124,6 +124,12 @@ def test_qmatmul_fuses_rmsnorm():
     assert (fused - separate).abs().max() <= 0.02 * separate.abs().max()
 
 
+def head_major(t: torch.Tensor) -> torch.Tensor:
+    """A copy of a [slots, max_len, kv_heads, D] cache laid out in memory as KVCache's, head-major
+    (what the C attention reads through its address); indexed as before."""
+    return t.transpose(1, 2).contiguous().transpose(1, 2)
+
+
 def attention_reference(q, k, v, qpos, window, scale):
     """Causal (optionally sliding) attention of each query row against keys 0..qpos, float64."""
     out = []
@@ -137,9 +143,8 @@ def attention_reference(q, k, v, qpos, window, scale):
 
 
 # The kernel takes a kv head's query heads 1-3 at a time: 3, 4 (3 + 1), 5 (3 + 2) and 1 per kv head.
-# Consecutive rows of one sequence share their keys (widened once for a group of up to 16 rows):
-# 21 rows make two groups, and each row alone, or any part of the run, must give the same bits.
-# With a window of 50, rows at positions 37..49 still see key 0 and share keys; 50..57 run alone.
+# 21 rows of one sequence: each row alone, any part of the run and a reordered batch give the same
+# bits. With a window of 50, rows at positions 37..49 still see key 0; 50..57 do not.
 @pytest.mark.parametrize("head_dim,window,hq,hk", [(64, 0, 6, 2), (16, 0, 8, 2), (256, 5, 4, 1), (24, 0, 10, 2),
                                                    (64, 3, 2, 2), (32, 50, 4, 2)])
 def test_attention_every_path(head_dim, window, hq, hk):
@@ -154,7 +159,7 @@ def test_attention_every_path(head_dim, window, hq, hk):
     results = {}
     for name in PATHS_HERE:
         with kernel_path(name):
-            kc, vc = base_k.clone(), base_v.clone()
+            kc, vc = head_major(base_k), head_major(base_v)
 
             def run(rows):
                 out = torch.empty(len(rows), hq * head_dim)
@@ -184,6 +189,48 @@ def test_attention_every_path(head_dim, window, hq, hk):
         assert (got.double().reshape(n, hq, head_dim) - ref).abs().max() <= 1e-5, name
 
 
+@pytest.mark.parametrize("window", [0, 700, 300, 100])
+def test_attention_at_long_contexts(window):
+    """Rows that see 380-1100 keys of a head-major cache (a head's keys one after another, kv heads
+    apart by max_len entries), with and without a sliding window, next to a short row of another
+    slot: the same bits alone and in any group, on every path, and float64 attention's values."""
+    torch.manual_seed(7 + window)
+    hq, hk, d, ctx, n, max_len = 6, 2, 64, 380, 5, 1200
+    rt = runtime.lib()
+    pos = torch.tensor([ctx, ctx + 1, ctx + 2, 700, 1099, 3])
+    slot = torch.tensor([1, 1, 1, 1, 1, 0])
+    qkv = torch.randn(len(pos), (hq + 2 * hk) * d)
+    cos, sin = torch.ones(len(pos), d), torch.zeros(len(pos), d)
+    base_k, base_v = torch.randn(2, 2, max_len, hk, d).half()
+    results = {}
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            kc, vc = head_major(base_k), head_major(base_v)
+
+            def run(rows):
+                out = torch.empty(len(rows), hq * d)
+                r = torch.tensor(rows)
+                x, s_, p_ = qkv[r].contiguous(), slot[r].contiguous(), pos[r].contiguous()
+                rt.attention(x.data_ptr(), len(rows), hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
+                             kc.data_ptr(), vc.data_ptr(), max_len, s_.data_ptr(), p_.data_ptr(), None, window,
+                             d ** -0.5, 0.0, out.data_ptr(), rt.path)
+                return out
+
+            full = run(list(range(len(pos))))
+            for i in range(len(pos)):
+                assert torch.equal(run([i]), full[i:i + 1]), (name, i)
+            assert torch.equal(run([5, 4, 0]), full[[5, 4, 0]]), name
+            results[name] = full
+    # every row's own key and value went into the cache (rounded to fp16): the reference reads them there
+    k_all, v_all = kc.float(), vc.float()
+    q = qkv[:, :hq * d].reshape(len(pos), hq, d)
+    for i, (p, sl) in enumerate(zip(pos.tolist(), slot.tolist())):
+        ref = attention_reference(q[i:i + 1], k_all[sl], v_all[sl], [p], window, d ** -0.5)
+        for name, got in results.items():
+            assert (got[i].double().reshape(1, hq, d) - ref).abs().max() <= 1e-5, (name, i)
+    assert not torch.equal(results[PATHS_HERE[0]][4], torch.zeros(hq * d))
+
+
 def test_attention_of_a_drafter_block_sees_the_whole_block():
     """A drafter's block (runtime.DraftForward): every row sees the keys up to the block's last
     position, so the block's rows see each other; and with no output buffer only the cache is written
@@ -204,12 +251,12 @@ def test_attention_of_a_drafter_block_sees_the_whole_block():
     ref = attention_reference(q, k_all, v_all, [ctx + g - 1] * g, 0, d ** -0.5)
     for name in PATHS_HERE:
         with kernel_path(name):
-            kc, vc, out = base_k.clone(), base_v.clone(), torch.empty(g, hq * d)
+            kc, vc, out = head_major(base_k), head_major(base_v), torch.empty(g, hq * d)
             rt.attention(qkv.data_ptr(), g, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
                          kc.data_ptr(), vc.data_ptr(), 40, slot.data_ptr(), pos.data_ptr(), last.data_ptr(), 0,
                          d ** -0.5, 0.0, out.data_ptr(), rt.path)
             assert (out.double().reshape(g, hq, d) - ref).abs().max() <= 1e-5, name
-            written = base_k.clone(), base_v.clone()
+            written = head_major(base_k), head_major(base_v)
             rt.attention(qkv.data_ptr(), g, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
                          written[0].data_ptr(), written[1].data_ptr(), 40, slot.data_ptr(), pos.data_ptr(), None, 0,
                          d ** -0.5, 0.0, None, rt.path)
@@ -272,6 +319,12 @@ def test_online_features_on_the_fast_runtime():
     wrong = KVCache.for_model(model.cfg, 1, 64, torch.float32, "cpu")
     with pytest.raises(TypeError, match="fp16"):
         model(FlatBatch.build([(0, 0, a)], "cpu"), wrong)
+    position_major = model.new_cache(1, 64)          # fp16, but each position's heads side by side
+    assert KVCache.head_major(position_major.k[0])
+    position_major.k = [k.contiguous() for k in position_major.k]
+    assert not KVCache.head_major(position_major.k[0])
+    with pytest.raises(TypeError, match="head-major"):
+        model(FlatBatch.build([(0, 0, a)], "cpu"), position_major)
 
 
 FORWARD_FORMS = ("stack", "one call", "steps")
@@ -326,15 +379,16 @@ def test_the_layer_stack_in_one_call_is_the_layers_one_by_one(arch, unpacked, mo
         model(FlatBatch.build([(0, 0, [3, 4])], "cpu"), model.new_cache(1, 8), taps=(n,))
 
 
-@pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])
-def test_packed_model_is_batch_invariant(arch):
+@pytest.mark.parametrize("arch,ctx_len", [("llama", 27), ("qwen3", 27), ("gemma3", 27), ("llama", 300)])
+def test_packed_model_is_batch_invariant(arch, ctx_len):
     """Logits of the same positions, bit for bit: prefill, one decode step at a time, one
-    8-token verification, and that verification batched with another sequence."""
+    8-token verification, and that verification batched with another sequence; also past one
+    attention span (256 keys), where a row's keys are attended in spans and combined."""
     model = packed_tiny(arch)
-    ctx, new = list(range(3, 30)), [7, 9, 4, 2, 8, 50, 61, 5]
+    ctx, new = [3 + i % 97 for i in range(ctx_len)], [7, 9, 4, 2, 8, 50, 61, 5]
     for name in PATHS_HERE:
         with kernel_path(name):
-            cache = model.new_cache(2, 64)
+            cache = model.new_cache(2, ctx_len + 40)
             prefill = model(FlatBatch.build([(0, 0, ctx + new)], "cpu"), cache).logits[len(ctx):]
             cache.truncate(0, len(ctx))
             decode = torch.cat([model(FlatBatch.build([(0, len(ctx) + i, [t])], "cpu"), cache).logits

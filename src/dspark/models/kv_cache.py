@@ -1,6 +1,9 @@
 """Per-sequence KV cache in fixed slots, with O(1) rollback.
 
-Layout per layer: [slots, max_len, kv_heads, head_dim]. A sequence owns one slot; its length is a
+Per layer, `k[i]` and `v[i]` are indexed [slot, position, kv_head, head_dim]; in memory each is
+head-major, [slots, kv_heads, max_len, head_dim] (`k[i]` is a transposed view): one head's keys lie
+one after another, as the CPU runtime's attention (qkernels.c rt_attention) reads them, and as
+torch's attention takes them ([B, heads, len, D]). A sequence owns one slot; its length is a
 Python int, so rejecting draft tokens is just lowering that number (the stale entries are
 overwritten by the next write). Sliding-window layers keep their full history too and limit what
 they see through the mask, so rollback is the same for them.
@@ -19,13 +22,19 @@ class CacheFullError(RuntimeError):
 class KVCache:
     def __init__(self, num_layers: int, num_slots: int, max_len: int, num_kv_heads: int,
                  head_dim: int, dtype=torch.float32, device="cpu"):
-        shape = (num_slots, max_len, num_kv_heads, head_dim)
+        shape = (num_slots, num_kv_heads, max_len, head_dim)
         # Zeros, not empty: masked keys still enter the value product, and 0 * NaN would be NaN.
-        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
-        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+        self.k = [torch.zeros(shape, dtype=dtype, device=device).transpose(1, 2) for _ in range(num_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device).transpose(1, 2) for _ in range(num_layers)]
         self.num_slots, self.max_len = num_slots, max_len
         self.lengths = [0] * num_slots
         self._free = list(range(num_slots - 1, -1, -1))
+
+    @staticmethod
+    def head_major(t: torch.Tensor) -> bool:
+        """Whether a [slots, max_len, kv_heads, head_dim] tensor lies head-major in memory, as
+        KVCache's do (what the CPU runtime's attention reads through its address)."""
+        return t.transpose(1, 2).is_contiguous()
 
     @classmethod
     def for_model(cls, cfg, num_slots: int, max_len: int, dtype, device, num_layers: int | None = None):

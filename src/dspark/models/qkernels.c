@@ -558,8 +558,8 @@ INLINE v8f hsum8x8(const v8f *a) {
     return __builtin_shuffle(w[0], w[1], lo4) + __builtin_shuffle(w[0], w[1], hi4);
 }
 
-/* The cache rows of one head are 2 * D bytes every Hk * D entries: a stride the hardware
- * prefetchers follow poorly, so the next keys' rows are asked for explicitly, this far ahead. */
+/* The next keys' rows (2 * D bytes each, one after another in a head-major cache), asked for
+ * explicitly this far ahead. */
 #define PREFETCH_KEYS 16
 INLINE void prefetch_row(const uint16_t *p, int64_t D) {
     for (int64_t b = 0; b < 2 * D; b += 64) __builtin_prefetch((const char *)p + b);
@@ -643,7 +643,7 @@ INLINE v8f load8h_generic(const uint16_t *p) {
 
 typedef struct {
     const float *q;              /* rotated queries [N, Hq, D] */
-    const uint16_t *kc, *vc;     /* this layer's fp16 caches [slots, max_len, Hk, D] */
+    const uint16_t *kc, *vc;     /* this layer's fp16 caches [slots, Hk, max_len, D] (rt_attention) */
     int64_t N, Hq, Hk, D, max_len, window;
     const int64_t *slot, *last;  /* row n sees the keys at positions up to last[n] */
     float scale, softcap;
@@ -728,9 +728,9 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
     const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk;                \
     const int64_t pos = a->last[n];                                                                \
     const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;         \
-    const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = a->Hk * D;             \
-    const uint16_t *kbase = a->kc + (a->slot[n] * a->max_len + lo) * stride + h * D;               \
-    const uint16_t *vbase = a->vc + (a->slot[n] * a->max_len + lo) * stride + h * D;               \
+    const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = D;                     \
+    const uint16_t *kbase = a->kc + ((a->slot[n] * a->Hk + h) * a->max_len + lo) * D;              \
+    const uint16_t *vbase = a->vc + ((a->slot[n] * a->Hk + h) * a->max_len + lo) * D;              \
     float local[4096];                                                                             \
     float *scores = padded * G <= 4096 ? local : malloc(sizeof(float) * (size_t)(padded * G));     \
     const float *q = a->q + (n * a->Hq + h * G) * D;                                               \
@@ -848,7 +848,10 @@ static void norm_rotate(float *x, int64_t D, const float *nw, float eps, const f
  * Queries and keys get q/k norm (when given) and rotary; keys and values are written (fp16) into the
  * cache at (slot[n], pos[n]); then each row attends to its sequence's keys lo..last[n]. last NULL is
  * causal (last = pos); a drafter's block passes its last position for every row of the block, whose
- * rows see each other. With out NULL only the cache is written (a drafter's context rows). */
+ * rows see each other. With out NULL only the cache is written (a drafter's context rows).
+ * The caches kc, vc are head-major, [slots, Hk, max_len, D] (kv_cache.KVCache's layout): a head's
+ * keys lie one after another, which a one-row step at a 2k-token context read 1.7x faster than
+ * position-major rows, where each head's 2 * D bytes were spread every Hk * D entries (session 39). */
 void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D,
                   const float *q_norm, const float *k_norm, float eps,
                   const float *cos, const float *sin, uint16_t *kc, uint16_t *vc, int64_t max_len,
@@ -865,12 +868,13 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
             memcpy(qh, row + h * D, sizeof(float) * D);
             norm_rotate(qh, D, q_norm, eps, cos + n * D, sin + n * D);
         }
-        uint16_t *kd = kc + ((slot[n] * max_len + pos[n]) * Hk) * D;
-        uint16_t *vd = vc + ((slot[n] * max_len + pos[n]) * Hk) * D;
         memcpy(k, row + Hq * D, sizeof(float) * Hk * D);
-        for (int64_t h = 0; h < Hk; h++) norm_rotate(k + h * D, D, k_norm, eps, cos + n * D, sin + n * D);
-        to_f16(k, kd, Hk * D, path);
-        to_f16(row + (Hq + Hk) * D, vd, Hk * D, path);
+        for (int64_t h = 0; h < Hk; h++) {
+            const int64_t at = ((slot[n] * Hk + h) * max_len + pos[n]) * D;
+            norm_rotate(k + h * D, D, k_norm, eps, cos + n * D, sin + n * D);
+            to_f16(k + h * D, kc + at, D, path);
+            to_f16(row + (Hq + Hk + h) * D, vc + at, D, path);
+        }
     }
     free(k);
     if (!out) return;            /* keys and values only (a drafter's context rows) */

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from ..batch import FlatBatch
 from . import packed
+from .kv_cache import KVCache
 from .packed import PackedWeight, compiled
 
 PATHS = {"generic": 0, "avx2": 1, "avxvnni": 2, "avx512vnni": 3}
@@ -465,8 +466,10 @@ class FastForward:
         cfg, m = self.cfg, model.model
         eps = cfg.rms_norm_eps
         cache.check_room(batch)
-        if cache.k[0].dtype != torch.float16:     # the C attention reads and writes fp16 entries
-            raise TypeError(f"the fast runtime needs the fp16 cache of TargetModel.new_cache, got {cache.k[0].dtype}")
+        if cache.k[0].dtype != torch.float16 or not KVCache.head_major(cache.k[0]):
+            # the C attention reads and writes fp16 entries, each head's one after another
+            raise TypeError(f"the fast runtime needs the fp16 head-major cache of TargetModel.new_cache, got "
+                            f"{cache.k[0].dtype} with strides {cache.k[0].stride()}")
         x = m.embed(batch.tokens).contiguous()
         rotary = {False: m.rotary(batch.positions, torch.float32)}
         if m.rotary_local is not None:
