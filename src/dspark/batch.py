@@ -32,7 +32,7 @@ class FlatBatch:
         self.max_ctx = max(self.ends)
         # Per-row sequence index and offset inside its sequence's new tokens, the row's position and
         # slot: built as lists, one tensor each (a decode step's batch is a few rows, where ten small
-        # torch ops cost more than the lists; ~0.14 ms a step on CPU)
+        # torch ops cost more than the lists: 50 against 23 us for one sequence on CPU)
         row_seq = [i for i, c in enumerate(self.counts) for _ in range(c)]
         row_off = [j for c in self.counts for j in range(c)]
         self.row_seq = torch.tensor(row_seq, dtype=torch.long, device=dev)
