@@ -130,6 +130,31 @@ def head_major(t: torch.Tensor) -> torch.Tensor:
     return t.transpose(1, 2).contiguous().transpose(1, 2)
 
 
+def attend_rows(rt, qkv, rows, slot, pos, kc, vc, hq, hk, window):
+    """rt_attention over the rows `rows` of qkv (their slots and positions), no q/k norm, rotary
+    off (it is tested end to end), scale 1 / sqrt(D): the rows' outputs [len(rows), hq * D]."""
+    d = qkv.shape[1] // (hq + 2 * hk)
+    out = torch.empty(len(rows), hq * d)
+    r = torch.tensor(rows)
+    x, s, p = qkv[r].contiguous(), slot[r].contiguous(), pos[r].contiguous()      # kept alive over the call
+    cos, sin = torch.ones(len(rows), d), torch.zeros(len(rows), d)
+    rt.attention(x.data_ptr(), len(rows), hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
+                 kc.data_ptr(), vc.data_ptr(), kc.shape[1], s.data_ptr(), p.data_ptr(), None, window, d ** -0.5,
+                 0.0, out.data_ptr(), rt.path)
+    return out
+
+
+def attend_in_groups(rt, qkv, slot, pos, kc, vc, hq, hk, window, groups, name):
+    """Every row's output with all rows in one call; each row alone and each group of rows (any
+    order) must give the same bits."""
+    full = attend_rows(rt, qkv, list(range(len(pos))), slot, pos, kc, vc, hq, hk, window)
+    for i in range(len(pos)):
+        assert torch.equal(attend_rows(rt, qkv, [i], slot, pos, kc, vc, hq, hk, window), full[i:i + 1]), (name, i)
+    for g in groups:
+        assert torch.equal(attend_rows(rt, qkv, g, slot, pos, kc, vc, hq, hk, window), full[g]), (name, g)
+    return full
+
+
 def attention_reference(q, k, v, qpos, window, scale):
     """Causal (optionally sliding) attention of each query row against keys 0..qpos, float64."""
     out = []
@@ -152,7 +177,6 @@ def test_attention_every_path(head_dim, window, hq, hk):
     ctx, n = 37, 21
     rt = runtime.lib()
     qkv = torch.randn(n, (hq + 2 * hk) * head_dim)
-    cos, sin = torch.ones(n, head_dim), torch.zeros(n, head_dim)      # rotary is tested end to end
     slot = torch.ones(n, dtype=torch.long)
     pos = torch.arange(ctx, ctx + n)
     base_k, base_v = torch.randn(2, 64, hk, head_dim).half(), torch.randn(2, 64, hk, head_dim).half()
@@ -160,22 +184,8 @@ def test_attention_every_path(head_dim, window, hq, hk):
     for name in PATHS_HERE:
         with kernel_path(name):
             kc, vc = head_major(base_k), head_major(base_v)
-
-            def run(rows):
-                out = torch.empty(len(rows), hq * head_dim)
-                r = torch.tensor(rows)
-                x, s, p = qkv[r].contiguous(), slot[r].contiguous(), pos[r].contiguous()   # kept alive
-                rt.attention(x.data_ptr(), len(rows), hq, hk, head_dim, None, None, 1e-6,
-                             cos.data_ptr(), sin.data_ptr(), kc.data_ptr(), vc.data_ptr(), 64,
-                             s.data_ptr(), p.data_ptr(), None, window, head_dim ** -0.5, 0.0, out.data_ptr(), rt.path)
-                return out
-
-            full = run(list(range(n)))
-            for i in range(n):                                   # each row alone: the same bits
-                assert torch.equal(run([i]), full[i:i + 1]), (name, i)
-            assert torch.equal(run([2, 3]), full[2:4])
-            assert torch.equal(run(list(range(3, 12))), full[3:12])
-            assert torch.equal(run([20, 4, 5, 6]), full[[20, 4, 5, 6]])
+            full = attend_in_groups(rt, qkv, slot, pos, kc, vc, hq, hk, window,
+                                    [[2, 3], list(range(3, 12)), [20, 4, 5, 6]], name)
             results[name] = full
     q = qkv[:, :hq * head_dim].reshape(n, hq, head_dim)
     k_new = qkv[:, hq * head_dim:(hq + hk) * head_dim].reshape(n, hk, head_dim)
@@ -195,31 +205,17 @@ def test_attention_at_long_contexts(window):
     apart by max_len entries), with and without a sliding window, next to a short row of another
     slot: the same bits alone and in any group, on every path, and float64 attention's values."""
     torch.manual_seed(7 + window)
-    hq, hk, d, ctx, n, max_len = 6, 2, 64, 380, 5, 1200
+    hq, hk, d, ctx, max_len = 6, 2, 64, 380, 1200
     rt = runtime.lib()
     pos = torch.tensor([ctx, ctx + 1, ctx + 2, 700, 1099, 3])
     slot = torch.tensor([1, 1, 1, 1, 1, 0])
     qkv = torch.randn(len(pos), (hq + 2 * hk) * d)
-    cos, sin = torch.ones(len(pos), d), torch.zeros(len(pos), d)
     base_k, base_v = torch.randn(2, 2, max_len, hk, d).half()
     results = {}
     for name in PATHS_HERE:
         with kernel_path(name):
             kc, vc = head_major(base_k), head_major(base_v)
-
-            def run(rows):
-                out = torch.empty(len(rows), hq * d)
-                r = torch.tensor(rows)
-                x, s_, p_ = qkv[r].contiguous(), slot[r].contiguous(), pos[r].contiguous()
-                rt.attention(x.data_ptr(), len(rows), hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
-                             kc.data_ptr(), vc.data_ptr(), max_len, s_.data_ptr(), p_.data_ptr(), None, window,
-                             d ** -0.5, 0.0, out.data_ptr(), rt.path)
-                return out
-
-            full = run(list(range(len(pos))))
-            for i in range(len(pos)):
-                assert torch.equal(run([i]), full[i:i + 1]), (name, i)
-            assert torch.equal(run([5, 4, 0]), full[[5, 4, 0]]), name
+            full = attend_in_groups(rt, qkv, slot, pos, kc, vc, hq, hk, window, [[5, 4, 0]], name)
             results[name] = full
     # every row's own key and value went into the cache (rounded to fp16): the reference reads them there
     k_all, v_all = kc.float(), vc.float()
