@@ -378,8 +378,8 @@ def test_the_layer_stack_in_one_call_is_the_layers_one_by_one(arch, unpacked, mo
 @pytest.mark.parametrize("arch,ctx_len", [("llama", 27), ("qwen3", 27), ("gemma3", 27), ("llama", 300)])
 def test_packed_model_is_batch_invariant(arch, ctx_len):
     """Logits of the same positions, bit for bit: prefill, one decode step at a time, one
-    8-token verification, and that verification batched with another sequence; also past one
-    attention span (256 keys), where a row's keys are attended in spans and combined."""
+    8-token verification, and that verification batched with another sequence; at a 27- and a
+    300-token context."""
     model = packed_tiny(arch)
     ctx, new = [3 + i % 97 for i in range(ctx_len)], [7, 9, 4, 2, 8, 50, 61, 5]
     for name in PATHS_HERE:
