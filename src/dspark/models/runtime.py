@@ -442,22 +442,23 @@ class FastForward:
         self.head_weight = model.lm_head.weight
         self.bf16_rows = 0      # 0: every product on the integer kernel (see use_bf16_products)
         # When every layer is one rt_layer call, the whole stack is one rt_forward call: its layers'
-        # constants side by side, which rotary tables each reads (1: the sliding layers' own), and
-        # the cache's per-layer addresses (_cache_ptrs, filled for the first cache seen).
+        # constants side by side, and which rotary tables each reads (1: the sliding layers' own).
         self.layer_array = None
         if all(L.args is not None for L in self.layers):
             self.layer_array = (_LayerArgs * len(self.layers))(*[L.args for L in self.layers])
             self.local = torch.tensor([int(L.sliding and model.model.rotary_local is not None) for L in self.layers],
                                       dtype=torch.int64)
-        self._cache_ptrs = None
 
-    def _stack_ptrs(self, cache) -> tuple:
-        """rt_forward's per-layer cache addresses for `cache` (its tensors never move)."""
-        if self._cache_ptrs is None or self._cache_ptrs[0] is not cache.k or self._cache_ptrs[1] is not cache.v:
-            n = len(self.layers)
-            self._cache_ptrs = (cache.k, cache.v, (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.k[:n]]),
-                                (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.v[:n]]))
-        return self._cache_ptrs[2], self._cache_ptrs[3]
+    @staticmethod
+    def _stack_ptrs(cache) -> tuple:
+        """rt_forward's per-layer cache addresses, kept on the cache (its tensors never move; the
+        addresses live and go with it)."""
+        ptrs = getattr(cache, "_stack_ptrs", None)
+        if ptrs is None or ptrs[0] is not cache.k or ptrs[1] is not cache.v:
+            n = len(cache.k)
+            ptrs = cache._stack_ptrs = (cache.k, cache.v, (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.k]),
+                                        (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.v]))
+        return ptrs[2], ptrs[3]
 
     def __call__(self, model, batch: FlatBatch, cache, taps=(), need_logits=True):
         """(logits, taps, hidden), as TargetModel.forward's ForwardOutput holds them."""
