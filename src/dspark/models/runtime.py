@@ -430,6 +430,18 @@ def cache_args(cos: torch.Tensor, sin: torch.Tensor, k: torch.Tensor, v: torch.T
             positions.data_ptr(), _ptr(last))
 
 
+def layer_caches(cache) -> tuple:
+    """The per-layer key and value cache addresses of `cache` as C arrays (rt_forward's and
+    rt_draft_round's kc / vc), kept on the cache: its tensors never move, and the arrays live and
+    go with it."""
+    ptrs = getattr(cache, "_layer_ptrs", None)
+    if ptrs is None or ptrs[0] is not cache.k or ptrs[1] is not cache.v:
+        n = len(cache.k)
+        ptrs = cache._layer_ptrs = (cache.k, cache.v, (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.k]),
+                                    (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.v]))
+    return ptrs[2], ptrs[3]
+
+
 class FastForward:
     """TargetModel.forward on the integer runtime (see the module docstring)."""
 
@@ -449,17 +461,6 @@ class FastForward:
             self.local = torch.tensor([int(L.sliding and model.model.rotary_local is not None) for L in self.layers],
                                       dtype=torch.int64)
 
-    @staticmethod
-    def _stack_ptrs(cache) -> tuple:
-        """rt_forward's per-layer cache addresses, kept on the cache (its tensors never move; the
-        addresses live and go with it)."""
-        ptrs = getattr(cache, "_stack_ptrs", None)
-        if ptrs is None or ptrs[0] is not cache.k or ptrs[1] is not cache.v:
-            n = len(cache.k)
-            ptrs = cache._stack_ptrs = (cache.k, cache.v, (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.k]),
-                                        (ctypes.c_void_p * n)(*[t.data_ptr() for t in cache.v]))
-        return ptrs[2], ptrs[3]
-
     def __call__(self, model, batch: FlatBatch, cache, taps=(), need_logits=True):
         """(logits, taps, hidden), as TargetModel.forward's ForwardOutput holds them."""
         rt = lib()
@@ -477,11 +478,11 @@ class FastForward:
             rotary[True] = m.rotary_local(batch.positions, torch.float32)
         slots, positions = batch.row_slot.contiguous(), batch.positions.contiguous()
         n = x.shape[0]
-        hq, hk, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-        softcap = cfg.attn_logit_softcap or 0.0
         bulk = 0 < self.bf16_rows <= n
         if self.layer_array is not None and not bulk:
-            return self._stack(model, batch, cache, x, rotary, slots, positions, taps, need_logits)
+            return self._stack(rt, model, batch, cache, x, rotary, slots, positions, taps, need_logits)
+        hq, hk, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        softcap = cfg.attn_logit_softcap or 0.0
         want, tapped = set(taps), {}
         for i, L in enumerate(self.layers):
             cos, sin = rotary[L.sliding and m.rotary_local is not None]
@@ -500,7 +501,7 @@ class FastForward:
                 tapped[i] = x
         return self._finish(model, batch, cache, x, [tapped[i] for i in taps], need_logits)
 
-    def _stack(self, model, batch, cache, x, rotary, slots, positions, taps, need_logits):
+    def _stack(self, rt, model, batch, cache, x, rotary, slots, positions, taps, need_logits):
         """The layers as one rt_forward call (what the loop in __call__ does layer by layer)."""
         n, n_layers = x.shape[0], len(self.layers)
         if any(not 0 <= i < n_layers for i in taps):
@@ -508,11 +509,10 @@ class FastForward:
         local = rotary.get(True, rotary[False])
         cos = (ctypes.c_void_p * 2)(rotary[False][0].data_ptr(), local[0].data_ptr())
         sin = (ctypes.c_void_p * 2)(rotary[False][1].data_ptr(), local[1].data_ptr())
-        k, v = self._stack_ptrs(cache)
+        k, v = layer_caches(cache)
         tap_layers = torch.tensor(taps, dtype=torch.int64)
         tapped = torch.empty(len(taps), n, x.shape[1])
         out = torch.empty_like(x)
-        rt = lib()
         rt.forward(ctypes.addressof(self.layer_array), n_layers, x.data_ptr(), n, cos, sin, self.local.data_ptr(), k,
                    v, cache.max_len, slots.data_ptr(), positions.data_ptr(), None, tap_layers.data_ptr(), len(taps),
                    tapped.data_ptr(), out.data_ptr(), rt.path)
@@ -669,9 +669,7 @@ class DraftForward:
         final = torch.empty(1, g, v) if markov else None
         idx = torch.empty(1, g, dtype=torch.int64) if markov else None
         conf = torch.empty(1, g) if markov and args.conf_w else None
-        n = len(cache.k)
-        kc = (ctypes.c_void_p * n)(*[k.data_ptr() for k in cache.k])
-        vc = (ctypes.c_void_p * n)(*[v.data_ptr() for v in cache.v])
+        kc, vc = layer_caches(cache)
         rt.draft_round(ctypes.addressof(args), _ptr(taps), m, start, self._cos.data_ptr(), self._sin.data_ptr(),
                        kc, vc, cache.max_len, anchor, int(greedy), hidden.data_ptr(), logits.data_ptr(),
                        _ptr(final), _ptr(idx), _ptr(conf), rt.path)
