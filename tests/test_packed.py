@@ -81,6 +81,28 @@ def test_k_quant_sub_blocks_pack_to_fp32_rounding():
     assert (unpack(p) - w).abs().max() <= 8 * torch.finfo(torch.float32).eps * w.abs().max()
 
 
+@pytest.mark.parametrize("kind,form", [("q4_1", packed.SCALES_F16), ("q8_0", packed.SCALES_F16_K8),
+                                       ("q4_k", packed.SCALES_F32)])
+def test_compact_scales_hold_the_fp32_values(kind, form):
+    p = pack_weight(gguf_like(48, 256, kind, seed=5)).lay_out("fast")
+    _, scale, low = packed._tile_layout(pack_weight(gguf_like(48, 256, kind, seed=5)).q, p.scale, p.low, p.bits)
+    assert p.scale_form == form
+    full = packed.full_scales(p)
+    assert torch.equal(full[0], scale) and torch.equal(full[1], low)
+    bytes_per_block = {packed.SCALES_F16: 4, packed.SCALES_F16_K8: 3, packed.SCALES_F32: 8}[form]
+    assert p.tile_scale.nbytes + p.tile_low.nbytes == bytes_per_block * scale.numel()
+    # a low that is neither fp16 nor the scale times an int8 keeps both in fp32, bit for bit
+    odd = low.clone()
+    odd[0, 0, 0] = torch.nextafter(odd[0, 0, 0], torch.tensor(1.0))
+    s, l, f = packed.compact_scales(scale, odd)
+    assert f == packed.SCALES_F32 and torch.equal(l, odd)
+    # -0.0 is not +0.0: a form keeps its sign bit or is not chosen
+    zero = torch.zeros(2, 3, 16)
+    zero[0, 0, 0] = -0.0
+    s, l, f = packed.compact_scales(torch.full((2, 3, 16), 0.5), zero)
+    assert f == packed.SCALES_F16 and torch.equal(l.float().view(torch.int32), zero.view(torch.int32))
+
+
 def test_unquantized_weights_are_not_packed():
     assert pack_weight(torch.randn(64, 128)) is None
     assert pack_weight(gguf_like(8, 96, "q4_1")) is None          # K not a multiple of 64

@@ -8,6 +8,7 @@ in a prefill. Losslessness of speculative decoding on the fast runtime is tested
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 from pathlib import Path
 
@@ -80,12 +81,27 @@ def reference(x: torch.Tensor, p: packed.PackedWeight, q: torch.Tensor) -> torch
     return (dx.squeeze(-1)[:, None, :] * t).sum(-1)
 
 
+def with_fp32_scales(p: packed.PackedWeight) -> packed.PackedWeight:
+    """A copy of a fast layout whose scales and lows are stored as fp32, whatever form p has."""
+    wide = copy.copy(p)
+    wide.tile_scale, wide.tile_low = packed.full_scales(p)
+    wide.scale_form = packed.SCALES_F32
+    return wide.bind("fast")
+
+
+# How each GGUF form's scales and lows are stored (packed.compact_scales)
+SCALE_FORMS = {"q4_1": packed.SCALES_F16, "q4_0": packed.SCALES_F16, "q5_0": packed.SCALES_F16,
+               "q8_0": packed.SCALES_F16_K8, "q4_k": packed.SCALES_F32}
+
+
 @pytest.mark.parametrize("kind", ["q4_1", "q4_0", "q5_0", "q8_0", "q4_k"])
 def test_qmatmul_every_path_and_row_count(kind):
     w = gguf_like(48, 256, kind, seed=3)
     plain = pack_weight(w)
     q = plain.q.clone()
     p = pack_weight(w).lay_out("fast")
+    assert p.scale_form == SCALE_FORMS[kind]
+    wide = with_fp32_scales(p)
     torch.manual_seed(0)
     bias, res = torch.randn(48), torch.randn(17, 48)
     x = torch.randn(17, 256) * torch.linspace(0.1, 3, 256)
@@ -106,6 +122,9 @@ def test_qmatmul_every_path_and_row_count(kind):
             assert torch.equal(runtime.qmatmul(x[5:6], p), full[5:6])
             fused = runtime.qmatmul(x, p, bias=bias, residual=res)
             assert torch.equal(fused, (full + bias) + res)
+            # compact scales are read as the fp32 ones: the same bits
+            assert torch.equal(runtime.qmatmul(x, wide), full), name
+            assert torch.equal(runtime.qmatmul(x[:1], wide), full[:1]), name
     assert (results["generic"].double() - ref).abs().max() <= 1e-5 * ref.abs().max()
     for name, got in results.items():
         assert torch.equal(got, results["generic"]), name      # every path: the same bits

@@ -399,7 +399,7 @@ class DSparkDrafter(DFlashDrafter):
             return {}
         head, d2t = self.markov_head, self.d2t
         out = {"w1": head.markov_w1.weight.detach().contiguous(), "r": head.rank, "w2": pw.tiles,
-               "w2_S": pw.tile_scale, "w2_L": pw.tile_low, "w2_bits": pw.bits}
+               "w2_S": pw.tile_scale, "w2_L": pw.tile_low, "w2_bits": pw.kind}
         if d2t is not None:
             out["d2t"] = d2t.to(torch.int64).contiguous()
         if self.confidence_head is not None:

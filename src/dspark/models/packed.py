@@ -41,6 +41,11 @@ from ..files import cache_root, save_safetensors
 log = logging.getLogger(__name__)
 
 BLOCK = 32
+# The forms of the integer kernel's scales S and lows L (qkernels.c SCALES_*): each gives the kernel
+# the same fp32 values; the compact ones read fewer bytes. fp32 scales and lows were a third of a
+# 4-bit matrix's bytes, and a one-row product is bound by its reads.
+SCALES_F32, SCALES_F16, SCALES_F16_K8 = 0, 1, 2
+
 # Batches of more rows than this go to BLAS on the fp32 weights: past it the kernel's FMA work,
 # not the weight read, dominates (and 16 rows take two passes over the weights). Measured on
 # SmolLM2 by benchmarks/packed_linear.py: whole forwards 1.6-2.0x faster up to 8 rows, 1.18x at 12,
@@ -75,6 +80,12 @@ class PackedWeight:
     source: tuple = ()       # (data_ptr, version) of the fp32 weight it was packed from
     exact: bool = True       # every rebuilt weight equals the fp32 one bit for bit
     precision: str = ""      # the layout built by lay_out: "exact" or "fast"
+    scale_form: int = SCALES_F32   # how the tiles' scales and lows are stored (compact_scales)
+
+    @property
+    def kind(self) -> int:
+        """What the integer kernel's `bits` arguments take: bits | scale form << 8."""
+        return self.bits | self.scale_form << 8
 
     @property
     def nbytes(self) -> int:
@@ -92,7 +103,8 @@ class PackedWeight:
         if precision == "exact":
             self.words = _words_layout(self.q, self.bits)
         elif precision == "fast":
-            self.tiles, self.tile_scale, self.tile_low = _tile_layout(self.q, self.scale, self.low, self.bits)
+            self.tiles, scale, low = _tile_layout(self.q, self.scale, self.low, self.bits)
+            self.tile_scale, self.tile_low, self.scale_form = compact_scales(scale, low)
         else:
             raise ValueError(f"unknown precision {precision!r}")
         self.q = None
@@ -103,7 +115,8 @@ class PackedWeight:
         step makes ~150 kernel calls, so their Python cost is worth keeping small."""
         held = (self.words, self.scale, self.low) if precision == "exact" else (self.tiles, self.tile_scale,
                                                                                  self.tile_low)
-        self._weights = tuple(t.data_ptr() for t in held) + (self.out_features, self.bits)
+        self._weights = tuple(t.data_ptr() for t in held) + (self.out_features,
+                                                              self.bits if precision == "exact" else self.kind)
         self.precision = precision
         return self
 
@@ -230,6 +243,32 @@ def _tile_layout(q: torch.Tensor, scale: torch.Tensor, low: torch.Tensor, bits: 
     tiles = g.permute(0, 2, 3, 1, 4).contiguous().reshape(-1)           # [T, B, chunk, lane, byte]
     per_tile = lambda a: a.reshape(t, TILE, b).transpose(1, 2).contiguous()   # noqa: E731
     return tiles, per_tile(scale), per_tile(low)
+
+
+def compact_scales(scale: torch.Tensor, low: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(S, L, form): fp32 scale and low as the most compact form that holds them exactly. fp16
+    both (GGUF's Q4_0, Q4_1 and Q5_x store them so); S fp16 and L = S * k with an int8 k (Q8_0,
+    whose low is the scale times the block's smallest integer); else fp32 as given (K-quants,
+    whose scales are products of two stored numbers)."""
+    def same_bits(a, b):                      # not only equal values: -0.0 stays -0.0
+        return torch.equal(a.view(torch.int32), b.view(torch.int32))
+
+    half_scale = scale.half()
+    if same_bits(half_scale.float(), scale):
+        half_low = low.half()
+        if same_bits(half_low.float(), low):
+            return half_scale, half_low, SCALES_F16
+        k = torch.where(scale != 0, low / torch.where(scale != 0, scale, 1), 0).round().clamp(-128, 127)
+        if same_bits(scale * k, low):         # an fp16 times an int8 is exact in fp32: what the kernel computes
+            return half_scale, k.to(torch.int8), SCALES_F16_K8
+    return scale, low, SCALES_F32
+
+
+def full_scales(p: "PackedWeight") -> tuple[torch.Tensor, torch.Tensor]:
+    """The fp32 tile scales and lows of a fast layout, whatever form they are stored in."""
+    scale = p.tile_scale.float()
+    low = p.tile_low.float() if p.scale_form != SCALES_F16_K8 else scale * p.tile_low.float()
+    return scale, low
 
 
 PRECISIONS = ("fast", "exact")

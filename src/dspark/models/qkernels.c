@@ -21,7 +21,12 @@
  *   8-bit: 8 chunks; byte i of lane j in chunk c holds q[32b + 4c + i].
  * So one load and a mask give, for 16 rows at once, the 4 consecutive weights that one 8-bit dot
  * instruction (vpdpbusd / vpmaddubsw) multiplies with 4 broadcast activation bytes; each chunk is
- * unpacked once for all the rows of a register tile. S and L are fp32 [tiles, blocks, 16].
+ * unpacked once for all the rows of a register tile. S and L are [tiles, blocks, 16], in one of
+ * three forms (packed.py compact_scales), all read as the same fp32 values, so every form computes
+ * the same bits: fp32 both; fp16 both (GGUF's Q4_0/Q4_1/Q5_x store them so); or S fp16 and
+ * L = S * k with k an int8 (Q8_0: L = d * the block's smallest q). A one-row product is bound by
+ * what it reads, and fp32 scales and lows were a third of a 4-bit matrix's bytes. The functions'
+ * `bits` argument (and the `bits` fields of layer_t and draft_t) carry bits | form << 8.
  *
  * Threads: a small pool of our own (not OpenMP). Work is split into many tasks that threads claim
  * from an atomic counter, and the calling thread works too: when the machine is busy and a worker
@@ -225,17 +230,50 @@ QUANTIZE_ROWS(quantize_rows_avx512, __attribute__((target("avx512f,avx512bw,avx5
 
 /* ------------------------------------------------------------- matrix products ------------- */
 
+/* An fp16 number widened exactly (portable; F16C and AVX-512 do the same in hardware): the
+ * compact scales' and the KV cache's entries. */
+INLINE float f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    uint32_t x;
+    if (e == 0) {
+        const float f = (float)m * 5.9604645e-8f;            /* m * 2^-24, exact */
+        memcpy(&x, &f, 4);
+        x |= sign;
+    } else {
+        x = sign | (e == 31 ? 0x7f800000u | (m << 13) : ((e + 112) << 23) | (m << 13));
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
 typedef struct {
     const int8_t *qx; const float *dx; const float *sxf;
     int64_t M, K, N;
-    const uint8_t *w; const float *S, *L;
-    int bits;
+    const uint8_t *w; const void *S, *L;
+    int bits, sform;             /* sform: how S and L are stored (SCALES_*) */
     const float *bias, *residual;
     float *y;
     int64_t tiles_per_task;
 } qmm_t;
 
 INLINE int64_t tile_bytes(const qmm_t *c) { return (c->K / BLOCK) * (TILE * BLOCK * c->bits / 8); }
+
+enum { SCALES_F32 = 0, SCALES_F16 = 1, SCALES_F16_K8 = 2 };   /* L: fp32, fp16, S * int8 */
+INLINE int scale_bytes(int sform) { return sform == SCALES_F32 ? 4 : 2; }
+INLINE int low_bytes(int sform) { return sform == SCALES_F32 ? 4 : sform == SCALES_F16 ? 2 : 1; }
+
+/* S and L of entry i (portable path); the SIMD paths read the same values 8 or 16 at a time. An
+ * fp16 times an int8 is exact in fp32, so L = S * k is the fp32 low the form was made from. */
+INLINE void scales_at(const qmm_t *c, int64_t i, float *s, float *l) {
+    if (c->sform == SCALES_F32) {
+        *s = ((const float *)c->S)[i];
+        *l = ((const float *)c->L)[i];
+        return;
+    }
+    *s = f16_to_f32(((const uint16_t *)c->S)[i]);
+    *l = c->sform == SCALES_F16 ? f16_to_f32(((const uint16_t *)c->L)[i]) : *s * (float)((const int8_t *)c->L)[i];
+}
 
 /* Products of several rows read each weight block once and then spend several times longer on it
  * than one row does; the hardware prefetchers stop keeping ahead of that slower stream. Asking for
@@ -248,8 +286,8 @@ INLINE void prefetch_block(const qmm_t *c, int64_t t, int64_t b, int cb) {
     const uintptr_t w = (uintptr_t)c->w + (uintptr_t)(t * tile_bytes(c) + (b + PREFETCH_BLOCKS) * cb);
     for (int i = 0; i < cb; i += 64) __builtin_prefetch((const void *)(w + i));
     const int64_t sl = (t * (c->K / BLOCK) + b + PREFETCH_BLOCKS) * TILE;
-    __builtin_prefetch((const void *)((uintptr_t)c->S + sl * sizeof(float)));
-    __builtin_prefetch((const void *)((uintptr_t)c->L + sl * sizeof(float)));
+    __builtin_prefetch((const void *)((uintptr_t)c->S + sl * scale_bytes(c->sform)));
+    __builtin_prefetch((const void *)((uintptr_t)c->L + sl * low_bytes(c->sform)));
 }
 
 /* The float epilogue of a finished 16-wide output: (acc + bias) + residual. */
@@ -285,7 +323,8 @@ static void qmm_task_generic(const void *ctx, int64_t task) {
                         }
                         isum += q * xb[k];
                     }
-                    const float s = c->S[(t * nb + b) * TILE + j], l = c->L[(t * nb + b) * TILE + j];
+                    float s, l;
+                    scales_at(c, (t * nb + b) * TILE + j, &s, &l);
                     const float tv = fmaf(l, c->sxf[m * nb + b], (float)isum * s);
                     acc[j] = fmaf(c->dx[m * nb + b], tv, acc[j]);
                 }
@@ -299,6 +338,19 @@ static void qmm_task_generic(const void *ctx, int64_t task) {
 
 /* ---- AVX-512 VNNI: one 16-lane register holds a tile's 16 outputs; RT rows per register tile -- */
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
+
+T512 INLINE void scales_512(const qmm_t *c, int64_t i, __m512 *s, __m512 *l) {
+    if (c->sform == SCALES_F32) {
+        *s = _mm512_loadu_ps((const float *)c->S + i);
+        *l = _mm512_loadu_ps((const float *)c->L + i);
+        return;
+    }
+    *s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)c->S + i)));
+    *l = c->sform == SCALES_F16
+        ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)c->L + i)))
+        : _mm512_mul_ps(*s, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+              _mm_loadu_si128((const __m128i *)((const int8_t *)c->L + i)))));
+}
 
 T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
     const int64_t nb = c->K / BLOCK, K = c->K, N = c->N;
@@ -333,8 +385,8 @@ T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
                                                   _mm512_set1_epi32(*(const int32_t *)(xb + r * K + 4 * ch)));
             }
         }
-        const __m512 s = _mm512_loadu_ps(c->S + (t * nb + b) * TILE);
-        const __m512 l = _mm512_loadu_ps(c->L + (t * nb + b) * TILE);
+        __m512 s, l;
+        scales_512(c, (t * nb + b) * TILE, &s, &l);
         for (int r = 0; r < RT; r++) {
             const int64_t i = (m0 + r) * nb + b;
             const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps(c->sxf[i]),
@@ -371,8 +423,21 @@ T512 static void qmm_task_avx512vnni(const void *ctx, int64_t task) {
 }
 
 /* ---- 256-bit paths: a tile is two 8-lane halves; AVX-VNNI (vpdpbusd) or AVX2 (vpmaddubsw) ---- */
-#define T256 __attribute__((target("avx2,fma")))
-#define TVNNI __attribute__((target("avx2,fma,avxvnni")))
+#define T256 __attribute__((target("avx2,fma,f16c")))
+#define TVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+T256 INLINE void scales_256(const qmm_t *c, int64_t i, __m256 *s, __m256 *l) {
+    if (c->sform == SCALES_F32) {
+        *s = _mm256_loadu_ps((const float *)c->S + i);
+        *l = _mm256_loadu_ps((const float *)c->L + i);
+        return;
+    }
+    *s = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)c->S + i)));
+    *l = c->sform == SCALES_F16
+        ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)c->L + i)))
+        : _mm256_mul_ps(*s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+              _mm_loadl_epi64((const __m128i *)((const int8_t *)c->L + i)))));
+}
 
 /* AVX2: sums of 4 products u8 x s8 per 32-bit lane. With 4-bit (or 5-bit) weights the pairwise
  * 16-bit sums cannot saturate (2 * 31 * 127 < 32767). */
@@ -421,8 +486,8 @@ TARGET INLINE void NAME(const qmm_t *c, int64_t t, int h, int64_t m0, const int 
                         _mm256_set1_epi32(*(const int32_t *)(xb + r * K + 4 * ch))));              \
             }                                                                                      \
         }                                                                                          \
-        const __m256 s = _mm256_loadu_ps(c->S + (t * nb + b) * TILE + 8 * h);                      \
-        const __m256 l = _mm256_loadu_ps(c->L + (t * nb + b) * TILE + 8 * h);                      \
+        __m256 s, l;                                                                               \
+        scales_256(c, (t * nb + b) * TILE + 8 * h, &s, &l);                                        \
         for (int r = 0; r < RT; r++) {                                                             \
             const int64_t i = (m0 + r) * nb + b;                                                   \
             __m256i is = isum[r];                                                                  \
@@ -522,9 +587,10 @@ static void quantize_task(const void *ctx, int64_t task) {
     rows(q->x + m0 * q->K, m1 - m0, q->K, q->nw, q->eps, q->qx + m0 * q->K, q->dx + m0 * nb, q->sxf + m0 * nb);
 }
 
-/* y [M, N] = (rmsnorm(x) if nw else x) [M, K] @ W^T (+ bias) (+ residual), W packed as tiles. */
+/* y [M, N] = (rmsnorm(x) if nw else x) [M, K] @ W^T (+ bias) (+ residual), W packed as tiles;
+ * bits: the weights' bits | the scales' form << 8. */
 void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps,
-                const uint8_t *w, const float *S, const float *L, int64_t N, int bits,
+                const uint8_t *w, const void *S, const void *L, int64_t N, int bits,
                 const float *bias, const float *residual, float *y, int path) {
     const int64_t nb = K / BLOCK;
     int8_t *qx = malloc((size_t)(M * K));
@@ -533,7 +599,7 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
     quant_t quant = {x, M, K, nw, eps, qx, dx, sxf, M >= 8 ? 1 : M, path};
     parallel(quantize_task, &quant, (M + quant.rows_per_task - 1) / quant.rows_per_task);
     const int64_t ntiles = N / TILE;
-    qmm_t c = {qx, dx, sxf, M, K, N, w, S, L, bits, bias, residual, y, per_task(ntiles)};
+    qmm_t c = {qx, dx, sxf, M, K, N, w, S, L, bits & 0xff, bits >> 8, bias, residual, y, per_task(ntiles)};
     parallel(qmm_task(path), &c, (ntiles + c.tiles_per_task - 1) / c.tiles_per_task);
     free(qx); free(dx); free(sxf);
 }
@@ -618,21 +684,6 @@ static uint16_t f32_to_f16(float f) {
     }
     /* rebias the exponent (127 -> 15) and round the 13 dropped bits to nearest even */
     return (uint16_t)(sign | ((mag + 0xc8000fffu + ((mag >> 13) & 1)) >> 13));
-}
-
-INLINE float f16_to_f32(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    uint32_t x;
-    if (e == 0) {
-        const float f = (float)m * 5.9604645e-8f;            /* m * 2^-24, exact */
-        memcpy(&x, &f, 4);
-        x |= sign;
-    } else {
-        x = sign | (e == 31 ? 0x7f800000u | (m << 13) : ((e + 112) << 23) | (m << 13));
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
 }
 
 INLINE v8f load8h_generic(const uint16_t *p) {
@@ -972,8 +1023,8 @@ void rt_f32matmul(const float *x, int64_t M, int64_t K, const float *w, int64_t 
  * shapes. */
 typedef struct {
     const uint8_t *w[4];
-    const float *S[4], *L[4];
-    int64_t N[4], bits[4];
+    const void *S[4], *L[4];
+    int64_t N[4], bits[4];       /* bits | scale form << 8, as rt_qmatmul takes them */
     const float *wf[4];          /* a product that did not pack (o or down only): its fp32 weight, w[p] NULL */
     const float *qkv_bias, *input_norm, *post_attn_norm, *pre_ff_norm, *post_ff_norm, *q_norm, *k_norm;
     int64_t H, Hq, Hk, D, I, window, act, sandwich;    /* act: 0 SiLU, 1 GELU (tanh) */
@@ -1190,7 +1241,7 @@ void rt_argmax(const float *x, int64_t rows, int64_t n, int64_t *out, int path) 
  *   target ids); prev [B] in: the anchors' target ids, out: the last drafts'; final [B, g, V] out:
  *   the logits each draft was chosen from; idx [B, g] out: draft ids. */
 void rt_markov_greedy(const float *logits, int64_t B, int64_t g, int64_t V, const float *w1, int64_t r,
-                      const uint8_t *w, const float *S, const float *L, int bits, const int64_t *d2t,
+                      const uint8_t *w, const void *S, const void *L, int bits, const int64_t *d2t,
                       int64_t *prev, float *final, int64_t *idx, int path) {
     float *e = malloc(sizeof(float) * (size_t)(B * r));
     /* one sequence: its slots are contiguous rows; more: gather each slot's rows */
@@ -1230,15 +1281,15 @@ static void rms_rows(const float *x, int64_t M, int64_t K, const float *nw, floa
 typedef struct {
     const layer_t *layers;              /* the draft layers, rt_layer's arguments */
     int64_t n_layers, H, g, D;          /* hidden size, block size, head dim (rotary rows) */
-    const uint8_t *fc_w; const float *fc_S, *fc_L; int64_t fc_K, fc_bits;   /* fc: taps [fc_K] -> H */
+    const uint8_t *fc_w; const void *fc_S, *fc_L; int64_t fc_K, fc_bits;   /* fc: taps [fc_K] -> H */
     const float *hidden_norm, *final_norm;
     const float *embed, *mask;          /* block inputs: row `anchor` of embed [vocab, H] * embed_scale, */
     float embed_scale;                  /* then the mask row [H] */
-    const uint8_t *head_w; const float *head_S, *head_L; int64_t V, head_bits;  /* draft head [V, H] */
+    const uint8_t *head_w; const void *head_S, *head_L; int64_t V, head_bits;  /* draft head [V, H] */
     float logit_softcap;                /* 0: none */
     /* DSpark's vanilla Markov head (w1 NULL: none) and confidence head (conf_w NULL: none) */
     const float *w1; int64_t r;
-    const uint8_t *w2; const float *w2_S, *w2_L; int64_t w2_bits;
+    const uint8_t *w2; const void *w2_S, *w2_L; int64_t w2_bits;
     const int64_t *d2t;                 /* draft id -> target id offset (NULL: the same ids) */
     const float *conf_w; float conf_b; int64_t conf_markov;   /* conf_w [H (+ r with conf_markov)] */
 } draft_t;

@@ -236,7 +236,7 @@ def markov_greedy(logits: torch.Tensor, w1: torch.Tensor, pw: PackedWeight, d2t:
         raise ValueError(f"markov_greedy: W2 [{pw.out_features}, {pw.in_features}] ({pw.precision}) does not fit "
                          f"logits over {v} and W1 of rank {w1.shape[1]}")
     w, scale, low = pw._weights[:3]
-    rt.markov_greedy(logits.data_ptr(), b, g, v, w1.data_ptr(), w1.shape[1], w, scale, low, pw.bits, _ptr(d2t),
+    rt.markov_greedy(logits.data_ptr(), b, g, v, w1.data_ptr(), w1.shape[1], w, scale, low, pw.kind, _ptr(d2t),
                      prev.data_ptr(), final.data_ptr(), idx.data_ptr(), rt.path)
     return idx, final
 
@@ -273,8 +273,8 @@ def _concat(parts: list[PackedWeight]) -> PackedWeight:
     out = PackedWeight(None, None, None, first.bits, sum(p.out_features for p in parts),
                        first.in_features, exact=all(p.exact for p in parts))
     out.tiles = torch.cat([p.tiles for p in parts])
-    out.tile_scale = torch.cat([p.tile_scale for p in parts])
-    out.tile_low = torch.cat([p.tile_low for p in parts])
+    scales, lows = zip(*[packed.full_scales(p) for p in parts])
+    out.tile_scale, out.tile_low, out.scale_form = packed.compact_scales(torch.cat(scales), torch.cat(lows))
     return out.bind("fast")
 
 
