@@ -254,7 +254,7 @@ typedef struct {
     int bits, sform;             /* sform: how S and L are stored (SCALES_*) */
     const float *bias, *residual;
     float *y;
-    int64_t tiles_per_task;
+    const int64_t *first;        /* task i: tiles first[i] .. first[i + 1] - 1 (split_tiles) */
 } qmm_t;
 
 INLINE int64_t tile_bytes(const qmm_t *c) { return (c->K / BLOCK) * (TILE * BLOCK * c->bits / 8); }
@@ -278,8 +278,8 @@ INLINE void scales_at(const qmm_t *c, int64_t i, float *s, float *l) {
 /* Products of several rows read each weight block once and then spend several times longer on it
  * than one row does; the hardware prefetchers stop keeping ahead of that slower stream. Asking for
  * the weights and scales 16 blocks ahead (about one tile at K = 576) made the 120 products of a
- * SmolLM2 forward 1.16-1.28x faster at 2-16 rows on the 2-core EPYC (Zen 5), weights from DRAM;
- * at one row it changed nothing measurable (RESULTS.md, session 16), so one-row products skip it.
+ * SmolLM2 forward 1.16-1.28x faster at 2-16 rows on the 2-core EPYC (Zen 5), weights from DRAM
+ * (RESULTS.md, session 16). One row gained from it only once its tasks were long (split_tiles).
  * Addresses past the arrays' ends are fine: a prefetch never faults. */
 #define PREFETCH_BLOCKS 16
 INLINE void prefetch_block(const qmm_t *c, int64_t t, int64_t b, int cb) {
@@ -303,8 +303,8 @@ INLINE void finish_scalar(const qmm_t *c, int64_t m, int64_t n0, const float *ac
 /* Portable reference: the same integer sums and the same float operations as the SIMD paths. */
 static void qmm_task_generic(const void *ctx, int64_t task) {
     const qmm_t *c = ctx;
-    const int64_t nb = c->K / BLOCK, ntiles = c->N / TILE, tb = tile_bytes(c);
-    for (int64_t t = task * c->tiles_per_task; t < (task + 1) * c->tiles_per_task && t < ntiles; t++) {
+    const int64_t nb = c->K / BLOCK, tb = tile_bytes(c);
+    for (int64_t t = c->first[task]; t < c->first[task + 1]; t++) {
         for (int64_t m = 0; m < c->M; m++) {
             float acc[TILE] = {0};
             for (int64_t b = 0; b < nb; b++) {
@@ -357,7 +357,7 @@ T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
     const int cb = TILE * BLOCK * c->bits / 8;
     const uint8_t *wt = c->w + t * tile_bytes(c);
     const __m512i low4 = _mm512_set1_epi8(15);
-    const int prefetch = c->M > 1 && m0 == 0;   /* the first row group reads the tile from memory */
+    const int prefetch = m0 == 0;   /* the first row group reads the tile from memory */
     __m512 acc[RT];
     for (int r = 0; r < RT; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -405,8 +405,7 @@ T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
 
 T512 static void qmm_task_avx512vnni(const void *ctx, int64_t task) {
     const qmm_t *c = ctx;
-    const int64_t ntiles = c->N / TILE;
-    for (int64_t t = task * c->tiles_per_task; t < (task + 1) * c->tiles_per_task && t < ntiles; t++) {
+    for (int64_t t = c->first[task]; t < c->first[task + 1]; t++) {
         int64_t m = 0;
         for (; m + 8 <= c->M; m += 8) tile_512(c, t, m, 8);
         switch (c->M - m) {
@@ -458,7 +457,7 @@ TARGET INLINE void NAME(const qmm_t *c, int64_t t, int h, int64_t m0, const int 
     const int cb = TILE * BLOCK * c->bits / 8;                                                     \
     const uint8_t *wt = c->w + t * tile_bytes(c) + 32 * h;                                         \
     const __m256i low4 = _mm256_set1_epi8(15);                                                     \
-    const int prefetch = c->M > 1 && m0 == 0 && h == 0;                                            \
+    const int prefetch = m0 == 0 && h == 0;                                                        \
     __m256 acc[RT];                                                                                \
     for (int r = 0; r < RT; r++) acc[r] = _mm256_setzero_ps();                                     \
     for (int64_t b = 0; b < nb; b++) {                                                             \
@@ -508,8 +507,7 @@ TARGET INLINE void NAME(const qmm_t *c, int64_t t, int h, int64_t m0, const int 
 }                                                                                                  \
 TARGET static void NAME##_task(const void *ctx, int64_t task) {                                    \
     const qmm_t *c = ctx;                                                                          \
-    const int64_t ntiles = c->N / TILE;                                                            \
-    for (int64_t t = task * c->tiles_per_task; t < (task + 1) * c->tiles_per_task && t < ntiles; t++) \
+    for (int64_t t = c->first[task]; t < c->first[task + 1]; t++)                                  \
         for (int h = 0; h < 2; h++) {                                                              \
             int64_t m = 0;                                                                         \
             for (; m + 4 <= c->M; m += 4) NAME(c, t, h, m, 4);                                     \
@@ -587,6 +585,28 @@ static void quantize_task(const void *ctx, int64_t task) {
     rows(q->x + m0 * q->K, m1 - m0, q->K, q->nw, q->eps, q->qx + m0 * q->K, q->dx + m0 * nb, q->sxf + m0 * nb);
 }
 
+/* A product's tiles as tasks, first[i] .. first[i + 1] - 1 for task i; returns the number of tasks.
+ * Guided: each task takes half of what is left per thread, down to an eighth of a thread's share,
+ * so the first tasks are long and the last short. Long tasks are long streams that the
+ * prefetches keep ahead of: with 8 equal short ones per thread, whose every start the prefetchers
+ * met cold, SmolLM2's 120 one-row products took 1.2-1.3x longer alone, and greedy decoding was
+ * 1.06-1.07x slower end to end (RESULTS.md, session 40). Short last tasks keep the balance when a
+ * thread starts late (woken from sleep, or its core busy). */
+#define MAX_TASKS 64
+static int64_t split_tiles(int64_t ntiles, int64_t *first) {
+    const int64_t threads = pool.active > 0 ? pool.active : 1;
+    const int64_t least = per_task(ntiles);
+    int64_t n = 0, t = 0;
+    first[0] = 0;
+    while (t < ntiles && n < MAX_TASKS) {
+        int64_t size = (ntiles - t + 2 * threads - 1) / (2 * threads);
+        size = size < least ? least : size;
+        t = n + 1 == MAX_TASKS || t + size > ntiles ? ntiles : t + size;
+        first[++n] = t;
+    }
+    return n;
+}
+
 /* y [M, N] = (rmsnorm(x) if nw else x) [M, K] @ W^T (+ bias) (+ residual), W packed as tiles;
  * bits: the weights' bits | the scales' form << 8. */
 void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps,
@@ -598,9 +618,10 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
     /* Rows are quantized independently: in parallel once there are a few (a row per task). */
     quant_t quant = {x, M, K, nw, eps, qx, dx, sxf, M >= 8 ? 1 : M, path};
     parallel(quantize_task, &quant, (M + quant.rows_per_task - 1) / quant.rows_per_task);
-    const int64_t ntiles = N / TILE;
-    qmm_t c = {qx, dx, sxf, M, K, N, w, S, L, bits & 0xff, bits >> 8, bias, residual, y, per_task(ntiles)};
-    parallel(qmm_task(path), &c, (ntiles + c.tiles_per_task - 1) / c.tiles_per_task);
+    int64_t first[MAX_TASKS + 1];
+    const int64_t ntasks = split_tiles(N / TILE, first);
+    qmm_t c = {qx, dx, sxf, M, K, N, w, S, L, bits & 0xff, bits >> 8, bias, residual, y, first};
+    parallel(qmm_task(path), &c, ntasks);
     free(qx); free(dx); free(sxf);
 }
 
