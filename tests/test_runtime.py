@@ -582,6 +582,41 @@ def test_greedy_identity_on_the_fast_runtime():
         assert got == want, type(drafter).__name__
 
 
+def test_the_final_norm_runs_for_a_drafter_that_reads_it_only(monkeypatch):
+    """The fast forward's final normed state is computed when read: the engine reads it only for a
+    drafter that sets reads_hidden, which gets the same values as the torch forward's."""
+    from dspark.drafters.base import Drafter
+    model = packed_tiny("llama", seed=4)
+    norms = []
+    real_norm = model.model.norm.forward
+    monkeypatch.setattr(model.model.norm, "forward", lambda x: norms.append(x.shape[0]) or real_norm(x))
+
+    class Reader(Drafter):
+        reads_hidden = True
+        seen: list = []
+
+        def observe(self, seq, taps, hidden):
+            self.seen.append(hidden)
+
+    class Ignorer(Drafter):
+        seen: list = []
+
+        def observe(self, seq, taps, hidden):
+            self.seen.append(hidden)
+
+    prompt = [3, 7, 2, 9, 4]
+    run_engine(model, Ignorer(), [prompt], [SamplingParams()], 6)
+    assert norms == [] and len(Ignorer.seen) == 6 and all(h is None for h in Ignorer.seen)   # prefill + 5 rounds
+    run_engine(model, Reader(), [prompt], [SamplingParams()], 6)
+    assert norms == [5] + [1] * 5 and len(Reader.seen) == 6
+    # a forward's hidden: computed once, on first read, the prefill's rows as the engine gave them
+    norms.clear()
+    out = model(FlatBatch.build([(0, 0, prompt)], model.device), model.new_cache(1, 32))
+    assert norms == [] and callable(out._hidden)
+    first = out.hidden
+    assert out.hidden is first and norms == [5] and torch.equal(first, Reader.seen[0])
+
+
 def test_sampled_distribution_on_the_fast_runtime():
     from lossless import TableDrafter, chi_square_pvalue, exact_joint, sample_continuations
     model = packed_tiny("llama", seed=5, vocab=16)

@@ -199,7 +199,8 @@ class Engine:
             row += n
             seq.num_processed += n
             if not self.policy.detached(seq):
-                self.drafter.observe(seq, None if taps is None else taps[rows], out.hidden[rows])
+                self.drafter.observe(seq, None if taps is None else taps[rows],
+                                     out.hidden[rows] if self.drafter.reads_hidden else None)
             if seq.num_processed == seq.prompt_len:    # prompt done: its last row gives token 1
                 tok, _ = sample_logits(out.logits[i:i + 1], seq.params, seq.generator)
                 self.prefilling.remove(seq)
@@ -249,7 +250,8 @@ class Engine:
             self.cache.truncate(seq.slot, seq.num_processed + 1 + a)
             seq.num_processed += 1 + a
             if not self.policy.detached(seq):
-                self.drafter.observe(seq, None if taps is None else taps[keep], out.hidden[keep])
+                self.drafter.observe(seq, None if taps is None else taps[keep],
+                                     out.hidden[keep] if self.drafter.reads_hidden else None)
             ev = self._commit_tokens(seq, v.tokens)
             committed = len(ev.new_tokens)
             record = RoundRecord(

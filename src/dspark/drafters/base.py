@@ -76,6 +76,9 @@ class Drafter:
     # The drafter builds state from every position the target processes (observe); False when it
     # reads only seq.tokens, so the engine may skip a prompt prefix still in the cache.
     observes_positions = False
+    # observe() reads the final hidden states; else it gets None and the engine does not compute
+    # them (ForwardOutput.hidden)
+    reads_hidden = False
 
     def start(self, seq: Sequence) -> None:
         """A new request was admitted (before its prefill)."""
@@ -83,7 +86,8 @@ class Drafter:
     def observe(self, seq: Sequence, taps: torch.Tensor | None, hidden: torch.Tensor | None) -> None:
         """The target has processed and committed m more tokens of `seq`: those are
         seq.tokens[seq.num_processed - m : seq.num_processed]. taps [m, len(tap_layers) * H]
-        (layer outputs concatenated in tap_layers order) and hidden [m, H] (final normed state)."""
+        (layer outputs concatenated in tap_layers order) and hidden [m, H] (final normed state; None
+        unless the drafter sets reads_hidden)."""
 
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
         return [Proposal([]) for _ in seqs]

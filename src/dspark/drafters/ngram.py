@@ -52,6 +52,7 @@ class LookupFirst(Drafter):
         self.gamma = drafter.gamma
         self.tap_layers = drafter.tap_layers
         self.observes_positions = drafter.observes_positions
+        self.reads_hidden = drafter.reads_hidden
 
     def start(self, seq: Sequence) -> None:
         self.drafter.start(seq)

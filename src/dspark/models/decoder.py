@@ -62,7 +62,16 @@ def cached_attention(attn: Attention, h: torch.Tensor, *, cos, sin, cache: KVCac
 class ForwardOutput:
     logits: torch.Tensor | None        # [rows, vocab] at batch.logit_rows (all rows if None)
     taps: list[torch.Tensor]           # outputs of the requested layers, each [N, hidden]
-    hidden: torch.Tensor               # final normed hidden state [N, hidden]
+    # the final normed hidden state [N, hidden], or what computes it (the fast runtime's forward):
+    # decoding reads only the logits and the taps, and that norm, the first torch op after the
+    # weights had streamed through the caches, took ~0.13 ms of a ~5 ms step (RESULTS.md, session 40)
+    _hidden: torch.Tensor | Callable[[], torch.Tensor]
+
+    @property
+    def hidden(self) -> torch.Tensor:
+        if callable(self._hidden):
+            self._hidden = self._hidden()
+        return self._hidden
 
 
 class DecoderStack(nn.Module):

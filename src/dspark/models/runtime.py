@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 
 import torch
@@ -462,7 +463,7 @@ class FastForward:
                                       dtype=torch.int64)
 
     def __call__(self, model, batch: FlatBatch, cache, taps=(), need_logits=True):
-        """(logits, taps, hidden), as TargetModel.forward's ForwardOutput holds them."""
+        """(logits, taps, hidden or what computes it), as TargetModel.forward's ForwardOutput holds them."""
         rt = lib()
         rt.sync_threads()
         cfg, m = self.cfg, model.model
@@ -520,7 +521,7 @@ class FastForward:
 
     def _finish(self, model, batch, cache, x, tapped, need_logits):
         cache.commit(batch)
-        hidden = model.model.norm(x)
+        hidden = functools.partial(model.model.norm, x)      # computed only if read (ForwardOutput.hidden)
         logits = None
         if need_logits:
             rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
