@@ -147,3 +147,110 @@ def test_help_lists_choices_and_ends_cleanly(capsys):
     with pytest.raises(SystemExit) as e:
         dspark_main(["generate", "--policy", "warp"])
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_text_stream_emits_the_decoded_text_in_pieces():
+    """Streamed text, fed in pieces of 1-3 tokens, adds up to the whole decode and never shows a
+    half multi-byte character; each feed decodes a window, not the whole output."""
+    import random
+
+    from conftest import smol_tokenizer
+    from dspark.generate import TextStream
+    _, tok = smol_tokenizer()
+    text = "Héllo wörld! 你好，世界。 Emoji: 🎉🚀 and code:\n```python\ndef f(x):\n    return x ** 2  # ∑\n```\n" * 2
+    ids = tok.encode(text, add_special_tokens=False)
+    want = tok.decode(ids, skip_special_tokens=True)
+    rng = random.Random(0)
+    for trial in range(10):
+        seen = []
+        stream = TextStream(tok, seen.append)
+        i = 0
+        while i < len(ids):
+            k = rng.randint(1, 3)
+            delta = stream.feed(ids[i:i + k])
+            assert "\ufffd" not in delta, trial
+            i += k
+        stream.feed([], final=True)
+        assert "".join(seen) == stream.emitted == want, trial
+    # decodes are of a window of the last tokens: their total length stays linear in the output
+    lengths = []
+
+    class Counting:
+        def decode(self, ids, skip_special_tokens=True):
+            lengths.append(len(ids))
+            return tok.decode(ids, skip_special_tokens=skip_special_tokens)
+
+    stream = TextStream(Counting(), None)
+    long = ids * 10
+    for i in range(len(long)):
+        stream.feed(long[i:i + 1])
+    stream.feed([], final=True)
+    assert stream.emitted == tok.decode(long, skip_special_tokens=True)
+    assert sum(lengths) < 12 * len(long)
+
+
+def test_text_stream_keeps_the_spaces_a_decode_drops_at_its_start():
+    """SentencePiece decodes drop the space of the first token: a window that starts at the new
+    tokens alone would lose the spaces between feeds; the stream's window starts one emission back."""
+    from dspark.generate import TextStream
+    pieces = [" a", " b", "c", " d", " e"]
+
+    class LeadingSpace:
+        def decode(self, ids, skip_special_tokens=True):
+            return "".join(pieces[i] for i in ids).removeprefix(" ")
+
+    ids = [0, 1, 2, 3, 4, 1, 2]
+    stream = TextStream(LeadingSpace(), None)
+    for t in ids:
+        stream.feed([t])
+    stream.feed([], final=True)
+    assert stream.emitted == LeadingSpace().decode(ids) == "a bc d e bc"
+
+
+def test_text_stream_compares_whole_decodes_when_a_window_disagrees():
+    """A decode that marks a lone trailing "b" (so the window [b] is not a prefix of the window
+    [b, a]): the stream falls back to comparing whole decodes and still emits the whole text."""
+    from dspark.generate import TextStream
+
+    class Marking:
+        def decode(self, ids, skip_special_tokens=True):
+            s = "".join("ab"[i] for i in ids)
+            return s + "!" if s == "b" else s
+
+    stream = TextStream(Marking(), None)
+    for t in [0, 1, 0, 1, 1, 0]:
+        stream.feed([t])
+    stream.feed([], final=True)
+    assert stream.emitted == "ababba"
+
+
+def test_stop_strings_are_found_in_a_window_where_the_whole_decode_finds_them():
+    """Engine._stopped decodes only the last tokens: on text with multi-byte characters, fed in
+    chunks of 1-4 tokens, it first reports a stop string at the same chunk as a search of the whole
+    decoded output, for stop strings of several lengths (spaces and multi-byte characters included)."""
+    import random
+    from types import SimpleNamespace
+
+    from conftest import smol_tokenizer
+    from dspark.engine import Engine
+    _, tok = smol_tokenizer()
+    text = ("Héllo wörld! 你好，世界。 The answer is 42. Emoji: 🎉🚀 and code:\n```python\ndef f(x):\n"
+            "    return x ** 2  # ∑ done\n```\nUser: thanks") * 2
+    ids = tok.encode(text, add_special_tokens=False)
+    engine = SimpleNamespace(tokenizer=tok)
+    rng = random.Random(1)
+    for stop in (["42."], ["世界"], ["🚀 and"], ["\n```\nUser:"], ["∑ done", "zzz"], [" thanks"], ["never"]):
+        for trial in range(5):
+            seq = SimpleNamespace(stop=stop, output_ids=[])
+            found = want = None
+            i = chunk = 0
+            while i < len(ids) and found is None:
+                k = rng.randint(1, 4)
+                seq.output_ids += ids[i:i + k]
+                i += k
+                chunk += 1
+                if Engine._stopped(engine, seq, k):
+                    found = chunk
+                if want is None and any(s in tok.decode(seq.output_ids) for s in stop):
+                    want = chunk
+            assert found == want, (stop, trial)

@@ -284,13 +284,24 @@ class Engine:
         seq.tokens.extend(tokens)
         if reason is None and len(seq.tokens) >= self.config.max_len:
             reason = "length"                    # the context is full: the next anchor has no room
-        if reason is None and seq.stop and self.tokenizer is not None:
-            text = self.tokenizer.decode(seq.output_ids)
-            if any(s in text for s in seq.stop):
-                reason = "stop"
+        if reason is None and seq.stop and self.tokenizer is not None and tokens and self._stopped(seq, len(tokens)):
+            reason = "stop"
         if reason is not None:
             self._retire(seq)
         return StepEvent(seq, tokens, reason is not None, reason)
+
+    def _stopped(self, seq: Sequence, new: int) -> bool:
+        """Whether a stop string has appeared with the `new` last tokens. It was not in the text before
+        them, so it ends in their text and starts at most the longest stop string before it: decode
+        that window, widened until the text before the new tokens is longer than the longest stop
+        string (and the few characters a cut through a multi-byte one turns into replacements).
+        Decoding the whole output every round cost ~1 us a token."""
+        out, reach = seq.output_ids, max(len(s) for s in seq.stop) + 4
+        start = max(0, len(out) - new - reach)
+        while start > 0 and len(self.tokenizer.decode(out[start:len(out) - new])) <= reach:
+            start = max(0, start - reach)
+        text = self.tokenizer.decode(out[start:])
+        return any(s in text for s in seq.stop)
 
     def _retire(self, seq: Sequence) -> None:
         if seq in self.running:
