@@ -350,14 +350,14 @@ def forward_form(model, form: str):
     """Run the packed target's layers as one rt_forward call ("stack", what runs), one rt_layer call
     per layer ("one call"), or product by product from Python ("steps")."""
     rtm = model.runtime
-    array, ptrs = rtm.layer_array, [L.args_ptr for L in rtm.layers]
-    rtm.layer_array = array if form == "stack" else None
+    args, ptrs = rtm.args, [L.args_ptr for L in rtm.layers]
+    rtm.args = args if form == "stack" else None
     for L, p in zip(rtm.layers, ptrs):
         L.args_ptr = None if form == "steps" else p
     try:
         yield
     finally:
-        rtm.layer_array = array
+        rtm.args = args
         for L, p in zip(rtm.layers, ptrs):
             L.args_ptr = p
 
@@ -372,7 +372,7 @@ def test_the_layer_stack_in_one_call_is_the_layers_one_by_one(arch, unpacked, mo
     sliding layers read their own rotary tables, so a mix-up of the two would show."""
     model = packed_tiny(arch, seed=5, unpacked=unpacked)
     n = len(model.runtime.layers)
-    assert model.runtime.layer_array is not None and model.runtime.local.tolist() == [
+    assert model.runtime.args is not None and model.runtime.local.tolist() == [
         int(L.sliding and model.model.rotary_local is not None) for L in model.runtime.layers]
     rt = runtime.lib()
     real, calls = rt.forward, []

@@ -18,7 +18,7 @@ class FlatBatch:
     starts: list[int]               # tokens already cached for each sequence (= first new position)
     counts: list[int]               # new tokens of each sequence (>= 1)
     logit_rows: torch.Tensor | None = None  # rows whose logits are needed; None = all rows
-    _masks: dict = field(default_factory=dict, repr=False)
+    _derived: dict = field(default_factory=dict, repr=False)   # masks and row tensors, made on demand
 
     def __post_init__(self):
         if not (len(self.slots) == len(self.starts) == len(self.counts)):
@@ -30,26 +30,53 @@ class FlatBatch:
         self.max_new = max(self.counts)
         self.ends = [s + c for s, c in zip(self.starts, self.counts)]
         self.max_ctx = max(self.ends)
-        # Per-row sequence index and offset inside its sequence's new tokens, the row's position and
-        # slot: built as lists, one tensor each (a decode step's batch is a few rows, where ten small
-        # torch ops cost more than the lists: 50 against 23 us for one sequence on CPU)
-        row_seq = [i for i, c in enumerate(self.counts) for _ in range(c)]
-        row_off = [j for c in self.counts for j in range(c)]
-        self.row_seq = torch.tensor(row_seq, dtype=torch.long, device=dev)
-        self.row_off = torch.tensor(row_off, dtype=torch.long, device=dev)
-        self.positions = torch.tensor([self.starts[i] + j for i, j in zip(row_seq, row_off)], dtype=torch.long,
-                                      device=dev)
-        self.slot_index = torch.tensor(self.slots, dtype=torch.long, device=dev)
-        self.row_slot = torch.tensor([self.slots[i] for i in row_seq], dtype=torch.long, device=dev)
+        # Each row's position and slot as one tensor of both (what the runtime reads), the rest on
+        # demand: a decode step's batch is a few rows, where each small torch op costs more than the
+        # lists, and more again right after a forward has streamed the weights through the caches
+        # (one sequence: 72 -> ~35 us, RESULTS.md session 41)
+        n = self.tokens.numel()
+        rows = self._derived.pop("rows", None)        # build() makes them with the tokens
+        if rows is None:
+            rows = torch.tensor(self._row_lists(self.slots, self.starts, self.counts), dtype=torch.long, device=dev)
+        self.positions, self.row_slot = rows[:n], rows[n:]
+
+    @staticmethod
+    def _row_lists(slots: list[int], starts: list[int], counts: list[int]) -> list[int]:
+        """Each row's position, then each row's slot."""
+        return ([st + j for st, c in zip(starts, counts) for j in range(c)]
+                + [s for s, c in zip(slots, counts) for _ in range(c)])
+
+    @property
+    def row_seq(self) -> torch.Tensor:
+        """[N] each row's sequence index (0..num_seqs - 1)."""
+        return self._lazy("row_seq", lambda: [i for i, c in enumerate(self.counts) for _ in range(c)])
+
+    @property
+    def row_off(self) -> torch.Tensor:
+        """[N] each row's offset among its sequence's new tokens."""
+        return self._lazy("row_off", lambda: [j for c in self.counts for j in range(c)])
+
+    @property
+    def slot_index(self) -> torch.Tensor:
+        """[B] each sequence's KV-cache slot."""
+        return self._lazy("slot_index", lambda: self.slots)
+
+    def _lazy(self, name: str, values) -> torch.Tensor:
+        t = self._derived.get(name)
+        if t is None:
+            t = self._derived[name] = torch.tensor(values(), dtype=torch.long, device=self.tokens.device)
+        return t
 
     @classmethod
     def build(cls, seqs: list[tuple[int, int, list[int]]], device, logit_rows=None) -> "FlatBatch":
         """seqs: (slot, start, new_tokens) per sequence."""
-        tokens = torch.tensor([t for _, _, toks in seqs for t in toks], dtype=torch.long, device=device)
+        tokens = [t for _, _, toks in seqs for t in toks]
+        slots, starts, counts = [s for s, _, _ in seqs], [st for _, st, _ in seqs], [len(t) for _, _, t in seqs]
         if logit_rows is not None and not isinstance(logit_rows, torch.Tensor):
             logit_rows = torch.tensor(logit_rows, dtype=torch.long, device=device)
-        return cls(tokens, [s for s, _, _ in seqs], [st for _, st, _ in seqs],
-                   [len(t) for _, _, t in seqs], logit_rows)
+        # the tokens, the positions and the slots as one tensor (one small torch op, not three)
+        ints = torch.tensor(tokens + cls._row_lists(slots, starts, counts), dtype=torch.long, device=device)
+        return cls(ints[:len(tokens)], slots, starts, counts, logit_rows, {"rows": ints[len(tokens):]})
 
     @property
     def single(self) -> bool:
@@ -59,8 +86,8 @@ class FlatBatch:
         """[B, 1, max_new, max_ctx] bool: causal within each sequence, optionally sliding.
         None when every query may see every cached key (one-token decode without a window)."""
         key = window
-        if key in self._masks:
-            return self._masks[key]
+        if key in self._derived:
+            return self._derived[key]
         windowed = window is not None and self.max_ctx > window
         if self.single and self.max_new == 1 and not windowed:
             m = None
@@ -74,7 +101,7 @@ class FlatBatch:
             if windowed:
                 m = m & (kpos[None, None, :] > qpos[:, :, None] - window)
             m = m[:, None]
-        self._masks[key] = m
+        self._derived[key] = m
         return m
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:

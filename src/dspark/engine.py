@@ -192,7 +192,7 @@ class Engine:
         ends = torch.tensor([n for _, n in parts]).cumsum(0) - 1
         batch.logit_rows = ends.to(self.model.device)
         out = self.model(batch, self.cache, taps=self._taps_for(s for s, _ in parts))
-        taps = torch.cat(out.taps, dim=-1) if out.taps else None
+        taps = out.tap_rows
         events, row = [], 0
         for i, (seq, n) in enumerate(parts):
             rows = slice(row, row + n)
@@ -239,7 +239,7 @@ class Engine:
         verdicts = verify(out.logits, proposals, [s.params for s in seqs], [s.generator for s in seqs],
                           self.config.verification)
         self.policy.observe(seqs, proposals, verdicts)
-        taps = torch.cat(out.taps, dim=-1) if out.taps else None
+        taps = out.tap_rows
         events, row = [], 0
         self.stats.rounds += 1
         for seq, prop, made, v in zip(seqs, proposals, drafted, verdicts):

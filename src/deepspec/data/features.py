@@ -102,7 +102,7 @@ class OnlineFeatures:
             entries.append((cache.allocate(), 0, [int(t) for t in s.input_ids]))
         batch = FlatBatch.build(entries, dev)
         res = model.forward(batch, cache, taps=self.tap_layers, need_logits=False)
-        taps = torch.cat(res.taps, dim=-1)
+        taps = res.tap_rows
         feats, row = [], 0
         for s in samples:
             n = len(s.input_ids)

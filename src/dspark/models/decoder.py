@@ -60,12 +60,29 @@ def cached_attention(attn: Attention, h: torch.Tensor, *, cos, sin, cache: KVCac
 
 @dataclass
 class ForwardOutput:
+    """What a forward gives. The fast runtime's forward leaves what decoding does not read to be
+    computed when read: every torch op right after the weights have streamed through the caches
+    costs 5-15x what it costs in a loop (the final norm: ~0.13 ms of a ~5 ms step; RESULTS.md,
+    sessions 40-41)."""
     logits: torch.Tensor | None        # [rows, vocab] at batch.logit_rows (all rows if None)
-    taps: list[torch.Tensor]           # outputs of the requested layers, each [N, hidden]
-    # the final normed hidden state [N, hidden], or what computes it (the fast runtime's forward):
-    # decoding reads only the logits and the taps, and that norm, the first torch op after the
-    # weights had streamed through the caches, took ~0.13 ms of a ~5 ms step (RESULTS.md, session 40)
-    _hidden: torch.Tensor | Callable[[], torch.Tensor]
+    # outputs of the requested layers, each [N, hidden] (`taps`), as a list or side by side
+    # [N, len(taps) * hidden] (`tap_rows`: what a drafter observes); either computes the other
+    _taps: list[torch.Tensor] | torch.Tensor
+    _hidden: torch.Tensor | Callable[[], torch.Tensor]    # the final normed hidden state [N, hidden]
+    num_taps: int | None = None        # with `_taps` side by side: how many layers it holds
+
+    @property
+    def taps(self) -> list[torch.Tensor]:
+        if isinstance(self._taps, torch.Tensor):
+            n = self._taps.shape[0]
+            return list(self._taps.view(n, self.num_taps, -1).unbind(1)) if self.num_taps else []
+        return self._taps
+
+    @property
+    def tap_rows(self) -> torch.Tensor | None:
+        if isinstance(self._taps, torch.Tensor):
+            return self._taps if self.num_taps else None
+        return torch.cat(self._taps, dim=-1) if self._taps else None
 
     @property
     def hidden(self) -> torch.Tensor:

@@ -1170,27 +1170,74 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     free(qkv); free(attn); free(mid); free(gu); free(a); free(h);
 }
 
-/* A model's decoder layers over n rows in one call: rt_layer for layer 0..n_layers-1, each on the
- * last one's output, x [n, H] -> out [n, H]. The Python loop that made these calls one by one cost
- * ~0.3-0.6 ms of a ~6 ms one-token step (RESULTS.md, session 38). Layer i reads the rotary tables
- * cos[local[i]] / sin[local[i]] (Gemma's sliding layers have their own) and its caches kc[i] / vc[i];
- * the other attention arguments are rt_attention's, the same for every layer. taps [n_taps, n, H]
- * receives the output of layer tap_layers[j] in its j-th block (what a drafter reads). */
-void rt_forward(const layer_t *layers, int64_t n_layers, const float *x, int64_t n, const float *const *cos,
-                const float *const *sin, const int64_t *local, uint16_t *const *kc, uint16_t *const *vc,
-                int64_t max_len, const int64_t *slot, const int64_t *pos, const int64_t *last,
-                const int64_t *tap_layers, int64_t n_taps, float *taps, float *out, int path) {
-    const int64_t H = layers[0].H;
+/* A target model's constants for rt_forward, filled once by runtime.FastForward: its layers
+ * (rt_layer's arguments), which rotary table each reads (local[i]: 1 for Gemma's sliding layers),
+ * the fp32 embedding [vocab, H] its rows start from, and the final norm and head (head_w NULL: the
+ * head did not pack, and the caller computes the logits). */
+typedef struct {
+    const layer_t *layers;
+    int64_t n_layers, H, D;
+    const int64_t *local;
+    const float *embed; float embed_scale;
+    const float *final_norm; float eps;
+    const uint8_t *head_w; const void *head_S, *head_L; int64_t V, head_bits;
+} model_t;
+
+/* A forward over n rows in one call: the rows of embed for tokens (times embed_scale, as one fp32
+ * multiply), then rt_layer for layer 0..n_layers-1, each on the last one's output, then the
+ * logits of rows logit_rows (all n rows when NULL; none when logits is NULL) through the final
+ * norm and the head. The Python around the C calls (the embedding, the rotary rows, the head's
+ * call, ~ten small torch ops) cost ~0.3 ms of a ~4.5 ms one-token step, each op slow for coming
+ * right after the weights had streamed through the caches (RESULTS.md, session 41).
+ *   cos / sin: rotary tables [positions, D] from position 0, [0] the global one, [1] the sliding
+ *   layers' (Gemma); row r reads the row of its position pos[r].
+ *   kc / vc: layer i's caches; slot / pos: each row's, as rt_attention takes them (causal).
+ *   taps [n, n_taps, H]: row r's output of layer tap_layers[j] in its j-th block (side by side,
+ *   what a drafter reads); out [n, H]: the last layer's output, before the final norm. */
+void rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const float *const *cos,
+                const float *const *sin, uint16_t *const *kc, uint16_t *const *vc, int64_t max_len,
+                const int64_t *slot, const int64_t *pos, const int64_t *tap_layers, int64_t n_taps, float *taps,
+                float *out, const int64_t *logit_rows, int64_t n_logits, float *logits, int path) {
+    const int64_t H = c->H, D = c->D;
+    float *x = malloc(sizeof(float) * (size_t)(n * H));
     float *buf[2] = {malloc(sizeof(float) * (size_t)(n * H)), malloc(sizeof(float) * (size_t)(n * H))};
+    for (int64_t r = 0; r < n; r++) {
+        const float *e = c->embed + tokens[r] * H;
+        if (c->embed_scale == 1.0f) memcpy(x + r * H, e, sizeof(float) * (size_t)H);
+        else for (int64_t j = 0; j < H; j++) x[r * H + j] = e[j] * c->embed_scale;
+    }
+    float *rc[2] = {NULL, NULL}, *rs[2] = {NULL, NULL};     /* each table's rows for the n positions */
+    for (int64_t i = 0; i < c->n_layers; i++) {
+        const int64_t t = c->local[i];
+        if (rc[t]) continue;
+        rc[t] = malloc(sizeof(float) * (size_t)(n * D));
+        rs[t] = malloc(sizeof(float) * (size_t)(n * D));
+        for (int64_t r = 0; r < n; r++) {
+            memcpy(rc[t] + r * D, cos[t] + pos[r] * D, sizeof(float) * (size_t)D);
+            memcpy(rs[t] + r * D, sin[t] + pos[r] * D, sizeof(float) * (size_t)D);
+        }
+    }
     const float *in = x;
-    for (int64_t i = 0; i < n_layers; i++) {
-        float *y = i == n_layers - 1 ? out : buf[i & 1];
-        rt_layer(&layers[i], in, n, cos[local[i]], sin[local[i]], kc[i], vc[i], max_len, slot, pos, last, y, path);
+    for (int64_t i = 0; i < c->n_layers; i++) {
+        float *y = i == c->n_layers - 1 ? out : buf[i & 1];
+        const int64_t t = c->local[i];
+        rt_layer(&c->layers[i], in, n, rc[t], rs[t], kc[i], vc[i], max_len, slot, pos, NULL, y, path);
         for (int64_t j = 0; j < n_taps; j++)
-            if (tap_layers[j] == i) memcpy(taps + j * n * H, y, sizeof(float) * (size_t)(n * H));
+            if (tap_layers[j] == i)
+                for (int64_t r = 0; r < n; r++)
+                    memcpy(taps + (r * n_taps + j) * H, y + r * H, sizeof(float) * (size_t)H);
         in = y;
     }
-    free(buf[0]); free(buf[1]);
+    if (logits && c->head_w) {
+        float *picked = logit_rows ? malloc(sizeof(float) * (size_t)(n_logits * H)) : NULL;
+        for (int64_t r = 0; picked && r < n_logits; r++)
+            memcpy(picked + r * H, out + logit_rows[r] * H, sizeof(float) * (size_t)H);
+        rt_qmatmul(picked ? picked : out, picked ? n_logits : n, H, c->final_norm, c->eps, c->head_w, c->head_S,
+                   c->head_L, c->V, (int)c->head_bits, NULL, NULL, logits, path);
+        free(picked);
+    }
+    free(x); free(buf[0]); free(buf[1]);
+    for (int t = 0; t < 2; t++) { free(rc[t]); free(rs[t]); }
 }
 
 /* ------------------------------------------------------------------- argmax --------------- */

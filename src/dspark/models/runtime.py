@@ -69,7 +69,7 @@ class _Lib:
         self.layer.argtypes = [ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, c_int]
         self.layer.restype = None
         self.forward = dll.rt_forward
-        self.forward.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr,
+        self.forward.argtypes = [ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, i64, ptr, ptr, ptr, i64, ptr,
                                  c_int]
         self.forward.restype = None
         self.markov_greedy = dll.rt_markov_greedy
@@ -295,6 +295,15 @@ class _LayerArgs(ctypes.Structure):
                [(name, ctypes.c_float) for name in ("eps", "scale", "softcap")]
 
 
+class _ModelArgs(ctypes.Structure):
+    """qkernels.c's model_t: a target's constants for rt_forward (FastForward), filled once."""
+    _fields_ = [("layers", ctypes.c_void_p)] + [(n, ctypes.c_int64) for n in ("n_layers", "H", "D")] + \
+               [(n, ctypes.c_void_p) for n in ("local", "embed")] + [("embed_scale", ctypes.c_float)] + \
+               [("final_norm", ctypes.c_void_p), ("eps", ctypes.c_float)] + \
+               [(n, ctypes.c_void_p) for n in ("head_w", "head_S", "head_L")] + \
+               [(n, ctypes.c_int64) for n in ("V", "head_bits")]
+
+
 class _DraftArgs(ctypes.Structure):
     """qkernels.c's draft_t: a DFlash / DSpark drafter's constants for rt_draft_round
     (DraftForward.round_args)."""
@@ -447,41 +456,55 @@ class FastForward:
     """TargetModel.forward on the integer runtime (see the module docstring)."""
 
     def __init__(self, model):
-        cfg = model.cfg
+        cfg, m = model.cfg, model.model
         self.cfg = cfg
-        self.layers = [_Layer(layer, cfg) for layer in model.model.layers]
-        self.final_norm = _norm_weight(model.model.norm)
+        self.layers = [_Layer(layer, cfg) for layer in m.layers]
+        self.final_norm = _norm_weight(m.norm)
         self.head = model.lm_head.packed
         self.head_weight = model.lm_head.weight
         self.bf16_rows = 0      # 0: every product on the integer kernel (see use_bf16_products)
-        # When every layer is one rt_layer call, the whole stack is one rt_forward call: its layers'
-        # constants side by side, and which rotary tables each reads (1: the sliding layers' own).
-        self.layer_array = None
-        if all(L.args is not None for L in self.layers):
+        self._tables: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}   # rotary tables from position 0
+        # When every layer is one rt_layer call and the embedding is an fp32 table, the whole forward
+        # is one rt_forward call (`args`): the embedding, the layers side by side, which rotary table
+        # each reads (1: Gemma's sliding layers' own), and the head where it packed.
+        self.args, self.layer_array = None, None
+        embed = m.embed_tokens.weight
+        if all(L.args is not None for L in self.layers) and embed.dtype == torch.float32 and embed.is_contiguous():
             self.layer_array = (_LayerArgs * len(self.layers))(*[L.args for L in self.layers])
-            self.local = torch.tensor([int(L.sliding and model.model.rotary_local is not None) for L in self.layers],
+            self.local = torch.tensor([int(L.sliding and m.rotary_local is not None) for L in self.layers],
                                       dtype=torch.int64)
+            a = self.args = _ModelArgs()
+            a.layers, a.n_layers, a.H, a.D = ctypes.addressof(self.layer_array), len(self.layers), cfg.hidden_size, \
+                cfg.head_dim
+            a.local, a.embed, a.embed_scale = self.local.data_ptr(), embed.data_ptr(), cfg.embed_scale
+            a.final_norm, a.eps = self.final_norm.data_ptr(), cfg.rms_norm_eps
+            if self.head is not None and self.head.precision == "fast":
+                a.head_w, a.head_S, a.head_L, a.V, a.head_bits = self.head._weights
+            self._keep = embed          # the address in args stays valid while the model lives
 
     def __call__(self, model, batch: FlatBatch, cache, taps=(), need_logits=True):
-        """(logits, taps, hidden or what computes it), as TargetModel.forward's ForwardOutput holds them."""
+        """ForwardOutput's fields: (logits, taps, hidden or what computes it[, the number of taps when
+        they lie side by side])."""
         rt = lib()
         rt.sync_threads()
         cfg, m = self.cfg, model.model
         eps = cfg.rms_norm_eps
         cache.check_room(batch)
-        if cache.k[0].dtype != torch.float16 or not KVCache.head_major(cache.k[0]):
-            # the C attention reads and writes fp16 entries, each head's one after another
-            raise TypeError(f"the fast runtime needs the fp16 head-major cache of TargetModel.new_cache, got "
-                            f"{cache.k[0].dtype} with strides {cache.k[0].stride()}")
+        if getattr(cache, "_fast_checked", None) is not cache.k:
+            if cache.k[0].dtype != torch.float16 or not KVCache.head_major(cache.k[0]):
+                # the C attention reads and writes fp16 entries, each head's one after another
+                raise TypeError(f"the fast runtime needs the fp16 head-major cache of TargetModel.new_cache, got "
+                                f"{cache.k[0].dtype} with strides {cache.k[0].stride()}")
+            cache._fast_checked = cache.k
+        n = batch.tokens.shape[0]
+        bulk = 0 < self.bf16_rows <= n
+        if self.args is not None and not bulk:
+            return self._stack(rt, model, batch, cache, taps, need_logits)
         x = m.embed(batch.tokens).contiguous()
         rotary = {False: m.rotary(batch.positions, torch.float32)}
         if m.rotary_local is not None:
             rotary[True] = m.rotary_local(batch.positions, torch.float32)
         slots, positions = batch.row_slot.contiguous(), batch.positions.contiguous()
-        n = x.shape[0]
-        bulk = 0 < self.bf16_rows <= n
-        if self.layer_array is not None and not bulk:
-            return self._stack(rt, model, batch, cache, x, rotary, slots, positions, taps, need_logits)
         hq, hk, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         softcap = cfg.attn_logit_softcap or 0.0
         want, tapped = set(taps), {}
@@ -500,34 +523,53 @@ class FastForward:
             x = run_layer(L, x, attend, eps, L.bf16 if bulk else {}, kv)
             if i in want:
                 tapped[i] = x
-        return self._finish(model, batch, cache, x, [tapped[i] for i in taps], need_logits)
+        cache.commit(batch)
+        return self._logits(model, batch, x, need_logits), [tapped[i] for i in taps], functools.partial(m.norm, x)
 
-    def _stack(self, rt, model, batch, cache, x, rotary, slots, positions, taps, need_logits):
-        """The layers as one rt_forward call (what the loop in __call__ does layer by layer)."""
-        n, n_layers = x.shape[0], len(self.layers)
+    def _stack(self, rt, model, batch, cache, taps, need_logits):
+        """The whole forward as one rt_forward call (what the loop in __call__ does layer by layer)."""
+        n, n_layers, h = batch.tokens.shape[0], len(self.layers), self.cfg.hidden_size
         if any(not 0 <= i < n_layers for i in taps):
             raise IndexError(f"tap layers {tuple(taps)} outside the target's {n_layers} layers")
-        local = rotary.get(True, rotary[False])
-        cos = (ctypes.c_void_p * 2)(rotary[False][0].data_ptr(), local[0].data_ptr())
-        sin = (ctypes.c_void_p * 2)(rotary[False][1].data_ptr(), local[1].data_ptr())
+        cos, sin = self._rotary(model.model, batch.max_ctx)
         k, v = layer_caches(cache)
-        tap_layers = torch.tensor(taps, dtype=torch.int64)
-        tapped = torch.empty(len(taps), n, x.shape[1])
-        out = torch.empty_like(x)
-        rt.forward(ctypes.addressof(self.layer_array), n_layers, x.data_ptr(), n, cos, sin, self.local.data_ptr(), k,
-                   v, cache.max_len, slots.data_ptr(), positions.data_ptr(), None, tap_layers.data_ptr(), len(taps),
-                   tapped.data_ptr(), out.data_ptr(), rt.path)
-        return self._finish(model, batch, cache, out, list(tapped.unbind(0)), need_logits)
-
-    def _finish(self, model, batch, cache, x, tapped, need_logits):
+        tap_layers = torch.tensor(taps, dtype=torch.int64) if taps else None
+        tapped = torch.empty(n, len(taps) * h)
+        out = torch.empty(n, h)
+        rows = batch.logit_rows
+        in_c = need_logits and self.args.head_w is not None
+        logits = torch.empty(n if rows is None else rows.shape[0], self.args.V) if in_c else None
+        rt.forward(ctypes.addressof(self.args), batch.tokens.data_ptr(), n, cos, sin, k, v, cache.max_len,
+                   batch.row_slot.data_ptr(), batch.positions.data_ptr(), _ptr(tap_layers), len(taps),
+                   tapped.data_ptr(), out.data_ptr(), _ptr(rows), 0 if rows is None else rows.shape[0], _ptr(logits),
+                   rt.path)
         cache.commit(batch)
-        hidden = functools.partial(model.model.norm, x)      # computed only if read (ForwardOutput.hidden)
-        logits = None
-        if need_logits:
-            rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
-            logits = model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm,
-                                             eps=self.cfg.rms_norm_eps))
-        return logits, tapped, hidden
+        if in_c:
+            logits = model.soft_cap(logits)
+        elif need_logits:
+            logits = self._logits(model, batch, out, need_logits)
+        return logits, tapped, functools.partial(model.model.norm, out), len(taps)
+
+    def _logits(self, model, batch, x, need_logits):
+        if not need_logits:
+            return None
+        rows = x if batch.logit_rows is None else x.index_select(0, batch.logit_rows)
+        return model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm,
+                                       eps=self.cfg.rms_norm_eps))
+
+    def _rotary(self, m, end: int):
+        """rt_forward's rotary tables (C arrays of the global and the sliding layers' [P, D] tables,
+        P >= end, doubling as contexts grow): the rows m.rotary gives those positions, computed once."""
+        if not self._tables or self._tables[False][0].shape[0] < end:
+            size = max(end, 2 * (self._tables[False][0].shape[0] if self._tables else 0), 512)
+            positions = torch.arange(size)
+            for local, rope in ((False, m.rotary), (True, m.rotary_local or m.rotary)):
+                cos, sin = rope(positions, torch.float32)
+                self._tables[local] = (cos.contiguous(), sin.contiguous())
+            (c0, s0), (c1, s1) = self._tables[False], self._tables[True]
+            self._table_ptrs = ((ctypes.c_void_p * 2)(c0.data_ptr(), c1.data_ptr()),
+                                (ctypes.c_void_p * 2)(s0.data_ptr(), s1.data_ptr()))
+        return self._table_ptrs
 
 
 class DraftForward:
