@@ -394,6 +394,33 @@ def test_the_layer_stack_in_one_call_is_the_layers_one_by_one(arch, unpacked, mo
         model(FlatBatch.build([(0, 0, [3, 4])], "cpu"), model.new_cache(1, 8), taps=(n,))
 
 
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_the_forward_in_one_call_embeds_rotates_and_picks_logit_rows(arch):
+    """rt_forward starts from token ids (Gemma 3: times its embedding scale) and reads each row's
+    rotary values from tables by position, grown past their first 512 positions, and ends with the
+    head over the chosen rows: the same bits as the layers run from Python on torch's embedding and
+    rotary, for a prefill whose logits are wanted at two rows only, then steps past position 512.
+    The taps come side by side (tap_rows) and as a list of views of them."""
+    model = packed_tiny(arch, seed=7)
+    prompt, steps = [3 + i % 101 for i in range(505)], [[9, 8, 7], [4], [50, 51, 52, 53]]
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            got = {}
+            for form in ("stack", "one call"):
+                with forward_form(model, form):
+                    model.runtime._tables.clear()
+                    cache, outs = model.new_cache(1, 530), []
+                    outs.append(model(FlatBatch.build([(0, 0, prompt)], "cpu", logit_rows=[7, 504]), cache, taps=(1, 0)))
+                    for toks in steps:
+                        outs.append(model(FlatBatch.build([(0, cache.lengths[0], toks)], "cpu"), cache, taps=(1, 0)))
+                    assert outs[0].logits.shape[0] == 2
+                    got[form] = [t for o in outs for t in (o.logits, o.tap_rows, *o.taps)]
+                    if form == "stack":
+                        assert model.runtime._tables[False][0].shape[0] > 512    # the tables grew
+            assert all(torch.equal(x, y) for x, y in zip(got["stack"], got["one call"], strict=True)), name
+            assert torch.equal(got["stack"][1], torch.cat(got["stack"][2:4], -1))
+
+
 @pytest.mark.parametrize("arch,ctx_len", [("llama", 27), ("qwen3", 27), ("gemma3", 27), ("llama", 300)])
 def test_packed_model_is_batch_invariant(arch, ctx_len):
     """Logits of the same positions, bit for bit: prefill, one decode step at a time, one
