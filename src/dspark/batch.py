@@ -33,7 +33,7 @@ class FlatBatch:
         # Each row's position and slot as one tensor of both (what the runtime reads), the rest on
         # demand: a decode step's batch is a few rows, where each small torch op costs more than the
         # lists, and more again right after a forward has streamed the weights through the caches
-        # (one sequence: 72 -> ~35 us, RESULTS.md session 41)
+        # (one sequence, after a forward: 72 -> 58 us; RESULTS.md, session 41)
         n = self.tokens.numel()
         rows = self._derived.pop("rows", None)        # build() makes them with the tokens
         if rows is None:
