@@ -400,7 +400,8 @@ def test_the_forward_in_one_call_embeds_rotates_and_picks_logit_rows(arch):
     rotary values from tables by position, grown past their first 512 positions, and ends with the
     head over the chosen rows: the same bits as the layers run from Python on torch's embedding and
     rotary, for a prefill whose logits are wanted at two rows only, then steps past position 512.
-    The taps come side by side (tap_rows) and as a list of views of them."""
+    The taps come side by side (tap_rows) and as a list of views of them. A token id outside the
+    vocabulary raises IndexError and leaves the cache as it was."""
     model = packed_tiny(arch, seed=7)
     prompt, steps = [3 + i % 101 for i in range(505)], [[9, 8, 7], [4], [50, 51, 52, 53]]
     for name in PATHS_HERE:
@@ -419,6 +420,13 @@ def test_the_forward_in_one_call_embeds_rotates_and_picks_logit_rows(arch):
                         assert model.runtime._tables[False][0].shape[0] > 512    # the tables grew
             assert all(torch.equal(x, y) for x, y in zip(got["stack"], got["one call"], strict=True)), name
             assert torch.equal(got["stack"][1], torch.cat(got["stack"][2:4], -1))
+    # a token id outside the vocabulary is refused before anything runs, as torch's embedding refuses it
+    cache = model.new_cache(1, 16)
+    model(FlatBatch.build([(0, 0, [5, 6])], "cpu"), cache)
+    keys = cache.k[0][0, :4].clone()
+    with pytest.raises(IndexError, match="outside the vocabulary"):
+        model(FlatBatch.build([(0, 2, [7, model.cfg.vocab_size])], "cpu"), cache)
+    assert cache.lengths[0] == 2 and torch.equal(cache.k[0][0, :4], keys)
 
 
 @pytest.mark.parametrize("arch,ctx_len", [("llama", 27), ("qwen3", 27), ("gemma3", 27), ("llama", 300)])

@@ -1178,7 +1178,7 @@ typedef struct {
     const layer_t *layers;
     int64_t n_layers, H, D;
     const int64_t *local;
-    const float *embed; float embed_scale;
+    const float *embed; int64_t vocab; float embed_scale;
     const float *final_norm; float eps;
     const uint8_t *head_w; const void *head_S, *head_L; int64_t V, head_bits;
 } model_t;
@@ -1193,11 +1193,14 @@ typedef struct {
  *   layers' (Gemma); row r reads the row of its position pos[r].
  *   kc / vc: layer i's caches; slot / pos: each row's, as rt_attention takes them (causal).
  *   taps [n, n_taps, H]: row r's output of layer tap_layers[j] in its j-th block (side by side,
- *   what a drafter reads); out [n, H]: the last layer's output, before the final norm. */
-void rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const float *const *cos,
-                const float *const *sin, uint16_t *const *kc, uint16_t *const *vc, int64_t max_len,
-                const int64_t *slot, const int64_t *pos, const int64_t *tap_layers, int64_t n_taps, float *taps,
-                float *out, const int64_t *logit_rows, int64_t n_logits, float *logits, int path) {
+ *   what a drafter reads); out [n, H]: the last layer's output, before the final norm.
+ * Returns 0, or 1 + the first row whose token id lies outside the embedding (then nothing ran). */
+int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const float *const *cos,
+                   const float *const *sin, uint16_t *const *kc, uint16_t *const *vc, int64_t max_len,
+                   const int64_t *slot, const int64_t *pos, const int64_t *tap_layers, int64_t n_taps, float *taps,
+                   float *out, const int64_t *logit_rows, int64_t n_logits, float *logits, int path) {
+    for (int64_t r = 0; r < n; r++)
+        if (tokens[r] < 0 || tokens[r] >= c->vocab) return r + 1;
     const int64_t H = c->H, D = c->D;
     float *x = malloc(sizeof(float) * (size_t)(n * H));
     float *buf[2] = {malloc(sizeof(float) * (size_t)(n * H)), malloc(sizeof(float) * (size_t)(n * H))};
@@ -1238,6 +1241,7 @@ void rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const float 
     }
     free(x); free(buf[0]); free(buf[1]);
     for (int t = 0; t < 2; t++) { free(rc[t]); free(rs[t]); }
+    return 0;
 }
 
 /* ------------------------------------------------------------------- argmax --------------- */

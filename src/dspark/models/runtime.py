@@ -71,7 +71,7 @@ class _Lib:
         self.forward = dll.rt_forward
         self.forward.argtypes = [ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, i64, ptr, ptr, ptr, i64, ptr,
                                  c_int]
-        self.forward.restype = None
+        self.forward.restype = i64
         self.markov_greedy = dll.rt_markov_greedy
         self.markov_greedy.argtypes = [ptr, i64, i64, i64, ptr, i64, ptr, ptr, ptr, c_int, ptr, ptr, ptr, ptr, c_int]
         self.markov_greedy.restype = None
@@ -298,7 +298,8 @@ class _LayerArgs(ctypes.Structure):
 class _ModelArgs(ctypes.Structure):
     """qkernels.c's model_t: a target's constants for rt_forward (FastForward), filled once."""
     _fields_ = [("layers", ctypes.c_void_p)] + [(n, ctypes.c_int64) for n in ("n_layers", "H", "D")] + \
-               [(n, ctypes.c_void_p) for n in ("local", "embed")] + [("embed_scale", ctypes.c_float)] + \
+               [(n, ctypes.c_void_p) for n in ("local", "embed")] + \
+               [("vocab", ctypes.c_int64), ("embed_scale", ctypes.c_float)] + \
                [("final_norm", ctypes.c_void_p), ("eps", ctypes.c_float)] + \
                [(n, ctypes.c_void_p) for n in ("head_w", "head_S", "head_L")] + \
                [(n, ctypes.c_int64) for n in ("V", "head_bits")]
@@ -476,7 +477,8 @@ class FastForward:
             a = self.args = _ModelArgs()
             a.layers, a.n_layers, a.H, a.D = ctypes.addressof(self.layer_array), len(self.layers), cfg.hidden_size, \
                 cfg.head_dim
-            a.local, a.embed, a.embed_scale = self.local.data_ptr(), embed.data_ptr(), cfg.embed_scale
+            a.local, a.embed, a.vocab, a.embed_scale = self.local.data_ptr(), embed.data_ptr(), embed.shape[0], \
+                cfg.embed_scale
             a.final_norm, a.eps = self.final_norm.data_ptr(), cfg.rms_norm_eps
             if self.head is not None and self.head.precision == "fast":
                 a.head_w, a.head_S, a.head_L, a.V, a.head_bits = self.head._weights
@@ -539,10 +541,12 @@ class FastForward:
         rows = batch.logit_rows
         in_c = need_logits and self.args.head_w is not None
         logits = torch.empty(n if rows is None else rows.shape[0], self.args.V) if in_c else None
-        rt.forward(ctypes.addressof(self.args), batch.tokens.data_ptr(), n, cos, sin, k, v, cache.max_len,
-                   batch.row_slot.data_ptr(), batch.positions.data_ptr(), _ptr(tap_layers), len(taps),
-                   tapped.data_ptr(), out.data_ptr(), _ptr(rows), 0 if rows is None else rows.shape[0], _ptr(logits),
-                   rt.path)
+        bad = rt.forward(ctypes.addressof(self.args), batch.tokens.data_ptr(), n, cos, sin, k, v, cache.max_len,
+                         batch.row_slot.data_ptr(), batch.positions.data_ptr(), _ptr(tap_layers), len(taps),
+                         tapped.data_ptr(), out.data_ptr(), _ptr(rows), 0 if rows is None else rows.shape[0],
+                         _ptr(logits), rt.path)
+        if bad:     # as torch's embedding would: nothing was computed or written
+            raise IndexError(f"token id {int(batch.tokens[bad - 1])} outside the vocabulary (0..{self.args.vocab - 1})")
         cache.commit(batch)
         if in_c:
             logits = model.soft_cap(logits)
