@@ -411,7 +411,8 @@ def test_the_forward_in_one_call_embeds_rotates_and_picks_logit_rows(arch):
                 with forward_form(model, form):
                     model.runtime._tables.clear()
                     cache, outs = model.new_cache(1, 530), []
-                    outs.append(model(FlatBatch.build([(0, 0, prompt)], "cpu", logit_rows=[7, 504]), cache, taps=(1, 0)))
+                    first = FlatBatch.build([(0, 0, prompt)], "cpu", logit_rows=[7, 504])
+                    outs.append(model(first, cache, taps=(1, 0)))
                     for toks in steps:
                         outs.append(model(FlatBatch.build([(0, cache.lengths[0], toks)], "cpu"), cache, taps=(1, 0)))
                     assert outs[0].logits.shape[0] == 2
