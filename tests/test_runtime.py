@@ -409,7 +409,8 @@ def test_the_forward_in_one_call_embeds_rotates_and_picks_logit_rows(arch):
             got = {}
             for form in ("stack", "one call"):
                 with forward_form(model, form):
-                    model.runtime._tables.clear()
+                    for table in (model.runtime.rotary, model.runtime.rotary_local):
+                        table.cos = table.sin = None                        # built afresh by this form
                     cache, outs = model.new_cache(1, 530), []
                     first = FlatBatch.build([(0, 0, prompt)], "cpu", logit_rows=[7, 504])
                     outs.append(model(first, cache, taps=(1, 0)))
@@ -418,7 +419,7 @@ def test_the_forward_in_one_call_embeds_rotates_and_picks_logit_rows(arch):
                     assert outs[0].logits.shape[0] == 2
                     got[form] = [t for o in outs for t in (o.logits, o.tap_rows, *o.taps)]
                     if form == "stack":
-                        assert model.runtime._tables[False][0].shape[0] > 512    # the tables grew
+                        assert model.runtime.rotary_local.cos.shape[0] > 512    # the tables grew
             assert all(torch.equal(x, y) for x, y in zip(got["stack"], got["one call"], strict=True)), name
             assert torch.equal(got["stack"][1], torch.cat(got["stack"][2:4], -1))
     # a token id outside the vocabulary is refused before anything runs, as torch's embedding refuses it

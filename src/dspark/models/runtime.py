@@ -453,6 +453,25 @@ def layer_caches(cache) -> tuple:
     return ptrs[2], ptrs[3]
 
 
+class RotaryTable:
+    """A rotary embedding's cos / sin [P, D] for positions 0..P-1 with P >= what was asked, doubling
+    as contexts grow: the rows `rope` gives those positions, computed once instead of every forward
+    or drafting round. The C kernels read row p for position p."""
+
+    def __init__(self, rope):
+        self.rope = rope
+        self.cos = self.sin = None
+
+    def cover(self, end: int) -> bool:
+        """Hold at least positions 0..end-1; whether the tables were rebuilt (their addresses moved)."""
+        if self.cos is not None and self.cos.shape[0] >= end:
+            return False
+        size = max(end, 2 * (0 if self.cos is None else self.cos.shape[0]), 512)
+        cos, sin = self.rope(torch.arange(size), torch.float32)
+        self.cos, self.sin = cos.contiguous(), sin.contiguous()
+        return True
+
+
 class FastForward:
     """TargetModel.forward on the integer runtime (see the module docstring)."""
 
@@ -464,7 +483,10 @@ class FastForward:
         self.head = model.lm_head.packed
         self.head_weight = model.lm_head.weight
         self.bf16_rows = 0      # 0: every product on the integer kernel (see use_bf16_products)
-        self._tables: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}   # rotary tables from position 0
+        # rt_forward's rotary tables: the global one, and the sliding layers' own (Gemma) or the same
+        self.rotary = RotaryTable(m.rotary)
+        self.rotary_local = RotaryTable(m.rotary_local) if m.rotary_local is not None else self.rotary
+        self._table_ptrs = None
         # When every layer is one rt_layer call and the embedding is an fp32 table, the whole forward
         # is one rt_forward call (`args`): the embedding, the layers side by side, which rotary table
         # each reads (1: Gemma's sliding layers' own), and the head where it packed.
@@ -533,7 +555,7 @@ class FastForward:
         n, n_layers, h = batch.tokens.shape[0], len(self.layers), self.cfg.hidden_size
         if any(not 0 <= i < n_layers for i in taps):
             raise IndexError(f"tap layers {tuple(taps)} outside the target's {n_layers} layers")
-        cos, sin = self._rotary(model.model, batch.max_ctx)
+        cos, sin = self._rotary(batch.max_ctx)
         k, v = layer_caches(cache)
         tap_layers = torch.tensor(taps, dtype=torch.int64) if taps else None
         tapped = torch.empty(n, len(taps) * h)
@@ -561,18 +583,13 @@ class FastForward:
         return model.soft_cap(_product(rows, self.head, self.head_weight, norm=self.final_norm,
                                        eps=self.cfg.rms_norm_eps))
 
-    def _rotary(self, m, end: int):
-        """rt_forward's rotary tables (C arrays of the global and the sliding layers' [P, D] tables,
-        P >= end, doubling as contexts grow): the rows m.rotary gives those positions, computed once."""
-        if not self._tables or self._tables[False][0].shape[0] < end:
-            size = max(end, 2 * (self._tables[False][0].shape[0] if self._tables else 0), 512)
-            positions = torch.arange(size)
-            for local, rope in ((False, m.rotary), (True, m.rotary_local or m.rotary)):
-                cos, sin = rope(positions, torch.float32)
-                self._tables[local] = (cos.contiguous(), sin.contiguous())
-            (c0, s0), (c1, s1) = self._tables[False], self._tables[True]
-            self._table_ptrs = ((ctypes.c_void_p * 2)(c0.data_ptr(), c1.data_ptr()),
-                                (ctypes.c_void_p * 2)(s0.data_ptr(), s1.data_ptr()))
+    def _rotary(self, end: int):
+        """rt_forward's cos and sin arguments: C arrays of the global and the sliding layers' tables,
+        which hold at least positions 0..end-1."""
+        g, loc = self.rotary, self.rotary_local
+        if (g.cover(end) | loc.cover(end)) or self._table_ptrs is None:     # |: both cover
+            self._table_ptrs = ((ctypes.c_void_p * 2)(g.cos.data_ptr(), loc.cos.data_ptr()),
+                                (ctypes.c_void_p * 2)(g.sin.data_ptr(), loc.sin.data_ptr()))
         return self._table_ptrs
 
 
@@ -590,8 +607,7 @@ class DraftForward:
         self.fc, self.fc_weight = drafter.fc.packed, drafter.fc.weight
         self.hidden_norm = _norm_weight(drafter.hidden_norm)
         self.final_norm = _norm_weight(drafter.norm)
-        self._rope = drafter._rope
-        self._cos = self._sin = None       # rotary tables of round(), from position 0
+        self.rotary = RotaryTable(drafter._rope)    # round()'s
         self._round: tuple | None = None   # (the draft head's packed rows, round_args for them)
 
     def _attend(self, i: int, qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache, rows: slice,
@@ -709,7 +725,7 @@ class DraftForward:
         g, h, v = args.g, args.H, args.V
         m = 0 if taps is None else taps.shape[0]
         taps = None if taps is None else taps.float().contiguous()
-        self._rotary(start + m + g)
+        self.rotary.cover(start + m + g)
         hidden = torch.empty(1, g, h)
         logits = torch.empty(1, g, v)
         markov = greedy and bool(args.w1)
@@ -717,9 +733,9 @@ class DraftForward:
         idx = torch.empty(1, g, dtype=torch.int64) if markov else None
         conf = torch.empty(1, g) if markov and args.conf_w else None
         kc, vc = layer_caches(cache)
-        rt.draft_round(ctypes.addressof(args), _ptr(taps), m, start, self._cos.data_ptr(), self._sin.data_ptr(),
-                       kc, vc, cache.max_len, anchor, int(greedy), hidden.data_ptr(), logits.data_ptr(),
-                       _ptr(final), _ptr(idx), _ptr(conf), rt.path)
+        rt.draft_round(ctypes.addressof(args), _ptr(taps), m, start, self.rotary.cos.data_ptr(),
+                       self.rotary.sin.data_ptr(), kc, vc, cache.max_len, anchor, int(greedy), hidden.data_ptr(),
+                       logits.data_ptr(), _ptr(final), _ptr(idx), _ptr(conf), rt.path)
         return logits, hidden, ((idx, final, conf) if markov else None)
 
     def markov_sample(self, args: "_DraftArgs", logits: torch.Tensor, hidden: torch.Tensor, anchor: int,
@@ -746,14 +762,6 @@ class DraftForward:
                              q.data_ptr(), idx.data_ptr(), conf.data_ptr(), rt.path)
         final[n:] = logits[n:]
         return idx[:n], final, q[:n], (conf[:n] if args.conf_w else None)
-
-    def _rotary(self, end: int) -> None:
-        """Rotary tables [P, D] for positions 0..P-1 with P >= end (doubling as contexts grow): the
-        same rows as the drafter's rotary of those positions, without computing them every round."""
-        if self._cos is None or self._cos.shape[0] < end:
-            size = max(end, 2 * (0 if self._cos is None else self._cos.shape[0]), 512)
-            cos, sin = self._rope(torch.arange(size), torch.float32)
-            self._cos, self._sin = cos.contiguous(), sin.contiguous()
 
 
 def use_bf16_products(model, min_rows: int = BF16_MIN_ROWS, native_only: bool = True) -> bool:
