@@ -10,9 +10,32 @@ import sys
 import pytest
 
 
+@pytest.fixture(scope="module", autouse=True)
+def private_sps_tables(tmp_path_factory):
+    """The commands below run with their own DSPARK_HOME: the user's converted models, packed
+    weights and built kernels linked in, but SPS tables of their own. A `dspark generate` after a
+    kernel change profiles the SPS table again, and one profiled while the suite runs is skewed
+    (steeper steps, so the policy verifies fewer drafts): it must not replace the user's."""
+    from dspark.files import cache_root
+    home = tmp_path_factory.mktemp("dspark-home")
+    for name in ("gguf", "kernels", "models", "packed"):
+        (cache_root() / name).mkdir(parents=True, exist_ok=True)
+        (home / name).symlink_to(cache_root() / name, target_is_directory=True)
+    (home / "sps").mkdir()
+    for table in (cache_root() / "sps").glob("*.json"):   # reused while the kernels are the same
+        (home / "sps" / table.name).write_bytes(table.read_bytes())
+    _private_home[0] = str(home)
+    yield home
+    _private_home[0] = None
+
+
+_private_home: list[str | None] = [None]
+
+
 def dspark(*args, env=None, timeout=300):
+    home = {"DSPARK_HOME": _private_home[0]} if _private_home[0] else {}
     return subprocess.run([sys.executable, "-m", "dspark.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+                          timeout=timeout, env={**os.environ, **home, **(env or {})})
 
 
 def assert_clean_error(r, *words, command="dspark generate"):
