@@ -144,9 +144,19 @@ def test_qmatmul_fuses_rmsnorm():
 
 
 def head_major(t: torch.Tensor) -> torch.Tensor:
-    """A copy of a [slots, max_len, kv_heads, D] cache laid out in memory as KVCache's, head-major
-    (what the C attention reads through its address); indexed as before."""
+    """A copy of a [slots, max_len, kv_heads, D] cache laid out in memory as KVCache's values,
+    head-major (what the C attention reads through its address); indexed as before."""
     return t.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def blocked(keys: torch.Tensor) -> torch.Tensor:
+    """A copy of [slots, max_len, kv_heads, D] keys in the C attention's layout (KVCache's blocked
+    keys); `unblocked` reads them back position-major."""
+    return KVCache.block_keys(keys)
+
+
+def unblocked(kc: torch.Tensor, max_len: int) -> torch.Tensor:
+    return KVCache.unblock_keys(kc)[:, :max_len]
 
 
 def attend_rows(rt, qkv, rows, slot, pos, kc, vc, hq, hk, window):
@@ -158,7 +168,7 @@ def attend_rows(rt, qkv, rows, slot, pos, kc, vc, hq, hk, window):
     x, s, p = qkv[r].contiguous(), slot[r].contiguous(), pos[r].contiguous()      # kept alive over the call
     cos, sin = torch.ones(len(rows), d), torch.zeros(len(rows), d)
     rt.attention(x.data_ptr(), len(rows), hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
-                 kc.data_ptr(), vc.data_ptr(), kc.shape[1], s.data_ptr(), p.data_ptr(), None, window, d ** -0.5,
+                 kc.data_ptr(), vc.data_ptr(), vc.shape[1], s.data_ptr(), p.data_ptr(), None, window, d ** -0.5,
                  0.0, out.data_ptr(), rt.path)
     return out
 
@@ -202,7 +212,7 @@ def test_attention_every_path(head_dim, window, hq, hk):
     results = {}
     for name in PATHS_HERE:
         with kernel_path(name):
-            kc, vc = head_major(base_k), head_major(base_v)
+            kc, vc = blocked(base_k), head_major(base_v)
             full = attend_in_groups(rt, qkv, slot, pos, kc, vc, hq, hk, window,
                                     [[2, 3], list(range(3, 12)), [20, 4, 5, 6]], name)
             results[name] = full
@@ -212,7 +222,8 @@ def test_attention_every_path(head_dim, window, hq, hk):
     # the cache holds fp16: the new keys and values are rounded (to nearest even) on the way in
     k_all = torch.cat([base_k[1, :ctx].float(), k_new.half().float()])
     v_all = torch.cat([base_v[1, :ctx].float(), v_new.half().float()])
-    assert torch.equal(kc[1, ctx:ctx + n], k_new.half()) and torch.equal(vc[1, ctx:ctx + n], v_new.half())
+    assert torch.equal(unblocked(kc, 64)[1, ctx:ctx + n], k_new.half()) and torch.equal(vc[1, ctx:ctx + n], v_new.half())
+    assert torch.equal(unblocked(kc, 64)[:, :ctx], base_k[:, :ctx]) and torch.equal(unblocked(kc, 64)[0], base_k[0])
     ref = attention_reference(q, k_all, v_all, pos.tolist(), window, head_dim ** -0.5)
     for name, got in results.items():
         assert (got.double().reshape(n, hq, head_dim) - ref).abs().max() <= 1e-5, name
@@ -233,11 +244,11 @@ def test_attention_at_long_contexts(window):
     results = {}
     for name in PATHS_HERE:
         with kernel_path(name):
-            kc, vc = head_major(base_k), head_major(base_v)
+            kc, vc = blocked(base_k), head_major(base_v)
             full = attend_in_groups(rt, qkv, slot, pos, kc, vc, hq, hk, window, [[5, 4, 0]], name)
             results[name] = full
     # every row's own key and value went into the cache (rounded to fp16): the reference reads them there
-    k_all, v_all = kc.float(), vc.float()
+    k_all, v_all = unblocked(kc, max_len).float(), vc.float()
     q = qkv[:, :hq * d].reshape(len(pos), hq, d)
     for i, (p, sl) in enumerate(zip(pos.tolist(), slot.tolist())):
         ref = attention_reference(q[i:i + 1], k_all[sl], v_all[sl], [p], window, d ** -0.5)
@@ -266,17 +277,18 @@ def test_attention_of_a_drafter_block_sees_the_whole_block():
     ref = attention_reference(q, k_all, v_all, [ctx + g - 1] * g, 0, d ** -0.5)
     for name in PATHS_HERE:
         with kernel_path(name):
-            kc, vc, out = head_major(base_k), head_major(base_v), torch.empty(g, hq * d)
+            kc, vc, out = blocked(base_k), head_major(base_v), torch.empty(g, hq * d)
             rt.attention(qkv.data_ptr(), g, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
                          kc.data_ptr(), vc.data_ptr(), 40, slot.data_ptr(), pos.data_ptr(), last.data_ptr(), 0,
                          d ** -0.5, 0.0, out.data_ptr(), rt.path)
             assert (out.double().reshape(g, hq, d) - ref).abs().max() <= 1e-5, name
-            written = head_major(base_k), head_major(base_v)
+            written = blocked(base_k), head_major(base_v)
             rt.attention(qkv.data_ptr(), g, hq, hk, d, None, None, 1e-6, cos.data_ptr(), sin.data_ptr(),
                          written[0].data_ptr(), written[1].data_ptr(), 40, slot.data_ptr(), pos.data_ptr(), None, 0,
                          d ** -0.5, 0.0, None, rt.path)
             assert torch.equal(written[0], kc) and torch.equal(written[1], vc), name
-            assert torch.equal(kc[0, ctx:ctx + g], k_new.half()) and torch.equal(kc[0, :ctx], base_k[0, :ctx])
+            keys = unblocked(kc, 40)
+            assert torch.equal(keys[0, ctx:ctx + g], k_new.half()) and torch.equal(keys[0, :ctx], base_k[0, :ctx])
 
 
 def test_kv_cache_rounding_is_torchs_fp16():
@@ -292,7 +304,7 @@ def test_kv_cache_rounding_is_torchs_fp16():
         torch.randn(d - 76, generator=g)])
     # values are stored as given (keys pass rotary first, which may flip the sign of a zero)
     qkv = torch.cat([torch.zeros(hq * d), k.flip(0), k])[None].contiguous()
-    kc, vc = torch.zeros(1, 4, hk, d, dtype=torch.float16), torch.zeros(1, 4, hk, d, dtype=torch.float16)
+    kc, vc = blocked(torch.zeros(1, 4, hk, d, dtype=torch.float16)), torch.zeros(1, 4, hk, d, dtype=torch.float16)
     cos, sin = torch.ones(1, d), torch.zeros(1, d)
     slot, pos, out = torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.empty(1, hq * d)
     for name in PATHS_HERE:
@@ -301,7 +313,7 @@ def test_kv_cache_rounding_is_torchs_fp16():
                          kc.data_ptr(), vc.data_ptr(), 4, slot.data_ptr(), pos.data_ptr(), None, 0, 1.0, 0.0,
                          out.data_ptr(), rt.path)
             assert torch.equal(vc[0, 2, 0].view(torch.int16), k.half().view(torch.int16)), name
-            assert torch.equal(kc[0, 2, 0], k.flip(0).half()), name
+            assert torch.equal(unblocked(kc, 4)[0, 2, 0], k.flip(0).half()), name
 
 
 def packed_tiny(arch: str = "llama", seed: int = 0, vocab: int = 128, unpacked: str | None = None):
@@ -334,10 +346,13 @@ def test_online_features_on_the_fast_runtime():
     wrong = KVCache.for_model(model.cfg, 1, 64, torch.float32, "cpu")
     with pytest.raises(TypeError, match="fp16"):
         model(FlatBatch.build([(0, 0, a)], "cpu"), wrong)
-    position_major = model.new_cache(1, 64)          # fp16, but each position's heads side by side
-    assert KVCache.head_major(position_major.k[0])
-    position_major.k = [k.contiguous() for k in position_major.k]
-    assert not KVCache.head_major(position_major.k[0])
+    unblocked_keys = KVCache.for_model(model.cfg, 1, 64, torch.float16, "cpu")   # fp16, keys not in blocks
+    with pytest.raises(TypeError, match="blocked keys"):
+        model(FlatBatch.build([(0, 0, a)], "cpu"), unblocked_keys)
+    position_major = model.new_cache(1, 64)          # values with each position's heads side by side
+    assert KVCache.head_major(position_major.v[0])
+    position_major.v = [v.contiguous() for v in position_major.v]
+    assert not KVCache.head_major(position_major.v[0])
     with pytest.raises(TypeError, match="head-major"):
         model(FlatBatch.build([(0, 0, a)], "cpu"), position_major)
 
@@ -388,7 +403,8 @@ def test_the_layer_stack_in_one_call_is_the_layers_one_by_one(arch, unpacked, mo
                     b = model(FlatBatch.build([(1, 0, [5, 6, 7]), (0, 37, [9, 8, 7, 6])], "cpu"), cache, taps=taps)
                     assert len(calls) == (2 if form == "stack" else 0), (name, form)
                     got[form] = [a.logits, a.hidden, b.logits, b.hidden, *a.taps, *b.taps,
-                                 *(t[:, :41].clone() for t in cache.k + cache.v)]
+                                 *(cache.keys(i)[:, :41].clone() for i in range(n)),
+                                 *(t[:, :41].clone() for t in cache.v)]
             assert all(torch.equal(x, y) for x, y in zip(got["stack"], got["one call"], strict=True)), name
     with pytest.raises(IndexError, match="tap layers"):
         model(FlatBatch.build([(0, 0, [3, 4])], "cpu"), model.new_cache(1, 8), taps=(n,))
@@ -425,10 +441,10 @@ def test_the_forward_in_one_call_embeds_rotates_and_picks_logit_rows(arch):
     # a token id outside the vocabulary is refused before anything runs, as torch's embedding refuses it
     cache = model.new_cache(1, 16)
     model(FlatBatch.build([(0, 0, [5, 6])], "cpu"), cache)
-    keys = cache.k[0][0, :4].clone()
+    keys = cache.keys(0)[0, :4].clone()
     with pytest.raises(IndexError, match="outside the vocabulary"):
         model(FlatBatch.build([(0, 2, [7, model.cfg.vocab_size])], "cpu"), cache)
-    assert cache.lengths[0] == 2 and torch.equal(cache.k[0][0, :4], keys)
+    assert cache.lengths[0] == 2 and torch.equal(cache.keys(0)[0, :4], keys)
 
 
 @pytest.mark.parametrize("arch,ctx_len", [("llama", 27), ("qwen3", 27), ("gemma3", 27), ("llama", 300)])
@@ -507,7 +523,7 @@ def test_a_layer_in_one_call_is_the_layer_in_steps(arch, unpacked, monkeypatch):
                     calls.clear()
                     out = model(FlatBatch.build([(0, 0, toks)], "cpu"), cache, taps=(0,))
                 assert len(calls) == (len(layers) if mode == "one call" else 0), (name, mode)
-                got[mode] = (out.taps[0], cache.k[0][0, :len(toks)].clone(), cache.v[0][0, :len(toks)].clone())
+                got[mode] = (out.taps[0], cache.keys(0)[0, :len(toks)].clone(), cache.v[0][0, :len(toks)].clone())
             (x1, k1, v1), (x2, k2, v2) = got["one call"], got["steps"]
             assert torch.equal(k1, k2) and torch.equal(v1, v2), name
             assert (x1 - x2).abs().max() <= 0.02 * x2.abs().max(), name
@@ -717,6 +733,41 @@ def test_kv_cache_allocates_a_chosen_slot():
         cache.allocate(1)
     with pytest.raises(ValueError, match="cannot keep"):
         cache.allocate(0, keep=9)
+
+
+def test_blocked_keys_read_and_write_as_position_major_ones():
+    """The fast runtime's cache (keys in transposed blocks of KEY_BLOCK positions) through torch's
+    write / read, keys() and copy_prefix: the same entries as the position-major cache, across
+    block edges and slots; the blocks are [D, KEY_BLOCK] transposes of the keys they hold."""
+    from dspark.models.kv_cache import KEY_BLOCK
+    torch.manual_seed(0)
+    plain, blocked_cache = (KVCache(2, 3, 40, 2, 8, blocked_keys=b) for b in (False, True))
+    for cache in (plain, blocked_cache):
+        for slot in (0, 2):
+            cache.allocate(slot)
+    k, v = torch.randn(2, 30, 2, 8), torch.randn(2, 30, 2, 8)
+    batches = [FlatBatch.build([(0, 0, [1] * 13), (2, 0, [1] * 5)], "cpu"),
+               FlatBatch.build([(0, 13, [1] * 17), (2, 5, [1] * 4)], "cpu")]
+    for b in batches:
+        rows = [(slot, pos) for slot, pos in zip(b.row_slot.tolist(), b.positions.tolist())]
+        for cache in (plain, blocked_cache):
+            cache.check_room(b)
+            for layer in range(2):
+                kk = torch.stack([k[layer, pos] * (slot + 1) for slot, pos in rows])
+                vv = torch.stack([v[layer, pos] * (slot + 1) for slot, pos in rows])
+                cache.write(layer, b, kk, vv)
+            cache.commit(b)
+        for layer in range(2):
+            for x, y in zip(plain.read(layer, b), blocked_cache.read(layer, b), strict=True):
+                assert torch.equal(x, y)
+    for layer in range(2):
+        assert torch.equal(blocked_cache.keys(layer), plain.keys(layer))
+        assert torch.equal(blocked_cache.k[layer][0, 1, 1], plain.k[layer][0, KEY_BLOCK:2 * KEY_BLOCK, 1].T)
+    bigger = KVCache(2, 3, 80, 2, 8, blocked_keys=True)
+    bigger.copy_prefix(blocked_cache, 30)
+    for layer in range(2):
+        assert torch.equal(bigger.keys(layer)[:, :30], plain.keys(layer)[:, :30])
+        assert torch.equal(bigger.v[layer][:, :30], plain.v[layer][:, :30])
 
 
 def test_quantize_q8_is_within_half_a_step():

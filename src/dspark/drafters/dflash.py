@@ -138,14 +138,15 @@ class ContextCache:
     one-slot KVCache whose capacity doubles when it fills, plus the target taps observed since the
     last draft, projected into K/V at the next one (`DFlashDrafter._flush`, see PendingTaps)."""
 
-    def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype, device, capacity: int = 256):
-        self._dims = (num_layers, kv_heads, head_dim, dtype, device)
+    def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype, device, capacity: int = 256,
+                 blocked_keys: bool = False):
+        self._dims = (num_layers, kv_heads, head_dim, dtype, device, blocked_keys)
         self.cache = self._new(capacity)
         self.pending = PendingTaps()   # taps for positions projected .. length - 1
 
     def _new(self, capacity: int) -> KVCache:
-        n, kvh, d, dtype, device = self._dims
-        cache = KVCache(n, 1, capacity, kvh, d, dtype, device)
+        n, kvh, d, dtype, device, blocked_keys = self._dims
+        cache = KVCache(n, 1, capacity, kvh, d, dtype, device, blocked_keys)
         cache.allocate()
         return cache
 
@@ -172,9 +173,7 @@ class ContextCache:
                 capacity *= 2
             n = self.projected
             old, self.cache = self.cache, self._new(capacity)
-            for i in range(len(old.k)):
-                self.cache.k[i][:, :n] = old.k[i][:, :n]
-                self.cache.v[i][:, :n] = old.v[i][:, :n]
+            self.cache.copy_prefix(old, n)
             self.cache.lengths[0] = n
 
     def written(self, end: int) -> None:
@@ -195,7 +194,7 @@ class ContextCache:
     def kv(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """[1, projected, kv_heads, D] views of the cached keys and values."""
         n = self.projected
-        return self.cache.k[layer][:, :n], self.cache.v[layer][:, :n]
+        return self.cache.keys(layer)[:, :n], self.cache.v[layer][:, :n]
 
 
 @register
@@ -429,8 +428,10 @@ class DFlashDrafter(nn.Module, Drafter):
     def _state(self, seq: Sequence) -> ContextCache:
         if not isinstance(seq.draft_state, ContextCache):
             a = self.layers[0].self_attn
-            dtype = torch.float16 if self.runtime is not None else self._dtype
-            seq.draft_state = ContextCache(len(self.layers), a.num_kv_heads, a.head_dim, dtype, self._device)
+            fast = self.runtime is not None      # the C round's cache: fp16, keys in transposed blocks
+            dtype = torch.float16 if fast else self._dtype
+            seq.draft_state = ContextCache(len(self.layers), a.num_kv_heads, a.head_dim, dtype, self._device,
+                                           blocked_keys=fast)
         return seq.draft_state
 
     def start(self, seq: Sequence) -> None:

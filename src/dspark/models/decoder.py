@@ -130,9 +130,11 @@ class TargetModel(nn.Module):
         return self.lm_head.weight.dtype
 
     def new_cache(self, num_slots: int, max_len: int) -> KVCache:
-        # The fast runtime keeps keys and values in fp16 (qkernels.c: attention streams the cache)
-        dtype = torch.float16 if self.runtime is not None else self.dtype
-        return KVCache.for_model(self.cfg, num_slots, max_len, dtype, self.device)
+        # The fast runtime keeps keys and values in fp16 (qkernels.c: attention streams the cache),
+        # the keys in transposed blocks (kv_cache.KEY_BLOCK)
+        fast = self.runtime is not None
+        dtype = torch.float16 if fast else self.dtype
+        return KVCache.for_model(self.cfg, num_slots, max_len, dtype, self.device, blocked_keys=fast)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """LM head (+ Gemma-2-style soft cap when configured), always returned in fp32."""

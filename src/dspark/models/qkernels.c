@@ -667,26 +667,32 @@ INLINE v8f vmax8(v8f a, v8f b) {
     return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
 }
 
-/* exp(x) for x <= 0 (softmax arguments), 8 lanes: 2^n * p(r) with Cody-Waite reduction and a
- * degree-6 polynomial (relative error ~2e-7); x below -87 gives exp(-87) ~ 1.6e-38. */
-INLINE v8f exp8(v8f x) {
-    typedef int32_t v8i __attribute__((vector_size(32)));
-    const v8f floor_ = {-87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f};
-    const v8i low = x < floor_;
-    x = (v8f)(((v8i)floor_ & low) | ((v8i)x & ~low));
-    const float magic = 12582912.0f;                       /* 1.5 * 2^23: round to integer */
-    const v8f t = x * 1.44269504f + magic;
-    const v8f n = t - magic;
-    const v8f r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
-    v8f p = r * 1.38888889e-3f + 8.33333333e-3f;
-    p = p * r + 4.16666667e-2f;
-    p = p * r + 1.66666667e-1f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const v8i bits = ((v8i)t - 0x4B400000 + 127) << 23;
-    return p * (v8f)bits;
+/* exp(x) for x <= 0 (softmax arguments), lane by lane: 2^n * p(r) with Cody-Waite reduction and a
+ * degree-6 polynomial (relative error ~2e-7); x below -87 gives exp(-87) ~ 1.6e-38. The same
+ * operations at every width, so 8 or 16 lanes give the same floats. */
+#define EXP_LANES(NAME, VT, VI)                                                                    \
+INLINE VT NAME(VT x) {                                                                             \
+    const VT floor_ = (VT){0} - 87.0f;                                                             \
+    const VI low = x < floor_;                                                                     \
+    x = (VT)(((VI)floor_ & low) | ((VI)x & ~low));                                                 \
+    const float magic = 12582912.0f;                       /* 1.5 * 2^23: round to integer */      \
+    const VT t = x * 1.44269504f + magic;                                                          \
+    const VT n = t - magic;                                                                        \
+    const VT r = (x - n * 0.693145752f) - n * 1.42860677e-6f;                                      \
+    VT p = r * 1.38888889e-3f + 8.33333333e-3f;                                                    \
+    p = p * r + 4.16666667e-2f;                                                                    \
+    p = p * r + 1.66666667e-1f;                                                                    \
+    p = p * r + 0.5f;                                                                              \
+    p = p * r + 1.0f;                                                                              \
+    p = p * r + 1.0f;                                                                              \
+    const VI bits = ((VI)t - 0x4B400000 + 127) << 23;                                              \
+    return p * (VT)bits;                                                                           \
 }
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+EXP_LANES(exp8, v8f, v8i)
+EXP_LANES(exp16, v16f, v16i)
 
 /* The KV cache holds fp16 (as llama.cpp's does by default): decode attention at batch 32 streams
  * the whole cache every step, so its bytes are the cost. Writes round to nearest even in software,
@@ -713,59 +719,82 @@ INLINE v8f load8h_generic(const uint16_t *p) {
     return r;
 }
 
+/* Keys lie in blocks of KEY_BLOCK positions, each block transposed: [slots, Hk, blocks, D, 16]
+ * (kv_cache.KVCache's key layout), so that one vector holds one dim of 16 consecutive keys. A
+ * query's scores of a block are then D multiply-adds of the broadcast query dims into whole
+ * vectors, with no sum across lanes: the row-major keys' 8-key reduction trees and folds were about
+ * a third of attention's operations. Values stay row-major [slots, Hk, max_len, D]. */
+#define KEY_BLOCK 16
+INLINE int64_t key_blocks(int64_t max_len) { return (max_len + KEY_BLOCK - 1) / KEY_BLOCK; }
+
 typedef struct {
     const float *q;              /* rotated queries [N, Hq, D] */
-    const uint16_t *kc, *vc;     /* this layer's fp16 caches [slots, Hk, max_len, D] (rt_attention) */
+    const uint16_t *kc, *vc;     /* this layer's fp16 caches: keys blocked, values [slots, Hk, max_len, D] */
     int64_t N, Hq, Hk, D, max_len, window;
     const int64_t *slot, *last;  /* row n sees the keys at positions up to last[n] */
     float scale, softcap;
     float *out;                  /* [N, Hq * D] */
 } attn_t;
 
+/* x with the lanes below `first` replaced by 0 (keys before a sliding window's start that share its
+ * first block). */
+INLINE v8f vzero_below8(v8f x, int64_t first) {
+    const v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    const v8i keep = lane >= (int32_t)(first < 8 ? first : 8);
+    return (v8f)((v8i)x & keep);
+}
+
 /* One (row, kv head) task: the G query heads that share the kv head, GS (scores) or GV (values) of
- * them at a time so that each key or value chunk is widened from fp16 once for the whole group.
- * Scores of 8 keys at a time (8 independent dot products, reduced by one tree), softmax (max, exp,
- * sum), then the weighted values with one accumulator per head and W dims, keys in order.
- * MULADD(acc, a, b) is acc + a * b: a fused multiply-add on the SIMD path, mul then add in portable
- * C. Grouping only interleaves independent accumulators; each one takes the same sequence of
- * operations, so a row's result depends only on its own query and keys: the same in any batch. */
+ * them at a time so that each key or value vector is widened from fp16 once for the whole group.
+ * Scores a key block at a time: per head, 4 accumulators over dims d = 0, 1, 2, 3 mod 4 (summed as
+ * (a0 + a1) + (a2 + a3)), so the multiply-adds of consecutive dims do not wait on each other; then
+ * softmax (max, exp, sum), then the weighted values with one accumulator per head and W dims, keys
+ * in order. MULADD(acc, a, b) is acc + a * b: a fused multiply-add on the SIMD path, mul then add in
+ * portable C. Grouping only interleaves independent accumulators; each one takes the same sequence
+ * of operations, so a row's result depends only on its own query and keys: the same in any batch.
+ * A sliding window's keys start at its first position's block; the keys before that position get
+ * no weight. */
 #define ATTEND(NAME, TARGET, VT, W, MULADD, FOLD, BCAST, LOADH, GS, GV)                            \
-/* Scores of keys j0..j0+7 for the ng heads at q (ng <= 3, a constant where inlined). */          \
-TARGET INLINE void NAME##_scores8(const attn_t *a, const float *q, const uint16_t *const *kp,      \
-                                  int64_t j0, int64_t len, int ng, float *s, int64_t padded) {     \
-    const int64_t D = a->D, C = D / W;                                                             \
-    VT wide[3][8];                                                                                 \
-    for (int g = 0; g < ng; g++)                                                                   \
-        for (int kk = 0; kk < 8; kk++) wide[g][kk] = (VT){0};                                      \
-    for (int64_t c = 0; c < C; c++) {                                                              \
-        VT qv[3];                                                                                  \
-        for (int g = 0; g < ng; g++) memcpy(&qv[g], q + g * D + W * c, sizeof qv[g]);              \
-        for (int kk = 0; kk < 8; kk++) {                                                           \
-            const VT kv = LOADH(kp[kk] + W * c);                                                   \
-            for (int g = 0; g < ng; g++) wide[g][kk] = MULADD(wide[g][kk], qv[g], kv);             \
+/* Scores of the block of keys j0..j0+15 at kb ([D][16]) for the ng heads at q (ng <= 3). */      \
+TARGET INLINE void NAME##_scores(const attn_t *a, const float *q, const uint16_t *kb,              \
+                                 int64_t j0, int64_t len, int ng, float *s, int64_t padded) {      \
+    const int64_t D = a->D;                                                                        \
+    for (int half = 0; half < KEY_BLOCK / W; half++) {                                             \
+        VT acc[3][4];                                                                              \
+        for (int g = 0; g < ng; g++)                                                               \
+            for (int p = 0; p < 4; p++) acc[g][p] = (VT){0};                                       \
+        for (int64_t d = 0; d < D; d += 4) {                                                       \
+            for (int p = 0; p < 4; p++) {                                                          \
+                const VT kv = LOADH(kb + (d + p) * KEY_BLOCK + half * W);                          \
+                for (int g = 0; g < ng; g++) acc[g][p] = MULADD(acc[g][p], BCAST(q[g * D + d + p]), kv); \
+            }                                                                                      \
         }                                                                                          \
-    }                                                                                              \
-    for (int g = 0; g < ng; g++) {                                                                 \
-        v8f acc[8];                                                                                \
-        for (int kk = 0; kk < 8; kk++) acc[kk] = FOLD(wide[g][kk]);                                \
-        v8f sums = hsum8x8(acc) * a->scale;                                                        \
-        if (a->softcap > 0.0f)                                                                     \
-            for (int kk = 0; kk < 8; kk++) sums[kk] = a->softcap * tanhf(sums[kk] / a->softcap);   \
-        sums = vmask8(sums, len - j0, -INFINITY);                        /* padding */             \
-        memcpy(s + g * padded + j0, &sums, sizeof sums);                                           \
+        for (int g = 0; g < ng; g++) {                                                             \
+            const VT sum = ((acc[g][0] + acc[g][1]) + (acc[g][2] + acc[g][3])) * a->scale;        \
+            float *out = s + g * padded + j0 + half * W;                                           \
+            memcpy(out, &sum, sizeof sum);                                                         \
+            for (int c = 0; c < W; c += 8) {                                                       \
+                v8f x;                                                                             \
+                memcpy(&x, out + c, sizeof x);                                                     \
+                if (a->softcap > 0.0f)                                                             \
+                    for (int l = 0; l < 8; l++) x[l] = a->softcap * tanhf(x[l] / a->softcap);      \
+                x = vmask8(x, len - (j0 + half * W + c), -INFINITY);            /* padding */     \
+                memcpy(out + c, &x, sizeof x);                                                     \
+            }                                                                                      \
+        }                                                                                          \
     }                                                                                              \
 }                                                                                                  \
 /* Weighted values of dims W * c0 .. W * (c0 + cn) for the ng heads whose probabilities are at   \
- * s: out = sum_j p_j v_j / total (ng and cn constants where inlined: the accumulators stay in     \
- * registers and the loop carries no bookkeeping). */                                              \
+ * s: out = sum_j p_j v_j / total over keys from..len-1 (ng and cn constants where inlined: the   \
+ * accumulators stay in registers and the loop carries no bookkeeping). */                         \
 TARGET INLINE void NAME##_values(const attn_t *a, const float *s, int64_t padded, const float *total, \
-                                 const uint16_t *vbase, int64_t stride, int64_t len, int ng,       \
-                                 int64_t c0, int cn, float *o) {                                   \
+                                 const uint16_t *vbase, int64_t stride, int64_t from, int64_t len, \
+                                 int ng, int64_t c0, int cn, float *o) {                           \
     const int64_t D = a->D;                                                                        \
     VT acc[3][4];                                                                                  \
     for (int g = 0; g < ng; g++)                                                                   \
         for (int c = 0; c < cn; c++) acc[g][c] = (VT){0};                                          \
-    for (int64_t j = 0; j < len; j++) {                                                            \
+    for (int64_t j = from; j < len; j++) {                                                         \
         const uint16_t *v = vbase + j * stride + W * c0;                                           \
         if (c0 == 0 && j + PREFETCH_KEYS < len) prefetch_row(v + PREFETCH_KEYS * stride, D);      \
         VT vv[4];                                                                                  \
@@ -783,16 +812,16 @@ TARGET INLINE void NAME##_values(const attn_t *a, const float *s, int64_t padded
 }                                                                                                  \
 /* All dims, 4 accumulators per head at a time: every (ng, cn) pair a constant. */                 \
 TARGET INLINE void NAME##_values_all(const attn_t *a, const float *s, int64_t padded, const float *total, \
-                                     const uint16_t *vbase, int64_t stride, int64_t len, int ng,   \
-                                     float *o) {                                                   \
+                                     const uint16_t *vbase, int64_t stride, int64_t from, int64_t len, \
+                                     int ng, float *o) {                                           \
     const int64_t C = a->D / W;                                                                    \
     for (int64_t c0 = 0; c0 < C; c0 += 4) {                                                        \
         const int cn = C - c0 < 4 ? (int)(C - c0) : 4;                                             \
         _Pragma("GCC unroll 4") for (int k = 1; k <= 4; k++) {                                     \
             if (cn != k) continue;                                                                 \
-            if (ng == 1) NAME##_values(a, s, padded, total, vbase, stride, len, 1, c0, k, o);      \
-            else if (ng == 2) NAME##_values(a, s, padded, total, vbase, stride, len, 2, c0, k, o); \
-            else NAME##_values(a, s, padded, total, vbase, stride, len, 3, c0, k, o);              \
+            if (ng == 1) NAME##_values(a, s, padded, total, vbase, stride, from, len, 1, c0, k, o); \
+            else if (ng == 2) NAME##_values(a, s, padded, total, vbase, stride, from, len, 2, c0, k, o); \
+            else NAME##_values(a, s, padded, total, vbase, stride, from, len, 3, c0, k, o);        \
         }                                                                                          \
     }                                                                                              \
 }                                                                                                  \
@@ -800,25 +829,25 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
     const int64_t n = task / a->Hk, h = task % a->Hk, D = a->D, G = a->Hq / a->Hk;                \
     const int64_t pos = a->last[n];                                                                \
     const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;         \
-    const int64_t len = pos - lo + 1, padded = (len + 7) / 8 * 8, stride = D;                     \
-    const uint16_t *kbase = a->kc + ((a->slot[n] * a->Hk + h) * a->max_len + lo) * D;              \
-    const uint16_t *vbase = a->vc + ((a->slot[n] * a->Hk + h) * a->max_len + lo) * D;              \
+    const int64_t start = lo / KEY_BLOCK * KEY_BLOCK, from = lo - start;  /* keys from start on */ \
+    const int64_t len = pos - start + 1, padded = (len + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK;   \
+    const int64_t stride = D, bsize = KEY_BLOCK * D;                                               \
+    const uint16_t *kblocks = a->kc + ((a->slot[n] * a->Hk + h) * key_blocks(a->max_len) + start / KEY_BLOCK) * bsize; \
+    const uint16_t *vbase = a->vc + ((a->slot[n] * a->Hk + h) * a->max_len + start) * D;           \
     float local[4096];                                                                             \
     float *scores = padded * G <= 4096 ? local : malloc(sizeof(float) * (size_t)(padded * G));     \
     const float *q = a->q + (n * a->Hq + h * G) * D;                                               \
-    static const uint16_t zeros[256] __attribute__((aligned(32)));                                 \
-    for (int64_t j0 = 0; j0 < len; j0 += 8) {                                                      \
-        const uint16_t *kp[8];                      /* keys past the end read zeros */             \
-        for (int kk = 0; kk < 8; kk++) kp[kk] = j0 + kk < len ? kbase + (j0 + kk) * stride : zeros; \
-        for (int64_t j = j0 + PREFETCH_KEYS; j < j0 + PREFETCH_KEYS + 8 && j < len; j++)          \
-            prefetch_row(kbase + j * stride, D);                                                   \
+    for (int64_t j0 = 0; j0 < len; j0 += KEY_BLOCK) {                                              \
+        const uint16_t *kb = kblocks + (j0 / KEY_BLOCK) * bsize;                                   \
+        if (j0 + KEY_BLOCK < len)                  /* the next block, asked for a block ahead */   \
+            for (int64_t b = 0; b < 2 * bsize; b += 64) __builtin_prefetch((const char *)(kb + bsize) + b); \
         for (int64_t g0 = 0; g0 < G; g0 += GS) {    /* constant group sizes, unrolled */           \
             const float *qg = q + g0 * D;                                                          \
             float *sg = scores + g0 * padded;                                                      \
             switch (G - g0 < GS ? (int)(G - g0) : GS) {                                            \
-            case 1: NAME##_scores8(a, qg, kp, j0, len, 1, sg, padded); break;                      \
-            case 2: NAME##_scores8(a, qg, kp, j0, len, 2, sg, padded); break;                      \
-            default: NAME##_scores8(a, qg, kp, j0, len, 3, sg, padded); break;                     \
+            case 1: NAME##_scores(a, qg, kb, j0, len, 1, sg, padded); break;                       \
+            case 2: NAME##_scores(a, qg, kb, j0, len, 2, sg, padded); break;                       \
+            default: NAME##_scores(a, qg, kb, j0, len, 3, sg, padded); break;                      \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -827,6 +856,7 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
         float total[3];                                                                            \
         for (int g = 0; g < ng; g++) {                                                             \
             float *s = scores + (g0 + g) * padded;                                                 \
+            for (int64_t j = 0; j < from; j++) s[j] = -INFINITY;     /* before the window */       \
             v8f vmax;                               /* max is exact in any order */                \
             memcpy(&vmax, s, sizeof vmax);                                                         \
             for (int64_t j0 = 8; j0 < padded; j0 += 8) {                                           \
@@ -842,6 +872,7 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
                 v8f x;                                                                             \
                 memcpy(&x, s + j0, sizeof x);                                                      \
                 x = vmask8(exp8(x - vmx), len - j0, 0.0f);                                         \
+                if (j0 < from) x = vzero_below8(x, from - j0);                                     \
                 memcpy(s + j0, &x, sizeof x);                                                      \
                 part += x;                                                                         \
             }                                                                                      \
@@ -850,7 +881,7 @@ TARGET static void NAME(const attn_t *a, int64_t task) {                        
         }                                                                                          \
         const float *sg = scores + g0 * padded;                                                    \
         float *o = a->out + (n * a->Hq + h * G + g0) * D;                                          \
-        NAME##_values_all(a, sg, padded, total, vbase, stride, len, ng, o);                        \
+        NAME##_values_all(a, sg, padded, total, vbase, stride, from, len, ng, o);                  \
     }                                                                                              \
     if (scores != local) free(scores);                                                             \
 }                                                                                                  \
@@ -865,7 +896,6 @@ TARGET static void NAME##_task(const void *ctx, int64_t task) {                 
 #define BCAST8(x) ((v8f){x, x, x, x, x, x, x, x})
 ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, FOLD_NONE, BCAST8, load8h_generic, 1, 2)
 #if defined(__x86_64__)
-typedef float v16f __attribute__((vector_size(64)));
 #define MULADD_FMA8(acc, x, y) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(acc)))
 #define LOAD8H(p) ((v8f)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))))
 ATTEND(attend_avx2, __attribute__((target("avx2,fma,f16c"))), v8f, 8, MULADD_FMA8, FOLD_NONE, (v8f)_mm256_set1_ps,
@@ -921,9 +951,10 @@ static void norm_rotate(float *x, int64_t D, const float *nw, float eps, const f
  * cache at (slot[n], pos[n]); then each row attends to its sequence's keys lo..last[n]. last NULL is
  * causal (last = pos); a drafter's block passes its last position for every row of the block, whose
  * rows see each other. With out NULL only the cache is written (a drafter's context rows).
- * The caches kc, vc are head-major, [slots, Hk, max_len, D] (kv_cache.KVCache's layout): a head's
- * keys lie one after another, which a one-row step at a 2k-token context read 1.7x faster than
- * position-major rows, where each head's 2 * D bytes were spread every Hk * D entries (session 39). */
+ * The caches are head-major (kv_cache.KVCache with blocked_keys): values [slots, Hk, max_len, D], a
+ * head's values one after another, which a one-row step at a 2k-token context read 1.7x faster than
+ * position-major rows (session 39); keys [slots, Hk, key_blocks(max_len), D, KEY_BLOCK], a head's
+ * blocks one after another, each transposed (see KEY_BLOCK). */
 void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D,
                   const float *q_norm, const float *k_norm, float eps,
                   const float *cos, const float *sin, uint16_t *kc, uint16_t *vc, int64_t max_len,
@@ -932,6 +963,7 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
     /* queries only when the rows attend (out given) */
     float *q = out ? malloc(sizeof(float) * (size_t)(N * Hq * D)) : NULL;
     float *k = malloc(sizeof(float) * (size_t)(Hk * D));
+    uint16_t *kh = malloc(sizeof(uint16_t) * (size_t)D);
     const int64_t width = (Hq + 2 * Hk) * D;
     for (int64_t n = 0; n < N; n++) {
         const float *row = qkv + n * width;
@@ -943,12 +975,16 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
         memcpy(k, row + Hq * D, sizeof(float) * Hk * D);
         for (int64_t h = 0; h < Hk; h++) {
             const int64_t at = ((slot[n] * Hk + h) * max_len + pos[n]) * D;
+            uint16_t *kb = kc + ((slot[n] * Hk + h) * key_blocks(max_len) + pos[n] / KEY_BLOCK) * KEY_BLOCK * D
+                         + pos[n] % KEY_BLOCK;          /* dim d of the key at kb[d * KEY_BLOCK] */
             norm_rotate(k + h * D, D, k_norm, eps, cos + n * D, sin + n * D);
-            to_f16(k + h * D, kc + at, D, path);
+            to_f16(k + h * D, kh, D, path);
+            for (int64_t d = 0; d < D; d++) kb[d * KEY_BLOCK] = kh[d];
             to_f16(row + (Hq + Hk + h) * D, vc + at, D, path);
         }
     }
     free(k);
+    free(kh);
     if (!out) return;            /* keys and values only (a drafter's context rows) */
     attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, last ? last : pos, scale, softcap, out};
     const int64_t per = per_task(N * Hk), ntasks = (N * Hk + per - 1) / per;
@@ -1063,21 +1099,20 @@ static void layer_product(const layer_t *c, int p, const float *x, int64_t M, in
     rt_qmatmul(x, M, K, nw, c->eps, c->w[p], c->S[p], c->L[p], c->N[p], (int)c->bits[p], bias, residual, y, path);
 }
 
-/* The gated activation a = act(g) * u, 8 lanes at a time, from exp of non-positive arguments only:
+/* The gated activation a = act(g) * u, W lanes at a time, from exp of non-positive arguments only:
  * SiLU(x) = x / (1 + e^-x), written as x e^x / (1 + e^x) below 0; GELU's tanh(y) =
  * sign(y) (1 - e^-2|y|) / (1 + e^-2|y|). Only IEEE adds, multiplies and divides (no contraction:
  * -ffp-contract=off), so every instruction-set path computes the same floats, and every lane the
- * same operations wherever it sits: a row's activations do not depend on the batch. */
-#define GATED(NAME, TARGET)                                                                        \
+ * same operations wherever it sits: a row's activations do not depend on the batch or the width. */
+#define GATED(NAME, TARGET, VT, VI, W, EXP)                                                        \
 TARGET static void NAME(const float *gu, float *a, int64_t rows, int64_t I, int64_t act) {         \
-    typedef int32_t v8i __attribute__((vector_size(32)));                                          \
-    const v8f zero = {0}, one = zero + 1.0f;                                                       \
+    const VT zero = {0}, one = zero + 1.0f;                                                        \
     for (int64_t m = 0; m < rows; m++) {                                                           \
         const float *g = gu + m * 2 * I, *u = g + I;                                               \
-        for (int64_t i = 0; i < I; i += 8) {                                                       \
-            v8f x = {0}, uv = {0}, r;                                                              \
-            const int64_t k = I - i < 8 ? I - i : 8;       /* a ragged tail: the same lanes, padded */ \
-            if (k == 8) {                                   /* constant sizes: plain vector moves */ \
+        for (int64_t i = 0; i < I; i += W) {                                                       \
+            VT x = {0}, uv = {0}, r;                                                               \
+            const int64_t k = I - i < W ? I - i : W;       /* a ragged tail: the same lanes, padded */ \
+            if (k == W) {                                   /* constant sizes: plain vector moves */ \
                 memcpy(&x, g + i, sizeof x);                                                       \
                 memcpy(&uv, u + i, sizeof uv);                                                     \
             } else {                                                                               \
@@ -1085,25 +1120,25 @@ TARGET static void NAME(const float *gu, float *a, int64_t rows, int64_t I, int6
                 memcpy(&uv, u + i, sizeof(float) * (size_t)k);                                     \
             }                                                                                      \
             if (act == 0) {                                                                        \
-                const v8i neg = x < zero;                                                          \
-                const v8f t = exp8((v8f)(((v8i)x & neg) | ((v8i)-x & ~neg)));  /* e^-|x| */        \
-                r = x * ((v8f)(((v8i)t & neg) | ((v8i)one & ~neg)) / (one + t)) * uv;             \
+                const VI neg = x < zero;                                                           \
+                const VT t = EXP((VT)(((VI)x & neg) | ((VI)-x & ~neg)));        /* e^-|x| */       \
+                r = x * ((VT)(((VI)t & neg) | ((VI)one & ~neg)) / (one + t)) * uv;                 \
             } else {                                                                               \
-                const v8f y = (x + x * x * x * 0.044715f) * 0.7978845608f;     /* sqrt(2 / pi) */  \
-                const v8i neg = y < zero;                                                          \
-                const v8f e = exp8((v8f)(((v8i)y & neg) | ((v8i)-y & ~neg)) * 2.0f);               \
-                const v8f th = (one - e) / (one + e);                          /* tanh |y| */      \
-                r = x * 0.5f * (one + (v8f)(((v8i)-th & neg) | ((v8i)th & ~neg))) * uv;            \
+                const VT y = (x + x * x * x * 0.044715f) * 0.7978845608f;      /* sqrt(2 / pi) */  \
+                const VI neg = y < zero;                                                           \
+                const VT e = EXP((VT)(((VI)y & neg) | ((VI)-y & ~neg)) * 2.0f);                    \
+                const VT th = (one - e) / (one + e);                           /* tanh |y| */      \
+                r = x * 0.5f * (one + (VT)(((VI)-th & neg) | ((VI)th & ~neg))) * uv;               \
             }                                                                                      \
-            if (k == 8) memcpy(a + m * I + i, &r, sizeof r);                                       \
+            if (k == W) memcpy(a + m * I + i, &r, sizeof r);                                       \
             else memcpy(a + m * I + i, &r, sizeof(float) * (size_t)k);                             \
         }                                                                                          \
     }                                                                                              \
 }
-GATED(gated_generic, )
+GATED(gated_generic, , v8f, v8i, 8, exp8)
 #if defined(__x86_64__)
-GATED(gated_avx2, __attribute__((target("avx2"))))
-GATED(gated_avx512, __attribute__((target("avx512f,avx512dq,avx512vl"))))
+GATED(gated_avx2, __attribute__((target("avx2"))), v8f, v8i, 8, exp8)
+GATED(gated_avx512, __attribute__((target("avx512f,avx512dq,avx512vl"))), v16f, v16i, 16, exp16)
 #endif
 
 typedef struct { const float *gu; float *a; int64_t I, act; int path; } gate_t;
@@ -1159,7 +1194,7 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     }
     /* rows in parallel once there are enough of them to pay for waking the pool */
     const gate_t g = {gu, a, I, c->act, path};
-    if (n * I >= 32768) parallel(gate_task, &g, n);
+    if (n >= 2) parallel(gate_task, &g, n);
     else gate_rows(&g, 0, n);
     if (c->sandwich) {
         layer_product(c, P_DOWN, a, n, I, NULL, NULL, NULL, h, path);

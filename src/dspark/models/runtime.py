@@ -515,10 +515,11 @@ class FastForward:
         eps = cfg.rms_norm_eps
         cache.check_room(batch)
         if getattr(cache, "_fast_checked", None) is not cache.k:
-            if cache.k[0].dtype != torch.float16 or not KVCache.head_major(cache.k[0]):
-                # the C attention reads and writes fp16 entries, each head's one after another
-                raise TypeError(f"the fast runtime needs the fp16 head-major cache of TargetModel.new_cache, got "
-                                f"{cache.k[0].dtype} with strides {cache.k[0].stride()}")
+            if cache.k[0].dtype != torch.float16 or not cache.blocked_keys or not KVCache.head_major(cache.v[0]):
+                # the C attention reads and writes fp16 entries: keys in transposed blocks, values
+                # each head's one after another
+                raise TypeError(f"the fast runtime needs the fp16 cache of TargetModel.new_cache (blocked keys, "
+                                f"head-major values), got {cache.k[0].dtype} keys of shape {tuple(cache.k[0].shape)}")
             cache._fast_checked = cache.k
         n = batch.tokens.shape[0]
         bulk = 0 < self.bf16_rows <= n
