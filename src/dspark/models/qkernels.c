@@ -55,6 +55,36 @@
 #define BLOCK 32
 #define TILE 16
 
+/* ------------------------------------------------------------ scratch buffers ------------- */
+
+/* A call's temporaries come from grow-only buffers of the calling thread, one per nesting level
+ * (a forward's rows, a layer's, a product's, an attention's). With malloc and free per call, a
+ * 512-token prefill took and gave back ~15 MB a layer; glibc handed each large block back to the
+ * kernel at free, so every layer paid its first-touch page faults again: ~150k faults a forward,
+ * a quarter of a 512- or 1,024-token prefill's time (RESULTS.md, session 42). The largest call so
+ * far sets a thread's sizes; they last as long as the thread. */
+enum { SCRATCH_FORWARD, SCRATCH_LAYER, SCRATCH_PRODUCT, SCRATCH_ATTENTION, SCRATCH_LEVELS };
+static __thread struct { char *p; size_t size; } scratch_[SCRATCH_LEVELS];
+
+/* The level's buffer, at least `bytes` long. */
+static char *scratch(int level, size_t bytes) {
+    if (bytes > scratch_[level].size) {
+        free(scratch_[level].p);
+        scratch_[level].size = bytes + bytes / 4;               /* room to grow a little */
+        scratch_[level].p = malloc(scratch_[level].size);
+        if (!scratch_[level].p) abort();
+    }
+    return scratch_[level].p;
+}
+
+/* The next `bytes` of a buffer being carved, each part 64-byte aligned. */
+INLINE size_t carve_size(size_t bytes) { return (bytes + 63) / 64 * 64; }
+INLINE void *carve(char **at, size_t bytes) {
+    void *p = *at;
+    *at += carve_size(bytes);
+    return p;
+}
+
 /* ---------------------------------------------------------------- thread pool ------------- */
 
 #define MAX_THREADS 64
@@ -613,8 +643,10 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
                 const uint8_t *w, const void *S, const void *L, int64_t N, int bits,
                 const float *bias, const float *residual, float *y, int path) {
     const int64_t nb = K / BLOCK;
-    int8_t *qx = malloc((size_t)(M * K));
-    float *dx = malloc(sizeof(float) * (size_t)(M * nb)), *sxf = malloc(sizeof(float) * (size_t)(M * nb));
+    const size_t nq = (size_t)(M * K), ns = sizeof(float) * (size_t)(M * nb);
+    char *at = scratch(SCRATCH_PRODUCT, carve_size(nq) + 2 * carve_size(ns));
+    int8_t *qx = carve(&at, nq);
+    float *dx = carve(&at, ns), *sxf = carve(&at, ns);
     /* Rows are quantized independently: in parallel once there are a few (a row per task). */
     quant_t quant = {x, M, K, nw, eps, qx, dx, sxf, M >= 8 ? 1 : M, path};
     parallel(quantize_task, &quant, (M + quant.rows_per_task - 1) / quant.rows_per_task);
@@ -622,7 +654,6 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
     const int64_t ntasks = split_tiles(N / TILE, first);
     qmm_t c = {qx, dx, sxf, M, K, N, w, S, L, bits & 0xff, bits >> 8, bias, residual, y, first};
     parallel(qmm_task(path), &c, ntasks);
-    free(qx); free(dx); free(sxf);
 }
 
 /* ----------------------------------------------------------------- attention --------------- */
@@ -961,9 +992,11 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
                   const int64_t *slot, const int64_t *pos, const int64_t *last, int64_t window, float scale,
                   float softcap, float *out, int path) {
     /* queries only when the rows attend (out given) */
-    float *q = out ? malloc(sizeof(float) * (size_t)(N * Hq * D)) : NULL;
-    float *k = malloc(sizeof(float) * (size_t)(Hk * D));
-    uint16_t *kh = malloc(sizeof(uint16_t) * (size_t)D);
+    const size_t nq = out ? sizeof(float) * (size_t)(N * Hq * D) : 0, nk = sizeof(float) * (size_t)(Hk * D);
+    char *at = scratch(SCRATCH_ATTENTION, carve_size(nq) + carve_size(nk) + carve_size(sizeof(uint16_t) * (size_t)D));
+    float *q = out ? carve(&at, nq) : NULL;
+    float *k = carve(&at, nk);
+    uint16_t *kh = carve(&at, sizeof(uint16_t) * (size_t)D);
     const int64_t width = (Hq + 2 * Hk) * D;
     for (int64_t n = 0; n < N; n++) {
         const float *row = qkv + n * width;
@@ -983,8 +1016,6 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
             to_f16(row + (Hq + Hk + h) * D, vc + at, D, path);
         }
     }
-    free(k);
-    free(kh);
     if (!out) return;            /* keys and values only (a drafter's context rows) */
     attn_t a = {q, kc, vc, N, Hq, Hk, D, max_len, window, slot, last ? last : pos, scale, softcap, out};
     const int64_t per = per_task(N * Hk), ntasks = (N * Hk + per - 1) / per;
@@ -994,7 +1025,6 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
     else
 #endif
         parallel(attend_generic_task, &a, ntasks);
-    free(q);
 }
 
 /* ------------------------------------------------------------ fp32 products (unpacked) ------- */
@@ -1175,12 +1205,14 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
               uint16_t *vc, int64_t max_len, const int64_t *slot, const int64_t *pos, const int64_t *last,
               float *out, int path) {
     const int64_t H = c->H, I = c->I, QD = c->Hq * c->D;
-    float *qkv = malloc(sizeof(float) * (size_t)(n * c->N[P_QKV]));
-    float *attn = malloc(sizeof(float) * (size_t)(n * QD));
-    float *mid = malloc(sizeof(float) * (size_t)(n * H));          /* x after the attention branch */
-    float *gu = malloc(sizeof(float) * (size_t)(n * 2 * I));
-    float *a = malloc(sizeof(float) * (size_t)(n * I));
-    float *h = c->sandwich ? malloc(sizeof(float) * (size_t)(n * H)) : NULL;   /* a branch's output before its norm */
+    const size_t f = sizeof(float), nqkv = f * (size_t)(n * c->N[P_QKV]), nattn = f * (size_t)(n * QD),
+                 nh = f * (size_t)(n * H), ngu = f * (size_t)(n * 2 * I), na = f * (size_t)(n * I);
+    char *at = scratch(SCRATCH_LAYER, carve_size(nqkv) + carve_size(nattn) + 2 * carve_size(nh) + carve_size(ngu)
+                                      + carve_size(na));
+    float *qkv = carve(&at, nqkv), *attn = carve(&at, nattn);
+    float *mid = carve(&at, nh);                                    /* x after the attention branch */
+    float *gu = carve(&at, ngu), *a = carve(&at, na);
+    float *h = c->sandwich ? carve(&at, nh) : NULL;                 /* a branch's output before its norm */
     layer_product(c, P_QKV, x, n, H, c->input_norm, c->qkv_bias, NULL, qkv, path);
     rt_attention(qkv, n, c->Hq, c->Hk, c->D, c->q_norm, c->k_norm, c->eps, cos, sin, kc, vc, max_len, slot, pos,
                  last, c->window, c->scale, c->softcap, attn, path);
@@ -1202,7 +1234,6 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     } else {
         layer_product(c, P_DOWN, a, n, I, NULL, NULL, mid, out, path);
     }
-    free(qkv); free(attn); free(mid); free(gu); free(a); free(h);
 }
 
 /* A target model's constants for rt_forward, filled once by runtime.FastForward: its layers
@@ -1237,8 +1268,11 @@ int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const flo
     for (int64_t r = 0; r < n; r++)
         if (tokens[r] < 0 || tokens[r] >= c->vocab) return r + 1;
     const int64_t H = c->H, D = c->D;
-    float *x = malloc(sizeof(float) * (size_t)(n * H));
-    float *buf[2] = {malloc(sizeof(float) * (size_t)(n * H)), malloc(sizeof(float) * (size_t)(n * H))};
+    const size_t nh = sizeof(float) * (size_t)(n * H), nd = sizeof(float) * (size_t)(n * D),
+                 npick = logit_rows ? sizeof(float) * (size_t)(n_logits * H) : 0;
+    char *at = scratch(SCRATCH_FORWARD, 3 * carve_size(nh) + 4 * carve_size(nd) + carve_size(npick));
+    float *x = carve(&at, nh);
+    float *buf[2] = {carve(&at, nh), carve(&at, nh)};
     for (int64_t r = 0; r < n; r++) {
         const float *e = c->embed + tokens[r] * H;
         if (c->embed_scale == 1.0f) memcpy(x + r * H, e, sizeof(float) * (size_t)H);
@@ -1248,8 +1282,8 @@ int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const flo
     for (int64_t i = 0; i < c->n_layers; i++) {
         const int64_t t = c->local[i];
         if (rc[t]) continue;
-        rc[t] = malloc(sizeof(float) * (size_t)(n * D));
-        rs[t] = malloc(sizeof(float) * (size_t)(n * D));
+        rc[t] = carve(&at, nd);
+        rs[t] = carve(&at, nd);
         for (int64_t r = 0; r < n; r++) {
             memcpy(rc[t] + r * D, cos[t] + pos[r] * D, sizeof(float) * (size_t)D);
             memcpy(rs[t] + r * D, sin[t] + pos[r] * D, sizeof(float) * (size_t)D);
@@ -1267,15 +1301,12 @@ int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const flo
         in = y;
     }
     if (logits && c->head_w) {
-        float *picked = logit_rows ? malloc(sizeof(float) * (size_t)(n_logits * H)) : NULL;
+        float *picked = logit_rows ? carve(&at, npick) : NULL;
         for (int64_t r = 0; picked && r < n_logits; r++)
             memcpy(picked + r * H, out + logit_rows[r] * H, sizeof(float) * (size_t)H);
         rt_qmatmul(picked ? picked : out, picked ? n_logits : n, H, c->final_norm, c->eps, c->head_w, c->head_S,
                    c->head_L, c->V, (int)c->head_bits, NULL, NULL, logits, path);
-        free(picked);
     }
-    free(x); free(buf[0]); free(buf[1]);
-    for (int t = 0; t < 2; t++) { free(rc[t]); free(rs[t]); }
     return 0;
 }
 
