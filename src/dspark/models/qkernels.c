@@ -79,9 +79,9 @@ static char *scratch(int level, size_t bytes) {
 
 /* The next `bytes` of a buffer being carved, each part 64-byte aligned. */
 INLINE size_t carve_size(size_t bytes) { return (bytes + 63) / 64 * 64; }
-INLINE void *carve(char **at, size_t bytes) {
-    void *p = *at;
-    *at += carve_size(bytes);
+INLINE void *carve(char **mem, size_t bytes) {
+    void *p = *mem;
+    *mem += carve_size(bytes);
     return p;
 }
 
@@ -644,9 +644,9 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
                 const float *bias, const float *residual, float *y, int path) {
     const int64_t nb = K / BLOCK;
     const size_t nq = (size_t)(M * K), ns = sizeof(float) * (size_t)(M * nb);
-    char *at = scratch(SCRATCH_PRODUCT, carve_size(nq) + 2 * carve_size(ns));
-    int8_t *qx = carve(&at, nq);
-    float *dx = carve(&at, ns), *sxf = carve(&at, ns);
+    char *mem = scratch(SCRATCH_PRODUCT, carve_size(nq) + 2 * carve_size(ns));
+    int8_t *qx = carve(&mem, nq);
+    float *dx = carve(&mem, ns), *sxf = carve(&mem, ns);
     /* Rows are quantized independently: in parallel once there are a few (a row per task). */
     quant_t quant = {x, M, K, nw, eps, qx, dx, sxf, M >= 8 ? 1 : M, path};
     parallel(quantize_task, &quant, (M + quant.rows_per_task - 1) / quant.rows_per_task);
@@ -754,7 +754,7 @@ INLINE v8f load8h_generic(const uint16_t *p) {
  * (kv_cache.KVCache's key layout), so that one vector holds one dim of 16 consecutive keys. A
  * query's scores of a block are then D multiply-adds of the broadcast query dims into whole
  * vectors, with no sum across lanes: the row-major keys' 8-key reduction trees and folds were about
- * a third of attention's operations. Values stay row-major [slots, Hk, max_len, D]. */
+ * a quarter of attention's operations (session 42). Values stay row-major [slots, Hk, max_len, D]. */
 #define KEY_BLOCK 16
 INLINE int64_t key_blocks(int64_t max_len) { return (max_len + KEY_BLOCK - 1) / KEY_BLOCK; }
 
@@ -785,7 +785,7 @@ INLINE v8f vzero_below8(v8f x, int64_t first) {
  * of operations, so a row's result depends only on its own query and keys: the same in any batch.
  * A sliding window's keys start at its first position's block; the keys before that position get
  * no weight. */
-#define ATTEND(NAME, TARGET, VT, W, MULADD, FOLD, BCAST, LOADH, GS, GV)                            \
+#define ATTEND(NAME, TARGET, VT, W, MULADD, BCAST, LOADH, GS, GV)                                  \
 /* Scores of the block of keys j0..j0+15 at kb ([D][16]) for the ng heads at q (ng <= 3). */      \
 TARGET INLINE void NAME##_scores(const attn_t *a, const float *q, const uint16_t *kb,              \
                                  int64_t j0, int64_t len, int ng, float *s, int64_t padded) {      \
@@ -923,18 +923,16 @@ TARGET static void NAME##_task(const void *ctx, int64_t task) {                 
 }
 
 #define MULADD_PLAIN(acc, x, y) ((acc) + (x) * (y))
-#define FOLD_NONE(v) (v)
 #define BCAST8(x) ((v8f){x, x, x, x, x, x, x, x})
-ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, FOLD_NONE, BCAST8, load8h_generic, 1, 2)
+ATTEND(attend_generic, , v8f, 8, MULADD_PLAIN, BCAST8, load8h_generic, 1, 2)
 #if defined(__x86_64__)
 #define MULADD_FMA8(acc, x, y) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(acc)))
 #define LOAD8H(p) ((v8f)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))))
-ATTEND(attend_avx2, __attribute__((target("avx2,fma,f16c"))), v8f, 8, MULADD_FMA8, FOLD_NONE, (v8f)_mm256_set1_ps,
+ATTEND(attend_avx2, __attribute__((target("avx2,fma,f16c"))), v8f, 8, MULADD_FMA8, (v8f)_mm256_set1_ps,
        LOAD8H, 1, 2)
 #define MULADD_FMA16(acc, x, y) ((v16f)_mm512_fmadd_ps((__m512)(x), (__m512)(y), (__m512)(acc)))
-#define FOLD16(v) ((v8f)_mm256_add_ps(_mm512_castps512_ps256((__m512)(v)), _mm512_extractf32x8_ps((__m512)(v), 1)))
 #define LOAD16H(p) ((v16f)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p))))
-ATTEND(attend_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,fma"))), v16f, 16, MULADD_FMA16, FOLD16,
+ATTEND(attend_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,fma"))), v16f, 16, MULADD_FMA16,
        (v16f)_mm512_set1_ps, LOAD16H, 3, 3)
 #endif
 
@@ -993,10 +991,10 @@ void rt_attention(const float *qkv, int64_t N, int64_t Hq, int64_t Hk, int64_t D
                   float softcap, float *out, int path) {
     /* queries only when the rows attend (out given) */
     const size_t nq = out ? sizeof(float) * (size_t)(N * Hq * D) : 0, nk = sizeof(float) * (size_t)(Hk * D);
-    char *at = scratch(SCRATCH_ATTENTION, carve_size(nq) + carve_size(nk) + carve_size(sizeof(uint16_t) * (size_t)D));
-    float *q = out ? carve(&at, nq) : NULL;
-    float *k = carve(&at, nk);
-    uint16_t *kh = carve(&at, sizeof(uint16_t) * (size_t)D);
+    char *mem = scratch(SCRATCH_ATTENTION, carve_size(nq) + carve_size(nk) + carve_size(sizeof(uint16_t) * (size_t)D));
+    float *q = out ? carve(&mem, nq) : NULL;
+    float *k = carve(&mem, nk);
+    uint16_t *kh = carve(&mem, sizeof(uint16_t) * (size_t)D);
     const int64_t width = (Hq + 2 * Hk) * D;
     for (int64_t n = 0; n < N; n++) {
         const float *row = qkv + n * width;
@@ -1207,12 +1205,12 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     const int64_t H = c->H, I = c->I, QD = c->Hq * c->D;
     const size_t f = sizeof(float), nqkv = f * (size_t)(n * c->N[P_QKV]), nattn = f * (size_t)(n * QD),
                  nh = f * (size_t)(n * H), ngu = f * (size_t)(n * 2 * I), na = f * (size_t)(n * I);
-    char *at = scratch(SCRATCH_LAYER, carve_size(nqkv) + carve_size(nattn) + 2 * carve_size(nh) + carve_size(ngu)
+    char *mem = scratch(SCRATCH_LAYER, carve_size(nqkv) + carve_size(nattn) + 2 * carve_size(nh) + carve_size(ngu)
                                       + carve_size(na));
-    float *qkv = carve(&at, nqkv), *attn = carve(&at, nattn);
-    float *mid = carve(&at, nh);                                    /* x after the attention branch */
-    float *gu = carve(&at, ngu), *a = carve(&at, na);
-    float *h = c->sandwich ? carve(&at, nh) : NULL;                 /* a branch's output before its norm */
+    float *qkv = carve(&mem, nqkv), *attn = carve(&mem, nattn);
+    float *mid = carve(&mem, nh);                                    /* x after the attention branch */
+    float *gu = carve(&mem, ngu), *a = carve(&mem, na);
+    float *h = c->sandwich ? carve(&mem, nh) : NULL;                 /* a branch's output before its norm */
     layer_product(c, P_QKV, x, n, H, c->input_norm, c->qkv_bias, NULL, qkv, path);
     rt_attention(qkv, n, c->Hq, c->Hk, c->D, c->q_norm, c->k_norm, c->eps, cos, sin, kc, vc, max_len, slot, pos,
                  last, c->window, c->scale, c->softcap, attn, path);
@@ -1224,7 +1222,7 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
         layer_product(c, P_O, attn, n, QD, NULL, NULL, x, mid, path);
         layer_product(c, P_GATE_UP, mid, n, H, c->post_attn_norm, NULL, NULL, gu, path);
     }
-    /* rows in parallel once there are enough of them to pay for waking the pool */
+    /* rows in parallel from 2 (0.16 -> 0.08 ms a 4-row SmolLM2 forward; one row alone is ~1 us a layer) */
     const gate_t g = {gu, a, I, c->act, path};
     if (n >= 2) parallel(gate_task, &g, n);
     else gate_rows(&g, 0, n);
@@ -1270,9 +1268,9 @@ int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const flo
     const int64_t H = c->H, D = c->D;
     const size_t nh = sizeof(float) * (size_t)(n * H), nd = sizeof(float) * (size_t)(n * D),
                  npick = logit_rows ? sizeof(float) * (size_t)(n_logits * H) : 0;
-    char *at = scratch(SCRATCH_FORWARD, 3 * carve_size(nh) + 4 * carve_size(nd) + carve_size(npick));
-    float *x = carve(&at, nh);
-    float *buf[2] = {carve(&at, nh), carve(&at, nh)};
+    char *mem = scratch(SCRATCH_FORWARD, 3 * carve_size(nh) + 4 * carve_size(nd) + carve_size(npick));
+    float *x = carve(&mem, nh);
+    float *buf[2] = {carve(&mem, nh), carve(&mem, nh)};
     for (int64_t r = 0; r < n; r++) {
         const float *e = c->embed + tokens[r] * H;
         if (c->embed_scale == 1.0f) memcpy(x + r * H, e, sizeof(float) * (size_t)H);
@@ -1282,8 +1280,8 @@ int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const flo
     for (int64_t i = 0; i < c->n_layers; i++) {
         const int64_t t = c->local[i];
         if (rc[t]) continue;
-        rc[t] = carve(&at, nd);
-        rs[t] = carve(&at, nd);
+        rc[t] = carve(&mem, nd);
+        rs[t] = carve(&mem, nd);
         for (int64_t r = 0; r < n; r++) {
             memcpy(rc[t] + r * D, cos[t] + pos[r] * D, sizeof(float) * (size_t)D);
             memcpy(rs[t] + r * D, sin[t] + pos[r] * D, sizeof(float) * (size_t)D);
@@ -1301,7 +1299,7 @@ int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const flo
         in = y;
     }
     if (logits && c->head_w) {
-        float *picked = logit_rows ? carve(&at, npick) : NULL;
+        float *picked = logit_rows ? carve(&mem, npick) : NULL;
         for (int64_t r = 0; picked && r < n_logits; r++)
             memcpy(picked + r * H, out + logit_rows[r] * H, sizeof(float) * (size_t)H);
         rt_qmatmul(picked ? picked : out, picked ? n_logits : n, H, c->final_norm, c->eps, c->head_w, c->head_S,
