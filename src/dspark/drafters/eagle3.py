@@ -176,8 +176,7 @@ class ChainDrafter(nn.Module, Drafter):
             if s not in self._used_slots:
                 new.release(s)
         if old is not None:
-            new.k[0][:old.num_slots, :old.max_len] = old.k[0].to(p.dtype)
-            new.v[0][:old.num_slots, :old.max_len] = old.v[0].to(p.dtype)
+            new.copy_prefix(old, old.max_len)      # every slot's entries, in the new dtype and device
             for s in self._used_slots:
                 new.lengths[s] = old.lengths[s]
         self._cache = new

@@ -68,7 +68,8 @@ class KVCache:
         return self.unblock_keys(k)[:, :self.max_len] if self.blocked_keys else k
 
     def copy_prefix(self, other: "KVCache", n: int) -> None:
-        """Slot 0..: the first n entries of every layer of `other` (same layout), e.g. into a larger cache."""
+        """The first n entries of every slot and layer of `other` (same layout; copied into this cache's
+        dtype and device), e.g. into a larger cache."""
         for mine, theirs in zip(self.k, other.k):
             if self.blocked_keys:
                 nb = -(-n // KEY_BLOCK)
