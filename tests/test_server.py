@@ -515,6 +515,37 @@ def test_profile_sps_and_cache(target, tmp_path, monkeypatch):
     assert "another build" in logged[0]
 
 
+def test_profile_measures_bent_sizes_again(target):
+    """A stall that hits one size's first measurements (here 3 rows of one sequence, 30 ms each time
+    through the first rounds) bends its median above the larger sizes'; profile_sps measures the
+    sizes that came out bent again and keeps the lower median, so the table follows the sizes'
+    real order instead of pricing 3 rows like a stall."""
+    from dspark import profile
+
+    class Stalled:
+        """target.model, but its first `stalls` forwards of 3 rows in one sequence take 30 ms more."""
+        def __init__(self, model, stalls):
+            self.model, self.stalls = model, stalls
+
+        def __getattr__(self, name):
+            return getattr(self.model, name)
+
+        def __call__(self, batch, cache, **kw):
+            if batch.tokens.shape[0] == 3 and int(batch.row_slot.unique().numel()) == 1 and self.stalls > 0:
+                self.stalls -= 1
+                time.sleep(0.03)
+            return self.model(batch, cache, **kw)
+
+    model = Stalled(target.model, stalls=3)
+    table = profile.profile_sps(model, [1, 2, 4], context=16, max_seqs=2, repeats=3, warmup=0,
+                                one_sequence_tokens=[1, 2, 3, 4])
+    assert model.stalls == 0
+    assert {3, 4} <= set(table.meta["one_sequence_remeasured"])        # (noise may bend more)
+    assert table.meta["one_sequence_ms_per_step"][2] < 15      # 3 rows no longer priced as the stall
+    assert profile.bent({1: 1.0, 2: 3.0, 3: 2.0, 4: 2.5}, [1, 2, 3, 4]) == [2, 3, 4]
+    assert profile.bent({1: 1.0, 2: 2.0}, [1, 2]) == []
+
+
 def test_profile_keeps_a_quiet_table_when_busy(target, tmp_path, monkeypatch, capsys):
     """`dspark profile` on a busy machine does not replace a table measured on a quiet one (the
     table `dspark serve` reads), unless --force; progress goes to stderr."""
