@@ -154,7 +154,7 @@ def our_outputs(d, tgt, tokens: list[int], anchor: int) -> dict:
     d.start(s)
     s.num_processed = anchor
     d.observe(s, mine[:anchor], None)
-    base = d._draft_pass([s])[0][0]                 # U: draft logits before the Markov head
+    base = d._draft_pass([s], d.gamma)[0][0]               # U: draft logits before the Markov head
     props, final = d.propose_with_logits([s])
     p = props[0]
     res = {"tokens": torch.tensor(tokens), "ctx": ctx, "anchor": torch.tensor(anchor), "base": base,

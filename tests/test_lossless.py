@@ -241,6 +241,41 @@ def test_dspark_policy_pauses_drafting_per_request():
     assert min(share[0], share[2]) >= 0.8 and max(share[1], share[3]) <= 0.3, share
 
 
+class WidthWatching(CountingOracle):
+    """Records, per drafting call and request, the draft width the engine passed and how many drafts
+    the policy had verified in each of the request's earlier drafted rounds."""
+    def __init__(self, model, good=None):
+        super().__init__(model, good)
+        self.widths = []
+
+    def propose(self, seqs):
+        for s in seqs:
+            self.widths.append((s.draft_width, [r.proposed for r in s.rounds if r.drafted]))
+        return super().propose(seqs)
+
+
+def test_dspark_policy_narrows_the_block_to_what_it_verifies():
+    """A request with confident drafts drafts WIDTH_HEADROOM slots more than the most the dspark
+    policy verified of its last WIDTH_ROUNDS drafted rounds (its whole block before its first): the
+    requests whose drafts it always verifies keep the whole block, those it never verifies draft
+    WIDTH_HEADROOM slots. Output unchanged; retired requests leave nothing behind."""
+    model = tiny_model("llama", seed=3)
+    ps = prompts(4)
+    want = [greedy_reference(model, p, 32) for p in ps]
+    slow = SPSTable(SPS.tokens, [s * 1e-3 for s in SPS.steps_per_second])
+    drafter = WidthWatching(model, good={tuple(ps[0]), tuple(ps[2])})
+    got, engine = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 32, policy="dspark",
+                             max_batch=4, sps=slow)
+    assert got == want
+    P = DSparkPolicy
+    for width, verified in drafter.widths:
+        recent = verified[-P.WIDTH_ROUNDS:]
+        assert width == (min(drafter.gamma, max(recent) + P.WIDTH_HEADROOM) if recent else None), (width, verified)
+    widths = {w for w, _ in drafter.widths}
+    assert {None, P.WIDTH_HEADROOM, drafter.gamma} <= widths, widths
+    assert not engine.policy.widths
+
+
 class Watching(CountingOracle):
     """Records which requests the engine starts, gives rows to and finishes, in order."""
     def __init__(self, model):

@@ -884,7 +884,8 @@ def test_a_drafting_round_in_one_call_is_the_round_in_steps(arch, layer_form, al
     the confidence head. Against the same round in steps (runtime.context, runtime.block, the head,
     runtime.markov_greedy, the torch confidence head): the same cache entries bit for bit, the same
     drafts, logits and confidences up to the final norm's summation order, on every instruction-set
-    path; greedy decoding with it stays token-identical to plain."""
+    path, and so at the narrower blocks a policy may ask for (Sequence.draft_width); greedy decoding
+    with it stays token-identical to plain."""
     from dspark.sequence import Sequence
     from lossless import random_trained_drafter
     from test_lossless import prompts
@@ -913,11 +914,13 @@ def test_a_drafting_round_in_one_call_is_the_round_in_steps(arch, layer_form, al
         with torch.no_grad(), kernel_path(path), monkeypatch.context() as m:
             if steps_form:
                 m.setattr(runtime.DraftForward, "round_args", lambda self, d: None)
-            for step in range(3):           # 40 context rows, then 5 and 5 more (a pending tap each)
+            for step, width in enumerate((None, 2, 3)):   # 40 context rows, then 5 and 5 more (pending)
                 n = 40 + 5 * step
                 seq.tokens, seq.num_processed = toks[:n + 1], n
                 drafter.observe(seq, taps[0 if step == 0 else n - 5:n], None)
+                seq.draft_width = width
                 props, logits = drafter.propose_with_logits([seq])
+                assert logits.shape[1] == (width or drafter.gamma) >= len(props[0].tokens)
                 got.append((logits, props[0].confidence_logits, props[0].tokens))
         st = seq.draft_state
         return got, [k[0, :st.projected].clone() for k in st.cache.k + st.cache.v]

@@ -215,12 +215,12 @@ class Engine:
         drafting = [s for s, w in zip(seqs, wants) if w]
         stop = self.policy.draft_stop(seqs) if drafting else None
         for s in drafting:
-            s.draft_stop = stop
+            s.draft_stop, s.draft_width = stop, self.policy.draft_width(s)
         t0 = time.perf_counter()
         drafts = iter(self.drafter.propose(drafting) if drafting else [])
         draft_seconds = time.perf_counter() - t0
         for s in drafting:
-            s.draft_stop = None
+            s.draft_stop = s.draft_width = None
         proposals = [next(drafts) if w else Proposal([]) for w in wants]
         # Hard caps that do not depend on draft values: output budget and context room.
         caps = [max(0, min(len(p), s.max_new_tokens - s.num_new - 1, self.config.max_len - len(s.tokens) - 1))

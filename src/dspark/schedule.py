@@ -216,6 +216,11 @@ class Policy:
         """This step, `tokens` rows over `sequences` requests, took `seconds` besides drafting (the
         target's forward, the verdicts, the engine's bookkeeping): for policies that price steps."""
 
+    def draft_width(self, seq) -> int | None:
+        """How many slots of its block `seq` drafts this step (at most gamma), or None: all of them.
+        Decided before drafting, from past rounds only."""
+        return None
+
     def draft_stop(self, seqs):
         """For this step's requests `seqs`: a rule survivals -> bool saying whether a request's
         next draft, with prefix survivals a_1..a_j so far, would still be verified this step, or
@@ -372,6 +377,12 @@ class _CostAwarePolicy(_SurvivalPolicy):
     judge again, until a judged request pays. A lone request never detaches: at batch 1 a verified
     draft costs nearly nothing, and a stretch of bad drafts says little about the rest of the answer.
 
+    A request whose drafts carry confidences (DSpark) drafts only WIDTH_HEADROOM slots more than the
+    most the policy verified of its drafts over its last WIDTH_ROUNDS rounds (draft_width): on a CPU a
+    block's slots each cost their rows in the draft layers and head (a batch-1 SmolLM2 round of 7
+    slots 0.68 ms, of 3 slots 0.53), while the policy verified more than 3 drafts in few rounds. A
+    request that takes every slot it drafted widens by WIDTH_HEADROOM slots a round.
+
     Per request, because drafting costs per request drafted (a block of rows each) while one
     request's drafts may pay and another's not: at concurrency 4 on chat, drafting every request
     and verifying almost none of it ran 0.79-0.90x plain (RESULTS.md, session 17). A new request
@@ -384,6 +395,8 @@ class _CostAwarePolicy(_SurvivalPolicy):
     REJUDGE_EVERY = 8
     SKIP_FIRST = True
     WORTH_DECAY = 0.9
+    WIDTH_ROUNDS = 4
+    WIDTH_HEADROOM = 2
     uses_sps = True
 
     @classmethod
@@ -403,10 +416,18 @@ class _CostAwarePolicy(_SurvivalPolicy):
         self.caught_up: set[int] = set()         # requests past their first drafting call
         self.draft_share: float | None = None    # drafting seconds per request, calls without a catch-up
         self.worth: dict[int, list[float]] = {}  # request id -> decayed [tokens' worth, cost] of its judgments
+        self.widths: dict[int, deque[int]] = {}  # request id -> drafts verified in its last confident rounds
 
-    def remember(self, seqs, survivals: list[list[float]], lengths: list[int]) -> list[int]:
+    def remember(self, seqs, proposals, survivals: list[list[float]], lengths: list[int]) -> list[int]:
         self.last = [(s, sum(a[:n]), n) for s, a, n in zip(seqs, survivals, lengths)]
+        for s, p, n in zip(seqs, proposals, lengths):
+            if s is not None and p.tokens and p.confidences is not None:   # (tools choose for no request)
+                self.widths.setdefault(s.id, deque(maxlen=self.WIDTH_ROUNDS)).append(n)
         return lengths
+
+    def draft_width(self, seq) -> int | None:
+        recent = self.widths.get(seq.id)
+        return min(self.gamma, max(recent) + self.WIDTH_HEADROOM) if recent else None
 
     def admit(self, seq, batch: int) -> bool:
         if self.detached_at is not None and batch >= self.detached_at:
@@ -478,6 +499,7 @@ class _CostAwarePolicy(_SurvivalPolicy):
         self.gone.discard(seq.id)
         self.caught_up.discard(seq.id)
         self.worth.pop(seq.id, None)
+        self.widths.pop(seq.id, None)
 
 
 class DSparkPolicy(_CostAwarePolicy):
@@ -489,7 +511,7 @@ class DSparkPolicy(_CostAwarePolicy):
 
     def choose(self, seqs, proposals, caps):
         survivals = [self.survival(p, c) for p, c in zip(proposals, caps)]
-        return self.remember(seqs, survivals, greedy_admission(survivals, self.sps, self.early_stop))
+        return self.remember(seqs, proposals, survivals, greedy_admission(survivals, self.sps, self.early_stop))
 
     def draft_stop(self, seqs):
         """At batch 1 (BatchOneAdmission): a sampled DSpark round at T 0.7 drafted 7 and verified 2.2
@@ -544,11 +566,11 @@ class DSparkAsync(_CostAwarePolicy):
         k = self.capacity()
         self.history.append((len(caps), [a for s in survivals for a in s]))
         if k is None:   # warm-up: nothing old enough yet, verify one token each
-            return self.remember(seqs, survivals, [min(1, c) for c in caps])
+            return self.remember(seqs, proposals, survivals, [min(1, c) for c in caps])
         lengths = [0] * len(caps)
         for _, r, j in _ranked(survivals)[:k]:
             lengths[r] = j
-        return self.remember(seqs, survivals, lengths)
+        return self.remember(seqs, proposals, survivals, lengths)
 
 
 # The registry: the CLI's choices, the servers' checks and make_policy all read it.

@@ -29,6 +29,9 @@ class Sequence:
     # prefix survivals of this request's drafts so far, whether the last would still be verified; a
     # drafter that drafts slot by slot stops at the first that would not (None: the whole block)
     draft_stop: Any = None
+    # Set by the engine for one drafting call too: how many slots of its block a block drafter
+    # drafts (Policy.draft_width; None: all of them)
+    draft_width: int | None = None
 
     @property
     def num_new(self) -> int:

@@ -374,8 +374,9 @@ class DFlashDrafter(nn.Module, Drafter):
         ids = ids.to(self.target_model.device)
         return m.embed(ids) if self.config.layer_form == "target" else m.embed_tokens(ids)
 
-    def _block_inputs(self, anchors: torch.Tensor) -> torch.Tensor:
-        """anchor token ids [N] -> block inputs [N, gamma, H]: [embed(anchor), mask, ..., mask]."""
+    def _block_inputs(self, anchors: torch.Tensor, width: int | None = None) -> torch.Tensor:
+        """anchor token ids [N] -> block inputs [N, g, H]: [embed(anchor), mask, ..., mask], g = width
+        slots (None: the whole block, gamma)."""
         if self.mask_embedding is None:
             m = torch.full_like(anchors, self.config.mask_token_id)
             emb = self._embed(torch.cat([anchors, m[:1]]))
@@ -385,7 +386,8 @@ class DFlashDrafter(nn.Module, Drafter):
             mask_vec = self.mask_embedding
         emb = emb.to(device=self._device, dtype=self._dtype)
         n, h = emb.shape
-        mask = mask_vec.to(device=self._device, dtype=self._dtype).expand(n, self.gamma - 1, h)
+        g = self.gamma if width is None else width
+        mask = mask_vec.to(device=self._device, dtype=self._dtype).expand(n, g - 1, h)
         return torch.cat([emb[:, None], mask], dim=1)
 
     def _block_forward(self, x: torch.Tensor, positions: torch.Tensor, ctx_kv, mask) -> torch.Tensor:
@@ -489,9 +491,16 @@ class DFlashDrafter(nn.Module, Drafter):
             row = rows.stop
 
     @torch.no_grad()
-    def _draft_pass(self, seqs: list[Sequence]):
-        """One batched backbone pass: (U [B, gamma, V'] fp32, h [B, gamma, H], anchors [B], drafted),
-        drafted None unless the round ran in C with the sequential head (`_round_in_c`)."""
+    def _width(self, seqs: list[Sequence]) -> int:
+        """The slots this round drafts: the widest the policy asked of `seqs` (Sequence.draft_width;
+        the whole block where it asked none). The slots of a block see each other, so a narrower block
+        drafts its first slots a little differently; what verification checks are still its drafts."""
+        return max(min(self.gamma, max(1, s.draft_width or self.gamma)) for s in seqs)
+
+    def _draft_pass(self, seqs: list[Sequence], g: int):
+        """One batched backbone pass: (U [B, g, V'] fp32, h [B, g, H], anchors [B], drafted) over the
+        block's first g slots, drafted None unless the round ran in C with the sequential head
+        (`_round_in_c`)."""
         states = []
         for s in seqs:
             st = self._state(s)
@@ -507,12 +516,12 @@ class DFlashDrafter(nn.Module, Drafter):
         if self.runtime is not None and len(seqs) == 1:
             args = self.runtime.round_args(self)
             if args is not None:
-                return self._round_in_c(args, seqs[0], states[0])
+                return self._round_in_c(args, seqs[0], states[0], g)
         self._flush(states)
-        dev, g = self._device, self.gamma
+        dev = self._device
         lengths = [st.length for st in states]
         anchors = torch.tensor([s.tokens[-1] for s in seqs], dtype=torch.long, device=dev)
-        x = self._block_inputs(anchors)
+        x = self._block_inputs(anchors, g)
         positions = torch.tensor(lengths, device=dev)[:, None] + torch.arange(g, device=dev)
         if self.runtime is not None:
             for st, n in zip(states, lengths):
@@ -543,14 +552,15 @@ class DFlashDrafter(nn.Module, Drafter):
         h = self._block_forward(x, positions, ctx_kv, mask)
         return self.head_logits(h), h, anchors, None
 
-    def _round_in_c(self, args, seq: Sequence, st: ContextCache):
-        """`_flush` and the backbone pass of one sequence in one C call (runtime.DraftForward.round;
-        for a greedy DSpark request the sequential and confidence heads too: drafted)."""
+    def _round_in_c(self, args, seq: Sequence, st: ContextCache, g: int):
+        """`_flush` and the backbone pass of one sequence over g slots in one C call
+        (runtime.DraftForward.round; for a greedy DSpark request the sequential and confidence heads
+        too: drafted)."""
         start, m = st.projected, len(st.pending)
         taps = st.pending.take() if m else None
-        st.reserve(start + m + self.gamma)
+        st.reserve(start + m + g)
         anchor = seq.tokens[-1]
-        logits, hidden, drafted = self.runtime.round(args, taps, start, anchor, st.cache, seq.params.greedy)
+        logits, hidden, drafted = self.runtime.round(args, taps, start, anchor, st.cache, seq.params.greedy, g)
         st.written(start + m)
         return logits, hidden, torch.tensor([anchor]), drafted
 
@@ -581,16 +591,17 @@ class DFlashDrafter(nn.Module, Drafter):
 
     @torch.no_grad()
     def propose_with_logits(self, seqs: list[Sequence]) -> tuple[list[Proposal], torch.Tensor]:
-        """The proposals and the fp32 logits [B, gamma, V'] each slot was sampled from (before
-        sampling-parameter processing; for DSpark after the sequential head)."""
+        """The proposals and the fp32 logits [B, g, V'] each slot was sampled from (before
+        sampling-parameter processing; for DSpark after the sequential head); g = gamma unless the
+        policy narrowed the round (`_width`)."""
         if not seqs:
             return [], torch.empty(0, self.gamma, self.vocab_out)
+        g = self._width(seqs)
         if 1 < len(seqs) <= self.ROUNDS_PER_REQUEST and self.runtime is not None and self.runtime.round_args(self):
             # each request's round and (DSpark) Markov loop as at batch 1, in C
-            outs = [self.propose_with_logits([s]) for s in seqs]
+            outs = [self._sample([s], *self._draft_pass([s], g)) for s in seqs]
             return [p for props, _ in outs for p in props], torch.cat([lg for _, lg in outs])
-        logits, hidden, anchors, drafted = self._draft_pass(seqs)
-        return self._sample(seqs, logits, hidden, anchors, drafted)
+        return self._sample(seqs, *self._draft_pass(seqs, g))
 
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
         return self.propose_with_logits(seqs)[0]

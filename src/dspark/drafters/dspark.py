@@ -422,7 +422,7 @@ class DSparkDrafter(DFlashDrafter):
         s = seqs[0]
         if args is None or not args.w1 or (s.draft_stop is not None and not isinstance(s.draft_stop, BatchOneAdmission)):
             return None
-        g = self.gamma
+        g = logits.shape[1]                                   # the slots this round drafts
         temps, cal_b = self.calibration_terms(False, s.params.temperature, s.confidence_offsets, g)
         sps = None if s.draft_stop is None else s.draft_stop.steps_per_second(g + 1)
         u = torch.rand(g, generator=s.generator, device=s.generator.device)

@@ -1446,15 +1446,18 @@ static float confidence_logit(const draft_t *c, const float *h, const float *e) 
  *   Context: taps [m, fc_K] (m may be 0) for positions start..start+m-1: f = fc(taps), then per layer
  *   the keys and values of hidden_norm(f) written into the layer's one-slot cache kc[i] / vc[i].
  *   Block: [embed(anchor), mask x (g-1)] at positions start+m.. through the layers (each row sees
- *   the context and the whole block), hidden [g, H] = norm(x), logits [g, V] = head(hidden).
+ *   the context and the whole block), hidden [g, H] = norm(x), logits [g, V] = head(hidden). g, the
+ *   slots drafted this round, is at most the block size c->g: the policy's draft width
+ *   (Policy.draft_width), since on a CPU each slot costs its rows in the layers and the head.
  *   greedy with a Markov head: final [g, V] = logits + W2 W1[x_{k-1}], idx [g] its argmaxes (draft
  *   ids), conf [g] the confidence logits w . [hidden_k ; W1[x_{k-1}]] + b. Otherwise the caller
  *   samples from logits and hidden.
  * cos / sin: rotary tables [positions, D] from position 0. */
 void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t start, const float *cos,
                     const float *sin, uint16_t *const *kc, uint16_t *const *vc, int64_t max_len, int64_t anchor,
-                    int greedy, float *hidden, float *logits, float *final, int64_t *idx, float *conf, int path) {
-    const int64_t H = c->H, g = c->g, D = c->D, n0 = start + m, rows = m > g ? m : g;
+                    int64_t g, int greedy, float *hidden, float *logits, float *final, int64_t *idx, float *conf,
+                    int path) {
+    const int64_t H = c->H, D = c->D, n0 = start + m, rows = m > g ? m : g;
     const float eps = c->layers[0].eps;
     int64_t *slot = calloc((size_t)rows, sizeof(int64_t));
     int64_t *pos = malloc(sizeof(int64_t) * (size_t)rows), *last = malloc(sizeof(int64_t) * (size_t)g);
@@ -1554,7 +1557,8 @@ static void nucleus(const float *p, int64_t V, float top_p, float *q) {
     free(all);
 }
 
-/* A DSpark drafter's sampled vanilla Markov loop over one sequence's block, in one call: per slot,
+/* A DSpark drafter's sampled vanilla Markov loop over the g slots of one sequence's block (logits and
+ * hidden [g, ...], g at most the block size c->g), in one call: per slot,
  * the confidence logit (confidence_logit, as in rt_draft_round), and,
  * with a stop rule, the prefix survival a_k = a_{k-1} * sigmoid(logit / cal_t[k] + cal_b[k]); the
  * loop stops at the first draft batch-1 greedy admission would not verify,
@@ -1563,10 +1567,10 @@ static void nucleus(const float *p, int64_t V, float top_p, float *q) {
  * W2 W1[x_{k-1}], the distribution q_k = nucleus(softmax(final_k / temperature)) (top_p 1: all of
  * it) and x_k drawn from q_k at the uniform u[k] by inverting its CDF in index order. Returns the
  * drafts made, n: idx [n] (draft ids), q [n, V], final [n, V], conf [n]. */
-int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hidden, int64_t anchor,
+int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hidden, int64_t g, int64_t anchor,
                          float temperature, float top_p, const float *u, const float *cal_t, const float *cal_b,
                          const double *sps, float *final, float *q, int64_t *idx, float *conf, int path) {
-    const int64_t H = c->H, V = c->V, g = c->g;
+    const int64_t H = c->H, V = c->V;
     float *p = malloc(sizeof(float) * (size_t)V);
     int64_t prev = anchor, k = 0;
     double tau = 1.0, a = 1.0;

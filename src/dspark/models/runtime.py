@@ -76,12 +76,12 @@ class _Lib:
         self.markov_greedy.argtypes = [ptr, i64, i64, i64, ptr, i64, ptr, ptr, ptr, c_int, ptr, ptr, ptr, ptr, c_int]
         self.markov_greedy.restype = None
         self.draft_round = dll.rt_draft_round
-        self.draft_round.argtypes = [ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, i64, i64, c_int, ptr, ptr, ptr, ptr,
-                                     ptr, c_int]
+        self.draft_round.argtypes = [ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, i64, i64, i64, c_int, ptr, ptr, ptr,
+                                     ptr, ptr, c_int]
         self.draft_round.restype = None
         self.markov_sample = dll.rt_markov_sample
-        self.markov_sample.argtypes = [ptr, ptr, ptr, i64, c_float, c_float, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
-                                       c_int]
+        self.markov_sample.argtypes = [ptr, ptr, ptr, i64, i64, c_float, c_float, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+                                       ptr, c_int]
         self.markov_sample.restype = i64
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
@@ -714,16 +714,19 @@ class DraftForward:
         return a
 
     def round(self, args: "_DraftArgs", taps: torch.Tensor | None, start: int, anchor: int, cache,
-              greedy: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+              greedy: bool, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """One sequence's drafting round in one C call (rt_draft_round): the pending context rows
-        taps [m, L*H] (or None) for positions start.., then the block after them, anchored on
-        `anchor`; the cache must have room for the context and the block. Returns (logits [1, g, V'],
+        taps [m, L*H] (or None) for positions start.., then the block's first g = width slots (None:
+        the whole block, args.g) after them, anchored on `anchor`; the cache must have room for the
+        context and those slots. Returns (logits [1, g, V'],
         hidden [1, g, H], drafted): drafted is (draft ids [1, g], the logits each was the argmax
         of [1, g, V'], confidence logits [1, g] or None) for a greedy request with a Markov head
         (args.w1), else None and the caller samples."""
         rt = lib()
         rt.sync_threads()
-        g, h, v = args.g, args.H, args.V
+        g, h, v = args.g if width is None else width, args.H, args.V
+        if not 1 <= g <= args.g:
+            raise ValueError(f"a draft width of {g} slots for a block of {args.g}")
         m = 0 if taps is None else taps.shape[0]
         taps = None if taps is None else taps.float().contiguous()
         self.rotary.cover(start + m + g)
@@ -735,7 +738,7 @@ class DraftForward:
         conf = torch.empty(1, g) if markov and args.conf_w else None
         kc, vc = layer_caches(cache)
         rt.draft_round(ctypes.addressof(args), _ptr(taps), m, start, self.rotary.cos.data_ptr(),
-                       self.rotary.sin.data_ptr(), kc, vc, cache.max_len, anchor, int(greedy), hidden.data_ptr(),
+                       self.rotary.sin.data_ptr(), kc, vc, cache.max_len, anchor, g, int(greedy), hidden.data_ptr(),
                        logits.data_ptr(), _ptr(final), _ptr(idx), _ptr(conf), rt.path)
         return logits, hidden, ((idx, final, conf) if markov else None)
 
@@ -743,7 +746,8 @@ class DraftForward:
                       temperature: float, top_p: float, u: torch.Tensor, cal_t: list[float], cal_b: list[float],
                       sps: list[float] | None):
         """A DSpark drafter's sampled Markov loop over one sequence's block in one C call
-        (rt_markov_sample; args.w1 must be set): logits [g, V'] and hidden [g, H] of the backbone,
+        (rt_markov_sample; args.w1 must be set): logits [g, V'] and hidden [g, H] of the backbone
+        (g <= args.g: the slots the round drafted),
         u [g] the uniforms each slot draws at, cal_t / cal_b the calibration's temperatures and
         biases (the request's online offsets added), sps the one-sequence steps per second for 1 to
         g + 1 tokens when the loop is to stop where batch-1 greedy admission would (None: the whole
@@ -751,14 +755,16 @@ class DraftForward:
         distributions drawn from [n, V'], confidence logits [n] or None)."""
         rt = lib()
         rt.sync_threads()
-        g, v = args.g, args.V
+        g, v = logits.shape[0], args.V
+        if not 1 <= g <= args.g or hidden.shape[0] != g:
+            raise ValueError(f"{g} slots of logits and {hidden.shape[0]} of hidden states for a block of {args.g}")
         logits, hidden = logits.float().contiguous(), hidden.float().contiguous()
         final, q = torch.empty(g, v), torch.empty(g, v)
         idx, conf = torch.empty(g, dtype=torch.int64), torch.empty(g)
         u = u.float().contiguous()
         cal_t, cal_b = torch.tensor(cal_t[:g], dtype=torch.float32), torch.tensor(cal_b[:g], dtype=torch.float32)
         sps_t = None if sps is None else torch.tensor(sps, dtype=torch.float64)
-        n = rt.markov_sample(ctypes.addressof(args), logits.data_ptr(), hidden.data_ptr(), anchor, temperature, top_p,
+        n = rt.markov_sample(ctypes.addressof(args), logits.data_ptr(), hidden.data_ptr(), g, anchor, temperature, top_p,
                              u.data_ptr(), cal_t.data_ptr(), cal_b.data_ptr(), _ptr(sps_t), final.data_ptr(),
                              q.data_ptr(), idx.data_ptr(), conf.data_ptr(), rt.path)
         final[n:] = logits[n:]
