@@ -66,23 +66,25 @@
 enum { SCRATCH_FORWARD, SCRATCH_LAYER, SCRATCH_PRODUCT, SCRATCH_ATTENTION, SCRATCH_LEVELS };
 static __thread struct { char *p; size_t size; } scratch_[SCRATCH_LEVELS];
 
-/* The level's buffer, at least `bytes` long. */
-static char *scratch(int level, size_t bytes) {
-    if (bytes > scratch_[level].size) {
-        free(scratch_[level].p);
-        scratch_[level].size = bytes + bytes / 4;               /* room to grow a little */
-        scratch_[level].p = malloc(scratch_[level].size);
-        if (!scratch_[level].p) abort();
-    }
-    return scratch_[level].p;
-}
-
-/* The next `bytes` of a buffer being carved, each part 64-byte aligned. */
+/* The next `bytes` of a buffer being carved, each part 64-byte aligned (the buffer is). */
 INLINE size_t carve_size(size_t bytes) { return (bytes + 63) / 64 * 64; }
 INLINE void *carve(char **mem, size_t bytes) {
     void *p = *mem;
     *mem += carve_size(bytes);
     return p;
+}
+
+/* The level's buffer, at least `bytes` long, 64-byte aligned: at malloc's 16 the carved parts could
+ * start inside a cache line, and every 64-byte vector load and store of them would touch two. */
+static char *scratch(int level, size_t bytes) {
+    if (bytes > scratch_[level].size) {
+        free(scratch_[level].p);
+        scratch_[level].size = carve_size(bytes + bytes / 4);   /* room to grow a little */
+        void *p = NULL;
+        if (posix_memalign(&p, 64, scratch_[level].size)) abort();
+        scratch_[level].p = p;
+    }
+    return scratch_[level].p;
 }
 
 /* ---------------------------------------------------------------- thread pool ------------- */
