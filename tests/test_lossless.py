@@ -455,6 +455,28 @@ def test_sampled_distribution_with_drafts_stopped_by_the_policy(name, monkeypatc
     assert chi_square_pvalue(samples, exact) > 1e-3
 
 
+@pytest.mark.parametrize("slots", [1, 6])
+def test_narrowed_dspark_blocks_stay_lossless(slots, monkeypatch):
+    """The dspark policy's narrowed blocks (Policy.draft_width, here one slot past the most it
+    verified in a request's last rounds): sampled output is still the target's distribution and
+    greedy output plain greedy's, in rounds of one request in C (slots 1) and of several together
+    (slots 6: the batched pass at the widest width asked); and blocks did narrow."""
+    from dspark.schedule import DSparkPolicy
+    model = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
+    drafter = TRAINED["dspark"](model)
+    monkeypatch.setattr(DSparkPolicy, "WIDTH_HEADROOM", 1)
+    real, widths = DSparkPolicy.draft_width, []
+    monkeypatch.setattr(DSparkPolicy, "draft_width", lambda self, s: widths.append(real(self, s)) or widths[-1])
+    exact = exact_joint(model, [3, 4, 5], SAMPLING["t1"], 3)
+    samples = sample_continuations(model, drafter, [3, 4, 5], SAMPLING["t1"], 3000, 3, policy="dspark", sps=SPS,
+                                   slots=slots)
+    assert any(w is not None and w < drafter.gamma for w in widths)
+    assert chi_square_pvalue(samples, exact) > 1e-3
+    ps = [[(i + 3 * j) % 8 for j in range(3 + i % 3)] for i in range(6)]      # within the 8-token vocabulary
+    got, _ = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 12, policy="dspark", max_batch=slots, sps=SPS)
+    assert got == [greedy_reference(model, p, 12) for p in ps]
+
+
 def test_a_stopped_sampled_round_is_the_whole_blocks_prefix():
     """A sampled DSpark round stopped by the request's rule (Sequence.draft_stop) holds the first
     drafts of the whole block drawn with the same generator: the same tokens, distributions and

@@ -495,7 +495,7 @@ class DFlashDrafter(nn.Module, Drafter):
         """The slots this round drafts: the widest the policy asked of `seqs` (Sequence.draft_width;
         the whole block where it asked none). The slots of a block see each other, so a narrower block
         drafts its first slots a little differently; what verification checks are still its drafts."""
-        return max(min(self.gamma, max(1, s.draft_width or self.gamma)) for s in seqs)
+        return max(self.gamma if s.draft_width is None else min(self.gamma, max(1, s.draft_width)) for s in seqs)
 
     def _draft_pass(self, seqs: list[Sequence], g: int):
         """One batched backbone pass: (U [B, g, V'] fp32, h [B, g, H], anchors [B], drafted) over the
