@@ -380,8 +380,8 @@ class _CostAwarePolicy(_SurvivalPolicy):
     A request whose drafts carry confidences (DSpark) drafts only WIDTH_HEADROOM slots more than the
     most the policy verified of its drafts over its last WIDTH_ROUNDS rounds (draft_width): on a CPU a
     block's slots each cost their rows in the draft layers and head (a batch-1 SmolLM2 round of 7
-    slots 0.68 ms, of 3 slots 0.53), while the policy verified more than 3 drafts in few rounds. A
-    request that takes every slot it drafted widens by WIDTH_HEADROOM slots a round.
+    slots 0.68 ms, of 3 slots 0.53), while the policy verified ~1.2 drafts a round (RESULTS.md,
+    session 43). A request that takes every slot it drafted widens by WIDTH_HEADROOM slots a round.
 
     Per request, because drafting costs per request drafted (a block of rows each) while one
     request's drafts may pay and another's not: at concurrency 4 on chat, drafting every request
