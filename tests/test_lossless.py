@@ -255,10 +255,11 @@ class WidthWatching(CountingOracle):
 
 
 def test_dspark_policy_narrows_the_block_to_what_it_verifies():
-    """A request with confident drafts drafts WIDTH_HEADROOM slots more than the most the dspark
-    policy verified of its last WIDTH_ROUNDS drafted rounds (its whole block before its first): the
-    requests whose drafts it always verifies keep the whole block, those it never verifies draft
-    WIDTH_HEADROOM slots. Output unchanged; retired requests leave nothing behind."""
+    """A greedy request with confident drafts drafts WIDTH_HEADROOM slots more than the most the
+    dspark policy verified of its last WIDTH_ROUNDS drafted rounds (its whole block before its
+    first): the requests whose drafts it always verifies keep the whole block, those it never
+    verifies draft WIDTH_HEADROOM slots. Output unchanged; retired requests leave nothing behind;
+    sampled requests keep the whole block."""
     model = tiny_model("llama", seed=3)
     ps = prompts(4)
     want = [greedy_reference(model, p, 32) for p in ps]
@@ -274,6 +275,10 @@ def test_dspark_policy_narrows_the_block_to_what_it_verifies():
     widths = {w for w, _ in drafter.widths}
     assert {None, P.WIDTH_HEADROOM, drafter.gamma} <= widths, widths
     assert not engine.policy.widths
+    sampled = WidthWatching(model, good={tuple(ps[0])})           # sampled requests keep the whole block
+    run_engine(model, sampled, ps[:2], [SamplingParams(temperature=0.7, seed=i) for i in range(2)], 16,
+               policy="dspark", max_batch=2, sps=slow)
+    assert sampled.widths and all(w is None for w, _ in sampled.widths)
 
 
 class Watching(CountingOracle):
@@ -457,24 +462,30 @@ def test_sampled_distribution_with_drafts_stopped_by_the_policy(name, monkeypatc
 
 @pytest.mark.parametrize("slots", [1, 6])
 def test_narrowed_dspark_blocks_stay_lossless(slots, monkeypatch):
-    """The dspark policy's narrowed blocks (Policy.draft_width, here one slot past the most it
-    verified in a request's last rounds): sampled output is still the target's distribution and
-    greedy output plain greedy's, in rounds of one request in C (slots 1) and of several together
-    (slots 6: the batched pass at the widest width asked); and blocks did narrow."""
+    """Narrowed DSpark blocks (Sequence.draft_width): greedy output stays plain greedy's under the
+    dspark policy's rule (here one slot past the most it verified in a request's last rounds), and
+    sampled output the target's distribution with blocks of 1..gamma slots in turn (the policy
+    narrows only greedy requests; the drafter's sampled rounds take any width). Rounds of one
+    request in C (slots 1) and of several together (slots 6: the batched pass at the widest width
+    asked); blocks did narrow."""
     from dspark.schedule import DSparkPolicy
     model = tiny_model("llama", vocab=8, seed=5, dtype=torch.float64)
     drafter = TRAINED["dspark"](model)
     monkeypatch.setattr(DSparkPolicy, "WIDTH_HEADROOM", 1)
     real, widths = DSparkPolicy.draft_width, []
     monkeypatch.setattr(DSparkPolicy, "draft_width", lambda self, s: widths.append(real(self, s)) or widths[-1])
-    exact = exact_joint(model, [3, 4, 5], SAMPLING["t1"], 3)
-    samples = sample_continuations(model, drafter, [3, 4, 5], SAMPLING["t1"], 3000, 3, policy="dspark", sps=SPS,
-                                   slots=slots)
-    assert any(w is not None and w < drafter.gamma for w in widths)
-    assert chi_square_pvalue(samples, exact) > 1e-3
     ps = [[(i + 3 * j) % 8 for j in range(3 + i % 3)] for i in range(6)]      # within the 8-token vocabulary
     got, _ = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 12, policy="dspark", max_batch=slots, sps=SPS)
     assert got == [greedy_reference(model, p, 12) for p in ps]
+    assert any(w is not None and w < drafter.gamma for w in widths)
+    monkeypatch.setattr(DSparkPolicy, "draft_width", lambda self, s: widths.append(1 + (s.id + len(s.rounds)) % drafter.gamma)
+                        or widths[-1])
+    widths.clear()
+    exact = exact_joint(model, [3, 4, 5], SAMPLING["t1"], 3)
+    samples = sample_continuations(model, drafter, [3, 4, 5], SAMPLING["t1"], 3000, 3, policy="dspark", sps=SPS,
+                                   slots=slots)
+    assert set(widths) == set(range(1, drafter.gamma + 1))
+    assert chi_square_pvalue(samples, exact) > 1e-3
 
 
 def test_a_stopped_sampled_round_is_the_whole_blocks_prefix():

@@ -382,6 +382,8 @@ class _CostAwarePolicy(_SurvivalPolicy):
     block's slots each cost their rows in the draft layers and head (a batch-1 SmolLM2 round of 7
     slots 0.68 ms, of 3 slots 0.53), while the policy verified ~1.2 drafts a round (RESULTS.md,
     session 43). A request that takes every slot it drafted widens by WIDTH_HEADROOM slots a round.
+    Greedy requests only: at T 0.7 (60 prompts, two processes) it gave DSpark alone +2 % but the
+    default ngram+dspark -2 %, at equal tokens a round, for a cause not found.
 
     Per request, because drafting costs per request drafted (a block of rows each) while one
     request's drafts may pay and another's not: at concurrency 4 on chat, drafting every request
@@ -427,7 +429,9 @@ class _CostAwarePolicy(_SurvivalPolicy):
 
     def draft_width(self, seq) -> int | None:
         recent = self.widths.get(seq.id)
-        return min(self.gamma, max(recent) + self.WIDTH_HEADROOM) if recent else None
+        if not recent or not seq.params.greedy:
+            return None
+        return min(self.gamma, max(recent) + self.WIDTH_HEADROOM)
 
     def admit(self, seq, batch: int) -> bool:
         if self.detached_at is not None and batch >= self.detached_at:

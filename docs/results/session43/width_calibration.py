@@ -1,5 +1,5 @@
 """Session 43: does a narrower block shift the DSpark drafter's calibrated confidences? Batch-1
-greedy rounds with every draft verified (policy fixed), the block's first W slots drafted
+greedy (or sampled, argv[2] the temperature) rounds with every draft verified (policy fixed), the block's first W slots drafted
 (Policy.draft_width forced to W; 7 = the whole block). Per position j <= 3: the mean calibrated
 prefix survival the runtime computes against how often drafts 1..j all survived, and the ECE over
 10 equal-width bins."""
@@ -17,6 +17,8 @@ torch.set_num_threads(2)
 target = load_target("smollm2-135m")
 drafter = load_drafter("dspark", target)
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+# argv[2]: a sampling temperature (top-p 0.9, seed 0), else greedy
+PARAMS = SamplingParams(temperature=float(sys.argv[2]), top_p=0.9, seed=0) if len(sys.argv) > 2 else SamplingParams()
 prompts = sample_prompts(n, "gsm8k,humaneval,math500,mbpp,livecodebench,mt-bench")
 ids = [target.encode_prompt(p) for p in prompts]
 rows = []
@@ -44,10 +46,10 @@ def ece(pairs):
 for width in (7, 3, 5):
     schedule.Policy.draft_width = lambda self, seq, w=width: w
     rows.clear()
-    tokens = sum(generate(target, drafter, x, SamplingParams(), 128, policy="fixed")["num_new_tokens"] for x in ids)
+    tokens = sum(generate(target, drafter, x, PARAMS, 128, policy="fixed")["num_new_tokens"] for x in ids)
     out = []
     for j in range(3):
         pairs = [(p, y) for k, p, y in rows if k == j]
         out.append(f"pos {j + 1}: predicted {sum(p for p, _ in pairs) / len(pairs):.3f} "
                    f"realized {sum(y for _, y in pairs) / len(pairs):.3f} ECE {100 * ece(pairs):.2f} % ({len(pairs)} rounds)")
-    print(f"width {width} ({n} prompts, {tokens} tokens):\n  " + "\n  ".join(out), flush=True)
+    print(f"width {width} ({n} prompts, {tokens} tokens, T {PARAMS.temperature}):\n  " + "\n  ".join(out), flush=True)
