@@ -382,8 +382,9 @@ class _CostAwarePolicy(_SurvivalPolicy):
     block's slots each cost their rows in the draft layers and head (a batch-1 SmolLM2 round of 7
     slots 0.68 ms, of 3 slots 0.53), while the policy verified ~1.2 drafts a round (RESULTS.md,
     session 43). A request that takes every slot it drafted widens by WIDTH_HEADROOM slots a round.
-    Greedy requests only: at T 0.7 (60 prompts, two processes) it gave DSpark alone +2 % but the
-    default ngram+dspark -2 %, at equal tokens a round, for a cause not found.
+    Greedy requests only: at T 0.7 (60 prompts) it gave DSpark alone +2 % and the default
+    ngram+dspark -2 %, inside the +-2 % by which two identical variants differed there (a sampled
+    request's tokens follow the policy's choices, which follow measured step times).
 
     Per request, because drafting costs per request drafted (a block of rows each) while one
     request's drafts may pay and another's not: at concurrency 4 on chat, drafting every request
