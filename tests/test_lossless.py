@@ -478,8 +478,8 @@ def test_narrowed_dspark_blocks_stay_lossless(slots, monkeypatch):
     got, _ = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 12, policy="dspark", max_batch=slots, sps=SPS)
     assert got == [greedy_reference(model, p, 12) for p in ps]
     assert any(w is not None and w < drafter.gamma for w in widths)
-    monkeypatch.setattr(DSparkPolicy, "draft_width", lambda self, s: widths.append(1 + (s.id + len(s.rounds)) % drafter.gamma)
-                        or widths[-1])
+    turns = lambda self, s: widths.append(1 + (s.id + len(s.rounds)) % drafter.gamma) or widths[-1]  # noqa: E731
+    monkeypatch.setattr(DSparkPolicy, "draft_width", turns)
     widths.clear()
     exact = exact_joint(model, [3, 4, 5], SAMPLING["t1"], 3)
     samples = sample_continuations(model, drafter, [3, 4, 5], SAMPLING["t1"], 3000, 3, policy="dspark", sps=SPS,

@@ -764,8 +764,8 @@ class DraftForward:
         u = u.float().contiguous()
         cal_t, cal_b = torch.tensor(cal_t[:g], dtype=torch.float32), torch.tensor(cal_b[:g], dtype=torch.float32)
         sps_t = None if sps is None else torch.tensor(sps, dtype=torch.float64)
-        n = rt.markov_sample(ctypes.addressof(args), logits.data_ptr(), hidden.data_ptr(), g, anchor, temperature, top_p,
-                             u.data_ptr(), cal_t.data_ptr(), cal_b.data_ptr(), _ptr(sps_t), final.data_ptr(),
+        n = rt.markov_sample(ctypes.addressof(args), logits.data_ptr(), hidden.data_ptr(), g, anchor, temperature,
+                             top_p, u.data_ptr(), cal_t.data_ptr(), cal_b.data_ptr(), _ptr(sps_t), final.data_ptr(),
                              q.data_ptr(), idx.data_ptr(), conf.data_ptr(), rt.path)
         final[n:] = logits[n:]
         return idx[:n], final, q[:n], (conf[:n] if args.conf_w else None)
