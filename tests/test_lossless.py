@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import itertools
 import math
+import random
 
 import pytest
 import torch
@@ -330,6 +331,28 @@ def test_requests_whose_drafts_never_pay_stop_drafting():
     # every round of every request reached the drafter (and each prompt's one prefill chunk)
     assert sum(kind == "observe" for kind, _ in alone.events) == engine.stats.request_rounds + 4
     assert 4 < sum(alone.drafted.values()) < engine.stats.request_rounds / 4   # paused, never detached
+
+
+def test_ngram_index_finds_what_the_scan_finds():
+    """NgramDrafter.lookup_request (an index of the request's n-grams, grown with its tokens) gives
+    lookup's answer (a scan of the whole context) at every step of growing token lists with many
+    repeats, for several n-gram ranges; a token list replaced under the same request id, or cut
+    short, is indexed afresh; finish drops the index."""
+    from types import SimpleNamespace
+    gen = random.Random(0)
+    for min_n, max_n, gamma in ((1, 4, 7), (2, 4, 7), (1, 1, 3), (3, 5, 2)):
+        d = NgramDrafter(gamma=gamma, max_ngram=max_n, min_ngram=min_n)
+        for rid in range(6):
+            seq = SimpleNamespace(id=rid, tokens=[gen.randrange(4) for _ in range(gen.randrange(1, 5))])
+            for _ in range(60):
+                assert d.lookup_request(seq) == d.lookup(seq.tokens), (seq.tokens, min_n, max_n)
+                seq.tokens.extend(gen.randrange(4 if rid % 2 else 12) for _ in range(gen.randrange(0, 4)))
+            seq.tokens = seq.tokens[:10] + [gen.randrange(4) for _ in range(5)]      # another list
+            assert d.lookup_request(seq) == d.lookup(seq.tokens)
+            del seq.tokens[7:]                                                      # cut short in place
+            assert d.lookup_request(seq) == d.lookup(seq.tokens)
+            d.finish(seq)
+        assert not d._index
 
 
 def test_none_policy_never_drafts():

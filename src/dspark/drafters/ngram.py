@@ -6,6 +6,16 @@ from ..sequence import Sequence
 from .base import Drafter, Proposal
 
 
+class _Index:
+    """Where each n-gram of a request's tokens last started, for the n-grams that end before its last
+    token (`upto` end positions indexed so far, the token at upto - 1 to see that they still hold)."""
+    __slots__ = ("tokens", "upto", "last", "starts")
+
+    def __init__(self, tokens: list[int], sizes: range):
+        self.tokens, self.upto, self.last = tokens, 0, None
+        self.starts = {n: {} for n in sizes}
+
+
 class NgramDrafter(Drafter):
     algorithm = "ngram"
 
@@ -13,6 +23,7 @@ class NgramDrafter(Drafter):
         if not 1 <= min_ngram <= max_ngram:
             raise ValueError("need 1 <= min_ngram <= max_ngram")
         self.gamma, self.max_ngram, self.min_ngram = gamma, max_ngram, min_ngram
+        self._index: dict[int, _Index] = {}       # request id -> its n-gram index
 
     def lookup(self, tokens: list[int]) -> tuple[list[int], int]:
         """(the continuation of the longest match, its length n); ([], 0) when nothing matches."""
@@ -27,9 +38,33 @@ class NgramDrafter(Drafter):
                         return cont, n
         return [], 0
 
+    def lookup_request(self, seq: Sequence) -> tuple[list[int], int]:
+        """`lookup(seq.tokens)` from an index of the request's n-grams that grows with its tokens: the
+        scan above reads the whole context every round a match is missing (0.6 ms at 2,000 tokens, an
+        eighth of a DSpark round there), the index only the tokens committed since the last round."""
+        tokens, n_tok = seq.tokens, len(seq.tokens)
+        idx = self._index.get(seq.id)
+        stale = idx is None or idx.tokens is not tokens or n_tok < idx.upto
+        if stale or (idx.upto and tokens[idx.upto - 1] != idx.last):      # a new request, or its tokens changed
+            idx = self._index[seq.id] = _Index(tokens, range(self.min_ngram, self.max_ngram + 1))
+        for end in range(idx.upto, n_tok - 1):      # every n-gram ending before the last token
+            for n, starts in idx.starts.items():
+                if end >= n - 1:
+                    starts[tuple(tokens[end - n + 1:end + 1])] = end - n + 1     # the latest start wins
+        if n_tok - 1 > idx.upto:
+            idx.upto, idx.last = n_tok - 1, tokens[n_tok - 2]
+        for n in range(min(self.max_ngram, n_tok - 1), self.min_ngram - 1, -1):
+            start = idx.starts[n].get(tuple(tokens[n_tok - n:]))
+            if start is not None:                    # ends before the last token: a continuation follows
+                return tokens[start + n:start + n + self.gamma], n
+        return [], 0
+
+    def finish(self, seq: Sequence) -> None:
+        self._index.pop(seq.id, None)
+
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
         # a longer match continues better: the policies keep acceptance history per match length
-        return [Proposal(cont, source=("ngram", n)) for cont, n in (self.lookup(s.tokens) for s in seqs)]
+        return [Proposal(cont, source=("ngram", n)) for cont, n in (self.lookup_request(s) for s in seqs)]
 
 
 class LookupFirst(Drafter):
@@ -64,6 +99,7 @@ class LookupFirst(Drafter):
         self.drafter.verified(seq, proposal, record)   # a lookup proposal carries no confidences
 
     def finish(self, seq: Sequence) -> None:
+        self.ngram.finish(seq)
         self.drafter.finish(seq)
 
     def calibration(self) -> dict | None:
@@ -71,7 +107,7 @@ class LookupFirst(Drafter):
         return self.drafter.calibration() if hasattr(self.drafter, "calibration") else None
 
     def propose(self, seqs: list[Sequence]) -> list[Proposal]:
-        looked = [self.ngram.lookup(s.tokens) for s in seqs]
+        looked = [self.ngram.lookup_request(s) for s in seqs]
         out = [Proposal(cont, source=("ngram", n)) for cont, n in looked]
         rest = [i for i, (cont, _) in enumerate(looked) if not cont]
         if rest:   # one batched draft for the requests lookup had nothing for
