@@ -21,6 +21,19 @@ def full_logits(model, tokens: list[int]) -> torch.Tensor:
     return model(FlatBatch.build([(s, 0, tokens)], model.device, logit_rows=[len(tokens) - 1]), cache).logits[0]
 
 
+def scan_lookup(tokens: list[int], gamma: int, min_ngram: int, max_ngram: int) -> tuple[list[int], int]:
+    """NgramDrafter.lookup_request's reference, by scanning the whole context: the continuation (up
+    to gamma tokens) of the most recent earlier occurrence of the longest suffix n-gram, max_ngram >=
+    n >= min_ngram, and n; ([], 0) when none occurs."""
+    n_tok = len(tokens)
+    for n in range(min(max_ngram, n_tok - 1), min_ngram - 1, -1):
+        suffix = tokens[n_tok - n:]
+        for start in range(n_tok - n - 1, -1, -1):
+            if tokens[start:start + n] == suffix:
+                return tokens[start + n:start + n + gamma], n
+    return [], 0
+
+
 def greedy_reference(model, prompt: list[int], n: int) -> list[int]:
     toks = list(prompt)
     for _ in range(n):

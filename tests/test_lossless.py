@@ -19,7 +19,7 @@ from dspark.verify import block_acceptance, residual, verify, verify_one
 
 from conftest import tiny_model
 from lossless import (OracleDrafter, TableDrafter, chi_square_pvalue, exact_joint, greedy_reference,
-                      random_trained_drafter, run_engine, sample_continuations)
+                      random_trained_drafter, run_engine, sample_continuations, scan_lookup)
 
 pytestmark = pytest.mark.gpu      # device-independent: DSPARK_TEST_DEVICE=cuda runs it there
 
@@ -335,7 +335,7 @@ def test_requests_whose_drafts_never_pay_stop_drafting():
 
 def test_ngram_index_finds_what_the_scan_finds():
     """NgramDrafter.lookup_request (an index of the request's n-grams, grown with its tokens) gives
-    lookup's answer (a scan of the whole context) at every step of growing token lists with many
+    scan_lookup's answer (a scan of the whole context) at every step of growing token lists with many
     repeats, for several n-gram ranges; a token list replaced under the same request id, or cut
     short, is indexed afresh; finish drops the index."""
     from types import SimpleNamespace
@@ -344,13 +344,14 @@ def test_ngram_index_finds_what_the_scan_finds():
         d = NgramDrafter(gamma=gamma, max_ngram=max_n, min_ngram=min_n)
         for rid in range(6):
             seq = SimpleNamespace(id=rid, tokens=[gen.randrange(4) for _ in range(gen.randrange(1, 5))])
+            scan = lambda: scan_lookup(seq.tokens, gamma, min_n, max_n)  # noqa: E731
             for _ in range(60):
-                assert d.lookup_request(seq) == d.lookup(seq.tokens), (seq.tokens, min_n, max_n)
+                assert d.lookup_request(seq) == scan(), (seq.tokens, min_n, max_n)
                 seq.tokens.extend(gen.randrange(4 if rid % 2 else 12) for _ in range(gen.randrange(0, 4)))
             seq.tokens = seq.tokens[:10] + [gen.randrange(4) for _ in range(5)]      # another list
-            assert d.lookup_request(seq) == d.lookup(seq.tokens)
+            assert d.lookup_request(seq) == scan()
             del seq.tokens[7:]                                                      # cut short in place
-            assert d.lookup_request(seq) == d.lookup(seq.tokens)
+            assert d.lookup_request(seq) == scan()
             d.finish(seq)
         assert not d._index
 

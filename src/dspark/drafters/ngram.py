@@ -25,23 +25,13 @@ class NgramDrafter(Drafter):
         self.gamma, self.max_ngram, self.min_ngram = gamma, max_ngram, min_ngram
         self._index: dict[int, _Index] = {}       # request id -> its n-gram index
 
-    def lookup(self, tokens: list[int]) -> tuple[list[int], int]:
-        """(the continuation of the longest match, its length n); ([], 0) when nothing matches."""
-        n_tok = len(tokens)
-        for n in range(min(self.max_ngram, n_tok - 1), self.min_ngram - 1, -1):
-            suffix = tokens[n_tok - n:]
-            # The most recent earlier match tends to continue best.
-            for start in range(n_tok - n - 1, -1, -1):
-                if tokens[start:start + n] == suffix:
-                    cont = tokens[start + n:start + n + self.gamma]
-                    if cont:
-                        return cont, n
-        return [], 0
-
     def lookup_request(self, seq: Sequence) -> tuple[list[int], int]:
-        """`lookup(seq.tokens)` from an index of the request's n-grams that grows with its tokens: the
-        scan above reads the whole context every round a match is missing (0.6 ms at 2,000 tokens, an
-        eighth of a DSpark round there), the index only the tokens committed since the last round."""
+        """(the continuation of the longest match of the request's last n tokens, max_ngram >= n >=
+        min_ngram, at its most recent earlier occurrence, which tends to continue best; its length n),
+        or ([], 0) when nothing matches. From an index of the request's n-grams that grows with its
+        tokens: a scan of the whole context read it all every round a match was missing (0.6 ms at
+        2,000 tokens, an eighth of a DSpark round there; RESULTS.md, session 43), the index reads
+        only the tokens committed since the last round."""
         tokens, n_tok = seq.tokens, len(seq.tokens)
         idx = self._index.get(seq.id)
         stale = idx is None or idx.tokens is not tokens or n_tok < idx.upto
