@@ -1089,6 +1089,70 @@ def test_argmax_is_torchs_on_every_path():
             assert argmax(batch.view(3, 3, 8192)).shape == (3, 3)
 
 
+def _sampling_rows(g: torch.Generator, V: int) -> torch.Tensor:
+    """Logit rows from peaked to flat (nuclei of a few tokens to thousands), one with -inf entries."""
+    rows = torch.cat([torch.randn(3, V, generator=g) * s for s in (12, 5, 2, 0.7, 0.2)])
+    rows[1, ::7] = float("-inf")
+    return rows
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [
+    (1.0, 0, 1.0), (0.7, 0, 0.9), (1.3, 0, 0.5), (1.0, 0, 0.99), (0.8, 50, 0.9), (1.0, 9000, 0.95),
+    (0.5, 20, 1.0), (1.0, 1, 1.0)])
+def test_sampling_in_c_is_the_definition_on_every_path(temperature, top_k, top_p):
+    """rt_probabilities against the processing in torch (temperature, top-k, then the nucleus, which
+    C finds among the 64 most probable tokens or, past them, by exponent buckets): the same support,
+    the same probabilities up to float summation order (and exp's underflow below 1e-37), rows
+    summing to 1, and the same bits on every instruction-set path; a vocabulary that is no multiple
+    of the 16-lane width."""
+    from dspark.sampling import torch_probabilities
+    g = torch.Generator().manual_seed(int(temperature * 10) + top_k + int(top_p * 100))
+    V = 4099
+    logits = _sampling_rows(g, V)
+    params = SamplingParams(temperature, top_p, top_k)
+    want = torch_probabilities(logits, params)
+    first = None
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            got = runtime.probabilities(logits, temperature, top_k, top_p)
+        # the same support, but for tokens whose exp underflows: C's at exp(-87), torch's at exp(-104)
+        assert not (got > 0)[want == 0].any() and bool((got > 0)[want > 1e-37].all()), name
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(got.double().sum(-1), torch.ones(len(got), dtype=torch.float64), rtol=0, atol=1e-5)
+        first = got if first is None else first
+        assert torch.equal(got, first), name
+    if top_p < 1 and not top_k:
+        sizes = (want > 0).sum(-1)
+        assert sizes.min() <= 64 < sizes.max()        # both ways of finding the nucleus ran
+
+
+def test_draws_in_c_land_in_their_tokens_interval():
+    """rt_draw: the token whose CDF interval (in index order) holds u * total, for rows of any total
+    with tokens of weight 0, which never come, not even at u = 0 or at the top of the CDF (u = 1
+    rounds to the total: the last token with weight); the same tokens on every path."""
+    g = torch.Generator().manual_seed(5)
+    V = 4099
+    q = runtime.probabilities(_sampling_rows(g, V), 1.0, 0, 0.9) * torch.rand(15, 1, generator=g) * 3
+    q[:, 0] = 0.0
+    u = torch.rand(15, generator=g)
+    u[0], u[1] = 0.0, 1.0
+    cdf = q.double().cumsum(-1)
+    picks = None
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            got = runtime.draw(q, u)
+        picks = got if picks is None else picks
+        assert torch.equal(got, picks), name
+    for r, t in enumerate(picks.tolist()):
+        assert q[r, t] > 0
+        total = float(cdf[r, -1])
+        if r == 1:
+            assert t == int(q[r].nonzero().max())
+            continue
+        point, slack = float(u[r]) * total, 1e-5 * total
+        assert float(cdf[r, t]) - float(q[r, t]) - slack <= point <= float(cdf[r, t]) + slack, r
+
+
 def test_a_table_dspark_profile_wrote_is_used_as_it_is(tmp_path, monkeypatch):
     """`dspark profile` names the kernel build in the table it writes, so the scheduler reads that
     table instead of profiling again (in session 36 the command left the build out, and the first

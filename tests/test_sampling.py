@@ -40,13 +40,15 @@ def _nucleus_by_hand(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("top_p", [0.5, 0.9, 0.99])
-def test_top_p_over_a_large_vocabulary(top_p, monkeypatch):
+@pytest.mark.parametrize("impl", ["probabilities", "torch_probabilities"])
+def test_top_p_over_a_large_vocabulary(top_p, impl, monkeypatch):
     """Rows from peaked to flat, so that some nuclei lie in the first candidates, some in the
-    second and some need the full sort: each equals the nucleus by definition."""
+    second and some need the full sort (torch's stages; C's: the 64 most probable, then exponent
+    buckets): each equals the nucleus by definition."""
     monkeypatch.setattr(sampling, "NUCLEUS_CANDIDATES", (16, 256))
     g = torch.Generator().manual_seed(0)
     logits = torch.cat([torch.randn(2, 4096, generator=g) * s for s in (9, 4, 2, 0.5)])
-    got = probabilities(logits, SamplingParams(1.0, top_p=top_p))
+    got = getattr(sampling, impl)(logits, SamplingParams(1.0, top_p=top_p))
     want = _nucleus_by_hand(torch.softmax(logits, -1), top_p)
     sizes = (got > 0).sum(-1)
     assert sizes.min() <= 16 and sizes.max() > 256       # every path ran

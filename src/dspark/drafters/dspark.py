@@ -414,7 +414,7 @@ class DSparkDrafter(DFlashDrafter):
         top-p (no top-k), and no stop rule but the dspark policy's batch-1 admission, whose SPS
         values the C loop reads. Returns (draft ids [1, n], final logits, distributions [n, V'],
         confidence logits [1, n] or None), or None: the loop below. The same distribution (softmax,
-        then the nucleus) as `probabilities` up to float summation order, drawn at uniforms from
+        then the nucleus) as `probabilities`, by the same C code on the CPU, drawn at uniforms from
         the request's generator."""
         if len(seqs) != 1 or self.runtime is None or seqs[0].params.top_k:
             return None

@@ -61,9 +61,11 @@
  * (a forward's rows, a layer's, a product's, an attention's). With malloc and free per call, a
  * 512-token prefill took and gave back ~15 MB a layer; glibc handed each large block back to the
  * kernel at free, so every layer paid its first-touch page faults again: ~150k faults a forward,
- * a quarter of a 512- or 1,024-token prefill's time (RESULTS.md, session 42). The largest call so
- * far sets a thread's sizes; they last as long as the thread. */
-enum { SCRATCH_FORWARD, SCRATCH_LAYER, SCRATCH_PRODUCT, SCRATCH_ATTENTION, SCRATCH_LEVELS };
+ * a quarter of a 512- or 1,024-token prefill's time (RESULTS.md, session 42); a sampled row's 49k
+ * probabilities (196 KB) were past glibc's threshold too. The largest call so far sets a thread's
+ * sizes; they last as long as the thread. */
+enum { SCRATCH_FORWARD, SCRATCH_LAYER, SCRATCH_PRODUCT, SCRATCH_ATTENTION, SCRATCH_SAMPLE, SCRATCH_NUCLEUS,
+       SCRATCH_LEVELS };
 static __thread struct { char *p; size_t size; } scratch_[SCRATCH_LEVELS];
 
 /* The next `bytes` of a buffer being carved, each part 64-byte aligned (the buffer is). */
@@ -1366,6 +1368,318 @@ void rt_argmax(const float *x, int64_t rows, int64_t n, int64_t *out, int path) 
     argmax_rows_generic(x, rows, n, out);
 }
 
+/* ------------------------------------------------------------------ sampling -------------- */
+
+/* Sampling's processing of logits into the distribution tokens are drawn from (sampling.py
+ * `probabilities`: temperature, then top-k, then top-p) and the draw itself, for the target's rows
+ * (verification, plain sampled decoding) and a DSpark drafter's sampled loop alike. In torch a
+ * T 0.7 top-p 0.9 row of SmolLM2's 49k logits took ~0.2 ms to process and ~0.06 to draw from,
+ * a sampled verification of a few rows ~1 ms (RESULTS.md, session 44). */
+
+/* p [n] = softmax(x [n] / temperature), over 16-lane vectors (GCC vector extensions) compiled for
+ * each instruction set: the maximum (exact in any order), exp16 of the differences, 0 below -87
+ * where exp16 would floor (a probability under 1e-37 underflows, as torch's float exp does under
+ * 1e-45), their sum in 16 lane partial sums then one fixed tree, and one multiplication by its
+ * reciprocal per entry. Every path gives the same bits; a ragged tail runs as padded lanes that
+ * add nothing. */
+#define SOFTMAX_ROW(NAME, TARGET)                                                                   \
+TARGET static void NAME(const float *x, int64_t n, float temperature, float *p) {                  \
+    const v16f zero = {0}, floor_ = zero - 87.0f;                                                  \
+    const int64_t whole = n - n % 16;                                                              \
+    v16f mx = zero - INFINITY, tail = zero - INFINITY, acc = zero;                                 \
+    memcpy(&tail, x + whole, sizeof(float) * (size_t)(n - whole));   /* padded with -inf */        \
+    tail = tail / temperature;                                                                     \
+    for (int64_t i = 0; i < whole; i += 16) {                     /* p = x / temperature, its max */ \
+        v16f v;                                                                                    \
+        memcpy(&v, x + i, sizeof v);                                                               \
+        v = v / temperature;                                                                       \
+        memcpy(p + i, &v, sizeof v);                                                               \
+        const v16i gt = v > mx;                                                                    \
+        mx = (v16f)(((v16i)v & gt) | ((v16i)mx & ~gt));                                            \
+    }                                                                                              \
+    const v16i gt = tail > mx;                                                                     \
+    mx = (v16f)(((v16i)tail & gt) | ((v16i)mx & ~gt));                                             \
+    float m = -INFINITY;                                                                           \
+    for (int l = 0; l < 16; l++) m = mx[l] > m ? mx[l] : m;                                        \
+    for (int64_t i = 0; i <= whole; i += 16) {                    /* e = exp(p - max), their sum */ \
+        v16f v = tail;                                                                             \
+        if (i < whole) memcpy(&v, p + i, sizeof v);                                                \
+        const v16f d = v - m;                                                                      \
+        const v16i keep = d >= floor_;                     /* padded lanes (-inf): dropped */      \
+        const v16f e = (v16f)((v16i)exp16(d) & keep);                                              \
+        if (i < whole) memcpy(p + i, &e, sizeof e);                                                \
+        else memcpy(p + i, &e, sizeof(float) * (size_t)(n - whole));                              \
+        acc = acc + e;                                                                             \
+    }                                                                                              \
+    for (int w = 8; w >= 1; w /= 2)                                                                \
+        for (int l = 0; l < w; l++) acc[l] = acc[l] + acc[l + w];                                 \
+    const float r = 1.0f / acc[0];                                                                 \
+    for (int64_t i = 0; i < whole; i += 16) {                                                      \
+        v16f v;                                                                                    \
+        memcpy(&v, p + i, sizeof v);                                                               \
+        v = v * r;                                                                                 \
+        memcpy(p + i, &v, sizeof v);                                                               \
+    }                                                                                              \
+    for (int64_t i = whole; i < n; i++) p[i] = p[i] * r;                                           \
+}
+SOFTMAX_ROW(softmax_row_generic, )
+#if defined(__x86_64__)
+SOFTMAX_ROW(softmax_row_avx2, __attribute__((target("avx2,fma"))))
+SOFTMAX_ROW(softmax_row_avx512, __attribute__((target("avx512f,avx512dq,avx512vl"))))
+#endif
+
+static void softmax_row(const float *x, int64_t n, float temperature, float *p, int path) {
+#if defined(__x86_64__)
+    if (path >= PATH_AVX512VNNI) { softmax_row_avx512(x, n, temperature, p); return; }
+    if (path != PATH_GENERIC) { softmax_row_avx2(x, n, temperature, p); return; }
+#endif
+    (void)path;
+    softmax_row_generic(x, n, temperature, p);
+}
+
+/* A candidate token: its value and index, ordered by descending value, then ascending index (the
+ * order the nucleus and top-k take tokens in). */
+typedef struct { float p; int64_t i; } cand_t;
+
+static int cand_order(const void *a, const void *b) {
+    const cand_t *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The first index from i on (i itself included) whose value exceeds thr, else V: compares only, so
+ * every path finds the same index; 16 at a time where the instruction set allows. */
+static int64_t next_above_generic(const float *v, int64_t i, int64_t V, float thr) {
+    while (i < V && !(v[i] > thr)) i++;
+    return i;
+}
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static int64_t next_above_avx512(const float *v, int64_t i, int64_t V, float thr) {
+    const __m512 t = _mm512_set1_ps(thr);
+    for (; i + 16 <= V; i += 16) {
+        const __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + i), t, _CMP_GT_OQ);
+        if (m) return i + __builtin_ctz(m);
+    }
+    return next_above_generic(v, i, V, thr);
+}
+__attribute__((target("avx2"))) static int64_t next_above_avx2(const float *v, int64_t i, int64_t V, float thr) {
+    const __m256 t = _mm256_set1_ps(thr);
+    for (; i + 8 <= V; i += 8) {
+        const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + i), t, _CMP_GT_OQ));
+        if (m) return i + __builtin_ctz((unsigned)m);
+    }
+    return next_above_generic(v, i, V, thr);
+}
+#endif
+
+/* The K largest of v [V] in cand_order into out (a min-heap over one pass, then sorted); returns
+ * their number, min(K, V). Once the heap is full only values above its smallest enter (a later
+ * index loses a tie), and the scan skips to the next such value. */
+static int64_t largest(const float *v, int64_t V, int64_t K, cand_t *out, int path) {
+    int64_t n = 0;
+    (void)path;
+    for (int64_t i = 0; i < V; i++) {
+        if (n == K) {
+#if defined(__x86_64__)
+            if (path >= PATH_AVX512VNNI) i = next_above_avx512(v, i, V, out[0].p);
+            else if (path != PATH_GENERIC) i = next_above_avx2(v, i, V, out[0].p);
+            else
+#endif
+            i = next_above_generic(v, i, V, out[0].p);
+            if (i >= V) break;
+        }
+        if (n < K) {
+            int64_t j = n++;
+            out[j] = (cand_t){v[i], i};
+            while (j > 0 && cand_order(&out[(j - 1) / 2], &out[j]) < 0) {
+                const cand_t t = out[j]; out[j] = out[(j - 1) / 2]; out[(j - 1) / 2] = t; j = (j - 1) / 2;
+            }
+        } else {
+            out[0] = (cand_t){v[i], i};
+            for (int64_t j = 0;;) {
+                int64_t l = 2 * j + 1, r = l + 1, m = j;
+                if (l < K && cand_order(&out[l], &out[m]) > 0) m = l;
+                if (r < K && cand_order(&out[r], &out[m]) > 0) m = r;
+                if (m == j) break;
+                const cand_t t = out[j]; out[j] = out[m]; out[m] = t; j = m;
+            }
+        }
+    }
+    qsort(out, (size_t)n, sizeof(cand_t), cand_order);
+    return n;
+}
+
+/* Of c [n] (probabilities in cand_order), how many the nucleus keeps: a token stays while the mass
+ * before it is below top_p (the first always), as sampling._nucleus keeps them; *kept: their mass.
+ * Returns -1 when all n stay and their mass is still below top_p (the nucleus goes on past them). */
+static int64_t nucleus_size(const cand_t *c, int64_t n, float top_p, float *kept) {
+    float mass = 0.0f;
+    int64_t k = 0;
+    for (; k < n && (k == 0 || mass < top_p); k++) mass += c[k].p;
+    *kept = mass;
+    return k == n && mass < top_p ? -1 : k;
+}
+
+/* q [V] = p [V] (a distribution) restricted to its nucleus, renormalized. The 64 most probable
+ * first. When they hold less than top_p, the tokens go into buckets by their bits (p >= 0: bits >> 20
+ * orders them as p, in eighths of a binade): the buckets above the one whose mass, summed from the
+ * top, reaches top_p stay whole, and that bucket's tokens, sorted, stay while the mass before them
+ * is below top_p. A full sort only when round-off leaves that bucket short. */
+static void nucleus(const float *p, int64_t V, float top_p, float *q, int path) {
+    enum { K = 64, BUCKETS = 1024 };                  /* p <= 1: bits >> 20 <= 0x3f8 */
+    cand_t heap[K], *all = NULL, *c = heap;
+    int64_t n = largest(p, V, K, heap, path), whole = -1;   /* whole: the bucket above which all stay */
+    float kept;
+    int64_t k = nucleus_size(c, n, top_p, &kept);
+    if (k < 0 && n < V) {
+        float mass[BUCKETS] = {0};
+        for (int64_t i = 0; i < V; i++) {
+            uint32_t bits;
+            memcpy(&bits, &p[i], 4);
+            mass[(bits >> 20) & (BUCKETS - 1)] += p[i];
+        }
+        int b = BUCKETS - 1;
+        float above = 0.0f;
+        for (; b > 0 && above + mass[b] < top_p; b--) above += mass[b];
+        all = (cand_t *)scratch(SCRATCH_NUCLEUS, sizeof(cand_t) * (size_t)V);
+        n = 0;
+        for (int64_t i = 0; i < V; i++) {
+            uint32_t bits;
+            memcpy(&bits, &p[i], 4);
+            if ((int)((bits >> 20) & (BUCKETS - 1)) == b) all[n++] = (cand_t){p[i], i};
+        }
+        qsort(all, (size_t)n, sizeof(cand_t), cand_order);
+        c = all;
+        kept = above;
+        k = 0;
+        for (; k < n && kept < top_p; k++) kept += c[k].p;    /* above 0: the first token stays */
+        whole = b;
+        if (kept < top_p && b > 0) {                  /* round-off: sort everything */
+            for (int64_t i = 0; i < V; i++) all[i] = (cand_t){p[i], i};
+            qsort(all, (size_t)V, sizeof(cand_t), cand_order);
+            n = V;
+            whole = -1;
+            k = nucleus_size(c, n, top_p, &kept);
+        }
+    }
+    if (k < 0) k = n;                                 /* every token, short of top_p by round-off */
+    memset(q, 0, sizeof(float) * (size_t)V);
+    if (whole >= 0)
+        for (int64_t i = 0; i < V; i++) {
+            uint32_t bits;
+            memcpy(&bits, &p[i], 4);
+            if ((int)((bits >> 20) & (BUCKETS - 1)) > whole) q[i] = p[i] / kept;
+        }
+    for (int64_t j = 0; j < k; j++) q[c[j].i] = c[j].p / kept;
+}
+
+/* out [R, V] = sampling.probabilities of logits [R, V]: softmax(logits / temperature) over the
+ * top_k largest logits (0: all), then the nucleus top_p (1: all of it), renormalized. */
+void rt_probabilities(const float *logits, int64_t R, int64_t V, float temperature, int64_t top_k, float top_p,
+                      float *out, int path) {
+    const int narrow = top_k > 0 && top_k < V;
+    const size_t np = sizeof(float) * (size_t)V, nt = narrow ? sizeof(cand_t) * (size_t)top_k : 0,
+                 nz = narrow ? sizeof(float) * (size_t)top_k : 0;
+    char *mem = scratch(SCRATCH_SAMPLE, carve_size(np) + carve_size(nt) + carve_size(nz));
+    float *p = carve(&mem, np), *z = carve(&mem, nz);
+    cand_t *top = carve(&mem, nt);
+    for (int64_t r = 0; r < R; r++) {
+        const float *x = logits + r * V;
+        float *o = out + r * V;
+        if (!narrow) {
+            softmax_row(x, V, temperature, top_p < 1.0f ? p : o, path);
+            if (top_p < 1.0f) nucleus(p, V, top_p, o, path);
+            continue;
+        }
+        /* the top_k logits in cand_order (dividing by temperature > 0 keeps the order), their
+         * softmax, then the nucleus among them */
+        const int64_t n = largest(x, V, top_k, top, path);
+        for (int64_t j = 0; j < n; j++) z[j] = top[j].p;
+        softmax_row(z, n, temperature, p, path);
+        for (int64_t j = 0; j < n; j++) top[j].p = p[j];
+        float kept = 1.0f;
+        int64_t k = n;
+        if (top_p < 1.0f) {
+            k = nucleus_size(top, n, top_p, &kept);
+            if (k < 0) k = n;
+        }
+        memset(o, 0, sizeof(float) * (size_t)V);
+        for (int64_t j = 0; j < k; j++) o[top[j].i] = top_p < 1.0f ? top[j].p / kept : top[j].p;
+    }
+}
+
+/* The token of q [V] (weights >= 0, any total) whose CDF interval holds u * total, the CDF taken in
+ * index order: the total and the cumulative sums over runs of 256 tokens (16 lane partial sums of
+ * 16-lane vectors, then one fixed tree), then one by one inside the run that holds the point. A
+ * token of weight 0 is never drawn; where round-off puts the point past every interval, the last
+ * token with weight. The runs' sums are lane-wise IEEE adds in a fixed order, compiled for each
+ * instruction set: every path computes the same floats. */
+#define RUN_SUMS(NAME, TARGET)                                                                      \
+TARGET static void NAME(const float *q, int64_t V, float *sums) {                                  \
+    for (int64_t r = 0; r * 256 < V; r++) {                                                        \
+        const int64_t end = (r + 1) * 256 < V ? (r + 1) * 256 : V;                                 \
+        v16f acc = {0};                                                                            \
+        int64_t j = r * 256;                                                                       \
+        for (; j + 16 <= end; j += 16) {                                                           \
+            v16f v;                                                                                \
+            memcpy(&v, q + j, sizeof v);                                                           \
+            acc = acc + v;                                                                         \
+        }                                                                                          \
+        if (j < end) {                                                                             \
+            v16f v = {0};                                                                          \
+            memcpy(&v, q + j, sizeof(float) * (size_t)(end - j));                                  \
+            acc = acc + v;                                                                         \
+        }                                                                                          \
+        for (int w = 8; w >= 1; w /= 2)                                                            \
+            for (int l = 0; l < w; l++) acc[l] = acc[l] + acc[l + w];                             \
+        sums[r] = acc[0];                                                                          \
+    }                                                                                              \
+}
+RUN_SUMS(run_sums_generic, )
+#if defined(__x86_64__)
+RUN_SUMS(run_sums_avx2, __attribute__((target("avx2"))))
+RUN_SUMS(run_sums_avx512, __attribute__((target("avx512f"))))
+#endif
+
+static int64_t draw(const float *q, int64_t V, float u, int path) {
+    enum { RUN = 256 };
+    const int64_t runs = (V + RUN - 1) / RUN;
+    float stack[256], *sums = runs <= 256 ? stack : malloc(sizeof(float) * (size_t)runs);
+#if defined(__x86_64__)
+    if (path >= PATH_AVX512VNNI) run_sums_avx512(q, V, sums);
+    else if (path != PATH_GENERIC) run_sums_avx2(q, V, sums);
+    else
+#endif
+    run_sums_generic(q, V, sums);
+    (void)path;
+    float total = 0.0f;
+    for (int64_t r = 0; r < runs; r++) total += sums[r];
+    const float point = u * total;
+    int64_t pick = -1;
+    float before = 0.0f;
+    for (int64_t r = 0; r < runs && pick < 0; r++) {
+        if (before + sums[r] > point) {
+            float cdf = before;
+            const int64_t end = (r + 1) * RUN < V ? (r + 1) * RUN : V;
+            for (int64_t j = r * RUN; j < end; j++) {
+                cdf += q[j];
+                if (cdf > point && q[j] > 0.0f) { pick = j; break; }
+            }
+        }
+        before += sums[r];
+    }
+    if (sums != stack) free(sums);
+    if (pick >= 0) return pick;
+    for (int64_t j = V - 1; j > 0; j--)
+        if (q[j] > 0.0f) return j;
+    return 0;
+}
+
+/* out[r] = the token drawn from row r of q [R, V] at the uniform u[r] (draw). */
+void rt_draw(const float *q, int64_t R, int64_t V, const float *u, int64_t *out, int path) {
+    for (int64_t r = 0; r < R; r++) out[r] = draw(q + r * V, V, u[r], path);
+}
+
 /* ------------------------------------------------------------ DSpark's Markov loop --------- */
 
 /* A DSpark drafter's greedy sequential head (the vanilla Markov head) over a block of g slots for
@@ -1504,61 +1818,6 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
     free(x); free(y); free(slot); free(pos); free(last);
 }
 
-/* A candidate of the nucleus: its probability and index, ordered by descending probability, then
- * ascending index. */
-typedef struct { float p; int64_t i; } cand_t;
-
-static int cand_order(const void *a, const void *b) {
-    const cand_t *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* q [V] = p restricted to its nucleus (the fewest most probable tokens whose mass reaches top_p,
- * as sampling._top_p keeps them: a token stays while the mass before it is below top_p),
- * renormalized. The 64 largest first (a min-heap over one pass); all of them sorted when those
- * fall short. */
-static void nucleus(const float *p, int64_t V, float top_p, float *q) {
-    enum { K = 64 };
-    cand_t heap[K];
-    int64_t n = 0;
-    for (int64_t i = 0; i < V; i++) {                 /* the K largest, smallest at the root */
-        if (n < K) {
-            int64_t j = n++;
-            heap[j] = (cand_t){p[i], i};
-            while (j > 0 && cand_order(&heap[(j - 1) / 2], &heap[j]) < 0) {
-                const cand_t t = heap[j]; heap[j] = heap[(j - 1) / 2]; heap[(j - 1) / 2] = t; j = (j - 1) / 2;
-            }
-        } else if (cand_order(&(cand_t){p[i], i}, &heap[0]) < 0) {
-            heap[0] = (cand_t){p[i], i};
-            for (int64_t j = 0;;) {
-                int64_t l = 2 * j + 1, r = l + 1, m = j;
-                if (l < K && cand_order(&heap[l], &heap[m]) > 0) m = l;
-                if (r < K && cand_order(&heap[r], &heap[m]) > 0) m = r;
-                if (m == j) break;
-                const cand_t t = heap[j]; heap[j] = heap[m]; heap[m] = t; j = m;
-            }
-        }
-    }
-    cand_t *all = NULL, *c = heap;
-    qsort(heap, (size_t)n, sizeof(cand_t), cand_order);
-    float mass = 0.0f;
-    for (int64_t k = 0; k < n; k++) mass += heap[k].p;
-    if (mass < top_p && n < V) {                      /* a flat row: sort everything */
-        all = malloc(sizeof(cand_t) * (size_t)V);
-        for (int64_t i = 0; i < V; i++) all[i] = (cand_t){p[i], i};
-        qsort(all, (size_t)V, sizeof(cand_t), cand_order);
-        c = all;
-        n = V;
-    }
-    memset(q, 0, sizeof(float) * (size_t)V);
-    float kept = 0.0f;                                /* the mass of the tokens before the next */
-    int64_t k = 0;
-    for (; k < n && (k == 0 || kept < top_p); k++) kept += c[k].p;
-    for (int64_t j = 0; j < k; j++) q[c[j].i] = c[j].p / kept;
-    free(all);
-}
-
 /* A DSpark drafter's sampled vanilla Markov loop over the g slots of one sequence's block (logits and
  * hidden [g, ...], g at most the block size c->g), in one call: per slot,
  * the confidence logit (confidence_logit, as in rt_draft_round), and,
@@ -1573,7 +1832,7 @@ int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hid
                          float temperature, float top_p, const float *u, const float *cal_t, const float *cal_b,
                          const double *sps, float *final, float *q, int64_t *idx, float *conf, int path) {
     const int64_t H = c->H, V = c->V;
-    float *p = malloc(sizeof(float) * (size_t)V);
+    float *p = (float *)scratch(SCRATCH_SAMPLE, sizeof(float) * (size_t)V);
     int64_t prev = anchor, k = 0;
     double tau = 1.0, a = 1.0;
     for (; k < g; k++) {
@@ -1590,30 +1849,10 @@ int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hid
         }
         float *fk = final + k * V, *qk = q + k * V;
         rt_qmatmul(e, 1, c->r, NULL, 0.0f, c->w2, c->w2_S, c->w2_L, V, (int)c->w2_bits, NULL, logits + k * V, fk, path);
-        float mx = -INFINITY, total = 0.0f;
-        for (int64_t i = 0; i < V; i++) {
-            p[i] = fk[i] / temperature;
-            mx = p[i] > mx ? p[i] : mx;
-        }
-        for (int64_t i = 0; i < V; i++) {
-            p[i] = expf(p[i] - mx);
-            total += p[i];
-        }
-        for (int64_t i = 0; i < V; i++) p[i] /= total;
-        if (top_p < 1.0f) nucleus(p, V, top_p, qk);
-        else memcpy(qk, p, sizeof(float) * (size_t)V);
-        float cdf = 0.0f, mass = 0.0f;
-        for (int64_t i = 0; i < V; i++) mass += qk[i];
-        const float target = u[k] * mass;
-        int64_t pick = -1, last = 0;
-        for (int64_t i = 0; i < V; i++) {
-            if (qk[i] > 0.0f) last = i;
-            cdf += qk[i];
-            if (pick < 0 && cdf > target && qk[i] > 0.0f) pick = i;
-        }
-        idx[k] = pick < 0 ? last : pick;     /* u * mass rounded up to the mass: the last token with any */
+        softmax_row(fk, V, temperature, top_p < 1.0f ? p : qk, path);
+        if (top_p < 1.0f) nucleus(p, V, top_p, qk, path);
+        idx[k] = draw(qk, V, u[k], path);
         prev = idx[k] + (c->d2t ? c->d2t[idx[k]] : 0);
     }
-    free(p);
     return k;
 }

@@ -83,6 +83,12 @@ class _Lib:
         self.markov_sample.argtypes = [ptr, ptr, ptr, i64, i64, c_float, c_float, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
                                        ptr, c_int]
         self.markov_sample.restype = i64
+        self.probabilities = dll.rt_probabilities
+        self.probabilities.argtypes = [ptr, i64, i64, c_float, i64, c_float, ptr, c_int]
+        self.probabilities.restype = None
+        self.draw = dll.rt_draw
+        self.draw.argtypes = [ptr, i64, i64, ptr, ptr, c_int]
+        self.draw.restype = None
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         dll.rt_path_supported.argtypes = [c_int]
@@ -218,6 +224,26 @@ def argmax(x: torch.Tensor) -> torch.Tensor:
     out = torch.empty(x2.shape[0], dtype=torch.int64)
     rt.argmax(x2.data_ptr(), x2.shape[0], x2.shape[1], out.data_ptr(), rt.path)
     return out.view(x.shape[:-1])
+
+
+def probabilities(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+    """sampling.probabilities of fp32 CPU rows [..., V] at temperature > 0, in C (rt_probabilities)."""
+    rt = lib()
+    x = logits.reshape(-1, logits.shape[-1]).contiguous()
+    out = torch.empty_like(x)
+    rt.probabilities(x.data_ptr(), x.shape[0], x.shape[1], temperature, top_k, top_p, out.data_ptr(), rt.path)
+    return out.view(logits.shape)
+
+
+def draw(q: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Rows of fp32 CPU weights q [R, V] (any totals) and uniforms u [R] -> the tokens whose CDF
+    intervals hold u * the row's total (rt_draw; weight-0 tokens never)."""
+    rt = lib()
+    q = q.contiguous()
+    u = u.reshape(-1).to(torch.float32).contiguous()
+    out = torch.empty(q.shape[0], dtype=torch.int64)
+    rt.draw(q.data_ptr(), q.shape[0], q.shape[1], u.data_ptr(), out.data_ptr(), rt.path)
+    return out
 
 
 def markov_greedy(logits: torch.Tensor, w1: torch.Tensor, pw: PackedWeight, d2t: torch.Tensor | None,
