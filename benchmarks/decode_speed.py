@@ -132,6 +132,7 @@ def main() -> int:
     prompts = sample_prompts(args.prompts, args.sets)
     tps = {k: [] for k in (["transformers"] if hf else []) + (["llama.cpp"] if llama else []) + list(variants)}
     totals = {k: [0, 0.0] for k in tps}   # tokens, seconds
+    decoding = {k: [0, 0.0] for k in variants}   # tokens after the first, seconds after it (prefill out)
     same = {k: 0 for k in tps}            # whole answers identical to transformers'
     top1 = {k: [0, 0] for k in ("plain", "plain, exact", "llama.cpp")}   # agreeing positions, positions
     same_as_plain = {k: 0 for k in variants}
@@ -160,6 +161,8 @@ def main() -> int:
             with shared_threads() if name == SHARED else contextlib.nullcontext():
                 r = generate(tgt, drafter, ids, SamplingParams(), args.max_new_tokens, policy=policy, sps_table=sps)
             record(tps, totals, name, r["num_new_tokens"], r["elapsed_s"])
+            decoding[name][0] += max(r["num_new_tokens"] - 1, 0)
+            decoding[name][1] += r["elapsed_s"] - r["first_token_s"]
             taus[name].append(r["tau"])
             plain_ids.setdefault(id(tgt), r["token_ids"])      # the first variant of a target is plain
             same_as_plain[name] += r["token_ids"] == plain_ids[id(tgt)]
@@ -175,11 +178,13 @@ def main() -> int:
     spread = {k: (min(v), max(v)) for k, v in tps.items()}
     print(f"\nbatch-1 greedy decoding, {args.target}, fp32, {args.threads} threads, {len(prompts)} prompts "
           f"from {args.sets} x up to {args.max_new_tokens} new tokens\n"
-          f"(tok/s = all tokens / all time; median and min-max across prompts)\n")
+          f"(tok/s = all tokens / all time; median and min-max across prompts; x plain, decoding: the tokens after\n"
+          f"the first over the time after it, without the prompt's prefill, which every variant pays alike)\n")
     base = "llama.cpp" if "llama.cpp" in overall else "transformers" if "transformers" in overall else None
-    print(f"| variant | tok/s | median | min-max | x transformers | x llama.cpp | x plain | tau | "
+    print(f"| variant | tok/s | median | min-max | x transformers | x llama.cpp | x plain | x plain, decoding | tau | "
           f"identical to plain | identical to transformers | top-1 agreement with transformers |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    dec = {k: n / t for k, (n, t) in decoding.items() if t > 0}
     for k in tps:
         x_hf = f"{overall[k] / overall['transformers']:.2f}" if "transformers" in overall else "-"
         x_ll = f"{overall[k] / overall['llama.cpp']:.2f}" if "llama.cpp" in overall else "-"
@@ -187,8 +192,9 @@ def main() -> int:
         plain_same = f"{same_as_plain[k]}/{len(prompts)}" if k in same_as_plain else "-"
         ident = f"{same[k]}/{len(prompts)}" if hf is not None and k != "transformers" else "-"
         agree = f"{top1[k][0] / max(1, top1[k][1]):.4f} ({top1[k][1]} positions)" if k in top1 and hf else "-"
+        x_dec = f"{dec[k] / dec['plain']:.2f}" if k in dec and "plain" in dec else "-"
         print(f"| {k} | {overall[k]:.1f} | {med[k]:.1f} | {spread[k][0]:.1f}-{spread[k][1]:.1f} | {x_hf} | "
-              f"{x_ll} | {overall[k] / overall['plain']:.2f} | {tau} | {plain_same} | {ident} | {agree} |")
+              f"{x_ll} | {overall[k] / overall['plain']:.2f} | {x_dec} | {tau} | {plain_same} | {ident} | {agree} |")
     if base:
         print(f"\nplain / {base}: {overall['plain'] / overall[base]:.2f}; "
               f"ngram / {base}: {overall['ngram'] / overall[base]:.2f}")

@@ -79,7 +79,7 @@ def test_generate_json_contract(smol):
     r = dspark("generate", "Name three primary colors.", "--max-tokens", "12", "--json", "--drafter", "ngram")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    for key in ("text", "token_ids", "num_new_tokens", "rounds", "tau", "tokens_per_second", "elapsed_s"):
+    for key in ("text", "token_ids", "num_new_tokens", "rounds", "tau", "tokens_per_second", "elapsed_s", "first_token_s"):
         assert key in out
     assert out["num_new_tokens"] == len(out["token_ids"]) <= 12
     assert out["text"]

@@ -61,9 +61,11 @@ def generate(target: Target, drafter, prompt: str | list[int], params: SamplingP
     stream = TextStream(target.tokenizer, on_text)
     t0 = time.perf_counter()
     seq = engine.add_request(ids, params, max_new_tokens)
-    reason = None
+    reason, first = None, None
     while engine.has_work:
         for ev in engine.step():
+            if first is None and ev.new_tokens:       # the prompt's prefill ends with the first token
+                first = time.perf_counter() - t0
             stream.feed(ev.new_tokens)
             reason = ev.finish_reason or reason
     elapsed = time.perf_counter() - t0
@@ -74,6 +76,7 @@ def generate(target: Target, drafter, prompt: str | list[int], params: SamplingP
         "text": stream.emitted, "token_ids": out, "num_new_tokens": len(out), "prompt_tokens": len(ids),
         "rounds": stats["rounds"], "tau": stats["tau"], "accept_rate": stats["accept_rate"],
         "tokens_per_second": len(out) / elapsed if elapsed > 0 else 0.0, "elapsed_s": elapsed,
+        "first_token_s": elapsed if first is None else first,
         "finish_reason": reason, "target": target.name, "drafter": getattr(drafter, "algorithm", "none"),
         "policy": engine.policy.name,
     }

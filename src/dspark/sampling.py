@@ -46,11 +46,9 @@ def argmax(x: torch.Tensor) -> torch.Tensor:
     by the integer runtime's C loop, the same indices ~30x faster (torch reads ~3 ns per element on
     these CPUs: 0.7 ms for an 8-token verification's 9 x 49k logits); elsewhere torch's."""
     if x.dtype == torch.float32 and x.device.type == "cpu" and x.dim() >= 1 and x.shape[-1] > 0:
-        from .models import runtime
-        try:
-            return runtime.argmax(x)
-        except RuntimeError:    # the C runtime could not be built here
-            pass
+        rt = _runtime()
+        if rt is not None:
+            return rt.argmax(x)
     return x.argmax(-1)
 
 
@@ -68,8 +66,8 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     """logits [R, V] -> the distribution tokens are drawn from, [R, V] fp32: softmax(logits /
     temperature) over the top_k largest logits (0: all), restricted to the nucleus top_p (the fewest
     most probable tokens whose mass reaches it), renormalized. CPU rows run in C (runtime
-    .probabilities: the same distribution up to float summation order; ~0.2 -> ~0.03 ms for a T 0.7
-    top-p 0.9 row of 49k logits), others in torch (`torch_probabilities`)."""
+    .probabilities: the same distribution up to float summation order; a T 0.7 top-p 0.9 row of 49k
+    logits ~0.27 -> ~0.07 ms, RESULTS.md, session 44), others in torch (`torch_probabilities`)."""
     logits = logits.float()
     if params.greedy:
         return _greedy(logits)[1]
