@@ -1153,6 +1153,25 @@ def test_draws_in_c_land_in_their_tokens_interval():
         assert float(cdf[r, t]) - float(q[r, t]) - slack <= point <= float(cdf[r, t]) + slack, r
 
 
+@pytest.mark.parametrize("temperature, top_k, top_p", [(1.0, 0, 1.0), (0.7, 0, 0.9), (0.7, 20, 0.8)])
+def test_batched_sampling_in_c_draws_each_rows_token(temperature, top_k, top_p):
+    """sample_rows on CPU (rt_sample: one call, no [R, V] distributions kept) gives each row the token
+    that sample_logits gives that row alone with the same generator (the processing and the draw of
+    the C sampler), on every instruction-set path."""
+    from dspark.sampling import sample_logits, sample_rows
+    g = torch.Generator().manual_seed(7)
+    logits = _sampling_rows(g, 4099)
+    params = SamplingParams(temperature, top_p, top_k)
+    for name in PATHS_HERE:
+        with kernel_path(name):
+            for seed in range(3):
+                gens = [torch.Generator().manual_seed(100 * seed + r) for r in range(len(logits))]
+                batched = sample_rows(logits, params, gens).tolist()
+                alone = [int(sample_logits(logits[r:r + 1], params, torch.Generator().manual_seed(100 * seed + r))[0][0])
+                         for r in range(len(logits))]
+                assert batched == alone, (name, seed)
+
+
 def test_a_table_dspark_profile_wrote_is_used_as_it_is(tmp_path, monkeypatch):
     """`dspark profile` names the kernel build in the table it writes, so the scheduler reads that
     table instead of profiling again (in session 36 the command left the build out, and the first

@@ -153,10 +153,15 @@ def sample_rows(logits: torch.Tensor, params: SamplingParams,
                 generators: list[torch.Generator | None]) -> torch.Tensor:
     """logits [R, V] of R requests with the same sampling parameters, each with its own generator ->
     tokens [R]: one batched processing and search, and row i gets exactly the token that
-    sample_logits(logits[i:i+1], params, generators[i]) would give it."""
+    sample_logits(logits[i:i+1], params, generators[i]) would give it. CPU rows in one C call that
+    keeps no [R, V] distributions (runtime.sample)."""
     if params.greedy:
         return argmax(logits)
     u = torch.cat([torch.rand(1, 1, generator=g, device=g.device if g else logits.device) for g in generators])
+    if logits.device.type == "cpu" and logits.dim() == 2 and logits.shape[-1] > 0:
+        rt = _runtime()
+        if rt is not None:
+            return rt.sample(logits.float(), params.temperature, params.top_k, params.top_p, u)
     return _invert_cdf(probabilities(logits, params), u)
 
 

@@ -64,8 +64,8 @@
  * a quarter of a 512- or 1,024-token prefill's time (RESULTS.md, session 42); a sampled row's 49k
  * probabilities (196 KB) were past glibc's threshold too. The largest call so far sets a thread's
  * sizes; they last as long as the thread. */
-enum { SCRATCH_FORWARD, SCRATCH_LAYER, SCRATCH_PRODUCT, SCRATCH_ATTENTION, SCRATCH_SAMPLE, SCRATCH_NUCLEUS,
-       SCRATCH_LEVELS };
+enum { SCRATCH_FORWARD, SCRATCH_LAYER, SCRATCH_PRODUCT, SCRATCH_ATTENTION, SCRATCH_ROW, SCRATCH_SAMPLE,
+       SCRATCH_NUCLEUS, SCRATCH_LEVELS };
 static __thread struct { char *p; size_t size; } scratch_[SCRATCH_LEVELS];
 
 /* The next `bytes` of a buffer being carved, each part 64-byte aligned (the buffer is). */
@@ -1372,9 +1372,9 @@ void rt_argmax(const float *x, int64_t rows, int64_t n, int64_t *out, int path) 
 
 /* Sampling's processing of logits into the distribution tokens are drawn from (sampling.py
  * `probabilities`: temperature, then top-k, then top-p) and the draw itself, for the target's rows
- * (verification, plain sampled decoding) and a DSpark drafter's sampled loop alike. In torch a
- * T 0.7 top-p 0.9 row of SmolLM2's 49k logits took ~0.2 ms to process and ~0.06 to draw from,
- * a sampled verification of a few rows ~1 ms (RESULTS.md, session 44). */
+ * (verification, plain sampled decoding, batched regeneration) and a DSpark drafter's sampled loop
+ * alike. In torch a T 0.7 top-p 0.9 row of SmolLM2's 49k logits took ~0.27 ms to process and ~0.06
+ * to draw from, and a regeneration step's 32 rows (top-k 20) ~7 ms (RESULTS.md, session 44). */
 
 /* p [n] = softmax(x [n] / temperature), over 16-lane vectors (GCC vector extensions) compiled for
  * each instruction set: the maximum (exact in any order), exp16 of the differences, 0 below -87
@@ -1678,6 +1678,19 @@ static int64_t draw(const float *q, int64_t V, float u, int path) {
 /* out[r] = the token drawn from row r of q [R, V] at the uniform u[r] (draw). */
 void rt_draw(const float *q, int64_t R, int64_t V, const float *u, int64_t *out, int path) {
     for (int64_t r = 0; r < R; r++) out[r] = draw(q + r * V, V, u[r], path);
+}
+
+/* out[r] = the token drawn at u[r] from row r's distribution (rt_probabilities of logits [R, V]),
+ * which stays in a scratch row: plain sampled decoding and batched regeneration need the tokens
+ * alone, and a fresh [R, V] output cost its page faults every step (3.5 ms for the 32 rows, 6 MB,
+ * of a regeneration step, against 0.4 ms where the memory was warm; RESULTS.md, session 44). */
+void rt_sample(const float *logits, int64_t R, int64_t V, float temperature, int64_t top_k, float top_p,
+               const float *u, int64_t *out, int path) {
+    float *row = (float *)scratch(SCRATCH_ROW, sizeof(float) * (size_t)V);
+    for (int64_t r = 0; r < R; r++) {
+        rt_probabilities(logits + r * V, 1, V, temperature, top_k, top_p, row, path);
+        out[r] = draw(row, V, u[r], path);
+    }
 }
 
 /* ------------------------------------------------------------ DSpark's Markov loop --------- */

@@ -89,6 +89,9 @@ class _Lib:
         self.draw = dll.rt_draw
         self.draw.argtypes = [ptr, i64, i64, ptr, ptr, c_int]
         self.draw.restype = None
+        self.sample = dll.rt_sample
+        self.sample.argtypes = [ptr, i64, i64, c_float, i64, c_float, ptr, ptr, c_int]
+        self.sample.restype = None
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         dll.rt_path_supported.argtypes = [c_int]
@@ -243,6 +246,17 @@ def draw(q: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     u = u.reshape(-1).to(torch.float32).contiguous()
     out = torch.empty(q.shape[0], dtype=torch.int64)
     rt.draw(q.data_ptr(), q.shape[0], q.shape[1], u.data_ptr(), out.data_ptr(), rt.path)
+    return out
+
+
+def sample(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, u: torch.Tensor) -> torch.Tensor:
+    """Rows of fp32 CPU logits [R, V] and uniforms u [R] -> the tokens draw(probabilities(...), u) gives,
+    without materializing the [R, V] distributions (rt_sample)."""
+    rt = lib()
+    x = logits.contiguous()
+    u = u.reshape(-1).to(torch.float32).contiguous()
+    out = torch.empty(x.shape[0], dtype=torch.int64)
+    rt.sample(x.data_ptr(), x.shape[0], x.shape[1], temperature, top_k, top_p, u.data_ptr(), out.data_ptr(), rt.path)
     return out
 
 
