@@ -1167,9 +1167,41 @@ def test_batched_sampling_in_c_draws_each_rows_token(temperature, top_k, top_p):
             for seed in range(3):
                 gens = [torch.Generator().manual_seed(100 * seed + r) for r in range(len(logits))]
                 batched = sample_rows(logits, params, gens).tolist()
-                alone = [int(sample_logits(logits[r:r + 1], params, torch.Generator().manual_seed(100 * seed + r))[0][0])
+                alone = [int(sample_logits(logits[r:r + 1], params,
+                                           torch.Generator().manual_seed(100 * seed + r))[0][0])
                          for r in range(len(logits))]
                 assert batched == alone, (name, seed)
+
+
+def test_block_verdict_in_c_is_the_block_rule():
+    """rt_block_verdict against verify.block_acceptance (float64): for blocks of 1-7 drafts it keeps
+    the longest prefix whose test passes (u_k < h_k, u_n < a_n), and draws the next token inside its
+    interval of the residual max(a_k p_t - p_d, 0) (the target's row after all n), on every path."""
+    from dspark.verify import block_acceptance
+    g = torch.Generator().manual_seed(11)
+    V, checked = 1031, 0
+    for case in range(60):
+        n = 1 + case % 7
+        p_t = torch.softmax(torch.randn(n + 1, V, generator=g, dtype=torch.float64) * 2, -1)
+        p_d = torch.softmax(torch.randn(n, V, generator=g, dtype=torch.float64) * 2 + p_t[:n].log(), -1)
+        drafts = [int(torch.multinomial(p_d[k], 1, generator=g)) for k in range(n)]
+        h, backing = block_acceptance(p_t, p_d, drafts)
+        u = torch.rand(n, generator=g)
+        u_next = float(torch.rand(1, generator=g))
+        if any(abs(float(u[k]) - h[k]) < 1e-4 for k in range(n)):
+            continue                                  # a test at round-off distance: either side is right
+        want = next((k for k in range(n, 0, -1) if float(u[k - 1]) < h[k - 1]), 0)
+        row = p_t[n] if want == n else (backing[want] * p_t[want] - p_d[want]).clamp_min(0)
+        cdf = row.cumsum(-1)
+        for name in PATHS_HERE:
+            with kernel_path(name):
+                k, token = runtime.block_verdict(p_t.float(), p_d.float(), drafts, u, u_next)
+            assert k == want, (name, case)
+            point, slack = u_next * float(cdf[-1]), 1e-4 * float(cdf[-1])
+            lo, hi = float(cdf[token] - row[token]), float(cdf[token])
+            assert row[token] > 0 and lo - slack <= point <= hi + slack, (name, case)
+        checked += 1
+    assert checked >= 50
 
 
 def test_a_table_dspark_profile_wrote_is_used_as_it_is(tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import sampling
 from .drafters.base import Proposal
 from .errors import DSparkError
 from .sampling import SamplingParams, argmax, probabilities, sample, sample_rows
@@ -105,8 +106,16 @@ def verify_one(logits: torch.Tensor, proposal: Proposal, params: SamplingParams,
         return greedy_verdict(drafts, argmax(logits).tolist())
     p_t = probabilities(logits, params)
     if rule == "block" and proposal.probs is not None and n:
+        u = _uniform(generator, n)
+        on_cpu = p_t.device.type == "cpu" and proposal.probs.device.type == "cpu" and n <= 64
+        rt = sampling._runtime() if on_cpu else None
+        if rt is not None:
+            # the same rule in one C call, the same uniforms in the same order: the torch ops below
+            # cost ~0.3 ms a sampled DSpark round (RESULTS.md, session 44)
+            k, token = rt.block_verdict(p_t, proposal.probs, drafts, u, float(_uniform(generator)))
+            return Verdict(k, drafts[:k] + [token])
         h, backing = block_acceptance(p_t, proposal.probs, drafts)
-        u = _uniform(generator, n).tolist()
+        u = u.tolist()
         k = next((k for k in range(n, 0, -1) if u[k - 1] < h[k - 1]), 0)
         nxt = p_t[n] if k == n else residual(p_t[k], proposal.probs[k], drafts[k], backing[k])
         return Verdict(k, drafts[:k] + [int(sample(nxt[None], generator)[0])])

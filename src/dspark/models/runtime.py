@@ -92,6 +92,9 @@ class _Lib:
         self.sample = dll.rt_sample
         self.sample.argtypes = [ptr, i64, i64, c_float, i64, c_float, ptr, ptr, c_int]
         self.sample.restype = None
+        self.block_verdict = dll.rt_block_verdict
+        self.block_verdict.argtypes = [ptr, ptr, i64, i64, ptr, ptr, c_float, ptr, c_int]
+        self.block_verdict.restype = i64
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         dll.rt_path_supported.argtypes = [c_int]
@@ -258,6 +261,25 @@ def sample(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, u
     out = torch.empty(x.shape[0], dtype=torch.int64)
     rt.sample(x.data_ptr(), x.shape[0], x.shape[1], temperature, top_k, top_p, u.data_ptr(), out.data_ptr(), rt.path)
     return out
+
+
+def block_verdict(p_t: torch.Tensor, p_d: torch.Tensor, drafts: list[int], u: torch.Tensor,
+                  u_next: float) -> tuple[int, int]:
+    """The block rule for one request's n sampled drafts (at most 64) in one C call
+    (rt_block_verdict): p_t [n + 1, V] and p_d [n, V] CPU distributions, u [n] the prefix tests'
+    uniforms, u_next the next token's -> (drafts kept, the token drawn after them)."""
+    rt = lib()
+    n = len(drafts)
+    if not 1 <= n <= 64 or p_t.shape[0] != n + 1 or p_d.shape[0] < n:
+        raise ValueError(f"block_verdict takes 1-64 drafts with n + 1 target rows, got {n} and {tuple(p_t.shape)}")
+    p_t = p_t.to(torch.float32).contiguous()
+    p_d = p_d[:n].to(torch.float32).contiguous()
+    ids = torch.tensor(drafts, dtype=torch.int64)
+    u = u.reshape(-1).to(torch.float32).contiguous()
+    nxt = torch.empty(1, dtype=torch.int64)
+    k = rt.block_verdict(p_t.data_ptr(), p_d.data_ptr(), n, p_t.shape[1], ids.data_ptr(), u.data_ptr(), float(u_next),
+                         nxt.data_ptr(), rt.path)
+    return int(k), int(nxt[0])
 
 
 def markov_greedy(logits: torch.Tensor, w1: torch.Tensor, pw: PackedWeight, d2t: torch.Tensor | None,
