@@ -1641,17 +1641,20 @@ RUN_SUMS(run_sums_avx2, __attribute__((target("avx2"))))
 RUN_SUMS(run_sums_avx512, __attribute__((target("avx512f"))))
 #endif
 
+static void run_sums(const float *q, int64_t V, float *sums, int path) {
+#if defined(__x86_64__)
+    if (path >= PATH_AVX512VNNI) { run_sums_avx512(q, V, sums); return; }
+    if (path != PATH_GENERIC) { run_sums_avx2(q, V, sums); return; }
+#endif
+    (void)path;
+    run_sums_generic(q, V, sums);
+}
+
 static int64_t draw(const float *q, int64_t V, float u, int path) {
     enum { RUN = 256 };
     const int64_t runs = (V + RUN - 1) / RUN;
     float stack[256], *sums = runs <= 256 ? stack : malloc(sizeof(float) * (size_t)runs);
-#if defined(__x86_64__)
-    if (path >= PATH_AVX512VNNI) run_sums_avx512(q, V, sums);
-    else if (path != PATH_GENERIC) run_sums_avx2(q, V, sums);
-    else
-#endif
-    run_sums_generic(q, V, sums);
-    (void)path;
+    run_sums(q, V, sums, path);
     float total = 0.0f;
     for (int64_t r = 0; r < runs; r++) total += sums[r];
     const float point = u * total;
@@ -1722,13 +1725,7 @@ int64_t rt_block_verdict(const float *p_t, const float *p_d, int64_t n, int64_t 
             const float d = ak * pt[v] - pd[v];
             res[v] = d > 0.0f ? d : 0.0f;
         }
-        (void)path;
-#if defined(__x86_64__)
-        if (path >= PATH_AVX512VNNI) run_sums_avx512(res, V, sums);
-        else if (path != PATH_GENERIC) run_sums_avx2(res, V, sums);
-        else
-#endif
-        run_sums_generic(res, V, sums);
+        run_sums(res, V, sums, path);
         float r = 0.0f;
         for (int64_t j = 0; j < runs; j++) r += sums[j];
         const double denom = (double)r + 1.0 - (double)ak;
