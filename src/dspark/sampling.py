@@ -45,10 +45,9 @@ def argmax(x: torch.Tensor) -> torch.Tensor:
     """torch.argmax(x, -1): the index of the first maximum (a NaN wins). fp32 CPU rows are scanned
     by the integer runtime's C loop, the same indices ~30x faster (torch reads ~3 ns per element on
     these CPUs: 0.7 ms for an 8-token verification's 9 x 49k logits); elsewhere torch's."""
-    if x.dtype == torch.float32 and x.device.type == "cpu" and x.dim() >= 1 and x.shape[-1] > 0:
-        rt = _runtime()
-        if rt is not None:
-            return rt.argmax(x)
+    rt = cpu_kernels(x) if x.dtype == torch.float32 else None
+    if rt is not None:
+        return rt.argmax(x)
     return x.argmax(-1)
 
 
@@ -62,6 +61,14 @@ def _runtime():
     return runtime
 
 
+def cpu_kernels(*rows: torch.Tensor):
+    """The integer runtime's module when its C kernels can take `rows` (CPU tensors, each with a
+    non-empty last dimension) and are built here, else None: torch then does the work."""
+    if all(r.device.type == "cpu" and r.dim() >= 1 and r.shape[-1] > 0 for r in rows):
+        return _runtime()
+    return None
+
+
 def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     """logits [R, V] -> the distribution tokens are drawn from, [R, V] fp32: softmax(logits /
     temperature) over the top_k largest logits (0: all), restricted to the nucleus top_p (the fewest
@@ -71,10 +78,9 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     logits = logits.float()
     if params.greedy:
         return _greedy(logits)[1]
-    if logits.device.type == "cpu" and logits.dim() >= 1 and logits.shape[-1] > 0:
-        rt = _runtime()
-        if rt is not None:
-            return rt.probabilities(logits, params.temperature, params.top_k, params.top_p)
+    rt = cpu_kernels(logits)
+    if rt is not None:
+        return rt.probabilities(logits, params.temperature, params.top_k, params.top_p)
     return torch_probabilities(logits, params)
 
 
@@ -158,10 +164,9 @@ def sample_rows(logits: torch.Tensor, params: SamplingParams,
     if params.greedy:
         return argmax(logits)
     u = torch.cat([torch.rand(1, 1, generator=g, device=g.device if g else logits.device) for g in generators])
-    if logits.device.type == "cpu" and logits.dim() == 2 and logits.shape[-1] > 0:
-        rt = _runtime()
-        if rt is not None:
-            return rt.sample(logits.float(), params.temperature, params.top_k, params.top_p, u)
+    rt = cpu_kernels(logits) if logits.dim() == 2 else None
+    if rt is not None:
+        return rt.sample(logits.float(), params.temperature, params.top_k, params.top_p, u)
     return _invert_cdf(probabilities(logits, params), u)
 
 
@@ -169,10 +174,9 @@ def _invert_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """The token whose CDF interval holds u * total, per row. A token of probability 0 is never
     returned: its interval is empty. CPU rows in C (runtime.draw: the CDF summed in runs, ~0.06 ->
     ~0.01 ms a 49k row), others in torch."""
-    if probs.device.type == "cpu" and probs.dtype == torch.float32 and probs.shape[-1] > 0:
-        rt = _runtime()
-        if rt is not None:
-            return rt.draw(probs, u)
+    rt = cpu_kernels(probs) if probs.dtype == torch.float32 else None
+    if rt is not None:
+        return rt.draw(probs, u)
     cdf = probs.float().cumsum(-1)
     idx = torch.searchsorted(cdf, u.to(cdf.device) * cdf[:, -1:], right=True).squeeze(-1)
     # u * total can round up to the total itself: fall back to the last token with mass

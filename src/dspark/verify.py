@@ -107,8 +107,7 @@ def verify_one(logits: torch.Tensor, proposal: Proposal, params: SamplingParams,
     p_t = probabilities(logits, params)
     if rule == "block" and proposal.probs is not None and n:
         u = _uniform(generator, n)
-        on_cpu = p_t.device.type == "cpu" and proposal.probs.device.type == "cpu" and n <= 64
-        rt = sampling._runtime() if on_cpu else None
+        rt = sampling.cpu_kernels(p_t, proposal.probs) if n <= 64 else None
         if rt is not None:
             # the same rule in one C call, the same uniforms in the same order: the torch ops below
             # cost ~0.3 ms a sampled DSpark round (RESULTS.md, session 44)

@@ -17,7 +17,7 @@ reps = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 target = load_target("smollm2-135m")
 sps = sps_for_policies("dspark", target)
 drafters = {"dspark": load_drafter("dspark", target), "default": load_drafter("default", target)}
-rules = {"C": sampling, "torch": types.SimpleNamespace(_runtime=lambda: None)}
+rules = {"C": sampling, "torch": types.SimpleNamespace(cpu_kernels=lambda *rows: None)}
 variants = [(d, r) for d in drafters for r in rules]
 prompts = sample_prompts(n_prompts, "gsm8k,humaneval,math500,mbpp,livecodebench,mt-bench")
 ids = [target.encode_prompt(p) for p in prompts]
