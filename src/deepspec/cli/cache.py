@@ -39,9 +39,9 @@ def add_arguments(p) -> None:
     add_precision_argument(p)
     p.add_argument("--products", choices=["auto", "int8", "bf16"], default="auto",
                    help="arithmetic of the target's many-row products in the fast precision: int8 (the integer "
-                        "kernel decoding uses), bf16 (oneDNN; ~1.5x faster caching on CPUs with AMX / AVX-512 "
-                        "BF16, features within a few %% of int8's and closer to fp32's), or auto (default): bf16 "
-                        "where the CPU multiplies bf16 natively")
+                        "kernel decoding uses), bf16 (oneDNN: ~1.5x faster caching on CPUs with AMX, ~0.8x on "
+                        "AVX-512 BF16 without it; features within a few %% of int8's and closer to fp32's), or "
+                        "auto (default): bf16 where the CPU has AMX")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -66,7 +66,7 @@ def _choose_products(model, choice: str) -> str:
         if choice == "bf16":
             raise DSparkError("--products bf16 needs the fast precision of a packed (GGUF) target on the CPU")
         return f"torch {str(model.dtype).removeprefix('torch.')}"
-    if choice == "int8":
+    if choice == "int8" or (choice == "auto" and not runtime.cpu_has_amx()):   # bf16 pays only with AMX
         return "int8"
     if not runtime.use_bf16_products(model):      # no native bf16 here
         if choice == "bf16":

@@ -47,6 +47,19 @@ def cpu_has_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles for bf16 (Linux's amx_bf16 flag; False where /proc/cpuinfo
+    does not say). Only there do oneDNN's bf16 products beat the integer kernel on many rows: on the
+    AVX-512 BF16 EPYC (Zen 4, no AMX) 2,048-row forwards ran 1.03-1.10k tokens/s in bf16 against
+    1.26-1.37k on the integer kernel (RESULTS.md, session 45)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return cpu_has_bf16() and "amx_bf16" in flags.split()
+
+
 class _Lib:
     """ctypes bindings of qkernels.c, with the instruction-set path and the thread count."""
 
@@ -839,7 +852,8 @@ def use_bf16_products(model, min_rows: int = BF16_MIN_ROWS, native_only: bool = 
     runtime, or without native bf16 (cpu_has_bf16) unless native_only is False (tests).
 
     For jobs that read many-row forwards and need speed, not bits: feature caching (`deepspec
-    cache`), where a prefill of 4,096 tokens runs ~1.5x faster. It gives up batch invariance (a
+    cache`), where a prefill of 4,096 tokens runs ~1.5x faster with AMX (and slower without it:
+    `cpu_has_amx`). It gives up batch invariance (a
     row's result depends on how many rows share its forward), so decoding that must match plain
     greedy token for token never turns it on. On SmolLM2 the features differ from the integer
     kernel's by 1-4 % and lie 2-3x closer to the fp32 forward's; the committed drafter's held-out
