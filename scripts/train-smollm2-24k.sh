@@ -39,6 +39,9 @@
 #                  configs/dspark1g-smollm2-135m-t1.toml, online features, no cache needed)
 #   train-dspark1h DSpark-1g trained on over a mix of T = 1 and T 0.7 answers
 #                  (configs/dspark1h-smollm2-135m-mix.toml, online features, 480 steps of 16)
+#   cache-t1       the T = 1 stores' features, q8, in CACHE_T1 (~/.cache/deepspec/features/...; ~17 GB)
+#   train-dspark1i DSpark-1g trained on for two more epochs of T = 1 answers, the whole store
+#                  (configs/dspark1i-smollm2-135m-t1.toml, the cache-t1 features, 1,000 steps of 16)
 #   train-dspark2g DSpark-1g grown to 2 draft layers, trained over every store
 #                  (configs/dspark2g-smollm2-135m-grown.toml, online features, 480 steps of 16)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
@@ -69,7 +72,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h train-dspark2g calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h train-dspark2g cache-t1 train-dspark1i calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -94,9 +97,11 @@ ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next one
 SHIP_RUN=${SHIP_RUN:-runs/dspark1f-smollm2-135m-32k}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
+# the T = 1 stores' q8 features, outside the checkout (a new checkout on the same machine finds them)
+CACHE_T1=${CACHE_T1:-$HOME/.cache/deepspec/features/smollm2-135m-q8}
 DSPARK_RUNS=(runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k runs/dspark1d-smollm2-135m-32k
   runs/dspark1e-smollm2-135m-32k runs/dspark1f-smollm2-135m-32k runs/dspark1g-smollm2-135m-t1
-  runs/dspark1h-smollm2-135m-mix runs/dspark2g-smollm2-135m-grown)
+  runs/dspark1h-smollm2-135m-mix runs/dspark2g-smollm2-135m-grown runs/dspark1i-smollm2-135m-t1)
 RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
@@ -154,6 +159,14 @@ for step in $STEPS; do
     train-dspark1f) deepspec train --config configs/dspark1f-smollm2-135m-32k.toml ;;
     train-dspark1g) deepspec train --config configs/dspark1g-smollm2-135m-t1.toml ;;
     train-dspark1h) deepspec train --config configs/dspark1h-smollm2-135m-mix.toml ;;
+    cache-t1)
+      for d in data/regen/smollm2-135m-t1-heldout data/regen/smollm2-135m-t1-8k; do
+        deepspec cache --data "$d" --taps 1,8,14,20,27 --max-len 1024 --dtype q8 --out "$CACHE_T1" --threads "$THREADS"
+      done ;;
+    train-dspark1i)
+      # the cache-t1 features when they are there (~2.2 s a step), else online (~10 s)
+      feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
+      deepspec train --config configs/dspark1i-smollm2-135m-t1.toml "${feats[@]}" ;;
     train-dspark2g) deepspec train --config configs/dspark2g-smollm2-135m-grown.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
