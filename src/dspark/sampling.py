@@ -75,12 +75,9 @@ def probabilities(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     most probable tokens whose mass reaches it), renormalized. CPU rows run in C (runtime
     .probabilities: the same distribution up to float summation order; a T 0.7 top-p 0.9 row of 49k
     logits ~0.27 -> ~0.07 ms, RESULTS.md, session 44), others in torch (`torch_probabilities`)."""
-    logits = logits.float()
-    if params.greedy:
-        return _greedy(logits)[1]
-    rt = cpu_kernels(logits)
+    rt = None if params.greedy else cpu_kernels(logits)
     if rt is not None:
-        return rt.probabilities(logits, params.temperature, params.top_k, params.top_p)
+        return rt.probabilities(logits.float(), params.temperature, params.top_k, params.top_p)
     return torch_probabilities(logits, params)
 
 

@@ -1705,6 +1705,14 @@ void rt_sample(const float *logits, int64_t R, int64_t V, float temperature, int
  * token from max(a_k p_t,k+1 - p_d,k+1, 0) (p_t,n+1 after all n; p_t,k+1 itself where round-off
  * leaves the residual empty). Returns k; *next the token. In torch these were ~8 ops over [n, V]
  * a round, ~0.3 ms at 2-3 drafts (RESULTS.md, session 44). */
+/* res [V] = max(a p_t - p_d, 0) elementwise: the residual a block-rule prefix leaves. */
+static void residual_row(float a, const float *pt, const float *pd, int64_t V, float *res) {
+    for (int64_t v = 0; v < V; v++) {
+        const float d = a * pt[v] - pd[v];
+        res[v] = d > 0.0f ? d : 0.0f;
+    }
+}
+
 int64_t rt_block_verdict(const float *p_t, const float *p_d, int64_t n, int64_t V, const int64_t *drafts,
                          const float *u, float u_next, int64_t *next, int path) {
     float *res = (float *)scratch(SCRATCH_ROW, sizeof(float) * (size_t)V);
@@ -1720,11 +1728,8 @@ int64_t rt_block_verdict(const float *p_t, const float *p_d, int64_t n, int64_t 
     int64_t keep = 0;
     if ((double)u[m - 1] < a[m]) keep = m;
     for (int64_t k = m - 1; k >= 1 && keep == 0; k--) {   /* the longest passing prefix first */
-        const float ak = (float)a[k], *pt = p_t + k * V, *pd = p_d + k * V;
-        for (int64_t v = 0; v < V; v++) {
-            const float d = ak * pt[v] - pd[v];
-            res[v] = d > 0.0f ? d : 0.0f;
-        }
+        const float ak = (float)a[k];
+        residual_row(ak, p_t + k * V, p_d + k * V, V, res);
         run_sums(res, V, sums, path);
         float r = 0.0f;
         for (int64_t j = 0; j < runs; j++) r += sums[j];
@@ -1737,13 +1742,10 @@ int64_t rt_block_verdict(const float *p_t, const float *p_d, int64_t n, int64_t 
         *next = draw(p_t + m * V, V, u_next, path);
         return keep;
     }
-    const float ak = (float)a[keep], *pt = p_t + keep * V, *pd = p_d + keep * V;
+    const float *pt = p_t + keep * V;
+    residual_row((float)a[keep], pt, p_d + keep * V, V, res);
     float total = 0.0f;
-    for (int64_t v = 0; v < V; v++) {
-        const float d = ak * pt[v] - pd[v];
-        res[v] = d > 0.0f ? d : 0.0f;
-        total += res[v];
-    }
+    for (int64_t v = 0; v < V; v++) total += res[v];
     *next = draw(total > 0.0f ? res : pt, V, u_next, path);
     return keep;
 }
