@@ -42,6 +42,8 @@
 #   cache-t1       the T = 1 stores' features, q8, in CACHE_T1 (~/.cache/deepspec/features/...; ~17 GB)
 #   train-dspark1i DSpark-1g trained on for one more epoch of T = 1 answers, the whole store
 #                  (configs/dspark1i-smollm2-135m-t1.toml, the cache-t1 features, 500 steps of 16)
+#   train-dspark1j DSpark-1i trained on for two more epochs of T = 1 answers
+#                  (configs/dspark1j-smollm2-135m-t1.toml, the cache-t1 features, 1,000 steps of 16)
 #   train-dflash-t1 DFlash trained on for one epoch of T = 1 answers, as DSpark-1g was
 #                  (configs/dflash-t1-smollm2-135m.toml, the cache-t1 features, 500 steps of 16)
 #   train-dspark2g DSpark-1g grown to 2 draft layers, trained over every store
@@ -74,7 +76,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h train-dspark2g cache-t1 train-dspark1i train-dflash-t1 calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h train-dspark2g cache-t1 train-dspark1i train-dflash-t1 train-dspark1j calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -103,7 +105,8 @@ CACHE=runs/cache/smollm2-135m-24k
 CACHE_T1=${CACHE_T1:-$HOME/.cache/deepspec/features/smollm2-135m-q8}
 DSPARK_RUNS=(runs/dspark1-smollm2-135m-24k runs/dspark1c-smollm2-135m-24k runs/dspark1d-smollm2-135m-32k
   runs/dspark1e-smollm2-135m-32k runs/dspark1f-smollm2-135m-32k runs/dspark1g-smollm2-135m-t1
-  runs/dspark1h-smollm2-135m-mix runs/dspark2g-smollm2-135m-grown runs/dspark1i-smollm2-135m-t1)
+  runs/dspark1h-smollm2-135m-mix runs/dspark2g-smollm2-135m-grown runs/dspark1i-smollm2-135m-t1
+  runs/dspark1j-smollm2-135m-t1)
 RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-24k)
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
@@ -172,6 +175,9 @@ for step in $STEPS; do
     train-dflash-t1)
       feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
       deepspec train --config configs/dflash-t1-smollm2-135m.toml "${feats[@]}" ;;
+    train-dspark1j)
+      feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
+      deepspec train --config configs/dspark1j-smollm2-135m-t1.toml "${feats[@]}" ;;
     train-dspark2g) deepspec train --config configs/dspark2g-smollm2-135m-grown.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;

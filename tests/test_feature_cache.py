@@ -439,6 +439,7 @@ def _train(tmp_path: Path, target_dir: Path, data_file: Path, features: str) -> 
     """Two DSpark training steps on the tiny target; the logged rows."""
     from deepspec.train.config import load_config
     from deepspec.train.trainer import Trainer
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / f"{Path(features).name}.toml"
     out = tmp_path / f"run-{Path(features).name}"
     cfg.write_text(f'algorithm = "dspark"\ntarget = {json.dumps(str(target_dir))}\nout_dir = {json.dumps(str(out))}\n'
@@ -467,3 +468,31 @@ def test_training_from_a_cache(target_dir, data_file, online_run, tmp_path, dtyp
     for r, ref in zip(rows, online_run):
         # bf16 and q8 both move the loss by about 1e-5 of itself here
         assert abs(r["loss"] - ref["loss"]) <= 1e-3 * abs(ref["loss"]), (dtype, r["loss"], ref["loss"])
+
+
+def test_training_reads_a_cache_being_extended(target_dir, data_file, tmp_path, capsys):
+    """A cache that more samples are being added to (its manifest says incomplete until the new
+    shards are in) still trains the runs whose samples its committed shards hold, exactly as
+    before; a run needing a sample it lacks is refused before its first step, naming the cause."""
+    first = tmp_path / "first8.jsonl"
+    first.write_text("".join(data_file.read_text().splitlines(keepends=True)[:8]))
+    out = tmp_path / "cache"
+    assert _cli(["cache", "--target", str(target_dir), "--data", str(first), "--taps", "0,1,2,3",
+                 "--out", str(out), "--dtype", "q8", "--no-progress"]) == 0
+    with pytest.raises(DSparkError, match=r"4 of this run's 11 samples are not in the feature cache") as e:
+        _train(tmp_path / "all", target_dir, data_file, str(out))
+    assert "incomplete" not in str(e.value)
+    before = _train(tmp_path / "a", target_dir, first, str(out))
+
+    m = json.loads((out / MANIFEST).read_text())
+    m["complete"] = False          # what `deepspec cache` writes before it adds its first new shard
+    (out / MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(DSparkError, match="incomplete.*resume"):
+        CachedFeatures(out)        # a plain reader still insists on a whole cache
+    assert not CachedFeatures(out, require_complete=False).complete
+    capsys.readouterr()
+    during = _train(tmp_path / "b", target_dir, first, str(out))
+    assert "being extended" in capsys.readouterr().err
+    assert [(r["sample_ids"], r["loss"]) for r in during] == [(r["sample_ids"], r["loss"]) for r in before]
+    with pytest.raises(DSparkError, match=r"not in the feature cache.*build is incomplete"):
+        _train(tmp_path / "all2", target_dir, data_file, str(out))

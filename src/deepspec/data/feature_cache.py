@@ -479,14 +479,20 @@ class CachedFeatures:
     of every shard file at open (reads everything once). dtype / device: what the returned tensors
     are cast to / moved to (default: the cache dtype, CPU, zero-copy views of the memory map; a q8
     cache is dequantized, to float32 by default, on `device`).
-    max_open_shards: memory maps kept open at once (LRU)."""
+    max_open_shards: memory maps kept open at once (LRU).
+    require_complete: False also opens a cache whose build is under way or was cut off, with the
+    shards committed so far (each one whole and checksummed; a builder only adds shards and swaps
+    the manifest atomically), e.g. to train on the samples of a complete build while more samples
+    are being added to it. The caller checks that the samples it needs are there (`in`)."""
 
     def __init__(self, cache_dir: str | Path, target=None, verify_checksums: bool = False,
                  tap_layers: Sequence[int] | None = None, dtype: str | torch.dtype | None = None,
-                 device: str | torch.device | None = None, max_open_shards: int = 64):
+                 device: str | torch.device | None = None, max_open_shards: int = 64,
+                 require_complete: bool = True):
         self.cache_dir = Path(cache_dir)
         m = self.manifest = read_manifest(self.cache_dir)
-        if not m.get("complete"):
+        self.complete = bool(m.get("complete"))
+        if require_complete and not self.complete:
             raise DSparkError(
                 f"the feature cache at {self.cache_dir} is incomplete ({len(m['shards'])} shards, "
                 f"{m['total_tokens']:,} tokens committed): rerun the same `deepspec cache ... --out "

@@ -306,8 +306,19 @@ class Trainer:
             self.features = OnlineFeatures(tm, drafter.tap_layers, cfg.data.feature_token_budget)
         else:
             from deepspec.data.feature_cache import CachedFeatures
+            # A cache still being extended (or whose extension was cut off) serves the samples its
+            # committed shards hold; what matters is that every sample this run reads is among them.
             self.features = CachedFeatures(cfg.data.features, target=self.target, tap_layers=drafter.tap_layers,
-                                           device=self.device)
+                                           device=self.device, require_complete=False)
+            absent = [x.id for x in (*self.samples, *self.heldout) if x.id not in self.features]
+            if absent:
+                state = "" if self.features.complete else " (its build is incomplete: rerun `deepspec cache` to resume it)"
+                raise DSparkError(f"{len(absent)} of this run's {len(self.samples) + len(self.heldout)} samples are "
+                                  f"not in the feature cache at {cfg.data.features}{state}, e.g. {absent[0]!r}; "
+                                  f"build it with `deepspec cache --data ... --out {cfg.data.features}` over [data] paths")
+            if not self.features.complete:
+                self.log(f"the feature cache at {cfg.data.features} is being extended (or its extension was cut "
+                         f"off); every sample of this run is in its committed shards")
         # The samples hold millions of token-id ints that every full garbage collection would walk
         # again (1.4-3 % of a CPU step, session 7's profile): everything loaded so far stays alive
         # for the whole run, so take it out of the collector's sight.
