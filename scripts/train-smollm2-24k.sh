@@ -42,10 +42,12 @@
 #   cache-t1       the T = 1 stores' features, q8, in CACHE_T1 (~/.cache/deepspec/features/...; ~17 GB)
 #   train-dspark1i DSpark-1g trained on for one more epoch of T = 1 answers, the whole store
 #                  (configs/dspark1i-smollm2-135m-t1.toml, the cache-t1 features, 500 steps of 16)
-#   train-dspark1j DSpark-1i trained on for two more epochs of T = 1 answers
-#                  (configs/dspark1j-smollm2-135m-t1.toml, the cache-t1 features, 1,000 steps of 16)
 #   train-dflash-t1 DFlash trained on for one epoch of T = 1 answers, as DSpark-1g was
 #                  (configs/dflash-t1-smollm2-135m.toml, the cache-t1 features, 500 steps of 16)
+#   train-dspark1j DSpark-1i trained on for two more epochs of T = 1 answers
+#                  (configs/dspark1j-smollm2-135m-t1.toml, the cache-t1 features, 1,000 steps of 16)
+#   train-dflash-t1b DFlash-T1 trained on for two more epochs of T = 1 answers, as DSpark-1j
+#                  (configs/dflash-t1b-smollm2-135m.toml, the cache-t1 features, 1,000 steps of 16)
 #   train-dspark2g DSpark-1g grown to 2 draft layers, trained over every store
 #                  (configs/dspark2g-smollm2-135m-grown.toml, online features, 480 steps of 16)
 #   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
@@ -76,7 +78,7 @@
 EVAL_TOKENS=${EVAL_TOKENS:-256}   # before common.sh, whose default (96) is for the quick reproductions
 source "$(dirname "$0")/common.sh"
 SKIP_DONE=$([ -z "${STEPS:-}" ] && echo 1 || echo 0)
-STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h train-dspark2g cache-t1 train-dspark1i train-dflash-t1 train-dspark1j calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
+STEPS=${STEPS:-"cache train-dspark1 train-dspark1c train-dspark1d train-dspark1e train-dspark1f train-dspark1g train-dspark1h train-dspark2g cache-t1 train-dspark1i train-dflash-t1 train-dspark1j train-dflash-t1b calibrate calibrate-lookup ship ece speed profile sweep train-dflash train-eagle3 curves eval"}
 DONE=runs/done-smollm2-24k
 mkdir -p "$DONE"
 EVAL_SAMPLES=${EVAL_SAMPLES:-20}
@@ -178,6 +180,9 @@ for step in $STEPS; do
     train-dspark1j)
       feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
       deepspec train --config configs/dspark1j-smollm2-135m-t1.toml "${feats[@]}" ;;
+    train-dflash-t1b)
+      feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
+      deepspec train --config configs/dflash-t1b-smollm2-135m.toml "${feats[@]}" ;;
     train-dspark2g) deepspec train --config configs/dspark2g-smollm2-135m-grown.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
