@@ -113,6 +113,14 @@ RUNS=("${DSPARK_RUNS[@]}" runs/dflash-smollm2-135m-24k runs/eagle3-smollm2-135m-
 DRAFTERS=()
 for r in "${RUNS[@]}"; do DRAFTERS+=(--drafter "$r/final"); done
 
+# A training config over the T = 1 stores, on the cache-t1 features when they are there (~2 s a
+# step on 2 EPYC cores), else online (~10 s).
+train_on_t1_cache() {
+  local feats=()
+  [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
+  deepspec train --config "$1" "${feats[@]}"
+}
+
 # eval_prompts SET FROM N: prompts FROM..FROM+N-1 of a benchmark set's seed-0 shuffle (Table 1 reads
 # the first EVAL_SAMPLES), one {"turns": [...]} line each
 eval_prompts() {
@@ -170,19 +178,10 @@ for step in $STEPS; do
       for d in data/regen/smollm2-135m-t1-heldout data/regen/smollm2-135m-t1-8k; do
         deepspec cache --data "$d" --taps 1,8,14,20,27 --max-len 1024 --dtype q8 --out "$CACHE_T1" --threads "$THREADS"
       done ;;
-    train-dspark1i)
-      # the cache-t1 features when they are there (~2.2 s a step), else online (~10 s)
-      feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
-      deepspec train --config configs/dspark1i-smollm2-135m-t1.toml "${feats[@]}" ;;
-    train-dflash-t1)
-      feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
-      deepspec train --config configs/dflash-t1-smollm2-135m.toml "${feats[@]}" ;;
-    train-dspark1j)
-      feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
-      deepspec train --config configs/dspark1j-smollm2-135m-t1.toml "${feats[@]}" ;;
-    train-dflash-t1b)
-      feats=(); [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
-      deepspec train --config configs/dflash-t1b-smollm2-135m.toml "${feats[@]}" ;;
+    train-dspark1i)  train_on_t1_cache configs/dspark1i-smollm2-135m-t1.toml ;;
+    train-dflash-t1) train_on_t1_cache configs/dflash-t1-smollm2-135m.toml ;;
+    train-dspark1j)  train_on_t1_cache configs/dspark1j-smollm2-135m-t1.toml ;;
+    train-dflash-t1b) train_on_t1_cache configs/dflash-t1b-smollm2-135m.toml ;;
     train-dspark2g) deepspec train --config configs/dspark2g-smollm2-135m-grown.toml ;;
     train-dflash)  deepspec train --config configs/dflash-smollm2-135m-24k.toml ;;
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
