@@ -312,9 +312,9 @@ class Trainer:
                                            device=self.device, require_complete=False)
             absent = [x.id for x in (*self.samples, *self.heldout) if x.id not in self.features]
             if absent:
-                state = "" if self.features.complete else " (its build is incomplete: rerun `deepspec cache` to resume it)"
+                unfinished = "" if self.features.complete else " (its build is incomplete: rerun `deepspec cache` to resume it)"
                 raise DSparkError(f"{len(absent)} of this run's {len(self.samples) + len(self.heldout)} samples are "
-                                  f"not in the feature cache at {cfg.data.features}{state}, e.g. {absent[0]!r}; "
+                                  f"not in the feature cache at {cfg.data.features}{unfinished}, e.g. {absent[0]!r}; "
                                   f"build it with `deepspec cache --data ... --out {cfg.data.features}` over [data] paths")
             if not self.features.complete:
                 self.log(f"the feature cache at {cfg.data.features} is being extended (or its extension was cut "

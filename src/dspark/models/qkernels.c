@@ -1696,6 +1696,14 @@ void rt_sample(const float *logits, int64_t R, int64_t V, float temperature, int
     }
 }
 
+/* res [V] = max(a p_t - p_d, 0) elementwise: the residual a block-rule prefix leaves. */
+static void residual_row(float a, const float *pt, const float *pd, int64_t V, float *res) {
+    for (int64_t v = 0; v < V; v++) {
+        const float d = a * pt[v] - pd[v];
+        res[v] = d > 0.0f ? d : 0.0f;
+    }
+}
+
 /* The block rule's verdict for one request's sampled drafts (verify.py: block_acceptance, the
  * choice of k and residual, in one call): p_t [n + 1, V] the target's processed distributions, p_d
  * [n, V] the drafter's, drafts [n], u [n] the prefix tests' uniforms, u_next the next token's.
@@ -1705,14 +1713,6 @@ void rt_sample(const float *logits, int64_t R, int64_t V, float temperature, int
  * token from max(a_k p_t,k+1 - p_d,k+1, 0) (p_t,n+1 after all n; p_t,k+1 itself where round-off
  * leaves the residual empty). Returns k; *next the token. In torch these were ~8 ops over [n, V]
  * a round, ~0.3 ms at 2-3 drafts (RESULTS.md, session 44). */
-/* res [V] = max(a p_t - p_d, 0) elementwise: the residual a block-rule prefix leaves. */
-static void residual_row(float a, const float *pt, const float *pd, int64_t V, float *res) {
-    for (int64_t v = 0; v < V; v++) {
-        const float d = a * pt[v] - pd[v];
-        res[v] = d > 0.0f ? d : 0.0f;
-    }
-}
-
 int64_t rt_block_verdict(const float *p_t, const float *p_d, int64_t n, int64_t V, const int64_t *drafts,
                          const float *u, float u_next, int64_t *next, int path) {
     float *res = (float *)scratch(SCRATCH_ROW, sizeof(float) * (size_t)V);
