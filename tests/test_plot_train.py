@@ -105,3 +105,20 @@ def test_plot_train_missing_or_empty_log_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no training steps logged" in err
     assert not out.exists()
+
+
+def test_plot_train_adds_the_greedy_panel_when_logged(tmp_path):
+    """Logs with tau_greedy (training and held-out rows) get a third panel: the figure is ~1.5x as wide
+    (the tight bounding box trims the margins a little)."""
+    from PIL import Image
+    old = write_log(tmp_path / "old", lambda s: 2.0, {20: 1.9})
+    new = write_log(tmp_path / "new", lambda s: 2.0, {20: 1.9})
+    log = new / "train_log.jsonl"
+    rows = [{**json.loads(line), "tau_greedy": 2.5} for line in log.read_text().splitlines()]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    widths = {}
+    for run in (old, new):
+        out = tmp_path / f"{run.name}.png"
+        assert deepspec_main(["plot-train", str(run), "--out", str(out)]) == 0
+        widths[run.name] = Image.open(out).size[0]
+    assert 1.35 * widths["old"] < widths["new"] < 1.65 * widths["old"]

@@ -336,6 +336,26 @@ def test_losses_weights_prefix_and_metrics():
     assert abs(m["loss_l1"] - 2.0) < 1e-5 and m["accept_rate@1"] < 1e-6 and abs(m["tau_sim"] - 1.0) < 1e-5
 
 
+def test_greedy_metric_is_the_prefix_of_argmax_matches():
+    """greedy_accept@k / tau_greedy: a block counts at slot k while every slot up to k drafts the
+    target's argmax, however far apart the two distributions are otherwise."""
+    v, g = 6, 3
+    plan = losses.make_plan(torch.arange(10) % v, torch.ones(10, dtype=torch.long), torch.tensor([0, 4]),
+                            losses.position_weights(g))
+    den = losses.combine_denominators([plan])
+    target = torch.zeros(2 * g, v)
+    target[torch.arange(2 * g), torch.tensor([1, 2, 3, 4, 5, 0])] = 5.0       # argmaxes, block by block
+    draft = torch.zeros(2, g, v)
+    draft[0, torch.arange(g), torch.tensor([1, 2, 0])] = 1.0     # block 0: slots 1-2 match (flatter), 3 not
+    draft[1, torch.arange(g), torch.tensor([3, 5, 0])] = 5.0     # block 1: slot 1 misses, 2-3 match
+    _, sums = losses.block_losses(draft, target, torch.zeros(2, g, dtype=torch.long), plan,
+                                  losses.LossWeights(l1=1.0), den)
+    m = losses.summarize(sums, den, losses.LossWeights(l1=1.0))
+    assert [m[f"greedy_accept@{k}"] for k in (1, 2, 3)] == pytest.approx([0.5, 0.5, 0.0])
+    assert m["tau_greedy"] == pytest.approx(2.0)
+    assert 1.0 < m["tau_sim"] < 1.5          # c* < 1 even where the argmaxes agree
+
+
 # --- training end to end ---------------------------------------------------------------------
 
 def _propose(drafter, target: Target, tokens: list[int]) -> list[int]:

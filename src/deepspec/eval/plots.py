@@ -209,6 +209,7 @@ def running_mean(values: Sequence[float | None], n: int) -> np.ndarray:
 
 
 TRAINING_CURVES = (("accept_rate@1", "Acceptance at position 1"), ("tau_sim", "Simulated tau"))
+GREEDY_CURVE = ("tau_greedy", "Greedy tau (argmax prefix)")   # logs from session 47 on have it
 
 
 def split_log(rows: Sequence[Mapping]) -> tuple[list[Mapping], list[Mapping]]:
@@ -222,8 +223,11 @@ def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], path, smooth: in
                          title: str = "Training curves") -> str:
     """runs: {label: the rows of a train_log.jsonl}. Rows with "split": "heldout" are held-out
     evaluations (dashed, markers); "train" ones (or none) are training steps, smoothed by `running_mean` over
-    `smooth` rows (steps, with log_every = 1). Dotted vertical lines mark each run's epoch boundaries."""
-    fig, axes = plt.subplots(1, len(TRAINING_CURVES), figsize=(6 * len(TRAINING_CURVES), 4.2), squeeze=False)
+    `smooth` rows (steps, with log_every = 1). Dotted vertical lines mark each run's epoch boundaries.
+    A third panel, tau_greedy, when some run's log has it."""
+    curves = TRAINING_CURVES + ((GREEDY_CURVE,) if any(GREEDY_CURVE[0] in r for rows in runs.values()
+                                                        for r in rows) else ())
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.2), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, rows) in enumerate(runs.items()):
         color = colors[i % len(colors)]
@@ -232,7 +236,7 @@ def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], path, smooth: in
         epochs = [float(r.get("epoch", 0.0)) for r in train]
         bounds = [s for s, e0, e1 in zip(steps[1:], epochs, epochs[1:]) if int(e1) > int(e0)]
         span = f"{steps[-1]} steps, {epochs[-1]:.2f} epochs" if train else "no steps"
-        for ax, (key, _) in zip(axes[0], TRAINING_CURVES):
+        for ax, (key, _) in zip(axes[0], curves):
             ax.plot(steps, running_mean([r.get(key) for r in train], smooth), color=color, lw=1.3,
                     label=f"{name} train, mean of {smooth} ({span})")
             if held:
@@ -240,7 +244,7 @@ def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], path, smooth: in
                         marker="o", ms=4, label=f"{name} held-out ({held[-1].get('samples', '?')} samples)")
             for b in bounds:
                 ax.axvline(b, color=color, ls=":", lw=0.9, alpha=0.7)
-    for ax, (key, label) in zip(axes[0], TRAINING_CURVES):
+    for ax, (key, label) in zip(axes[0], curves):
         ax.set_xlabel("Step (dotted: epoch boundaries)")
         ax.set_ylabel(key)
         ax.set_title(label)

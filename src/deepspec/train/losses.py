@@ -27,7 +27,12 @@ With a reduced draft vocabulary both p_d and p_t are distributions over the draf
 (`drafter.head_logits` on the target's hidden gives the target logits restricted to it).
 
 Metrics from c* (prefix survival): accept_rate@k = mean over blocks whose slot k is supervised of
-prod_{i<=k} c*_i; simulated tau = 1 + sum_k accept_rate@k.
+prod_{i<=k} c*_i; simulated tau = 1 + sum_k accept_rate@k. c* is the acceptance of a draft sampled at
+T = 1. For greedy decoding the same prefix rule with "the draft's argmax is the target's argmax" per
+slot gives greedy_accept@k and tau_greedy (over the draft vocabulary: a target argmax outside it,
+~0.1 % of answer tokens for SmolLM2, counts as matched when the drafter's argmax is the draft
+vocabulary's best). Teacher-forced, so exact for a block whose earlier slots matched when the labels
+are the target's own greedy tokens, as in greedy answers (the Markov head reads the labels).
 
 To make the loss of a step independent of how its sequences are split over processes and
 micro-batches, the weight sums (denominators) are computed for the whole global batch up front from
@@ -138,7 +143,8 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
     scale         multiplies the returned loss (the number of processes under DDP, which averages)
 
     Returns (loss tensor, sums) where sums holds, per term, sum_k w_k * term (detached floats) and
-    the c* statistics for the metrics: acc_sum [gamma] and acc_cnt [gamma]."""
+    the prefix statistics for the metrics: acc_sum [gamma] (c*), greedy_sum [gamma] (argmax match)
+    and acc_cnt [gamma]."""
     sup = plan.supervised
     w = plan.weights[sup].to(draft_logits.device)                 # [M]
     # rows by index, not by boolean mask: the same values, and a backward that copies rows
@@ -172,13 +178,14 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
         terms["bce"] = (w * bce).sum() / den_all
     loss = sum(getattr(alphas, t) * v for t, v in terms.items()) * scale
     sums = {t: float(v.detach()) * (den_ce if t == "ce" else den_all) for t, v in terms.items()}
-    # c* prefix survival per block: prod_{i<=k} c*_i over the supervised prefix
+    # prefix survival per block over the supervised prefix: prod_{i<=k} c*_i, and for greedy
+    # decoding prod_{i<=k} [argmax p_d == argmax p_t]
     with torch.no_grad():
-        c_full = torch.ones(sup.shape, dtype=torch.float32, device=c_star.device)
-        c_full[sup.to(c_star.device)] = c_star.float()
-        surv = c_full.cumprod(dim=1)
-        supd = sup.to(surv.device)
-        sums["acc_sum"] = (surv * supd).sum(0).cpu()
+        supd = sup.to(c_star.device)
+        for name, per_slot in (("acc_sum", c_star.float()), ("greedy_sum", (d.argmax(-1) == logp_t.argmax(-1)).float())):
+            full = torch.ones(sup.shape, dtype=torch.float32, device=c_star.device)
+            full[supd] = per_slot
+            sums[name] = (full.cumprod(dim=1) * supd).sum(0).cpu()
         sums["acc_cnt"] = supd.sum(0).float().cpu()
         sums["l1_mean_sum"] = float((w * l1.detach()).sum())
     return loss, sums
@@ -198,13 +205,16 @@ def summarize(totals: dict, denominators: dict[str, float], alphas: LossWeights)
     out["loss"] = total
     if denominators["all"] > 0:
         out["l1_dist"] = totals.get("l1_mean_sum", 0.0) / denominators["all"]
-    acc_sum, acc_cnt = totals.get("acc_sum"), totals.get("acc_cnt")
-    if acc_sum is not None:
+    acc_cnt = totals.get("acc_cnt")
+    for key, rate, tau_name in (("acc_sum", "accept_rate", "tau_sim"), ("greedy_sum", "greedy_accept", "tau_greedy")):
+        acc_sum = totals.get(key)
+        if acc_sum is None:
+            continue
         tau = 1.0
         for k in range(acc_sum.numel()):
             if acc_cnt[k] > 0:
                 a = float(acc_sum[k] / acc_cnt[k])
-                out[f"accept_rate@{k + 1}"] = a
+                out[f"{rate}@{k + 1}"] = a
                 tau += a
-        out["tau_sim"] = tau
+        out[tau_name] = tau
     return {k: (v if math.isfinite(v) else float("nan")) for k, v in out.items()}

@@ -33,8 +33,9 @@ identity, so step 0 drafts as the trained drafter does.
 Output directory:
     train_log.jsonl                  one line per log interval ("split": "train"): every loss term, lr,
                                      grad norm, tokens/s, s/step, accept_rate@k and tau_sim from c*,
-                                     sample ids; one per held-out evaluation ("split": "heldout"):
-                                     step, epoch, the loss terms, accept_rate@k, tau_sim
+                                     greedy_accept@k and tau_greedy from argmax matches, sample ids;
+                                     one per held-out evaluation ("split": "heldout"): step, epoch,
+                                     the loss terms and those metrics
     tb/                              TensorBoard scalars (same names, under train/ and heldout/)
     heldout_ids.json                 the ids of the held-out samples ([data] holdout > 0), never trained on
     checkpoints/step_XXXXXX/         config.json + model.safetensors (the drafter checkpoint format,
@@ -80,6 +81,7 @@ from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, make_
 LOG_FILE = "train_log.jsonl"
 HELDOUT_FILE = "heldout_ids.json"
 STAT_KEYS = ("ce", "l1", "bce", "soft_ce", "l1_mean_sum")   # the scalar sums of `block_losses`
+PREFIX_KEYS = ("acc_sum", "greedy_sum", "acc_cnt")           # its [gamma] sums
 # Testing aid: sleep this many seconds after every step (lets a test kill a run mid-way reliably).
 THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
 
@@ -494,16 +496,16 @@ class Trainer:
                 "sample_ids": [self.samples[i].id for _, i in batch]}
 
     def _new_totals(self) -> dict:
-        return {**{k: 0.0 for k in STAT_KEYS}, "acc_sum": torch.zeros(self.gamma), "acc_cnt": torch.zeros(self.gamma)}
+        return {**{k: 0.0 for k in STAT_KEYS}, **{k: torch.zeros(self.gamma) for k in PREFIX_KEYS}}
 
     def _all_reduce(self, totals: dict) -> dict:
         """Global statistics from every process's sums (one all-reduce)."""
         g, k = self.gamma, len(STAT_KEYS)
         vec = torch.cat([torch.tensor([totals[t] for t in STAT_KEYS], dtype=torch.float64),
-                         totals["acc_sum"].double(), totals["acc_cnt"].double()])
+                         *(totals[t].double() for t in PREFIX_KEYS)])
         vec = self.dist.all_reduce(vec).cpu()
         out = {t: float(vec[i]) for i, t in enumerate(STAT_KEYS)}
-        out["acc_sum"], out["acc_cnt"] = vec[k:k + g], vec[k + g:]
+        out.update({t: vec[k + j * g:k + (j + 1) * g] for j, t in enumerate(PREFIX_KEYS)})
         return out
 
     def evaluate(self) -> dict:
