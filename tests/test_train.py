@@ -371,6 +371,43 @@ def _propose(drafter, target: Target, tokens: list[int]) -> list[int]:
     return drafter.propose([s])[0].tokens
 
 
+def test_greedy_walk_counts_rounds_per_answer():
+    mask = torch.tensor([0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1])
+    anchors = torch.tensor([2, 3, 4, 5, 6, 10, 11])
+    accepted = torch.tensor([2, 7, 7, 0, 3, 5, 7])     # 7s: anchors a correct walk skips
+    # answer 1 (2..7): 2 drafts + 1 at p = 2, 0 + 1 at 5, then 1 draft that ends it at 6;
+    # answer 2 (10..12): 2 drafts end it at 10. Tokens after each answer's first: 5 + 2 in 4 rounds
+    assert losses.greedy_walk(mask, anchors, accepted) == (7, 4)
+
+
+def test_walk_replays_greedy_decoding(tmp_path, env):
+    """tau_walk (one training forward over every answer position) counts the rounds that the engine's
+    drafter runs: answers are built round by round from its own proposals (`propose`, as the engine
+    drafts from the committed tokens), keeping j of them and then a token it did not draft, so the
+    decoding takes exactly those rounds."""
+    cfg = write_config(tmp_path / "c.toml", env, precision="fp32", schedule={"total_steps": 2})
+    run_inprocess(cfg)
+    target = load_target_tiny(env)
+    drafter = load_drafter(tmp_path / "run" / "final", target)
+    rng, g = random.Random(1), drafter.gamma
+    rounds = tokens = 0
+    with (tmp_path / "answers.jsonl").open("w") as f:
+        for i in range(6):
+            ids = [rng.randrange(3, VOCAB) for _ in range(rng.randint(3, 8))]
+            mask = [0] * (len(ids) - 1) + [1]          # the answer's first token comes from the prompt's forward
+            for _ in range(rng.randint(2, 6)):
+                drafts, j = _propose(drafter, target, ids), rng.randint(0, g)
+                nxt = rng.randrange(3, VOCAB) if j == g else 3 + (drafts[j] - 2) % (VOCAB - 3)   # != drafts[j]
+                ids += drafts[:j] + [nxt]
+                mask += [1] * (j + 1)
+                rounds, tokens = rounds + 1, tokens + j + 1
+            f.write(json.dumps({"id": f"a{i}", "input_ids": ids, "loss_mask": mask}) + "\n")
+    over = [f'data.tokenized=["{tmp_path / "answers.jsonl"}"]', "data.holdout=6", "logging.eval_walk=true"]
+    row = Trainer(load_config(cfg, over), eval_only=True).evaluate_only()
+    assert row["walk_rounds"] == rounds and row["tau_walk"] == pytest.approx(tokens / rounds)
+    assert tokens / rounds > 2       # rounds that keep drafts, not only the next token
+
+
 @pytest.mark.parametrize("algorithm", ["dspark", "dflash", "eagle3", "mtp"])
 def test_every_algorithm_trains_saves_loads_proposes(tmp_path, env, algorithm):
     cfg = write_config(tmp_path / "c.toml", env, algorithm=algorithm, schedule={"total_steps": 3},

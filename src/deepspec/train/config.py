@@ -135,6 +135,8 @@ class LoggingConfig(_Section):
     log_every: int = 1
     checkpoint_every: int = 100
     eval_every: int = 0
+    eval_walk: bool = False         # held-out rows add tau_walk: greedy decoding replayed (losses.greedy_walk),
+                                    # every answer position drafted once (~10x a held-out forward's drafting)
     keep_checkpoints: int = 3
     tensorboard: bool = True
     log_sample_ids: bool = True

@@ -34,6 +34,15 @@ slot gives greedy_accept@k and tau_greedy (over the draft vocabulary: a target a
 vocabulary's best). Teacher-forced, so exact for a block whose earlier slots matched when the labels
 are the target's own greedy tokens, as in greedy answers (the Markov head reads the labels).
 
+Those are averages over anchors drawn uniformly among the answer tokens. Greedy decoding does not
+draft at uniform positions: each round starts right after the last one's first miss, so hard
+stretches get more rounds than easy ones, and the per-anchor average overstates the tokens a round
+(session 47: DSpark-1f on Table 1's own greedy answers, tau_greedy 2.4-3.0 per set against the
+decoded 2.0-2.6). `greedy_walk` replays the decoding instead: from each answer's first token, a
+round at anchor p keeps the leading argmax matches L(p) and the target's next token, so the next
+round is at p + L(p) + 1. With every answer position as an anchor, on answers that are the target's
+own greedy tokens, that is the greedy decoding's tau (tau_walk; `[logging] eval_walk`).
+
 To make the loss of a step independent of how its sequences are split over processes and
 micro-batches, the weight sums (denominators) are computed for the whole global batch up front from
 the token ids and loss masks alone (`BlockPlan.denominators`), and each sequence contributes
@@ -189,6 +198,33 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
         sums["acc_cnt"] = supd.sum(0).float().cpu()
         sums["l1_mean_sum"] = float((w * l1.detach()).sum())
     return loss, sums
+
+
+def greedy_walk(loss_mask: torch.Tensor, anchors: torch.Tensor, accepted: torch.Tensor) -> tuple[int, int]:
+    """(tokens, rounds) of greedy decoding replayed over one sequence's answers. loss_mask [T]: the
+    answer tokens (each contiguous run is one answer, decoded from its first token on, which the
+    prompt's forward gives); anchors [A]: every position p with loss_mask[p] and loss_mask[p + 1];
+    accepted [A]: the leading argmax matches of the block at each anchor (0..gamma). A round at p
+    commits L = accepted(p) drafts and the target's next token, unless the answer ends first (no
+    token after its last, as no bonus follows an EOS)."""
+    m = loss_mask.bool().flatten().tolist()
+    at = dict(zip(anchors.tolist(), accepted.tolist()))
+    tokens = rounds = 0
+    p, n = 0, len(m)
+    while p < n:
+        if not m[p]:
+            p += 1
+            continue
+        end = p
+        while end + 1 < n and m[end + 1]:
+            end += 1                      # this answer is p..end
+        while p < end:
+            k = min(at[p], end - p)
+            rounds += 1
+            tokens += k + (1 if p + k < end else 0)
+            p += k + 1
+        p = end + 1
+    return tokens, rounds
 
 
 def summarize(totals: dict, denominators: dict[str, float], alphas: LossWeights) -> dict[str, float]:

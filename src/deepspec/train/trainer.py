@@ -75,7 +75,7 @@ from .checkpoints import STATE_FILE, find_latest, read_carry_log, rng_state, set
 from .config import TrainConfig
 from .data import EpochSampler, derived_seed, ids_digest, load_samples, lr_lambda
 from .distributed import Dist
-from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, make_plan, position_weights, 
+from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, greedy_walk, make_plan, position_weights, 
                      step_weights, summarize)
 
 LOG_FILE = "train_log.jsonl"
@@ -429,17 +429,29 @@ class Trainer:
         anchors = sample_anchors(amask, a if a > 0 else len(s), g)
         return make_plan(tokens, mask, anchors, self.wk, self.t2d)
 
-    def _chunk_loss(self, samples: list[TokenizedSample], feats, plans, den: dict, model: nn.Module | None = None):
-        """(loss, statistics) of a micro-batch: one training forward for all its sequences, then each
-        sequence's `block_losses` against the target's logits at its supervised rows, summed."""
+    def _block_outputs(self, samples: list[TokenizedSample], feats, plans, model: nn.Module):
+        """One training forward for a micro-batch's blocks: per sequence (tokens, draft logits
+        [A, gamma, V'], confidence logits, labels [A, gamma] in the draft vocabulary, -1 outside it)."""
         from dspark.drafters import vocab as dvocab
-        model = self.model if model is None else model
-        dev, g = self.device, self.gamma
-        offs = torch.arange(g)
+        dev, offs = self.device, torch.arange(self.gamma, device=self.device)
         tokens = [torch.tensor(s.input_ids, dtype=torch.long, device=dev) for s in samples]
         items = [(t, f.taps.to(dev), p.anchors.to(dev)) for t, f, p in zip(tokens, feats, plans)]
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             outputs = model(items)
+        out = []
+        for t, (logits, conf), plan in zip(tokens, outputs, plans):
+            labels = t[(plan.anchors.to(dev)[:, None] + 1 + offs).clamp(max=t.numel() - 1)]
+            if self.t2d is not None:
+                labels = dvocab.target_to_draft(labels, self.drafter.t2d)
+            out.append((t, logits, conf, labels))
+        return out
+
+    def _chunk_loss(self, samples: list[TokenizedSample], feats, plans, den: dict, model: nn.Module | None = None):
+        """(loss, statistics) of a micro-batch: one training forward for all its sequences, then each
+        sequence's `block_losses` against the target's logits at its supervised rows, summed."""
+        model = self.model if model is None else model
+        dev, offs = self.device, torch.arange(self.gamma)
+        blocks = self._block_outputs(samples, feats, plans, model)
         # the target's logits at every sequence's supervised rows p + k, one head product for all
         with torch.no_grad():
             hid, inv = [], []
@@ -449,15 +461,27 @@ class Trainer:
                 inv.append(i.to(dev))
             target_logits = self.drafter.head_logits(torch.cat(hid)).split([h.shape[0] for h in hid])
         loss, sums = 0.0, {}
-        for t, (logits, conf), plan, tl, i in zip(tokens, outputs, plans, target_logits, inv):
-            labels = t[(plan.anchors.to(dev)[:, None] + 1 + offs.to(dev)).clamp(max=t.numel() - 1)]
-            if self.t2d is not None:
-                labels = dvocab.target_to_draft(labels, self.drafter.t2d)
+        for (_, logits, conf, labels), plan, tl, i in zip(blocks, plans, target_logits, inv):
             part, stats = block_losses(logits, tl[i], labels, plan, self.alphas, den, conf, scale=self.dist.world)
             loss = loss + part
             for k, v in stats.items():
                 sums[k] = sums[k] + v if k in sums else v
         return loss, sums
+
+    def _walk(self, samples: list[TokenizedSample], feats, model: nn.Module) -> torch.Tensor:
+        """[tokens, rounds] of greedy decoding replayed over `samples` (`greedy_walk`): every answer
+        position an anchor, a draft kept while it is the label (the target's token in greedy answers).
+        One sequence a forward: its logits are [answer tokens, gamma, draft vocabulary]."""
+        total = torch.zeros(2, dtype=torch.float64)
+        for s, f in zip(samples, feats):
+            mask = torch.tensor(s.loss_mask, dtype=torch.bool)
+            anchors = torch.nonzero(mask[:-1] & mask[1:]).flatten()
+            plan = make_plan(torch.tensor(s.input_ids, dtype=torch.long), mask, anchors, self.wk, self.t2d)
+            [(_, logits, _, labels)] = self._block_outputs([s], [f], [plan], model)
+            hit = (logits.argmax(-1) == labels) & plan.ce_ok.to(labels.device)   # ce_ok: supervised, in the draft vocab
+            accepted = hit.long().cumprod(dim=1).sum(dim=1).cpu()
+            total += torch.tensor(greedy_walk(mask, anchors, accepted), dtype=torch.float64)
+        return total
 
     def train_step(self) -> dict:
         cfg, d = self.cfg, self.dist
@@ -521,6 +545,7 @@ class Trainer:
         micro = max(1, cfg.batch.sequences // (d.world * cfg.batch.grad_accum))
         model = getattr(self.model, "module", self.model)
         totals = self._new_totals()
+        walk = torch.zeros(2, dtype=torch.float64)
         cuda = [self.device] if self.device.type == "cuda" else []
         self.model.eval()
         try:
@@ -528,13 +553,20 @@ class Trainer:
                 for c in range(0, len(mine), micro):
                     idx = mine[c:c + micro]
                     samples = [self.heldout[j] for j in idx]
-                    _, sums = self._chunk_loss(samples, self.features(samples), [plans[j] for j in idx], den, model)
+                    feats = self.features(samples)
+                    _, sums = self._chunk_loss(samples, feats, [plans[j] for j in idx], den, model)
                     for k, v in sums.items():
                         totals[k] = totals[k] + v
+                    if cfg.logging.eval_walk:
+                        walk += self._walk(samples, feats, model)
         finally:
             self.model.train()
         totals = self._all_reduce(totals)
-        return {**summarize(totals, den, self.alphas), "samples": len(plans), "supervised_slots": int(den["slots"])}
+        row = {**summarize(totals, den, self.alphas), "samples": len(plans), "supervised_slots": int(den["slots"])}
+        if cfg.logging.eval_walk:
+            tokens, rounds = self.dist.all_reduce(walk).tolist()
+            row.update(tau_walk=tokens / rounds if rounds else float("nan"), walk_rounds=int(rounds))
+        return row
 
     def evaluate_only(self) -> dict:
         """The held-out row of the weights this run would continue from (its newest checkpoint or
