@@ -6,7 +6,7 @@
 # Scoring only: nothing trains on these answers (they stay under runs/).
 cd /work/main
 R=docs/results/session47
-while pgrep -f "session47/chain.sh" > /dev/null; do sleep 20; done
+while pgrep -f "session47/(chain|heldout_walk).sh" > /dev/null; do sleep 20; done
 set -e
 mkdir -p runs/s47-t1p
 for s in gsm8k math500 humaneval mbpp livecodebench mt-bench; do
@@ -18,8 +18,10 @@ for i, p in enumerate(load_eval_prompts(Path('../shared/eval_datasets/$s.jsonl')
 done
 for cfg in dspark1f-smollm2-135m-32k dspark1k-smollm2-135m-t0 dspark1k-ctl-smollm2-135m-t07; do
   for s in gsm8k math500 humaneval mbpp livecodebench mt-bench; do
+    [ -s runs/s47-t1p/score-$cfg-$s.json ] && continue
+    # max_len 2048: three livecodebench prompts and their answers pass 1024 tokens
     deepspec train --config configs/$cfg.toml --eval-only "data.paths=[\"runs/s47-t1p/$s.jsonl\"]" data.limit=0 \
-      data.holdout=20 data.features=online logging.eval_walk=true > runs/s47-t1p/score-$cfg-$s.json 2> runs/s47-t1p/score-$cfg-$s.log
+      data.holdout=20 data.max_len=2048 data.features=online logging.eval_walk=true > runs/s47-t1p/score-$cfg-$s.json 2> runs/s47-t1p/score-$cfg-$s.log
   done
 done
 echo "== done $(date -u +%H:%M:%S)"
