@@ -19,3 +19,6 @@ ensure_prompts() {
 # the 24k set every SmolLM2 store's prompts come from (scripts/regen-smollm2-*.sh)
 PROMPTS_24K=data/prompts/train-24k.jsonl
 ensure_prompts_24k() { ensure_prompts "$PROMPTS_24K" --num 24000 --max-user-turns 2 --max-chars 4000; }
+# regen_store PROMPTS OUT SHARD_SIZE ARGS...: answer PROMPTS into the shard directory OUT (resumable;
+# batches of 32), sampling as ARGS say
+regen_store() { deepspec regenerate --prompts "$1" --out "$2" --shard-size "$3" --max-batch 32 "${@:4}"; }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Greedy answers (T = 0) for issue 15's T = 0 goal (macro tau >= 2.5 on Table 1; DSpark-1f: 2.28).
+# Greedy answers (T = 0) for issue 15's T = 0 goal (macro tau >= 2.5 on Table 1; DSpark-1f: 2.235).
 # Every SmolLM2 drafter so far trained on answers sampled at T 0.7, top-p 0.8, top-k 20 (or at T = 1),
 # while greedy decoding leads the target into its own most likely continuations. T = 1 answers lifted
-# Table 1 at T = 1 by 6.5 % over four epochs (sessions 32-46) and cost T = 0; this store asks whether
-# greedy answers do the same for T = 0.
+# Table 1 at T = 1 by 6.5 % over four epochs (sessions 32-46); these stores asked whether greedy
+# answers do the same for T = 0. Session 47's pilot (DSpark-1k, the first 2,000): no, not on these
+# templated prompts (Table 1 2.237 against 2.235). The held-out store also gives decoded tau offline:
+# `[logging] eval_walk = true` replays greedy decoding on it (tau_walk, README).
 #
 # Two stores, each resumable (rerun on any machine: it continues after the last committed shard);
 # commit them as they grow:
@@ -32,7 +34,5 @@ for out, keep in (("runs/t0-heldout-prompts.jsonl", [r for r in rows if r["id"] 
     with open(out, "w") as f:
         f.writelines(json.dumps({**r, "id": r["id"] + "-t0"}, ensure_ascii=False) + "\n" for r in keep)
 EOF
-deepspec regenerate --prompts runs/t0-heldout-prompts.jsonl --out data/regen/smollm2-135m-t0-heldout \
-  --shard-size 100 --max-batch 32 "${GREEDY[@]}"
-exec deepspec regenerate --prompts runs/t0-8k-prompts.jsonl --out data/regen/smollm2-135m-t0-8k \
-  --shard-size 500 --max-batch 32 --limit "$LIMIT" "${GREEDY[@]}"
+regen_store runs/t0-heldout-prompts.jsonl data/regen/smollm2-135m-t0-heldout 100 "${GREEDY[@]}"
+regen_store runs/t0-8k-prompts.jsonl data/regen/smollm2-135m-t0-8k 500 --limit "$LIMIT" "${GREEDY[@]}"

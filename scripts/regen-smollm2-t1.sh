@@ -38,7 +38,5 @@ for out, keep in (("runs/t1-heldout-prompts.jsonl", [r for r in rows if r["id"] 
     with open(out, "w") as f:
         f.writelines(json.dumps({**r, "id": r["id"] + "-t1"}, ensure_ascii=False) + "\n" for r in keep)
 EOF
-deepspec regenerate --prompts runs/t1-heldout-prompts.jsonl --out data/regen/smollm2-135m-t1-heldout \
-  --shard-size 100 --max-batch 32 "${SAMPLING[@]}"
-exec deepspec regenerate --prompts runs/t1-8k-prompts.jsonl --out data/regen/smollm2-135m-t1-8k \
-  --shard-size 500 --max-batch 32 "${SAMPLING[@]}"
+regen_store runs/t1-heldout-prompts.jsonl data/regen/smollm2-135m-t1-heldout 100 "${SAMPLING[@]}"
+regen_store runs/t1-8k-prompts.jsonl data/regen/smollm2-135m-t1-8k 500 "${SAMPLING[@]}"

@@ -75,8 +75,8 @@ from .checkpoints import STATE_FILE, find_latest, read_carry_log, rng_state, set
 from .config import TrainConfig
 from .data import EpochSampler, derived_seed, ids_digest, load_samples, lr_lambda
 from .distributed import Dist
-from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, greedy_walk, make_plan, position_weights, 
-                     step_weights, summarize)
+from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, greedy_walk, make_plan,
+                     position_weights, step_weights, summarize)
 
 LOG_FILE = "train_log.jsonl"
 HELDOUT_FILE = "heldout_ids.json"
