@@ -414,9 +414,9 @@ class Trainer:
             self.samples = self.samples[:n + h]
 
     # --- one step --------------------------------------------------------------------------------
-    def plan_for(self, epoch: int, index: int, sample: TokenizedSample | None = None):
+    def plan_for(self, epoch: int, index: int, sample: TokenizedSample | None = None, every_anchor: bool = False):
         """The blocks of training sample `index`, or of `sample` (a held-out one; `index` = its position
-        in the data, which seeds its anchors)."""
+        in the data, which seeds its anchors); with `every_anchor`, a block at every answer position."""
         from dspark.drafters.dflash import sample_anchors
         s = self.samples[index] if sample is None else sample
         tokens = torch.tensor(s.input_ids, dtype=torch.long)
@@ -425,7 +425,7 @@ class Trainer:
         if self.chain:
             amask[0] = False        # row t = anchor - 1 must exist
         g = torch.Generator().manual_seed(derived_seed("anchors", self.cfg.seed, epoch, index))
-        a = self.cfg.batch.anchors_per_seq
+        a = 0 if every_anchor else self.cfg.batch.anchors_per_seq
         anchors = sample_anchors(amask, a if a > 0 else len(s), g)
         return make_plan(tokens, mask, anchors, self.wk, self.t2d)
 
@@ -474,13 +474,11 @@ class Trainer:
         One sequence a forward: its logits are [answer tokens, gamma, draft vocabulary]."""
         total = torch.zeros(2, dtype=torch.float64)
         for s, f in zip(samples, feats):
-            mask = torch.tensor(s.loss_mask, dtype=torch.bool)
-            anchors = torch.nonzero(mask[:-1] & mask[1:]).flatten()
-            plan = make_plan(torch.tensor(s.input_ids, dtype=torch.long), mask, anchors, self.wk, self.t2d)
+            plan = self.plan_for(0, 0, s, every_anchor=True)
             [(_, logits, _, labels)] = self._block_outputs([s], [f], [plan], model)
             hit = (logits.argmax(-1) == labels) & plan.ce_ok.to(labels.device)   # ce_ok: supervised, in the draft vocab
             accepted = hit.long().cumprod(dim=1).sum(dim=1).cpu()
-            total += torch.tensor(greedy_walk(mask, anchors, accepted), dtype=torch.float64)
+            total += torch.tensor(greedy_walk(torch.tensor(s.loss_mask), plan.anchors, accepted), dtype=torch.float64)
         return total
 
     def train_step(self) -> dict:
