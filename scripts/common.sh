@@ -14,7 +14,7 @@ ensure_prompts() {
   local out=$1 manifest=${1%.jsonl}.manifest.json
   shift
   sha256sum --status -c <(python -c "import json, sys; print(json.load(open(sys.argv[1]))['sha256'], sys.argv[2])" \
-    "$manifest" "$out") 2>/dev/null || deepspec prompts "$@" --out "$out"
+    "$manifest" "$out" 2>/dev/null) 2>/dev/null || deepspec prompts "$@" --out "$out"
 }
 # the 24k set every SmolLM2 store's prompts come from (scripts/regen-smollm2-*.sh)
 PROMPTS_24K=data/prompts/train-24k.jsonl

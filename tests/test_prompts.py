@@ -190,6 +190,51 @@ def test_code_generator_deterministic_and_diverse():
     assert all(any(lang in t for t in a) for lang in langs)
 
 
+def test_library_generator_spreads_over_the_library():
+    """Every documented function is asked about once before any twice, the prompts are real Python
+    (stubs that parse, with the function's own docstring), and the list is fixed for a seed."""
+    import ast
+
+    from deepspec.data.prompts.library_code import library_functions, library_prompts
+    funcs = library_functions()
+    assert len(funcs) > 1000 and len({(f.module, f.qualname) for f in funcs}) == len(funcs)
+    assert all(" at 0x" not in f.signature for f in funcs)
+    assert not any(f.signature.startswith("(self") for f in funcs if "." in f.qualname)   # methods as called
+    n = len(funcs)
+    a = P.generate_library_tasks(n + 200, seed=0)
+    assert a == P.generate_library_tasks(n + 200, seed=0) and a != P.generate_library_tasks(n + 200, seed=1)
+    pairs = library_prompts(n + 200, seed=0)
+    assert [t for _, t in pairs] == a
+    assert len(set(a)) >= 0.99 * (n + 200)   # a few functions share a name, signature and summary
+    first = Counter((f.module, f.qualname) for f, _ in pairs[:n])
+    assert len(first) == n          # the first pass asks about every function once
+    again = {(f.module, f.qualname): t for f, t in pairs[:n]}
+    assert all(t != again[(f.module, f.qualname)] for f, t in pairs[n:])   # a second ask, in another form
+    stubs = [(f, t) for f, t in pairs
+             if any(f"```python\ndef {f.qualname}{f.signature}:\n    {r}\"\"\"\n" in t for r in ("", "r"))]
+    assert len(stubs) > 200
+    for f, t in stubs:
+        tree = ast.parse(t.split("```python\n")[1].split("```")[0] + "    ...\n")   # a function lacking its body
+        assert isinstance(tree.body[0], ast.FunctionDef)
+        assert ast.get_docstring(tree.body[0]).rstrip() == f.doc.rstrip()   # trailing blanks aside
+
+
+def test_build_with_other_generators(tmp_path, eval_dir):
+    """`generators` picks the source that fills code and math; the manifest says which, and only
+    when it is not the default (so that rebuilding an earlier set keeps its committed manifest)."""
+    sg = fake_sharegpt(tmp_path)
+    out = tmp_path / "lib.jsonl"
+    m = P.build_prompt_set(out, num=40, seed=0, eval_dir=eval_dir, sharegpt=sg, mix={"code": 1},
+                           exclude=[], generators={"code": "library"})
+    assert m["counts"]["source"].get("library-code", 0) >= 20 and "generated-code" not in m["counts"]["source"]
+    assert m["generators"] == {"code": "library", "math": "templates"}
+    plain = P.build_prompt_set(tmp_path / "plain.jsonl", num=40, seed=0, eval_dir=eval_dir, sharegpt=sg,
+                               mix={"code": 1})
+    assert "generators" not in plain and plain["counts"]["source"].get("generated-code", 0) >= 20
+    with pytest.raises(DSparkError, match="unknown generator code=nope"):
+        P.build_prompt_set(tmp_path / "x.jsonl", num=10, eval_dir=eval_dir, sharegpt=sg, generators={"code": "nope"})
+
+
 # --------------------------------------------------------------------------------------- disjointness
 
 
@@ -407,6 +452,11 @@ def test_cli_build_and_check(tmp_path, eval_dir, capsys):
     bad = write_jsonl(tmp_path / "leaky.jsonl", [{"turns": [EVAL_CHAT.lower()]}])
     assert main(["prompts", "--check", str(bad), "--eval-dir", str(eval_dir)]) == 1
     assert "OVERLAP" in capsys.readouterr().out
+    for bad_gen, msg in (("code", "expected DOMAIN=NAME"), ("math=nope", "unknown generator math=nope")):
+        assert main(["prompts", "--out", str(tmp_path / "g.jsonl"), "--num", "10", "--eval-dir", str(eval_dir),
+                     "--sharegpt", str(sg), "--generators", bad_gen]) == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "g.jsonl").exists()
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"turns": ["a"]}\nnot json\n')
     assert main(["prompts", "--check", str(broken), "--eval-dir", str(eval_dir)]) == 2

@@ -6,7 +6,7 @@ import sys
 
 from dspark.errors import DSparkError
 
-from ..data.prompts import DOMAINS, EVAL_DIR_ENV, build_prompt_set, check_disjoint
+from ..data.prompts import DOMAINS, EVAL_DIR_ENV, GENERATORS, build_prompt_set, check_disjoint
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="data/prompts/train.jsonl", help="output JSONL (default: %(default)s)")
@@ -24,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", metavar="FILE", action="append", default=[],
                    help="a prompt set whose prompts (by first user turn) this one must not repeat, e.g. one "
                         "already regenerated; repeatable")
+    p.add_argument("--generators", default=None,
+                   help="which generator fills each domain's share beyond ShareGPT, e.g. code=library,math=competition "
+                        "(known: " + ", ".join(f"{d}={n}" for d, names in GENERATORS.items() for n in names)
+                        + "; default: the templates)")
     p.add_argument("--check", metavar="FILE", default=None,
                    help="only check FILE for overlap with the evaluation prompts (exit 1 on overlap)")
 
@@ -48,6 +52,18 @@ def _parse_mix(s: str | None) -> dict[str, float] | None:
     return out
 
 
+def _parse_generators(s: str | None) -> dict[str, str] | None:
+    if not s:
+        return None
+    out = {}
+    for part in s.split(","):
+        k, sep, v = part.partition("=")
+        if not sep or not v.strip():
+            raise DSparkError(f"--generators: expected DOMAIN=NAME, got {part!r}")
+        out[k.strip()] = v.strip()
+    return out   # names checked by build_prompt_set
+
+
 def run(args: argparse.Namespace) -> int:
     err = lambda s: print(s, file=sys.stderr)  # noqa: E731
     if args.check:
@@ -67,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     m = build_prompt_set(args.out, num=args.num, seed=args.seed, eval_dir=args.eval_dir, sharegpt=args.sharegpt,
                          mix=_parse_mix(args.mix), max_chars=args.max_chars, max_user_turns=args.max_user_turns,
-                         english_only=not args.keep_non_english, exclude=args.exclude, log=err)
+                         english_only=not args.keep_non_english, exclude=args.exclude,
+                         generators=_parse_generators(args.generators), log=err)
     print(f"wrote {m['prompts']} prompts to {args.out} ({m['bytes'] / 1e6:.1f} MB, sha256 {m['sha256'][:16]}...) "
           f"in {m['seconds']:.1f} s; manifest {m['manifest_path']}")
     for k in ("domain", "source", "source_domain"):

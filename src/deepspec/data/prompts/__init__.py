@@ -13,14 +13,18 @@ records.py        `PromptRecord`, `classify_domain` (math / code / chat), `load_
                   `{"turns": [...]}` or `{"conversations": [...]}`, or a ShareGPT JSON array (also cut short)
 math_problems.py  `generate_math_problems(n, seed)`: templated problems, deterministic
 code_tasks.py     `generate_code_tasks(n, seed)`: templated programming tasks, deterministic
+library_code.py   `generate_library_tasks(n, seed)`: tasks built from the standard library's documented functions
+competition_math.py `generate_competition_math(n, seed)`: competition-style problems in LaTeX
 disjoint.py       `normalize_prompt`, `EvalIndex`, `check_disjoint`, `resolve_eval_dir`
 build.py          `build_prompt_set(out_path, ...)`: the training set plus a manifest next to it
 (`deepspec prompts` is deepspec/cli/prompts.py)
 """
 from dspark.sharegpt import sharegpt_path  # noqa: F401
 
-from .build import DEFAULT_MIX, build_prompt_set  # noqa: F401
+from .build import DEFAULT_GENERATORS, DEFAULT_MIX, GENERATORS, build_prompt_set  # noqa: F401
 from .code_tasks import generate_code_tasks  # noqa: F401
+from .competition_math import generate_competition_math  # noqa: F401
+from .library_code import generate_library_tasks  # noqa: F401
 from .disjoint import (EVAL_DIR_ENV, EXPECTED_EVAL_FILES, CheckResult, EvalIndex, check_disjoint,  # noqa: F401
                        normalize_prompt, resolve_eval_dir)
 from .math_problems import generate_math_problems  # noqa: F401

@@ -1,4 +1,4 @@
-"""`build_prompt_set`: the training prompt set (ShareGPT + templated math and code, in a domain mix)
+"""`build_prompt_set`: the training prompt set (ShareGPT + generated math and code, in a domain mix)
 plus a manifest next to it, checked disjoint from the evaluation sets."""
 from __future__ import annotations
 
@@ -16,11 +16,24 @@ from dspark.files import atomic_path, write_text_atomic
 from dspark.sharegpt import sharegpt_path
 
 from .code_tasks import generate_code_tasks
+from .competition_math import generate_competition_math
 from .disjoint import EvalIndex, normalize_prompt
+from .library_code import generate_library_tasks
 from .math_problems import generate_math_problems
 from .records import DOMAINS, PromptRecord, _stable_id, load_prompts
 
 DEFAULT_MIX = {"chat": 0.4, "code": 0.3, "math": 0.3}
+
+
+# The generators that fill a domain's share beyond ShareGPT: domain -> name -> (source, generator(n, seed)).
+# The source names the prompts' origin in their ids and the manifest's counts.
+GENERATORS: dict[str, dict[str, tuple[str, Callable[[int, int], list[str]]]]] = {
+    "code": {"templates": ("generated-code", generate_code_tasks),
+             "library": ("library-code", generate_library_tasks)},
+    "math": {"templates": ("generated-math", generate_math_problems),
+             "competition": ("competition-math", generate_competition_math)},
+}
+DEFAULT_GENERATORS = {"code": "templates", "math": "templates"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -54,7 +67,8 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
                      eval_dir: str | os.PathLike | None = None, sharegpt: str | os.PathLike | None = None,
                      mix: dict[str, float] | None = None, max_chars: int = 2000, min_chars: int = 10,
                      english_only: bool = True, max_user_turns: int = 1,
-                     exclude: Iterable[str | os.PathLike] = (), log: Callable[[str], None] | None = None) -> dict:
+                     exclude: Iterable[str | os.PathLike] = (), generators: dict[str, str] | None = None,
+                     log: Callable[[str], None] | None = None) -> dict:
     """Build a training prompt set of `num` prompts over math, code and chat and write it as JSONL,
     with `<stem>.manifest.json` next to it. Returns the manifest.
 
@@ -64,8 +78,9 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
     text when `english_only`; duplicates after `normalize_prompt`; anything overlapping an eval prompt
     (excluded and counted); with `exclude` (prompt files, e.g. a set already regenerated), any
     conversation whose first user turn one of them holds, so that a set built to add to another
-    asks nothing twice. The written file is read back and checked again; an overlap there fails
-    the build and nothing is written.
+    asks nothing twice. `generators` picks, per domain, which of `GENERATORS` fills its share
+    (default: the templates). The written file is read back and checked again; an overlap there
+    fails the build and nothing is written.
     """
     t0 = time.time()
     log = log or (lambda s: None)
@@ -75,6 +90,11 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
         raise DSparkError("--num must be positive")
     if max_user_turns < 1:
         raise DSparkError("--max-user-turns must be at least 1")
+    gens = {**DEFAULT_GENERATORS, **(generators or {})}
+    for domain, name in gens.items():
+        if name not in GENERATORS.get(domain, {}):
+            known = ", ".join(f"{d}={n}" for d, names in GENERATORS.items() for n in names)
+            raise DSparkError(f"unknown generator {domain}={name} (known: {known})")
     quotas = _quotas(num, mix)
     index = EvalIndex.from_dir(eval_dir)
     log(f"eval prompts: {sum(index.eval_files.values())} from {len(index.eval_files)} files in {index.eval_dir}")
@@ -167,8 +187,8 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
                     chosen[domain].append(rec)
                     need -= 1
 
-    fill("code", "generated-code", generate_code_tasks)
-    fill("math", "generated-math", generate_math_problems)
+    fill("code", *GENERATORS["code"][gens["code"]])
+    fill("math", *GENERATORS["math"][gens["math"]])
     records = [r for d in DOMAINS for r in chosen[d]]
     random.Random(f"deepspec-order-{seed}").shuffle(records)
     # ids must be unique in the file
@@ -208,6 +228,8 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
         "filters": {"min_chars": min_chars, "max_chars": max_chars, "english_only": english_only,
                     "max_user_turns": max_user_turns},
         **({"exclude": exclude_info} if exclude_info else {}),
+        # only when not the default, so that the committed manifests of earlier sets still match
+        **({"generators": gens} if gens != DEFAULT_GENERATORS else {}),
         "sources": {"sharegpt": {"path": str(sg_path), "bytes": sg_path.stat().st_size,
                                  "conversations_read": sg_stats["records"],
                                  "skipped_not_user_first": sg_stats["skipped_not_user_first"],

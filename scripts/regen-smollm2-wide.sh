@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Wider code and math prompts for issue 15's T = 0 goal. Session 47 found DSpark-1f strong on the
+# templated families it trained on (tau_walk 2.9) and at the benchmarks' level on anything else
+# (users' code 2.26, Table 1 2.24). These two sets come from generators that do not repeat a few
+# dozen templates, answered by SmolLM2 with the 24k set's settings (T 0.7, top-p 0.8, top-k 20):
+#   data/regen/smollm2-135m-library-code     2,500 tasks built from the standard library's documented
+#                                            functions (implement a stub or a description, explain,
+#                                            test, port, use; `--generators code=library`)
+#   data/regen/smollm2-135m-competition-math 2,500 competition-style problems in LaTeX, the register of
+#                                            math500 (`--generators math=competition`)
+# Both prompt files exclude the 24k and extra-8k sets and are committed with their manifests (the
+# library's functions depend on the Python version). Resumable, shard by shard; commit as it grows.
+#
+#   scripts/regen-smollm2-wide.sh
+source "$(dirname "$0")/common.sh"
+ensure_prompts_24k   # --exclude reads it
+COMMON=(--num 2500 --seed 0 --max-user-turns 2 --max-chars 4000 --exclude "$PROMPTS_24K"
+        --exclude data/prompts/train-extra-8k.jsonl)
+ensure_prompts data/prompts/train-library-code.jsonl "${COMMON[@]}" --mix code=1 --generators code=library
+regen_store data/prompts/train-library-code.jsonl data/regen/smollm2-135m-library-code 250 \
+  --max-new-tokens 512 --threads "$THREADS"
+ensure_prompts data/prompts/train-competition-math.jsonl "${COMMON[@]}" --mix math=1 --generators math=competition
+regen_store data/prompts/train-competition-math.jsonl data/regen/smollm2-135m-competition-math 250 \
+  --max-new-tokens 512 --threads "$THREADS"
