@@ -10,7 +10,7 @@
 #                                            math500 (`--generators math=competition`)
 #   data/regen/smollm2-135m-competition-math-2  2,500 more (seed 1, excluding the first set), started in
 #                                            session 48 after the first set lifted math500 by 12 % at T = 0
-# Both prompt files exclude the 24k and extra-8k sets and are committed with their manifests (the
+# The prompt files exclude the 24k and extra-8k sets and are committed with their manifests (the
 # library's functions depend on the Python version). Resumable, shard by shard; commit as it grows.
 #
 #   scripts/regen-smollm2-wide.sh
