@@ -6,7 +6,7 @@ import sys
 
 from dspark.errors import DSparkError
 
-from ..data.prompts import DOMAINS, EVAL_DIR_ENV, GENERATORS, build_prompt_set, check_disjoint
+from ..data.prompts import DOMAINS, EVAL_DIR_ENV, KNOWN_GENERATORS, build_prompt_set, check_disjoint
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="data/prompts/train.jsonl", help="output JSONL (default: %(default)s)")
@@ -26,8 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "already regenerated; repeatable")
     p.add_argument("--generators", default=None,
                    help="which generator fills each domain's share beyond ShareGPT, e.g. code=library,math=competition "
-                        "(known: " + ", ".join(f"{d}={n}" for d, names in GENERATORS.items() for n in names)
-                        + "; default: the templates)")
+                        f"(known: {KNOWN_GENERATORS}; default: the templates)")
     p.add_argument("--check", metavar="FILE", default=None,
                    help="only check FILE for overlap with the evaluation prompts (exit 1 on overlap)")
 

@@ -21,7 +21,7 @@ build.py          `build_prompt_set(out_path, ...)`: the training set plus a man
 """
 from dspark.sharegpt import sharegpt_path  # noqa: F401
 
-from .build import DEFAULT_GENERATORS, DEFAULT_MIX, GENERATORS, build_prompt_set  # noqa: F401
+from .build import DEFAULT_GENERATORS, DEFAULT_MIX, GENERATORS, KNOWN_GENERATORS, build_prompt_set  # noqa: F401
 from .code_tasks import generate_code_tasks  # noqa: F401
 from .competition_math import generate_competition_math  # noqa: F401
 from .library_code import generate_library_tasks  # noqa: F401

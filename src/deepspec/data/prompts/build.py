@@ -34,6 +34,7 @@ GENERATORS: dict[str, dict[str, tuple[str, Callable[[int, int], list[str]]]]] = 
              "competition": ("competition-math", generate_competition_math)},
 }
 DEFAULT_GENERATORS = {"code": "templates", "math": "templates"}
+KNOWN_GENERATORS = ", ".join(f"{d}={n}" for d, names in GENERATORS.items() for n in names)   # for messages
 
 
 # --------------------------------------------------------------------------------------------------
@@ -93,8 +94,7 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
     gens = {**DEFAULT_GENERATORS, **(generators or {})}
     for domain, name in gens.items():
         if name not in GENERATORS.get(domain, {}):
-            known = ", ".join(f"{d}={n}" for d, names in GENERATORS.items() for n in names)
-            raise DSparkError(f"unknown generator {domain}={name} (known: {known})")
+            raise DSparkError(f"unknown generator {domain}={name} (known: {KNOWN_GENERATORS})")
     quotas = _quotas(num, mix)
     index = EvalIndex.from_dir(eval_dir)
     log(f"eval prompts: {sum(index.eval_files.values())} from {len(index.eval_files)} files in {index.eval_dir}")
