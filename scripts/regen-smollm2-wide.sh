@@ -10,6 +10,10 @@
 #                                            math500 (`--generators math=competition`)
 #   data/regen/smollm2-135m-competition-math-2  2,500 more (seed 1, excluding the first set), started in
 #                                            session 48 after the first set lifted math500 by 12 % at T = 0
+#   data/regen/smollm2-135m-algorithm-code   2,500 algorithmic tasks in the code benchmarks' own forms
+#                                            (HumanEval stubs, MBPP one-liners, LeetCode and Codeforces /
+#                                            AtCoder statements; `--generators code=algorithms`), session 49,
+#                                            after the library tasks did not move the code sets
 # The prompt files exclude the 24k and extra-8k sets and are committed with their manifests (the
 # library's functions depend on the Python version). Resumable, shard by shard; commit as it grows.
 #
@@ -27,4 +31,7 @@ regen_store data/prompts/train-competition-math.jsonl data/regen/smollm2-135m-co
 ensure_prompts data/prompts/train-competition-math-2.jsonl "${COMMON[@]}" --seed 1 --mix math=1 \
   --generators math=competition --exclude data/prompts/train-competition-math.jsonl
 regen_store data/prompts/train-competition-math-2.jsonl data/regen/smollm2-135m-competition-math-2 250 \
+  --max-new-tokens 512 --threads "$THREADS"
+ensure_prompts data/prompts/train-algorithm-code.jsonl "${COMMON[@]}" --mix code=1 --generators code=algorithms
+regen_store data/prompts/train-algorithm-code.jsonl data/regen/smollm2-135m-algorithm-code 250 \
   --max-new-tokens 512 --threads "$THREADS"

@@ -15,6 +15,7 @@ from dspark.errors import DSparkError
 from dspark.files import atomic_path, write_text_atomic
 from dspark.sharegpt import sharegpt_path
 
+from .algorithm_code import generate_algorithm_tasks
 from .code_tasks import generate_code_tasks
 from .competition_math import generate_competition_math
 from .disjoint import EvalIndex, normalize_prompt
@@ -29,7 +30,8 @@ DEFAULT_MIX = {"chat": 0.4, "code": 0.3, "math": 0.3}
 # The source names the prompts' origin in their ids and the manifest's counts.
 GENERATORS: dict[str, dict[str, tuple[str, Callable[[int, int], list[str]]]]] = {
     "code": {"templates": ("generated-code", generate_code_tasks),
-             "library": ("library-code", generate_library_tasks)},
+             "library": ("library-code", generate_library_tasks),
+             "algorithms": ("algorithm-code", generate_algorithm_tasks)},
     "math": {"templates": ("generated-math", generate_math_problems),
              "competition": ("competition-math", generate_competition_math)},
 }
