@@ -1535,10 +1535,6 @@ def _mbpp_name(key, spec, hash_, idx, count, seen, same) -> str:
     return f"the {short}"
 
 
-def _py(v) -> str:
-    return repr(list(v) if isinstance(v, tuple) else v) if not isinstance(v, tuple) else repr(v)
-
-
 def _lc(v) -> str:
     """A LeetCode literal: [1,2,3], "abc", true."""
     if isinstance(v, tuple):
@@ -1684,7 +1680,7 @@ def _mbpp(r: random.Random, task: Task, o: dict) -> str:
     return f"Write a {fn} to {_pick(r, ('find', 'find', 'compute', 'return', 'calculate', 'get'))} {text}."
 
 
-def _lc_cons(task: Task, form: str) -> list:
+def _lc_cons(task: Task) -> list:
     out = []
     for p, s in task.params:
         if s.type in ("List[int]", "List[float]"):
@@ -1731,7 +1727,7 @@ def _leetcode(r: random.Random, task: Task, o: dict) -> str:
     args = ", ".join(f"{p}: {s.type}" for p, s in task.params)
     tail = _LC_TAIL.format(name=_camel(task.name), args=args, ret=task.ret)
     return (f"{_LCB_HEAD}{stmt}\n \n" + "\n\n".join(blocks) + "\n\n \nConstraints:\n\n"
-            + "\n".join(_lc_cons(task, "leetcode")) + tail)
+            + "\n".join(_lc_cons(task)) + tail)
 
 
 def _items(task: Task, syms: dict, style: str) -> str:
