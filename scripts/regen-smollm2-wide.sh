@@ -14,6 +14,8 @@
 #                                            (HumanEval stubs, MBPP one-liners, LeetCode and Codeforces /
 #                                            AtCoder statements; `--generators code=algorithms`), session 49,
 #                                            after the library tasks did not move the code sets
+#   data/regen/smollm2-135m-algorithm-code-2 2,500 more (seed 1, excluding the first set), started in
+#                                            session 49 after the first set lifted livecodebench by 10 %
 # The prompt files exclude the 24k and extra-8k sets and are committed with their manifests (the
 # library's functions depend on the Python version). Resumable, shard by shard; commit as it grows.
 #
@@ -34,4 +36,8 @@ regen_store data/prompts/train-competition-math-2.jsonl data/regen/smollm2-135m-
   --max-new-tokens 512 --threads "$THREADS"
 ensure_prompts data/prompts/train-algorithm-code.jsonl "${COMMON[@]}" --mix code=1 --generators code=algorithms
 regen_store data/prompts/train-algorithm-code.jsonl data/regen/smollm2-135m-algorithm-code 250 \
+  --max-new-tokens 512 --threads "$THREADS"
+ensure_prompts data/prompts/train-algorithm-code-2.jsonl "${COMMON[@]}" --seed 1 --mix code=1 \
+  --generators code=algorithms --exclude data/prompts/train-algorithm-code.jsonl
+regen_store data/prompts/train-algorithm-code-2.jsonl data/regen/smollm2-135m-algorithm-code-2 250 \
   --max-new-tokens 512 --threads "$THREADS"
