@@ -24,20 +24,16 @@ source "$(dirname "$0")/common.sh"
 ensure_prompts_24k   # --exclude reads it
 COMMON=(--num 2500 --seed 0 --max-user-turns 2 --max-chars 4000 --exclude "$PROMPTS_24K"
         --exclude data/prompts/train-extra-8k.jsonl)
-ensure_prompts data/prompts/train-library-code.jsonl "${COMMON[@]}" --mix code=1 --generators code=library
-regen_store data/prompts/train-library-code.jsonl data/regen/smollm2-135m-library-code 250 \
-  --max-new-tokens 512 --threads "$THREADS"
-ensure_prompts data/prompts/train-competition-math.jsonl "${COMMON[@]}" --mix math=1 --generators math=competition
-regen_store data/prompts/train-competition-math.jsonl data/regen/smollm2-135m-competition-math 250 \
-  --max-new-tokens 512 --threads "$THREADS"
-ensure_prompts data/prompts/train-competition-math-2.jsonl "${COMMON[@]}" --seed 1 --mix math=1 \
-  --generators math=competition --exclude data/prompts/train-competition-math.jsonl
-regen_store data/prompts/train-competition-math-2.jsonl data/regen/smollm2-135m-competition-math-2 250 \
-  --max-new-tokens 512 --threads "$THREADS"
-ensure_prompts data/prompts/train-algorithm-code.jsonl "${COMMON[@]}" --mix code=1 --generators code=algorithms
-regen_store data/prompts/train-algorithm-code.jsonl data/regen/smollm2-135m-algorithm-code 250 \
-  --max-new-tokens 512 --threads "$THREADS"
-ensure_prompts data/prompts/train-algorithm-code-2.jsonl "${COMMON[@]}" --seed 1 --mix code=1 \
-  --generators code=algorithms --exclude data/prompts/train-algorithm-code.jsonl
-regen_store data/prompts/train-algorithm-code-2.jsonl data/regen/smollm2-135m-algorithm-code-2 250 \
-  --max-new-tokens 512 --threads "$THREADS"
+# wide NAME ARGS...: the prompt set data/prompts/train-NAME.jsonl (COMMON plus ARGS), answered into
+# data/regen/smollm2-135m-NAME
+wide() {
+  ensure_prompts "data/prompts/train-$1.jsonl" "${COMMON[@]}" "${@:2}"
+  regen_store "data/prompts/train-$1.jsonl" "data/regen/smollm2-135m-$1" 250 --max-new-tokens 512 --threads "$THREADS"
+}
+wide library-code --mix code=1 --generators code=library
+wide competition-math --mix math=1 --generators math=competition
+wide competition-math-2 --seed 1 --mix math=1 --generators math=competition \
+  --exclude data/prompts/train-competition-math.jsonl
+wide algorithm-code --mix code=1 --generators code=algorithms
+wide algorithm-code-2 --seed 1 --mix code=1 --generators code=algorithms \
+  --exclude data/prompts/train-algorithm-code.jsonl

@@ -15,6 +15,7 @@ math_problems.py  `generate_math_problems(n, seed)`: templated problems, determi
 code_tasks.py     `generate_code_tasks(n, seed)`: templated programming tasks, deterministic
 library_code.py   `generate_library_tasks(n, seed)`: tasks built from the standard library's documented functions
 competition_math.py `generate_competition_math(n, seed)`: competition-style problems in LaTeX
+algorithm_code.py `generate_algorithm_tasks(n, seed)`: algorithmic tasks in the code benchmarks' four forms
 disjoint.py       `normalize_prompt`, `EvalIndex`, `check_disjoint`, `resolve_eval_dir`
 build.py          `build_prompt_set(out_path, ...)`: the training set plus a manifest next to it
 (`deepspec prompts` is deepspec/cli/prompts.py)
@@ -22,6 +23,7 @@ build.py          `build_prompt_set(out_path, ...)`: the training set plus a man
 from dspark.sharegpt import sharegpt_path  # noqa: F401
 
 from .build import DEFAULT_GENERATORS, DEFAULT_MIX, GENERATORS, KNOWN_GENERATORS, build_prompt_set  # noqa: F401
+from .algorithm_code import generate_algorithm_tasks  # noqa: F401
 from .code_tasks import generate_code_tasks  # noqa: F401
 from .competition_math import generate_competition_math  # noqa: F401
 from .library_code import generate_library_tasks  # noqa: F401
