@@ -16,6 +16,10 @@
 #                                            after the library tasks did not move the code sets
 #   data/regen/smollm2-135m-algorithm-code-2 2,500 more (seed 1, excluding the first set), started in
 #                                            session 49 after the first set lifted livecodebench by 10 %
+#   data/regen/smollm2-135m-writing-chat     2,500 two-turn chats in the register of mt-bench's first turns
+#                                            (writing, roleplay, extraction, STEM, humanities, reasoning, with
+#                                            a follow-up; `--generators chat=writing`), session 50: mt-bench
+#                                            is Table 1's weakest set and had no source in its register
 # The prompt files exclude the 24k and extra-8k sets and are committed with their manifests (the
 # library's functions depend on the Python version). Resumable, shard by shard; commit as it grows.
 #
@@ -37,3 +41,4 @@ wide competition-math-2 --seed 1 --mix math=1 --generators math=competition \
 wide algorithm-code --mix code=1 --generators code=algorithms
 wide algorithm-code-2 --seed 1 --mix code=1 --generators code=algorithms \
   --exclude data/prompts/train-algorithm-code.jsonl
+wide writing-chat --mix chat=1 --generators chat=writing

@@ -465,13 +465,15 @@ def test_cli_build_and_check(tmp_path, eval_dir, capsys):
     assert "broken.jsonl:2" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("generate", [P.generate_competition_math, P.generate_algorithm_tasks],
+@pytest.mark.parametrize("generate", [P.generate_competition_math, P.generate_algorithm_tasks, P.generate_writing_chat],
                          ids=lambda g: g.__name__)
 def test_seeded_generator_is_deterministic(generate):
     a = generate(300, 7)
     assert a == generate(300, 7)
     b = generate(300, 8)
-    assert a != b and len(set(a) & set(b)) < 30
+    first = lambda items: {x if isinstance(x, str) else x[0] for x in items}   # noqa: E731  (a prompt or its turns)
+    assert len(first(a)) == 300                            # distinct (first) prompts
+    assert a != b and len(first(a) & first(b)) < 30
     assert generate(50, 7) == a[:50]                       # a prefix: draws do not depend on n
     state = random.getstate()
     generate(100, 1)

@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "already regenerated; repeatable")
     p.add_argument("--generators", default=None,
                    help="which generator fills each domain's share beyond ShareGPT, e.g. code=library,math=competition "
-                        f"(known: {KNOWN_GENERATORS}; default: the templates)")
+                        f"(known: {KNOWN_GENERATORS}; default: the templates for code and math, none for chat)")
     p.add_argument("--check", metavar="FILE", default=None,
                    help="only check FILE for overlap with the evaluation prompts (exit 1 on overlap)")
 

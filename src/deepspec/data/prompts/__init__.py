@@ -16,6 +16,7 @@ code_tasks.py     `generate_code_tasks(n, seed)`: templated programming tasks, d
 library_code.py   `generate_library_tasks(n, seed)`: tasks built from the standard library's documented functions
 competition_math.py `generate_competition_math(n, seed)`: competition-style problems in LaTeX
 algorithm_code.py `generate_algorithm_tasks(n, seed)`: algorithmic tasks in the code benchmarks' four forms
+writing_chat.py   `generate_writing_chat(n, seed)`: two-turn open-ended chat prompts (writing, roleplay, extraction, ...)
 disjoint.py       `normalize_prompt`, `EvalIndex`, `check_disjoint`, `resolve_eval_dir`
 build.py          `build_prompt_set(out_path, ...)`: the training set plus a manifest next to it
 (`deepspec prompts` is deepspec/cli/prompts.py)
@@ -27,6 +28,7 @@ from .algorithm_code import generate_algorithm_tasks  # noqa: F401
 from .code_tasks import generate_code_tasks  # noqa: F401
 from .competition_math import generate_competition_math  # noqa: F401
 from .library_code import generate_library_tasks  # noqa: F401
+from .writing_chat import draw_writing_chat, generate_writing_chat  # noqa: F401
 from .disjoint import (EVAL_DIR_ENV, EXPECTED_EVAL_FILES, CheckResult, EvalIndex, check_disjoint,  # noqa: F401
                        normalize_prompt, resolve_eval_dir)
 from .math_problems import generate_math_problems  # noqa: F401

@@ -22,18 +22,22 @@ from .disjoint import EvalIndex, normalize_prompt
 from .library_code import generate_library_tasks
 from .math_problems import generate_math_problems
 from .records import DOMAINS, PromptRecord, _stable_id, load_prompts
+from .writing_chat import generate_writing_chat
 
 DEFAULT_MIX = {"chat": 0.4, "code": 0.3, "math": 0.3}
 
 
 # The generators that fill a domain's share beyond ShareGPT: domain -> name -> (source, generator(n, seed)).
-# The source names the prompts' origin in their ids and the manifest's counts.
-GENERATORS: dict[str, dict[str, tuple[str, Callable[[int, int], list[str]]]]] = {
+# The source names the prompts' origin in their ids and the manifest's counts. A generator's items are prompts
+# (str) or conversations (a list of user turns). Chat has no default generator: without one, a shortfall of
+# ShareGPT chat goes to code and math.
+GENERATORS: dict[str, dict[str, tuple[str, Callable[[int, int], list[str] | list[list[str]]]]]] = {
     "code": {"templates": ("generated-code", generate_code_tasks),
              "library": ("library-code", generate_library_tasks),
              "algorithms": ("algorithm-code", generate_algorithm_tasks)},
     "math": {"templates": ("generated-math", generate_math_problems),
              "competition": ("competition-math", generate_competition_math)},
+    "chat": {"writing": ("writing-chat", generate_writing_chat)},
 }
 DEFAULT_GENERATORS = {"code": "templates", "math": "templates"}
 KNOWN_GENERATORS = ", ".join(f"{d}={n}" for d, names in GENERATORS.items() for n in names)   # for messages
@@ -82,7 +86,9 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
     (excluded and counted); with `exclude` (prompt files, e.g. a set already regenerated), any
     conversation whose first user turn one of them holds, so that a set built to add to another
     asks nothing twice. `generators` picks, per domain, which of `GENERATORS` fills its share
-    (default: the templates). The written file is read back and checked again; an overlap there
+    (default: the templates; chat has none, and a named one, e.g. chat=writing, fills what ShareGPT
+    lacks of the chat share instead of code and math). Generated conversations keep up to
+    `max_user_turns` turns. The written file is read back and checked again; an overlap there
     fails the build and nothing is written.
     """
     t0 = time.time()
@@ -166,7 +172,9 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
     for d, pool in pools.items():
         random.Random(f"deepspec-pick-{d}-{seed}").shuffle(pool)
     avail_chat = len(pools["chat"])
-    if avail_chat < quotas["chat"]:  # not enough chat: give the shortfall to code and math
+    if avail_chat < quotas["chat"] and "chat" in gens:    # a named chat generator fills the shortfall
+        log(f"only {avail_chat} chat prompts available; the rest comes from {GENERATORS['chat'][gens['chat']][0]}")
+    elif avail_chat < quotas["chat"]:  # not enough chat: give the shortfall to code and math
         short = quotas["chat"] - avail_chat
         quotas["chat"] = avail_chat
         quotas["code"] += short // 2
@@ -175,22 +183,46 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
     chosen: dict[str, list[PromptRecord]] = {"chat": pools["chat"][: quotas["chat"]],
                                              "code": pools["code"][: quotas["code"]], "math": []}
 
-    def fill(domain: str, source: str, gen: Callable[[int, int], list[str]]):
+    def turns_of(item: str | list[str]) -> list[str] | None:
+        """A generated prompt (str: one turn) or conversation (list: its user turns) as the turns kept:
+        at most max_user_turns, up to the first empty or over-long one; None if the first is empty or over-long."""
+        if isinstance(item, str):
+            return [item]        # as always: the templates' prompts are taken whole
+        turns = list(item)[:max_user_turns]
+        if not turns or not turns[0].strip() or len(turns[0]) > max_chars:
+            return None
+        kept = turns[:1]
+        for t in turns[1:]:
+            if not t.strip() or len(t) > max_chars:
+                break
+            kept.append(t)
+        return kept
+
+    def fill(domain: str, source: str, gen: Callable[[int, int], list[str] | list[list[str]]]):
         need = quotas[domain] - len(chosen[domain])
         batch, rounds = max(need, 0), 0
         while need > 0:
             rounds += 1
             if rounds > 50:
                 raise DSparkError(f"could not generate {quotas[domain]} distinct {domain} prompts")
-            texts = gen(batch + need, seed * 1000 + rounds)
-            for t in texts:
-                rec = PromptRecord(_stable_id(source, [t]), [{"role": "user", "content": t}], source, domain)
-                if need > 0 and accept(rec):
+            items = gen(batch + need, seed * 1000 + rounds)
+            for item in items:
+                if need <= 0:
+                    break
+                turns = turns_of(item)
+                if turns is None:
+                    excluded.setdefault(source, Counter())["too_long_or_empty"] += 1
+                    continue
+                rec = PromptRecord(_stable_id(source, turns), [{"role": "user", "content": t} for t in turns],
+                                   source, domain)
+                if accept(rec):
                     chosen[domain].append(rec)
                     need -= 1
 
     fill("code", *GENERATORS["code"][gens["code"]])
     fill("math", *GENERATORS["math"][gens["math"]])
+    if "chat" in gens:
+        fill("chat", *GENERATORS["chat"][gens["chat"]])
     records = [r for d in DOMAINS for r in chosen[d]]
     random.Random(f"deepspec-order-{seed}").shuffle(records)
     # ids must be unique in the file
