@@ -27,6 +27,10 @@ def reproduce_command(cfg: dict, run: Path) -> str:
     if "data/regen/smollm2-135m-24k" in cfg["data"].get("paths", []):
         script = "scripts/train-smollm2-24k.sh"
         return f'STEPS="{cache}train-{run.name.split("-")[0]}" {script}   # or the whole pipeline: {script}'
+    if cfg.get("init_from"):     # trained on from another drafter, over stores of its own: its config
+        feats = "" if cfg["data"].get("features") == "online" else " data.features=CACHE"
+        return (f"deepspec train --config configs/{run.name}.toml{feats}   # the stores under Data answered "
+                f"first (scripts/regen-smollm2-*.sh), and {cfg['init_from']} as it was committed")
     script = f"scripts/reproduce-{cfg['target'].split('-')[0]}.sh"
     return f'STEPS="cache train-{cfg["algorithm"]}" {script}   # or the whole pipeline: {script}'
 
@@ -39,12 +43,16 @@ def generation_text(cfg: dict, trained: int | None = None) -> str:
     if not manifests or not all(m.exists() for m in manifests):
         return "T 0.7, top-p 0.8, top-k 20, up to 320 new tokens"
     ms = [json.loads(m.read_text()) for m in manifests]
-    g = ms[0]["generation"]
-    if any(m["generation"] != g for m in ms[1:]):
-        raise SystemExit(f"model_card: the stores {cfg['data']['paths']} were generated with different settings")
-    text = (f"T {g['temperature']}, top-p {g['top_p']}, top-k {g['top_k']}, up to {g['max_new_tokens']} new "
-            f"tokens; {sum(m['conversations'] for m in ms):,} conversations, "
-            f"{sum(m['answer_tokens'] for m in ms):,} answer tokens")
+    settings = lambda g: (f"T {g['temperature']}, top-p {g['top_p']}, top-k {g['top_k']}, "   # noqa: E731
+                          f"up to {g['max_new_tokens']} new tokens")
+    kinds = list(dict.fromkeys(settings(m["generation"]) for m in ms))
+    if len(kinds) == 1:
+        text = kinds[0]
+    else:   # e.g. a greedy held-out store after sampled training stores: each setting with its stores
+        text = "; ".join(f"{k} ({', '.join(Path(p).name for p, m in zip(cfg['data']['paths'], ms) if settings(m['generation']) == k)})"
+                         for k in kinds)
+    text += (f"; {sum(m['conversations'] for m in ms):,} conversations, "
+             f"{sum(m['answer_tokens'] for m in ms):,} answer tokens")
     if trained is not None:
         text += f" in the store{'s' if len(ms) > 1 else ''} now; the run trained on {trained:,} of them"
     return text

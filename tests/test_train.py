@@ -812,7 +812,8 @@ def test_model_card_lists_calibration_scores(tmp_path):
 
 def test_model_card_counts_every_store(tmp_path):
     """A run on several regenerated stores: the card sums what they hold, names the 24k pipeline's
-    step for runs on its data, and refuses stores generated with different settings."""
+    step for runs on its data, and names each store's settings when they differ (a greedy held-out
+    store after sampled training stores)."""
     card = load_model_card()
     gen = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_new_tokens": 512, "seed": 0}
     stores = []
@@ -827,10 +828,15 @@ def test_model_card_counts_every_store(tmp_path):
            "data": {"paths": ["data/regen/smollm2-135m-extra-8k", "data/regen/smollm2-135m-24k"]}}
     assert card.reproduce_command(cfg, Path("runs/dspark1d-smollm2-135m-32k")).startswith(
         'STEPS="cache train-dspark1d" scripts/train-smollm2-24k.sh')
+    cfg = {"algorithm": "dspark", "target": "smollm2-135m", "init_from": "data/carry/dspark1n-smollm2-135m-algo",
+           "data": {"paths": ["data/regen/smollm2-135m-algorithm-code"], "features": "online"}}
+    assert card.reproduce_command(cfg, Path("runs/dspark1o-smollm2-135m-algo2")).startswith(
+        "deepspec train --config configs/dspark1o-smollm2-135m-algo2.toml   # ")
     (tmp_path / "main" / "manifest.json").write_text(json.dumps(
         {"generation": {**gen, "temperature": 1.0}, "conversations": 1, "answer_tokens": 1}))
-    with pytest.raises(SystemExit, match="different settings"):
-        card.generation_text({"data": {"paths": stores}})
+    text = card.generation_text({"data": {"paths": stores}})
+    assert text == ("T 0.7, top-p 0.8, top-k 20, up to 512 new tokens (extra); "
+                    "T 1.0, top-p 0.8, top-k 20, up to 512 new tokens (main); 8,001 conversations, 2,000,001 answer tokens")
 
 
 def test_precision_auto_follows_the_hardware(tmp_path, env):
