@@ -139,6 +139,15 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
         seen.add(key)
         return True
 
+    def kept_turns(first: str, later: list[str]) -> list[str]:
+        """`first`, then the later turns within the length limit, up to the first empty or over-long one."""
+        kept = [first]
+        for t in later:
+            if not t.strip() or len(t) > max_chars:
+                break
+            kept.append(t)
+        return kept
+
     pools: dict[str, list[PromptRecord]] = {d: [] for d in DOMAINS}
     for rec in sharegpt_recs:
         ex = excluded.setdefault("sharegpt", Counter())
@@ -159,12 +168,7 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
             ex["non_latin"] += 1
             continue
         rec = rec.truncated(max_user_turns)
-        # later turns: keep the ones within the length limit, stop at the first one that is not
-        turns = [{"role": "user", "content": first}]
-        for t in rec.user_turns[1:]:
-            if not t.strip() or len(t) > max_chars:
-                break
-            turns.append({"role": "user", "content": t})
+        turns = [{"role": "user", "content": t} for t in kept_turns(first, rec.user_turns[1:])]
         rec = PromptRecord(f"sharegpt-{rec.id}", turns, "sharegpt", rec.domain)
         if accept(rec):
             pools[rec.domain].append(rec)
@@ -191,12 +195,7 @@ def build_prompt_set(out_path: str | os.PathLike, *, num: int = 10000, seed: int
         turns = list(item)[:max_user_turns]
         if not turns or not turns[0].strip() or len(turns[0]) > max_chars:
             return None
-        kept = turns[:1]
-        for t in turns[1:]:
-            if not t.strip() or len(t) > max_chars:
-                break
-            kept.append(t)
-        return kept
+        return kept_turns(turns[0], turns[1:])
 
     def fill(domain: str, source: str, gen: Callable[[int, int], list[str] | list[list[str]]]):
         need = quotas[domain] - len(chosen[domain])
