@@ -94,14 +94,15 @@ ECE_PER_SET=${ECE_PER_SET:-40}   # prompts per set that only score the calibrati
 CAL_EXTRA_PER_SET=${CAL_EXTRA_PER_SET:-60}   # greedy fit only: the next prompts of each set (not mt-bench)
 ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next ones (sets that have them)
 # the DSpark run that becomes the committed `dspark` drafter: the fastest at batch 1 on the math and
-# code sets (the issue's rule). DSpark-1n trained on over both algorithm-code stores with replays
-# (dspark1o, configs/dspark1o-smollm2-135m-algo2.toml) since session 50; DSpark-1e trained on for 3,600
+# code sets (the issue's rule). DSpark-1o trained on over the writing-chat store with replays
+# (dspark1p, configs/dspark1p-smollm2-135m-writing.toml) since session 51; DSpark-1n trained on over
+# both algorithm-code stores with replays (dspark1o) in session 50; DSpark-1e trained on for 3,600
 # steps of 16 on 2 CPU cores (dspark1f) in sessions 31-49; DSpark-1d trained on a GPU for 592 more steps (dspark1e) in session 29; DSpark-1c
 # trained on over both stores (dspark1d) in session 28;
 # DSpark-1 trained on over the whole 24k set (dspark1c) in session 27; DSpark-1
 # (runs/dspark1-smollm2-135m-24k) in session 26, DSpark-2 before. Its calibration, scoring and card
 # steps follow this.
-SHIP_RUN=${SHIP_RUN:-runs/dspark1o-smollm2-135m-algo2}
+SHIP_RUN=${SHIP_RUN:-runs/dspark1p-smollm2-135m-writing}
 SHIP=$(basename "$SHIP_RUN")
 CACHE=runs/cache/smollm2-135m-24k
 # the T = 1 stores' q8 features, outside the checkout (a new checkout on the same machine finds them)
