@@ -54,7 +54,7 @@
 #                  sampled (T = 1; T 0.7 top-p 0.9) and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
 #                  tokens each; greedy rounds also on CAL_EXTRA_PER_SET more benchmark prompts per set
-#   calibrate-lookup  the same for greedy (and T 0.7) requests of the drafter behind n-gram lookup (the default
+#   calibrate-lookup  the same for greedy, T 0.7 and T = 1 requests of the drafter behind n-gram lookup (the default
 #                  `ngram+dspark`): its rounds there, fitted into calibration.json's "behind_lookup" section
 #   ship           the calibrated SHIP_RUN becomes the committed `dspark` drafter
 #                  (checkpoints/dspark-smollm2-135m/, fp16 weights, model card)
@@ -135,6 +135,17 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
 # The shipped calibration scored (`deepspec calibrate --score`, no fit) on every round no fit saw:
 # Table 1's (the eval step; the shipped drafter runs there as its run) and the ece step's, each
 # regime alone and behind n-gram lookup (the default drafter's rounds), into runs/ece-score-$SHIP/.
+# same_drafter ROUNDS_DIR DRAFTER_DIR: whether deepspec eval's rounds in ROUNDS_DIR were drafted by the
+# weights in DRAFTER_DIR (their drafter.json; false when they have none)
+same_drafter() {
+  [ -e "$1/drafter.json" ] && python - "$1" "$2" <<'PY'
+import json, sys
+from dspark.drafters.checkpoint import weights_digest
+from dspark.files import load_safetensors
+theirs = json.load(open(sys.argv[1] + "/drafter.json")).get("weights_digest")
+sys.exit(theirs != weights_digest(load_safetensors(sys.argv[2] + "/model.safetensors")))
+PY
+}
 score_shipped() {
   local t regime kind names files d n
   shopt -s nullglob
@@ -145,7 +156,13 @@ score_shipped() {
       [ "$kind" = behind-lookup ] && names=(default "ngram+$SHIP")
       files=()
       for d in "runs/eval-smollm2-24k-t$t" "runs/ece-extra-$SHIP/t$t"; do
-        for n in "${names[@]}"; do files+=("$d/rounds/$n"/*.jsonl); done
+        for n in "${names[@]}"; do
+          # Table 1's rounds only when the shipped drafter drafted them: they may be an earlier one's
+          # (session 51 pooled DSpark-1o's with DSpark-1p's). The ece step's own are (deepspec
+          # calibrate refuses rounds that name other weights; they name theirs since session 52).
+          [ "$d" != "runs/eval-smollm2-24k-t$t" ] || same_drafter "$d/rounds/$n" checkpoints/dspark-smollm2-135m \
+            && files+=("$d/rounds/$n"/*.jsonl)
+        done
       done
       [ ${#files[@]} -gt 0 ] || continue
       deepspec calibrate --score --regime "$regime" $([ "$kind" = behind-lookup ] && echo --behind-lookup) \
@@ -240,9 +257,10 @@ PY
     calibrate-lookup)
       # the same prompts drafted by the default drafter, n-gram lookup first: the DSpark drafter drafts
       # only where lookup has nothing, and greedy requests then miss the loops lookup takes, so their
-      # confidences get their own fit, calibration.json's "behind_lookup" section. Greedy only: a
-      # sampled fit behind lookup scored worse at position 1 on the benchmark prompts than the
-      # standalone one (1.69 against 1.00 %; RESULTS.md, session 19), which the section then keeps.
+      # confidences get their own fit, calibration.json's "behind_lookup" section: greedy, T 0.7 and
+      # T = 1. (Session 19's sampled fit behind lookup had scored worse than the standalone one, 1.69
+      # against 1.00 % at position 1; in session 52 the standalone T = 1 fit scored 1.92 % there on the
+      # ece step's prompts and this one 1.3-1.5 %: RESULTS.md, session 52.)
       deepspec eval --threads "$THREADS" --batch 8 --temperature 0 --max-new-tokens "$CAL_TOKENS" --seed 1 \
         --data runs/calibration-prompts-24k.jsonl --data runs/calibration-extra-prompts-24k.jsonl \
         --drafter "ngram+$SHIP_RUN/final" --out "runs/calibration-lookup-$SHIP-t0"
@@ -255,7 +273,13 @@ PY
         --out "runs/calibration-lookup-$SHIP-t07"
       deepspec calibrate --records "runs/calibration-lookup-$SHIP-t07/rounds/ngram+$SHIP/calibration-prompts-24k.jsonl" \
         --drafter "$SHIP_RUN/final" --regime sampled --temperature 0.7 --behind-lookup \
-        --out "runs/calibration-lookup-$SHIP-t07" ;;
+        --out "runs/calibration-lookup-$SHIP-t07"
+      # and at T = 1 behind lookup, on the greedy fit's prompts (session 52)
+      deepspec eval --threads "$THREADS" --batch 8 --temperature 1 --max-new-tokens "$CAL_TOKENS" --seed 1 \
+        --data runs/calibration-prompts-24k.jsonl --data runs/calibration-extra-prompts-24k.jsonl \
+        --drafter "ngram+$SHIP_RUN/final" --out "runs/calibration-lookup-$SHIP-t1"
+      deepspec calibrate --records "runs/calibration-lookup-$SHIP-t1/rounds/ngram+$SHIP/"calibration-{,extra-}prompts-24k.jsonl \
+        --drafter "$SHIP_RUN/final" --regime sampled --behind-lookup --out "runs/calibration-lookup-$SHIP-t1" ;;
     ece)
       # Table 1 (EVAL_SAMPLES per set) alone scores the calibration on 120 requests, too few to
       # tell 1.5 % from 1.9 % ECE (RESULTS.md, session 18): these prompts add as many rounds again

@@ -72,6 +72,36 @@ def test_eval_writes_results_table_and_plots(tiny_chat_target, tmp_path, tempera
     # slots: greedy, not the block rule that sampled rounds use by default
     assert (out / "block_length.png").exists() == (temperature == 0)
     assert ("block verification" in table) == (temperature > 0)
+    if temperature == 0:
+        _records_name_their_drafter(target, ckpt, out, tmp_path)
+
+
+def _records_name_their_drafter(target, ckpt, out, tmp_path):
+    """The rounds of a trained drafter (alone or behind lookup) name its weights; `deepspec calibrate`
+    fits and scores a drafter on its own rounds and on its fp16 copy's, and refuses another drafter's."""
+    from deepspec.cli import main
+    from dspark.drafters.checkpoint import weights_digest
+    from dspark.files import load_safetensors, save_safetensors
+    own = weights_digest(load_safetensors(Path(ckpt) / "model.safetensors"))
+    for name in ("dspark-tiny", "ngram+dspark-tiny"):
+        assert json.loads((out / "rounds" / name / "drafter.json").read_text()) == {
+            "algorithm": name.replace("-tiny", ""), "weights_digest": own}
+    assert not (out / "rounds" / "ngram" / "drafter.json").exists()            # lookup has no weights
+    records = [str(p) for p in sorted((out / "rounds" / "dspark-tiny").glob("*.jsonl"))]
+    half = tmp_path / "fp16"                                                   # the ship's cast: same drafter
+    half.mkdir()
+    for f in ("config.json", "calibration.json"):
+        (half / f).write_bytes((Path(ckpt) / f).read_bytes())
+    save_safetensors({k: v.half() if v.is_floating_point() else v
+                      for k, v in load_safetensors(Path(ckpt) / "model.safetensors").items()}, half / "model.safetensors")
+    assert main(["calibrate", "--records", *records, "--drafter", str(half), "--score"]) == 0
+    other = save_drafter(random_trained_drafter("dspark", target.model, gamma=4, seed=1, markov_rank=8),
+                         tmp_path / "other", target.name)
+    before = (Path(other) / "calibration.json").exists()
+    for extra in (["--score"], ["--regime", "greedy"]):
+        assert main(["calibrate", "--records", *records, "--drafter", str(other), *extra]) == 2
+    assert (Path(other) / "calibration.json").exists() == before             # nothing fitted into it
+    assert main(["calibrate", "--records", *records, "--drafter", str(ckpt), "--regime", "greedy"]) == 0
 
 
 def test_eval_is_deterministic_for_a_seed(tiny_chat_target, tmp_path):

@@ -13,7 +13,7 @@ from dspark.errors import DSparkError
 from ..eval import plots
 from ..eval.calibration import (METHODS, ONLINE_RATES, REGIMES, calibrate, save_calibration, score_calibration,
                                split_records)
-from ..eval.metrics import load_records
+from ..eval.metrics import load_records, records_digest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,10 +68,30 @@ def _fmt_auc(x: float | None) -> str:
     return "  -  " if x is None else f"{x:.3f}"
 
 
+def _check_records_drafter(args: argparse.Namespace) -> None:
+    """Refuse records that another drafter drafted: a fit on them calibrates the wrong head, a score
+    on them measures nothing. Records written without a digest (before it existed) pass."""
+    weights = Path(args.drafter) / "model.safetensors" if args.drafter else None
+    if weights is None or not weights.is_file():
+        return
+    from dspark.drafters.checkpoint import weights_digest
+    from dspark.files import load_safetensors
+    own = weights_digest(load_safetensors(weights))
+    for f in args.records:
+        try:
+            theirs = records_digest(f)
+        except ValueError as e:
+            raise DSparkError(str(e)) from None
+        if theirs is not None and theirs != own:
+            raise DSparkError(f"records {f} were drafted by other weights (digest {theirs}) than the drafter "
+                              f"{args.drafter} (digest {own}): calibrate a drafter on its own rounds only")
+
+
 def run(args: argparse.Namespace) -> int:
     for f in args.records:
         if not Path(f).is_file():
             raise DSparkError(f"records file {f} does not exist")
+    _check_records_drafter(args)
     if args.online_rate is not None and not 0.0 <= args.online_rate <= 1.0:
         raise DSparkError(f"--online-rate must be in [0, 1], got {args.online_rate}")
     if not args.temperature > 0:

@@ -6,6 +6,7 @@ through the same engine that serving runs. Writes
                                (by_source: a combined drafter's rounds per proposal source, ngram+dspark)
   results.md                   tau per dataset and drafter side by side (the paper's Table 1 shape)
   rounds/NAME/DATASET.jsonl    every verification round (input of `deepspec calibrate`)
+  rounds/NAME/drafter.json     {"algorithm", "weights_digest"}: the weights that drafted them (trained drafters)
   conditional_acceptance.png   position-wise conditional acceptance per drafter and dataset (Fig. 2)
   threshold_sweep-NAME.png     static confidence threshold sweep (Fig. 5), drafters with confidences
   reliability-NAME.png         reliability of the prefix-survival estimate (Fig. 6)
@@ -22,9 +23,11 @@ from tqdm import tqdm
 
 from dspark.drafters.checkpoint import calibration_of
 from dspark.errors import require_text
+from dspark.files import write_text_atomic
 
 from ..train.losses import BLOCK_ALGORITHMS
-from .metrics import by_source, calibration_dataset, conditional_acceptance, macro, summarize, write_records
+from .metrics import (ROUNDS_DRAFTER, by_source, calibration_dataset, conditional_acceptance, macro, summarize,
+                      write_records)
 
 
 def load_eval_prompts(path: Path, max_samples: int | None, seed: int) -> list[str]:
@@ -95,6 +98,9 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
                 max_new_tokens, batch, policy, f"{name}/{ds}", sps, verification)
             (out / "rounds" / name).mkdir(parents=True, exist_ok=True)
             write_records(records, str(out / "rounds" / name / f"{ds}.jsonl"))
+            if getattr(drafter, "weights_digest", None):   # which weights drafted them (deepspec calibrate checks)
+                write_text_atomic(out / "rounds" / name / ROUNDS_DRAFTER, json.dumps(
+                    {"algorithm": getattr(drafter, "algorithm", name), "weights_digest": drafter.weights_digest}) + "\n")
             s = summarize(records, elapsed)
             s["new_tokens"], s["elapsed_s"] = new, elapsed
             s["tokens_per_second"] = new / elapsed if elapsed > 0 else None

@@ -39,6 +39,25 @@ def load_records(paths: Iterable[str]) -> list[RoundRecord]:
     return out
 
 
+# next to a drafter's round records: {"algorithm", "weights_digest"} of the drafter that drafted them
+# (dspark.drafters.checkpoint.weights_digest), which `deepspec calibrate` checks against its --drafter
+ROUNDS_DRAFTER = "drafter.json"
+
+
+def records_digest(path: str) -> str | None:
+    """The weights digest of the drafter whose rounds `path` holds (its directory's drafter.json); None
+    for records written without one (before session 52, or by a drafter without weights)."""
+    import json
+    from pathlib import Path
+    meta = Path(path).parent / ROUNDS_DRAFTER
+    if not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text()).get("weights_digest")
+    except (ValueError, AttributeError):
+        raise ValueError(f"{meta}: not a JSON object with the drafter's weights_digest") from None
+
+
 def write_records(records: Iterable[RoundRecord], path: str) -> str:
     """Write round records as JSONL (the format `load_records` and `deepspec calibrate` read)."""
     import json

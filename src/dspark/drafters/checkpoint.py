@@ -12,6 +12,7 @@ Loading checks the fingerprint against the target and names the first mismatch.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
     cls, config, state = read_checkpoint(path, target)
     drafter = cls.build(config, target.model)
     load_weights(drafter, state, str(path / "model.safetensors"))
+    drafter.weights_digest = weights_digest(state)   # named in its round records (deepspec eval)
     drafter.to(device=device or target.model.device, dtype=dtype or target.model.dtype)
     from ..models.packed import packing_of
     if packing_of(target.model) == "packed-fast" and dtype in (None, torch.float32):
@@ -174,6 +176,21 @@ def calibration_of(drafter, greedy: bool = False, temperature: float | None = No
 def _identity(calib: dict) -> bool:
     return (all(t == 1.0 for t in calib["temperatures"]) and all(b == 0.0 for b in calib.get("biases", []))
             and not calib.get("online_rate"))
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """A short digest of a drafter's weights that fp16 storage leaves unchanged: every tensor's name,
+    shape and values, floating-point ones rounded to fp16 first (a shipped drafter is its run's fp16
+    cast, `model_card.py --fp16`). `deepspec eval` writes it next to a drafter's round records and
+    `deepspec calibrate` refuses records whose digest is not its drafter's: confidences scored against
+    another drafter's calibration measure nothing."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().to("cpu")
+        t = (t.to(torch.float16) if t.is_floating_point() else t).contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
 
 
 def tensor_bytes(state: dict[str, torch.Tensor]) -> int:
