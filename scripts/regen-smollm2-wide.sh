@@ -20,6 +20,9 @@
 #                                            (writing, roleplay, extraction, STEM, humanities, reasoning, with
 #                                            a follow-up; `--generators chat=writing`), session 50: mt-bench
 #                                            is Table 1's weakest set and had no source in its register
+#   data/regen/smollm2-135m-algorithm-code-3 and -competition-math-3  2,500 more of each (seed 2, excluding
+#                                            the earlier sets), session 52: the first two of each lifted
+#                                            Table 1 at T = 0 by 2.9 % and 1.0 % (DSpark-1n, -1o)
 # The prompt files exclude the 24k and extra-8k sets and are committed with their manifests (the
 # library's functions depend on the Python version). Resumable, shard by shard; commit as it grows.
 #
@@ -42,3 +45,7 @@ wide algorithm-code --mix code=1 --generators code=algorithms
 wide algorithm-code-2 --seed 1 --mix code=1 --generators code=algorithms \
   --exclude data/prompts/train-algorithm-code.jsonl
 wide writing-chat --mix chat=1 --generators chat=writing
+wide algorithm-code-3 --seed 2 --mix code=1 --generators code=algorithms \
+  --exclude data/prompts/train-algorithm-code.jsonl --exclude data/prompts/train-algorithm-code-2.jsonl
+wide competition-math-3 --seed 2 --mix math=1 --generators math=competition \
+  --exclude data/prompts/train-competition-math.jsonl --exclude data/prompts/train-competition-math-2.jsonl
