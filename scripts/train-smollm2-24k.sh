@@ -132,9 +132,6 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
     "../shared/eval_datasets/$1.jsonl" "$2" "$3"
 }
 
-# The shipped calibration scored (`deepspec calibrate --score`, no fit) on every round no fit saw:
-# Table 1's (the eval step; the shipped drafter runs there as its run) and the ece step's, each
-# regime alone and behind n-gram lookup (the default drafter's rounds), into runs/ece-score-$SHIP/.
 # same_drafter ROUNDS_DIR DRAFTER_DIR: whether deepspec eval's rounds in ROUNDS_DIR were drafted by the
 # weights in DRAFTER_DIR (their drafter.json; false when they have none)
 same_drafter() {
@@ -146,6 +143,9 @@ theirs = json.load(open(sys.argv[1] + "/drafter.json")).get("weights_digest")
 sys.exit(theirs != weights_digest(load_safetensors(sys.argv[2] + "/model.safetensors")))
 PY
 }
+# The shipped calibration scored (`deepspec calibrate --score`, no fit) on every round no fit saw:
+# Table 1's (the eval step; the shipped drafter runs there as its run) and the ece step's, each
+# regime alone and behind n-gram lookup (the default drafter's rounds), into runs/ece-score-$SHIP/.
 score_shipped() {
   local t regime kind names files d n
   shopt -s nullglob
@@ -260,7 +260,7 @@ PY
       # confidences get their own fit, calibration.json's "behind_lookup" section: greedy, T 0.7 and
       # T = 1. (Session 19's sampled fit behind lookup had scored worse than the standalone one, 1.69
       # against 1.00 % at position 1; in session 52 the standalone T = 1 fit scored 1.92 % there on the
-      # ece step's prompts and this one 1.3-1.5 %: RESULTS.md, session 52.)
+      # ece step's prompts and this one 1.62 %: RESULTS.md, session 52.)
       deepspec eval --threads "$THREADS" --batch 8 --temperature 0 --max-new-tokens "$CAL_TOKENS" --seed 1 \
         --data runs/calibration-prompts-24k.jsonl --data runs/calibration-extra-prompts-24k.jsonl \
         --drafter "ngram+$SHIP_RUN/final" --out "runs/calibration-lookup-$SHIP-t0"
