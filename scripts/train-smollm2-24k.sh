@@ -135,12 +135,12 @@ for p in load_eval_prompts(Path(sys.argv[1]), a + n, 0)[a:]: print(json.dumps({'
 # same_drafter ROUNDS_DIR DRAFTER_DIR: whether deepspec eval's rounds in ROUNDS_DIR were drafted by the
 # weights in DRAFTER_DIR (their drafter.json; false when they have none)
 same_drafter() {
-  [ -e "$1/drafter.json" ] && python - "$1" "$2" <<'PY'
-import json, sys
-from dspark.drafters.checkpoint import weights_digest
-from dspark.files import load_safetensors
-theirs = json.load(open(sys.argv[1] + "/drafter.json")).get("weights_digest")
-sys.exit(theirs != weights_digest(load_safetensors(sys.argv[2] + "/model.safetensors")))
+  python - "$1" "$2" <<'PY'
+import sys
+from deepspec.eval.metrics import rounds_digest
+from dspark.drafters.checkpoint import checkpoint_digest
+theirs = rounds_digest(sys.argv[1])
+sys.exit(theirs is None or theirs != checkpoint_digest(sys.argv[2]))
 PY
 }
 # The shipped calibration scored (`deepspec calibrate --score`, no fit) on every round no fit saw:

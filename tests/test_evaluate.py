@@ -80,9 +80,9 @@ def _records_name_their_drafter(target, ckpt, out, tmp_path):
     """The rounds of a trained drafter (alone or behind lookup) name its weights; `deepspec calibrate`
     fits and scores a drafter on its own rounds and on its fp16 copy's, and refuses another drafter's."""
     from deepspec.cli import main
-    from dspark.drafters.checkpoint import weights_digest
+    from dspark.drafters.checkpoint import checkpoint_digest
     from dspark.files import load_safetensors, save_safetensors
-    own = weights_digest(load_safetensors(Path(ckpt) / "model.safetensors"))
+    own = checkpoint_digest(ckpt)
     for name in ("dspark-tiny", "ngram+dspark-tiny"):
         assert json.loads((out / "rounds" / name / "drafter.json").read_text()) == {
             "algorithm": name.replace("-tiny", ""), "weights_digest": own}

@@ -13,7 +13,7 @@ from dspark.errors import DSparkError
 from ..eval import plots
 from ..eval.calibration import (METHODS, ONLINE_RATES, REGIMES, calibrate, save_calibration, score_calibration,
                                split_records)
-from ..eval.metrics import load_records, records_digest
+from ..eval.metrics import load_records, rounds_digest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,15 +71,13 @@ def _fmt_auc(x: float | None) -> str:
 def _check_records_drafter(args: argparse.Namespace) -> None:
     """Refuse records that another drafter drafted: a fit on them calibrates the wrong head, a score
     on them measures nothing. Records written without a digest (before it existed) pass."""
-    weights = Path(args.drafter) / "model.safetensors" if args.drafter else None
-    if weights is None or not weights.is_file():
+    if not args.drafter or not (Path(args.drafter) / "model.safetensors").is_file():
         return
-    from dspark.drafters.checkpoint import weights_digest
-    from dspark.files import load_safetensors
-    own = weights_digest(load_safetensors(weights))
+    from dspark.drafters.checkpoint import checkpoint_digest
+    own = checkpoint_digest(args.drafter)
     for f in args.records:
         try:
-            theirs = records_digest(f)
+            theirs = rounds_digest(Path(f).parent)
         except ValueError as e:
             raise DSparkError(str(e)) from None
         if theirs is not None and theirs != own:

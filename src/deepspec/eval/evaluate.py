@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dspark.drafters.checkpoint import calibration_of
+from dspark.drafters.checkpoint import calibration_of, checkpoint_digest
 from dspark.errors import require_text
 from dspark.files import write_text_atomic
 
@@ -92,15 +92,16 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
         "datasets": {k: len(v) for k, v in datasets.items()}}}
     for name, drafter in drafters.items():
         per_ds, all_records = {}, []
+        (out / "rounds" / name).mkdir(parents=True, exist_ok=True)
+        if getattr(drafter, "checkpoint_dir", None):   # which weights draft them (deepspec calibrate checks)
+            write_text_atomic(out / "rounds" / name / ROUNDS_DRAFTER, json.dumps(
+                {"algorithm": getattr(drafter, "algorithm", name),
+                 "weights_digest": checkpoint_digest(drafter.checkpoint_dir)}) + "\n")
         for ds, prompts in datasets.items():
             records, elapsed, new = run_dataset(
                 target, drafter, prompts, lambda i: SamplingParams(temperature, top_p, top_k, seed + i),
                 max_new_tokens, batch, policy, f"{name}/{ds}", sps, verification)
-            (out / "rounds" / name).mkdir(parents=True, exist_ok=True)
             write_records(records, str(out / "rounds" / name / f"{ds}.jsonl"))
-            if getattr(drafter, "weights_digest", None):   # which weights drafted them (deepspec calibrate checks)
-                write_text_atomic(out / "rounds" / name / ROUNDS_DRAFTER, json.dumps(
-                    {"algorithm": getattr(drafter, "algorithm", name), "weights_digest": drafter.weights_digest}) + "\n")
             s = summarize(records, elapsed)
             s["new_tokens"], s["elapsed_s"] = new, elapsed
             s["tokens_per_second"] = new / elapsed if elapsed > 0 else None

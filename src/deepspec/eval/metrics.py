@@ -40,16 +40,16 @@ def load_records(paths: Iterable[str]) -> list[RoundRecord]:
 
 
 # next to a drafter's round records: {"algorithm", "weights_digest"} of the drafter that drafted them
-# (dspark.drafters.checkpoint.weights_digest), which `deepspec calibrate` checks against its --drafter
+# (dspark.drafters.checkpoint.checkpoint_digest), which `deepspec calibrate` checks against its --drafter
 ROUNDS_DRAFTER = "drafter.json"
 
 
-def records_digest(path: str) -> str | None:
-    """The weights digest of the drafter whose rounds `path` holds (its directory's drafter.json); None
-    for records written without one (before session 52, or by a drafter without weights)."""
+def rounds_digest(rounds_dir) -> str | None:
+    """The weights digest of the drafter whose rounds `rounds_dir` holds (its drafter.json); None for
+    rounds written without one (before session 52, or by a drafter without weights)."""
     import json
     from pathlib import Path
-    meta = Path(path).parent / ROUNDS_DRAFTER
+    meta = Path(rounds_dir) / ROUNDS_DRAFTER
     if not meta.is_file():
         return None
     try:

@@ -143,7 +143,7 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
     cls, config, state = read_checkpoint(path, target)
     drafter = cls.build(config, target.model)
     load_weights(drafter, state, str(path / "model.safetensors"))
-    drafter.weights_digest = weights_digest(state)   # named in its round records (deepspec eval)
+    drafter.checkpoint_dir = path   # its round records name these weights (deepspec eval, checkpoint_digest)
     drafter.to(device=device or target.model.device, dtype=dtype or target.model.dtype)
     from ..models.packed import packing_of
     if packing_of(target.model) == "packed-fast" and dtype in (None, torch.float32):
@@ -178,12 +178,13 @@ def _identity(calib: dict) -> bool:
             and not calib.get("online_rate"))
 
 
-def weights_digest(state: dict[str, torch.Tensor]) -> str:
-    """A short digest of a drafter's weights that fp16 storage leaves unchanged: every tensor's name,
-    shape and values, floating-point ones rounded to fp16 first (a shipped drafter is its run's fp16
-    cast, `model_card.py --fp16`). `deepspec eval` writes it next to a drafter's round records and
-    `deepspec calibrate` refuses records whose digest is not its drafter's: confidences scored against
-    another drafter's calibration measure nothing."""
+def checkpoint_digest(path: str | Path) -> str:
+    """A short digest of a checkpoint directory's weights that fp16 storage leaves unchanged: every
+    tensor's name, shape and values, floating-point ones rounded to fp16 first (a shipped drafter is
+    its run's fp16 cast, `model_card.py --fp16`). `deepspec eval` writes it next to a drafter's round
+    records and `deepspec calibrate` refuses records whose digest is not its drafter's: confidences
+    scored against another drafter's calibration measure nothing."""
+    state = load_safetensors(Path(path) / "model.safetensors")
     h = hashlib.sha256()
     for name in sorted(state):
         t = state[name].detach().to("cpu")

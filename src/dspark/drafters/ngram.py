@@ -74,7 +74,7 @@ class LookupFirst(Drafter):
             drafter.behind_lookup()
         self.ngram = NgramDrafter(gamma=drafter.gamma, max_ngram=max(max_ngram, min_match), min_ngram=min_match)
         self.algorithm = f"ngram+{drafter.algorithm}"
-        self.weights_digest = getattr(drafter, "weights_digest", None)   # its rounds' confidences are the drafter's
+        self.checkpoint_dir = getattr(drafter, "checkpoint_dir", None)   # its rounds' confidences are the drafter's
         self.gamma = drafter.gamma
         self.tap_layers = drafter.tap_layers
         self.observes_positions = drafter.observes_positions
