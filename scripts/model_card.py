@@ -110,24 +110,28 @@ def copy_drafter(run: Path, out: Path, fp16: bool) -> None:
 def _calibration_method(out: Path) -> str:
     calib = json.loads((out / "calibration.json").read_text())
     names = {"sts": "STS (a temperature per position)",
-             "sts-bias": "STS with a bias per position (c_k = sigmoid(z_k / T_k + b_k))"}
-    text = names.get(calib.get("method", "sts"), calib.get("method"))
+             "sts-bias": "STS with a bias per position (c_k = sigmoid(z_k / T_k + b_k))",
+             "sts-beta": "STS with a bias and a curvature per position (c_k = sigmoid(z_k / T_k + b_k + "
+                         "e_k 2 log cosh(z_k / 2)))"}
+    top = calib.get("method", "sts")
+    text = names.get(top, top)
 
     def scored(c: dict) -> str:
         """rounds, and the ECE after calibration on the share of them it was not fitted on (on the
-        fit rounds themselves when it kept none back)"""
+        fit rounds themselves when it kept none back); the method when it is not the top level's"""
         ece = [f"{100 * e:.2f}" for e in c.get("ece_after") or [] if e is not None]
         where = "the held-out half" if c.get("holdout_fraction", 0.5) else "its own fit rounds (all of them fitted)"
         held_out = f"; ECE on {where} {' / '.join(ece)} %" if ece else ""
         online = (f"; then online rate {c['online_rate']}: each request's confidences follow its own "
                   f"verified rounds" if c.get("online_rate") else "")
-        return f"{c.get('num_rounds', 0):,} rounds{online}{held_out}"
+        method = f"{c['method']}, " if c.get("method", top) != top else ""
+        return f"{method}{c.get('num_rounds', 0):,} rounds{online}{held_out}"
 
     text += f" fitted on sampled rounds ({scored(calib)})"
     for key, fit in (calib.get("by_temperature") or {}).items():   # a request takes the nearest temperature's fit
         text += f"; for requests sampled nearer T {key} than the other fits, one on rounds sampled at T {key} ({scored(fit)})"
     if calib.get("greedy"):
-        text += (f", and a separate {calib['greedy'].get('method', 'sts')} fit for greedy requests "
+        text += (f", and a separate fit for greedy requests "
                  f"({scored(calib['greedy'])}, T = 0)")
     if behind := calib.get("behind_lookup"):
         # the section holds only the regimes it was fitted for; the others keep the fits above

@@ -10,10 +10,11 @@ import torch
 from deepspec.eval import plots
 from deepspec.cli.calibrate import add_arguments as add_calibrate_arguments
 from deepspec.cli.calibrate import run as run_calibrate
-from deepspec.eval.calibration import (apply_temperatures, auc, brier, calibrate, calibration_path,
+from deepspec.eval.calibration import (CURVATURE_GRID, apply_temperatures, auc, brier, calibrate, calibration_path,
                                        confidence_report, ece, fit_sts, fit_sts_bias, load_calibration_params,
                                        load_temperatures, save_calibration)
-from deepspec.eval.metrics import RoundRecord, calibration_dataset, load_records, runtime_confidences, write_records
+from deepspec.eval.metrics import (RoundRecord, calibrated_confidences, calibration_dataset, curvature, load_records,
+                                   runtime_confidences, write_records)
 from dspark.errors import DSparkError
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -88,12 +89,14 @@ def test_apply_temperatures():
 
 # -------------------------------------------------------------------------------------- STS
 
-def synthetic_rounds(n, gamma=7, seed=0, overconfidence=3.0, shift=0.0):
-    """True conditional survival p_k = sigmoid(z_k), at slot 1 sigmoid(z_1 - shift); the head reports
-    logit 3 z_k (over-confident); realized survival is a product chain of Bernoulli(p_k)."""
+def synthetic_rounds(n, gamma=7, seed=0, overconfidence=3.0, shift=0.0, bend=0.0):
+    """True conditional survival p_k = sigmoid(z_k), at slot 1 sigmoid(z_1 - shift + bend
+    curvature(z_1)); the head reports logit 3 z_k (over-confident); realized survival is a product
+    chain of Bernoulli(p_k)."""
     rng = np.random.default_rng(seed)
     z = rng.normal(1.5, 1.5, size=(n, gamma))
-    ok = rng.random((n, gamma)) < 1 / (1 + np.exp(-(z - shift * (np.arange(gamma) == 0))))
+    first = np.arange(gamma) == 0
+    ok = rng.random((n, gamma)) < 1 / (1 + np.exp(-(z + first * (bend * curvature(z) - shift))))
     acc = np.where(ok.all(axis=1), gamma, ok.argmin(axis=1))
     return [RoundRecord(proposed=gamma, accepted=int(a), committed=int(a) + 1,
                         confidence_logits=(overconfidence * zz).tolist()) for a, zz in zip(acc, z)]
@@ -123,7 +126,8 @@ def test_sts_bias_removes_level_shift():
     fit = synthetic_rounds(20000, gamma, seed=20, overconfidence=1.0, shift=shift)
     held = synthetic_rounds(20000, gamma, seed=21, overconfidence=1.0, shift=shift)
     temps_sts = fit_sts(fit, gamma)
-    temps, biases = fit_sts_bias(fit, gamma)
+    temps, biases, bends = fit_sts_bias(fit, gamma)
+    assert bends == [0.0] * gamma                               # sts-bias fits no curvature
     before = confidence_report(held)["ece"]
     sts = confidence_report(held, temps_sts)["ece"]
     after = confidence_report(held, temps, biases=biases)["ece"]
@@ -137,23 +141,48 @@ def test_sts_bias_corner_cases():
     # no data past slot 2: T = 1, b = 0 there; slot 2 always survives: the largest bias the zooms reach
     recs = [RoundRecord(2, 2, 3, confidence_logits=[float(i % 5) - 2.0, 0.5, 9.0]) for i in range(50)]
     recs += [RoundRecord(2, 0, 1, confidence_logits=[-3.0, 0.5, 9.0])] * 10
-    temps, biases = fit_sts_bias(recs, 3)
+    temps, biases, _ = fit_sts_bias(recs, 3)
     assert temps[2] == 1.0 and biases[2] == 0.0
     assert biases[1] > 4.0 and np.isfinite(biases).all() and all(t > 0 for t in temps)
-    assert fit_sts_bias(recs, 3) == (temps, biases)     # deterministic
+    assert fit_sts_bias(recs, 3)[:2] == (temps, biases)     # deterministic
+    temps, biases, bends = fit_sts_bias(recs, 3, curvature_grid=CURVATURE_GRID)
+    assert all(abs(e) * t <= 1 + 1e-9 for e, t in zip(bends, temps)) and bends[2] == 0.0
+    with pytest.raises(ValueError, match="curvature grid"):
+        fit_sts_bias(recs, 3, curvature_grid=[])
     with pytest.raises(ValueError):
         fit_sts_bias(recs, 3, bias_grid=[])
     with pytest.raises(ValueError):
         fit_sts_bias(recs, 3, grid=[0.0, 1.0])
 
 
-@pytest.mark.parametrize("method", ["sts", "sts-bias"])
+def test_sts_beta_fits_the_two_slopes_a_bias_cannot():
+    """Slot 1's head is right at z = 0 but its confident and unsure ends are off in opposite ways
+    (true survival sigmoid(z - 0.6 curvature(z))): no (T, b) fits both ends, the curvature does, and
+    the map it fits stays monotone."""
+    gamma, bend = 3, -0.6
+    fit = synthetic_rounds(20000, gamma, seed=30, overconfidence=1.0, bend=bend)
+    held = synthetic_rounds(20000, gamma, seed=31, overconfidence=1.0, bend=bend)
+    res_bias = calibrate(fit, gamma, holdout_fraction=0.0, method="sts-bias")
+    res = calibrate(fit, gamma, holdout_fraction=0.0, method="sts-beta")
+    assert "curvatures" not in res_bias and len(res["curvatures"]) == gamma
+    t, b, e = res["temperatures"], res["biases"], res["curvatures"]
+    assert e[0] == pytest.approx(bend, abs=0.1) and t[0] == pytest.approx(1.0, abs=0.1) and abs(b[0]) < 0.15
+    assert all(abs(x) <= 1 / y for x, y in zip(e, t))
+    with_bias = confidence_report(held, res_bias["temperatures"], biases=res_bias["biases"])["ece"]
+    with_beta = confidence_report(held, t, biases=b, curvatures=e)["ece"]
+    assert with_bias[0] > 0.022 and with_beta[0] < min(0.015, with_bias[0] / 2), (with_bias, with_beta)  # 0.029, 0.010
+    z = np.linspace(-8, 8, 401)[:, None]
+    assert (np.diff(calibrated_confidences(z, t[:1], b[:1], e[:1])[:, 0]) >= 0).all()
+
+
+@pytest.mark.parametrize("method", ["sts", "sts-bias", "sts-beta"])
 def test_calibrate_holdout_result(method):
     recs = synthetic_rounds(6000, 4, seed=3)
     res = calibrate(recs, gamma=4, holdout_fraction=0.5, seed=0, method=method)
     assert res["method"] == method and len(res["temperatures"]) == len(res["biases"]) == 4
     if method == "sts":
         assert res["biases"] == [0.0] * 4
+    assert ("curvatures" in res) == (method == "sts-beta")
     assert res["num_rounds"] == 6000 and res["num_fit_rounds"] == res["num_eval_rounds"] == 3000
     assert all(a < b for a, b in zip(res["ece_after"], res["ece_before"]))
     assert res["ece_mean_after"] < 0.03 < 0.08 < res["ece_mean_before"]
@@ -350,7 +379,7 @@ def test_calibration_by_sampling_temperature(tmp_path, capsys):
         assert r.fit_in_use(False, t)[1] == want, t
     assert r.fit_in_use(True, 0.7)[1] == data["greedy"]["biases"]
     z = torch.tensor([0.3, -0.2, 1.0])
-    temps, biases, _ = r.fit_in_use(False, 0.7)
+    temps, biases = r.fit_in_use(False, 0.7)[:2]
     assert torch.allclose(r.calibrated(z, temperature=0.7), torch.sigmoid(z / torch.tensor(temps) + torch.tensor(biases)))
     assert runtime(r.calibration()).fit_in_use(False, 0.7) == r.fit_in_use(False, 0.7)    # written back
     from dspark.drafters.checkpoint import calibration_of      # what eval reports the ECE with
@@ -480,7 +509,7 @@ def test_calibration_in_use_is_what_the_runtime_applies():
                 **{(3, g, b): (2.0, 0.0, 0.0) for g in (False, True) for b in (False, True)}}
     z = torch.tensor([[0.3, -1.2, 2.0]])
     for (i, greedy, behind), (t, b, rate) in expected.items():
-        assert calibration_in_use(files[i], greedy, behind) == ([t] * 3, [b] * 3, rate)
+        assert calibration_in_use(files[i], greedy, behind) == ([t] * 3, [b] * 3, rate, [0.0] * 3)
         probe = DSparkDrafter.__new__(DSparkDrafter)
         probe.gamma = 3
         probe.load_calibration(files[i])
@@ -490,6 +519,18 @@ def test_calibration_in_use_is_what_the_runtime_applies():
         assert probe.fit_in_use(greedy)[2] == rate
     with pytest.raises(DSparkError, match="'greedy' section"):
         calibration_in_use({**fit(1.0, 0.0), "greedy": {"temperatures": [1.0]}}, True, gamma=3)
+    # a fit with curvatures (sts-beta): the drafter applies them as deepspec's metrics do, writes them
+    # back, and a curvature that would bend the map out of order (|e| > 1 / T) is refused
+    bent = {**fit(1.5, -0.5, 0.03), "behind_lookup": {**fit(0.9, 0.1), "curvatures": [0.4, -0.3, 1.1]}}
+    probe = DSparkDrafter.__new__(DSparkDrafter)
+    probe.gamma = 3
+    probe.load_calibration(bent)
+    probe.behind_lookup()
+    assert probe.fit_in_use(False).curvatures == [0.4, -0.3, 1.1] and probe.calibration()["curvatures"] == [0.4, -0.3, 1.1]
+    want = calibrated_confidences(z.double().numpy(), [0.9] * 3, [0.1] * 3, [0.4, -0.3, 1.1])
+    assert np.allclose(probe.calibrated(z).numpy(), want, atol=1e-6)
+    with pytest.raises(DSparkError, match="curvatures"):
+        calibration_in_use({**fit(1.0, 0.0), "curvatures": [0.0, 1.5, 0.0]}, False, gamma=3)
 
 
 def test_cli_calibrate_score_scores_the_shipped_calibration(tmp_path, capsys):
@@ -525,3 +566,12 @@ def test_cli_calibrate_score_scores_the_shipped_calibration(tmp_path, capsys):
     assert main(["calibrate", "--records", *fresh, "--score", "--drafter", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "not JSON" in err and "--online-rate" in err
+    # an sts-beta fit writes its curvatures (the greedy fit stays), and --score applies them
+    bent = [write_records(synthetic_rounds(3000, 3, seed=s, overconfidence=1.0, bend=-0.6), str(tmp_path / f"b{s}.jsonl"))
+            for s in (14, 15)]
+    assert main(["calibrate", "--records", bent[0], "--drafter", str(d), "--method", "sts-beta"]) == 0
+    top = json.loads((d / "calibration.json").read_text())
+    assert top["method"] == "sts-beta" and top["curvatures"][0] < -0.3 and top["greedy"] == g
+    assert main(["calibrate", "--records", bent[1], "--drafter", str(d), "--score", "--out", str(tmp_path / "s3")]) == 0
+    s3 = json.loads((tmp_path / "s3" / "score.json").read_text())
+    assert s3["curvatures"] == top["curvatures"] and s3["after"]["ece"][0] < 0.5 * s3["before"]["ece"][0]

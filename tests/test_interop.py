@@ -283,15 +283,16 @@ def test_cli_export_import_round_trip(tmp_path, capsys):
     tdir = write_target_dir(tgt, tmp_path / "tiny-qwen3")
     d = block_drafter("dspark-gated", tgt, mask_token_id=7, vocab=60)
     save_drafter(d, tmp_path / "ck", "tiny-qwen3")
-    (tmp_path / "ck" / "calibration.json").write_text(json.dumps({"temperatures": [1.5] * d.gamma}))
-    d.load_calibration({"temperatures": [1.5] * d.gamma})
+    calib = {"temperatures": [1.5] * d.gamma, "curvatures": [0.3] + [0.0] * (d.gamma - 1)}   # sts-beta's too
+    (tmp_path / "ck" / "calibration.json").write_text(json.dumps(calib))
+    d.load_calibration(calib)
     assert main(["export", "--drafter", str(tmp_path / "ck"), "--to", "deepspec", "--out",
                  str(tmp_path / "ds"), "--target", str(tdir)]) == 0
     assert "method" in capsys.readouterr().out
     assert main(["import", "--from", "deepspec", "--src", str(tmp_path / "ds"), "--out", str(tmp_path / "ours"),
                  "--target", str(tdir)]) == 0
     back = load_drafter(tmp_path / "ours", Target("tiny-qwen3", tdir, tgt, None))
-    assert back.fit_in_use(False)[0] == [1.5] * d.gamma
+    assert back.fit_in_use(False)[0] == [1.5] * d.gamma and back.fit_in_use(False).curvatures == calib["curvatures"]
     assert_same(block_outputs(d, tgt), block_outputs(back, tgt))
     # unsupported combination: clear message, exit 2, nothing written
     m = randomize(MTPDrafter.build(MTPDrafter.Config(), tgt))

@@ -1028,8 +1028,10 @@ def test_sampled_markov_loop_in_c_is_the_torch_loop(top_p):
                                      markov_rank=64)
     with torch.no_grad():
         drafter.markov_head.markov_w2.weight.normal_(0, 2.0)
+        drafter.confidence_head.proj.weight.mul_(2.0)     # logits of a few units: the curvature term counts
     run_on_fast_runtime(drafter)
-    drafter.load_calibration({"temperatures": [1.3] * 6, "biases": [0.5, 0.2, 0.0, -0.3, -0.5, -1.0]})
+    drafter.load_calibration({"temperatures": [1.3] * 6, "biases": [0.5, 0.2, 0.0, -0.3, -0.5, -1.0],
+                              "curvatures": [0.3, -0.5, 0.0, 0.7, 0.2, -0.2]})   # (sts-beta's; C applies them too)
     gen = torch.Generator().manual_seed(1)
     stops = 0
     for case in range(12):

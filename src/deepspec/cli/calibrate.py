@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of draft slots to calibrate (default: the longest verified in the records)")
     parser.add_argument("--method", choices=METHODS, default="sts-bias",
                         help="sts-bias (default): a temperature and a bias per position, fitted by likelihood; "
+                             "sts-beta: and a curvature per position (beta calibration: one slope for the "
+                             "head's confident logits, another for its unsure ones); "
                              "sts: the paper's temperature only, fitted by ECE")
     parser.add_argument("--regime", choices=REGIMES, default="sampled",
                         help="how the rounds were verified: sampled (temperature > 0, the default) or greedy "
@@ -114,14 +116,15 @@ def run(args: argparse.Namespace) -> int:
             f"{r}: {'-' if v is None else f'{v:.4f}'}" for r, v in result["online_rate_nll"].items()) + f" -> {rate}")
     elif args.online_rate is None:
         print("online rate 0: the records carry no request ids (written before they existed)")
-    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'ECE before':>11} {'ECE fixed':>10} {'ECE after':>10} "
+    bends = result.get("curvatures") or [0.0] * len(result["temperatures"])
+    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'e':>7} {'ECE before':>11} {'ECE fixed':>10} {'ECE after':>10} "
           f"{'noise floor':>12} {'AUC before':>11} {'AUC after':>10}")
-    for i, (t, b) in enumerate(zip(result["temperatures"], result["biases"])):
-        print(f"{i + 1:>3} {result['n_eval'][i]:>7} {t:7.3f} {b:+7.3f} {_pct(result['ece_before'][i]):>11} "
+    for i, (t, b, e) in enumerate(zip(result["temperatures"], result["biases"], bends)):
+        print(f"{i + 1:>3} {result['n_eval'][i]:>7} {t:7.3f} {b:+7.3f} {e:+7.3f} {_pct(result['ece_before'][i]):>11} "
               f"{_pct(result['ece_after_fixed'][i]):>10} {_pct(result['ece_after'][i]):>10} "
               f"{_pct(result['ece_floor_after'][i]):>12} "
               f"{_fmt_auc(result['auc_before'][i]):>11} {_fmt_auc(result['auc_after'][i]):>10}")
-    print(f"ECE fixed: the fitted temperatures and biases alone; after: with the online correction (rate {rate})")
+    print(f"ECE fixed: the fitted temperatures, biases and curvatures (e) alone; after: with the online correction (rate {rate})")
     print("noise floor: the ECE a perfectly calibrated head would show on these rounds (simulated outcomes)")
     print(f"mean ECE over positions: {_pct(result['ece_mean_before']).strip()} -> "
           f"{_pct(result['ece_mean_after']).strip()};  pooled ECE: {_pct(result['ece_pooled_before']).strip()} -> "
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         hold = split_records(rows, args.holdout_fraction, args.seed)[1] if not rate else []
         p2 = plots.plot_threshold_sweep(hold or rows, [i / 10 for i in range(10)], out / "threshold_sweep.png",
                                         temperatures=result["temperatures"], biases=result["biases"],
-                                        online_rate=rate)
+                                        online_rate=rate, curvatures=result.get("curvatures"))
         print(f"wrote {p1}\nwrote {p2}")
     return 0
 
@@ -164,11 +167,11 @@ def _score(args: argparse.Namespace) -> int:
     print(f"{args.drafter}: its calibration ({where}, online rate {result['online_rate']}) scored on "
           f"{result['num_rounds']} rounds in {len(args.records)} file(s); no fit")
     before, after = result["before"], result["after"]
-    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'predicted':>10} {'realized':>9} {'ECE raw':>8} {'ECE':>7} "
+    print(f"{'pos':>3} {'n':>7} {'T':>7} {'b':>7} {'e':>7} {'predicted':>10} {'realized':>9} {'ECE raw':>8} {'ECE':>7} "
           f"{'noise floor':>12} {'AUC':>6}")
     for i, j in enumerate(after["position"]):
-        t, b = result["temperatures"][j - 1], result["biases"][j - 1]
-        print(f"{j:>3} {after['n'][i]:>7} {t:7.3f} {b:+7.3f} {after['mean_predicted'][i]:10.3f} "
+        t, b, e = (result[k][j - 1] for k in ("temperatures", "biases", "curvatures"))
+        print(f"{j:>3} {after['n'][i]:>7} {t:7.3f} {b:+7.3f} {e:+7.3f} {after['mean_predicted'][i]:10.3f} "
               f"{after['mean_realized'][i]:9.3f} {_pct(before['ece'][i]):>8} {_pct(after['ece'][i]):>7} "
               f"{_pct(after['ece_floor'][i]):>12} {_fmt_auc(after['auc'][i]):>6}")
     print(f"max ECE over positions: {_pct(max((e for e in after['ece'] if e is not None), default=None)).strip()}; "

@@ -3,13 +3,14 @@ Temperature Scaling (STS, METHOD.md section 4) and its per-position-bias variant
 `deepspec calibrate` command.
 
 The confidence head gives, per draft slot k, a logit z_k of c_k = P(slot k survives | slots < k
-survived). Calibrated, c_k = sigmoid(z_k / T_k + b_k) and the prefix-survival estimate is
+survived). Calibrated, c_k = sigmoid(z_k / T_k + b_k + e_k curvature(z_k)) (metrics.curvature:
+2 log cosh(z / 2)) and the prefix-survival estimate is
 a_j = prod_{i<=j} c_i; the realized survival of slot j in a round is 1[accepted >= j], observed for the
 slots that were verified (metrics.py's conventions: slots after an accepted EOS are not observations).
 
-Both methods fit position by position, left to right, over the rounds that verified slot k, with
+Every method fits position by position, left to right, over the rounds that verified slot k, with
 the parameters of slots 1..k-1 already fixed. Positive temperatures keep the order of each slot's
-confidences; so does a bias.
+confidences; so does a bias, and so does a curvature with |e_k| <= 1 / T_k (the fit keeps to it).
 
 - "sts" (the paper's): b_k = 0, T_k minimises the ECE (20 equal-width bins) of a_k against the
   realized survival at k. A temperature only stretches logits around 0, so a head whose mean
@@ -17,10 +18,14 @@ confidences; so does a bias.
 - "sts-bias" (default): (T_k, b_k) minimise the Bernoulli negative log-likelihood of a_k. The bias
   removes the level shift; the NLL is a proper score, smooth in (T, b) and stable with few rounds,
   where the ECE of a 2-D fit would chase the noise of its bins.
+- "sts-beta": (T_k, b_k, e_k) by the same likelihood, the curvature e_k letting the head's confident
+  and unsure logits take different slopes (beta calibration of sigmoid(z)): a head can be right on
+  average at a position and still over-confident at one end, which no (T, b) removes.
 
-calibration.json (written next to the drafter, read by the runtime for `temperatures` and `biases`;
-a file without "biases" means all zeros):
-    {"method": "sts-bias" | "sts", "temperatures": [T_1..T_gamma], "biases": [b_1..b_gamma],
+calibration.json (written next to the drafter, read by the runtime for `temperatures`, `biases` and
+`curvatures`; a file without "biases" or "curvatures" means all zeros):
+    {"method": "sts-bias" | "sts" | "sts-beta", "temperatures": [T_1..T_gamma], "biases": [b_1..b_gamma],
+     "curvatures": [e_1..e_gamma] (sts-beta only),
      "ece_before": [...], "ece_after": [...], "num_rounds": N, ...extra diagnostics (see `calibrate`),
      "greedy": {the same keys},                                   (optional)
      "behind_lookup": {the same keys, "greedy" included}}         (optional; either part alone too)
@@ -53,7 +58,7 @@ import numpy as np
 from dspark.files import write_text_atomic
 
 from .metrics import (RoundRecord, _sigmoid, calibrated_confidences, calibration_dataset, confidence_arrays,
-                      runtime_confidences, survival_data)
+                      curvature, runtime_confidences, survival_data)
 
 N_BINS = 20
 DEFAULT_GRID = tuple(np.exp(np.linspace(math.log(0.05), math.log(20.0), 161)).tolist())
@@ -62,7 +67,9 @@ DEFAULT_GRID = tuple(np.exp(np.linspace(math.log(0.05), math.log(20.0), 161)).to
 # coarse grid would cost more for the same answer.
 STS_BIAS_GRID = DEFAULT_GRID[::8]
 BIAS_GRID = tuple(np.linspace(-4.0, 4.0, 17).tolist())
-METHODS = ("sts-bias", "sts")
+# sts-beta: the curvature's coarse grid (steps of 0.25; only |e| <= 1 / T takes part, then zooms)
+CURVATURE_GRID = tuple(np.linspace(-1.0, 1.0, 9).tolist())
+METHODS = ("sts-bias", "sts", "sts-beta")
 # the online rates `calibrate` chooses from (0 = the fixed calibration alone)
 ONLINE_RATES = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5)
 
@@ -142,15 +149,17 @@ def _mean(values) -> float | None:
 
 def confidence_report(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
                       gamma: int | None = None, n_bins: int = N_BINS,
-                      biases: Sequence[float] | None = None, online_rate: float = 0.0) -> dict[str, Any]:
-    """Calibration of the prefix-survival estimate a_j (with `temperatures` and `biases`, raw if None;
+                      biases: Sequence[float] | None = None, online_rate: float = 0.0,
+                      curvatures: Sequence[float] | None = None) -> dict[str, Any]:
+    """Calibration of the prefix-survival estimate a_j (with `temperatures`, `biases` and `curvatures`,
+    raw if None;
     with online_rate, each request's online offsets replayed as the runtime applies them).
 
     Returns lists indexed by position (element i = position i+1): "position", "n", "ece",
     "ece_floor" (ece_noise_floor), "auc", "brier", "mean_predicted", "mean_realized"; "ece_mean"
     (mean over positions with data) and "pooled" (the same scores over all (round, position) pairs
     together)."""
-    data = calibration_dataset(records, temperatures, gamma, biases, online_rate)
+    data = calibration_dataset(records, temperatures, gamma, biases, online_rate, curvatures)
     return _report(data, n_bins)
 
 
@@ -181,26 +190,24 @@ def _report(data: dict[int, tuple[np.ndarray, np.ndarray]], n_bins: int = N_BINS
 # ------------------------------------------------------------------------------- STS fits
 
 def _fit_sequential(logits: np.ndarray, accepted: np.ndarray, attempted: np.ndarray,
-                    best) -> tuple[list[float], list[float]]:
-    """The left-to-right loop of both methods: for k = 1..gamma, (T_k, b_k) = best(prev, z, y) with
-    prev = a_{k-1} (slots < k calibrated as fitted), z = the slot-k logits and y = 1[accepted >= k],
-    over the rounds that verified slot k. A slot with no data keeps T = 1, b = 0."""
+                    best) -> tuple[list[float], list[float], list[float]]:
+    """The left-to-right loop of every method: for k = 1..gamma, (T_k, b_k, e_k) = best(prev, z, y)
+    with prev = a_{k-1} (slots < k calibrated as fitted), z = the slot-k logits and y = 1[accepted
+    >= k], over the rounds that verified slot k. A slot with no data keeps T = 1, b = 0, e = 0."""
     n, gamma = logits.shape
-    temps: list[float] = []
-    biases: list[float] = []
+    fit: list[tuple[float, float, float]] = []
     prev_all = np.ones(n)
     for k in range(1, gamma + 1):
         mask = attempted >= k
         if not mask.any():  # no later slot has data either
-            temps += [1.0] * (gamma - k + 1)
-            biases += [0.0] * (gamma - k + 1)
+            fit += [(1.0, 0.0, 0.0)] * (gamma - k + 1)
             break
-        t, b = best(prev_all[mask], logits[mask, k - 1], (accepted[mask] >= k).astype(np.float64))
-        temps.append(t)
-        biases.append(b)
+        t, b, e = best(prev_all[mask], logits[mask, k - 1], (accepted[mask] >= k).astype(np.float64))
+        fit.append((t, b, e))
         # a_k over ALL rows with slot k (NaN elsewhere is harmless: those rows never reach k+1)
-        prev_all = prev_all * calibrated_confidences(logits[:, k - 1:k], [t], [b])[:, 0]
-    return temps, biases
+        prev_all = prev_all * calibrated_confidences(logits[:, k - 1:k], [t], [b], [e])[:, 0]
+    temps, biases, curvatures = (list(x) for x in zip(*fit))
+    return temps, biases, curvatures
 
 
 def _best_temperature(prev: np.ndarray, z: np.ndarray, y: np.ndarray, grid: np.ndarray,
@@ -234,7 +241,7 @@ def fit_sts_arrays(logits: np.ndarray, accepted: np.ndarray, attempted: np.ndarr
             lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
             fine = np.exp(np.linspace(math.log(lo), math.log(hi), refine))
             t, _ = _best_temperature(prev, z, y, np.unique(np.append(fine, t)), n_bins)
-        return t, 0.0
+        return t, 0.0, 0.0
 
     return _fit_sequential(logits, accepted, attempted, best)[0]
 
@@ -252,72 +259,90 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def _nll_columns(log1m_prev: np.ndarray, z: np.ndarray, y: np.ndarray, log_t: np.ndarray,
-                 b: np.ndarray) -> np.ndarray:
-    """Mean Bernoulli NLL of a = prev * sigmoid(s), s = z / T + b, against y, for every column
-    (log_t[j], b[j]), without the -log(prev) of the y = 1 rows (the same for every column).
+                 b: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
+    """Mean Bernoulli NLL of a = prev * sigmoid(s), s = z / T + b + e curvature(z), against y, for
+    every column (log_t[j], b[j], e[j]) (e = 0 when None), without the -log(prev) of the y = 1 rows
+    (the same for every column).
 
     Written so that nothing cancels: -log sigmoid(s) = softplus(-s) and
     -log(1 - prev sigmoid(s)) = softplus(s) - softplus(s + log(1 - prev))."""
     pos = y > 0.5
+    bend = None if e is None else curvature(z)
     out = np.empty(log_t.size)
     step = max(1, (1 << 21) // max(z.size, 1))  # columns per chunk: about 16 MB per temporary
     for j in range(0, log_t.size, step):
         s = z[:, None] * np.exp(-log_t[None, j:j + step]) + b[None, j:j + step]
+        if bend is not None:
+            s += bend[:, None] * e[None, j:j + step]
         sn = s[~pos]
         total = _softplus(-s[pos]).sum(axis=0) + (_softplus(sn) - _softplus(sn + log1m_prev[~pos, None])).sum(axis=0)
         out[j:j + step] = total / z.size
     return out
 
 
-def _best_temperature_bias(prev: np.ndarray, z: np.ndarray, y: np.ndarray, log_t: np.ndarray,
-                           b: np.ndarray, zooms: int, points: int = 9) -> tuple[float, float]:
-    """argmin_(T, b) of the NLL over the grid log_t x b, then `zooms` times over a points x points
-    grid spanning one step of the previous grid on each side of its optimum (each zoom divides the
-    steps by (points - 1) / 2). Ties go to the (T, b) closest to (1, 0)."""
+def _best_calibration(prev: np.ndarray, z: np.ndarray, y: np.ndarray, log_t: np.ndarray, b: np.ndarray,
+                      e: np.ndarray | None, zooms: int, points: int = 9) -> tuple[float, float, float]:
+    """argmin_(T, b, e) of the NLL over the grid log_t x b (x e, when e is given; e = 0 otherwise),
+    then `zooms` times over a grid of `points` per axis spanning one step of the previous grid on
+    each side of its optimum (each zoom divides the steps by (points - 1) / 2). Only monotone maps
+    take part: |e| <= 1 / T. Ties go to the (T, b, e) closest to (1, 0, 0)."""
     with np.errstate(divide="ignore"):  # prev = 1 (slot 1): log(1 - prev) = -inf, which is exact here
         log1m_prev = np.log1p(-prev)
-    dt = float(np.diff(log_t).min()) if log_t.size > 1 else 0.1
-    db = float(np.diff(b).min()) if b.size > 1 else 0.1
+    axes = [log_t, b] + ([] if e is None else [e])
+    steps = [float(np.diff(a).min()) if a.size > 1 else 0.1 for a in axes]
     for zoom in range(zooms + 1):
-        tt, bb = (a.ravel() for a in np.meshgrid(log_t, b, indexing="ij"))
-        nll = _nll_columns(log1m_prev, z, y, tt, bb)
+        cols = [a.ravel() for a in np.meshgrid(*axes, indexing="ij")]
+        tt, bb = cols[0], cols[1]
+        ee = cols[2] if e is not None else np.zeros_like(tt)
+        ok = np.abs(ee) <= np.exp(-tt) * (1 + 1e-9)
+        tt, bb, ee = tt[ok], bb[ok], ee[ok]
+        nll = _nll_columns(log1m_prev, z, y, tt, bb, None if e is None else ee)
         cand = np.flatnonzero(nll <= nll.min() + 1e-12 * max(1.0, abs(nll.min())))
-        i = cand[np.argmin(np.abs(tt[cand]) + np.abs(bb[cand]))]
+        i = cand[np.argmin(np.abs(tt[cand]) + np.abs(bb[cand]) + np.abs(ee[cand]))]
         if zoom < zooms:
-            log_t = np.linspace(tt[i] - dt, tt[i] + dt, points)
-            b = np.linspace(bb[i] - db, bb[i] + db, points)
-            dt, db = 2 * dt / (points - 1), 2 * db / (points - 1)
-    return float(np.exp(tt[i])), float(bb[i])
+            best = (tt[i], bb[i], ee[i])
+            axes = [np.linspace(c - d, c + d, points) for c, d in zip(best, steps)]
+            steps = [2 * d / (points - 1) for d in steps]
+    return float(np.exp(tt[i])), float(bb[i]), float(ee[i])
 
 
 def fit_sts_bias_arrays(logits: np.ndarray, accepted: np.ndarray, attempted: np.ndarray,
                         grid: Sequence[float] = STS_BIAS_GRID, bias_grid: Sequence[float] = BIAS_GRID,
-                        zooms: int = 5) -> tuple[list[float], list[float]]:
-    """STS with a per-position bias on dense arrays: (temperatures, biases), c_k = sigmoid(z_k / T_k
-    + b_k), (T_k, b_k) minimising the NLL of a_k. `grid` (temperatures) x `bias_grid` is the coarse
-    grid; the zooms may step one coarse step past its edges. A slot with no data keeps T = 1, b = 0."""
+                        zooms: int = 5, curvature_grid: Sequence[float] | None = None
+                        ) -> tuple[list[float], list[float], list[float]]:
+    """STS with a per-position bias on dense arrays: (temperatures, biases, curvatures), c_k =
+    sigmoid(z_k / T_k + b_k + e_k curvature(z_k)), (T_k, b_k, e_k) minimising the NLL of a_k; e = 0
+    unless `curvature_grid` is given (sts-beta). `grid` (temperatures) x `bias_grid` (x
+    `curvature_grid`) is the coarse grid; the zooms may step one coarse step past its edges. A slot
+    with no data keeps T = 1, b = 0, e = 0."""
     log_t = np.log(_temperature_grid(grid))
     b = np.asarray(sorted(float(x) for x in bias_grid), dtype=np.float64)
     if b.size == 0 or not np.isfinite(b).all():
         raise ValueError("STS bias grid must be non-empty and finite")
+    e = None if curvature_grid is None else np.asarray(sorted(float(x) for x in curvature_grid), dtype=np.float64)
+    if e is not None and (e.size == 0 or not np.isfinite(e).all()):
+        raise ValueError("STS curvature grid must be non-empty and finite")
     return _fit_sequential(logits, accepted, attempted,
-                           lambda prev, z, y: _best_temperature_bias(prev, z, y, log_t, b, zooms))
+                           lambda prev, z, y: _best_calibration(prev, z, y, log_t, b, e, zooms))
 
 
 def fit_sts_bias(records: Sequence[RoundRecord], gamma: int | None = None,
                  grid: Sequence[float] = STS_BIAS_GRID, bias_grid: Sequence[float] = BIAS_GRID,
-                 zooms: int = 5) -> tuple[list[float], list[float]]:
-    """STS with a per-position bias: (temperatures, biases) for draft slots 1..gamma."""
+                 zooms: int = 5, curvature_grid: Sequence[float] | None = None
+                 ) -> tuple[list[float], list[float], list[float]]:
+    """STS with a per-position bias (and curvature, with `curvature_grid`): (temperatures, biases,
+    curvatures) for draft slots 1..gamma."""
     logits, acc, att = confidence_arrays(records, gamma)
-    return fit_sts_bias_arrays(logits, acc, att, grid, bias_grid, zooms)
+    return fit_sts_bias_arrays(logits, acc, att, grid, bias_grid, zooms, curvature_grid)
 
 
 def apply_temperatures(logits: Sequence[float], temperatures: Sequence[float],
-                       biases: Sequence[float] | None = None) -> list[float]:
-    """Calibrated conditional confidences c_k = sigmoid(z_k / T_k + b_k) (T = 1, b = 0 past the
-    fitted slots)."""
+                       biases: Sequence[float] | None = None,
+                       curvatures: Sequence[float] | None = None) -> list[float]:
+    """Calibrated conditional confidences c_k = sigmoid(z_k / T_k + b_k + e_k curvature(z_k)) (T = 1,
+    b = 0, e = 0 past the fitted slots)."""
     z = np.asarray(logits, dtype=np.float64)
-    return calibrated_confidences(z[None, :], temperatures, biases)[0].tolist()
+    return calibrated_confidences(z[None, :], temperatures, biases, curvatures)[0].tolist()
 
 
 def split_indices(n: int, holdout_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
@@ -350,7 +375,8 @@ def survival_nll(c: np.ndarray, acc: np.ndarray, att: np.ndarray) -> float | Non
 
 def fit_online_rate(records: Sequence[RoundRecord], rows: Sequence[int], temperatures: Sequence[float],
                     biases: Sequence[float], gamma: int | None = None,
-                    rates: Sequence[float] = ONLINE_RATES) -> tuple[float, list[float | None]]:
+                    rates: Sequence[float] = ONLINE_RATES,
+                    curvatures: Sequence[float] | None = None) -> tuple[float, list[float | None]]:
     """(the rate of ONLINE_RATES with the least `survival_nll` on the rounds `rows` of `records` (the
     rounds with confidence logits, indexed as confidence_arrays), the NLL of every rate). The offsets
     are replayed over every round of each request, whichever half it fell in: a request's history
@@ -358,7 +384,7 @@ def fit_online_rate(records: Sequence[RoundRecord], rows: Sequence[int], tempera
     rows = np.asarray(rows, dtype=np.int64)
     nll = []
     for rate in rates:
-        c, acc, att = runtime_confidences(records, temperatures, biases, gamma, rate)
+        c, acc, att = runtime_confidences(records, temperatures, biases, gamma, rate, curvatures)
         nll.append(survival_nll(c[rows], acc[rows], att[rows]))
     scored = [(v, i) for i, v in enumerate(nll) if v is not None]
     best = min(scored)[1] if scored else 0
@@ -399,23 +425,26 @@ def calibrate(records: Sequence[RoundRecord], gamma: int | None = None, holdout_
     eval_rows = [rows[i] for i in eval_idx]
     if method == "sts":
         temps = fit_sts(fit_rows, gamma, DEFAULT_GRID if grid is None else grid, n_bins=n_bins)
-        biases = [0.0] * gamma
+        biases, curvatures = [0.0] * gamma, [0.0] * gamma
     else:
-        temps, biases = fit_sts_bias(fit_rows, gamma, STS_BIAS_GRID if grid is None else grid)
+        temps, biases, curvatures = fit_sts_bias(fit_rows, gamma, STS_BIAS_GRID if grid is None else grid,
+                                                 curvature_grid=CURVATURE_GRID if method == "sts-beta" else None)
     rate_nll = None
     if online_rate is None:
         online_rate = 0.0
         if any(r.request is not None for r in rows):
-            online_rate, rate_nll = fit_online_rate(rows, fit_idx, temps, biases, gamma)
+            online_rate, rate_nll = fit_online_rate(rows, fit_idx, temps, biases, gamma, curvatures=curvatures)
     data_before = calibration_dataset(eval_rows, None, gamma)
-    c, acc, att = runtime_confidences(rows, temps, biases, gamma, online_rate)   # whole requests
+    c, acc, att = runtime_confidences(rows, temps, biases, gamma, online_rate, curvatures)   # whole requests
     data_after = survival_data(c[eval_idx], acc[eval_idx], att[eval_idx])
     before, after = _report(data_before, n_bins), _report(data_after, n_bins)
-    fixed = after if not online_rate else _report(calibration_dataset(eval_rows, temps, gamma, biases), n_bins)
+    fixed = after if not online_rate else _report(
+        calibration_dataset(eval_rows, temps, gamma, biases, curvatures=curvatures), n_bins)
     out: dict[str, Any] = {
         "method": method,
         "temperatures": temps,
         "biases": biases,
+        **({"curvatures": curvatures} if method == "sts-beta" else {}),
         "online_rate": online_rate,
         "ece_before": before["ece"],
         "ece_after": after["ece"],
@@ -502,13 +531,14 @@ def load_calibration_params(path: str | Path, regime: str = "sampled") -> tuple[
     """(temperatures, biases) of a calibration.json (a drafter directory or the file itself), checked
     as the runtime checks them; a file without "biases" (written before they existed) has zeros.
     regime "greedy" reads the "greedy" section when there is one (the runtime's rule)."""
-    temps, biases, _ = calibration_in_use_of(path, regime)
-    return temps, biases
+    fit = calibration_in_use_of(path, regime)
+    return fit.temperatures, fit.biases
 
 
 def calibration_in_use_of(path: str | Path, regime: str = "sampled", behind_lookup: bool = False,
-                          temperature: float = 1.0) -> tuple[list[float], list[float], float]:
-    """(temperatures, biases, online rate) that the runtime applies to `regime` requests (behind
+                          temperature: float = 1.0):
+    """The fit (dspark.drafters.dspark.CalibrationFit: temperatures, biases, online rate, curvatures)
+    that the runtime applies to `regime` requests (behind
     n-gram lookup with behind_lookup; sampled ones at `temperature`), read from a calibration.json (a
     drafter directory or the file itself) by the runtime's own rule
     (dspark.drafters.dspark.calibration_in_use)."""
@@ -534,17 +564,17 @@ def score_calibration(records: Sequence[RoundRecord], path: str | Path, regime: 
     apply (`calibration_in_use_of`; sampled rounds drawn at `temperature`), with each request's
     online offsets replayed. Returns
     `confidence_report`'s lists for the raw confidences ("before") and the calibrated ones ("after"),
-    plus "temperatures", "biases", "online_rate", "num_rounds"; "_data_before" / "_data_after" for
+    plus "temperatures", "biases", "curvatures", "online_rate", "num_rounds"; "_data_before" / "_data_after" for
     reliability plots (not JSON-able)."""
     rows = [r for r in records if r.confidence_logits is not None]
     if not rows:
         raise ValueError("no round carries confidence logits (does this drafter have a confidence head?)")
-    temps, biases, rate = calibration_in_use_of(path, regime, behind_lookup, temperature)
-    gamma = len(temps)
+    fit = calibration_in_use_of(path, regime, behind_lookup, temperature)
+    gamma = len(fit.temperatures)
     data_before = calibration_dataset(rows, None, gamma)
-    data_after = calibration_dataset(rows, temps, gamma, biases, rate)
-    return {"regime": regime, "behind_lookup": behind_lookup, "temperatures": temps, "biases": biases,
-            "online_rate": rate, "num_rounds": len(rows),
+    data_after = calibration_dataset(rows, fit.temperatures, gamma, fit.biases, fit.online_rate, fit.curvatures)
+    return {"regime": regime, "behind_lookup": behind_lookup, "temperatures": fit.temperatures,
+            "biases": fit.biases, "curvatures": fit.curvatures, "online_rate": fit.online_rate, "num_rounds": len(rows),
             "before": _report(data_before, n_bins), "after": _report(data_after, n_bins),
             "_data_before": data_before, "_data_after": data_after}
 

@@ -115,7 +115,7 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
         if any(r.confidence_logits for r in all_records):
             calib = calibration_of(drafter, greedy=temperature == 0, temperature=temperature) or {}
             entry["confidence"] = _confidence(all_records, calib.get("temperatures"), calib.get("biases"),
-                                              calib.get("online_rate", 0.0), name, out)
+                                              calib.get("online_rate", 0.0), name, out, calib.get("curvatures"))
         results["drafters"][name] = entry
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(markdown_table(results))
@@ -124,7 +124,7 @@ def evaluate(target, drafters: dict[str, object], datasets: dict[str, list[str]]
 
 
 def _confidence(records, temps: list[float] | None, biases: list[float] | None, online_rate: float, name: str,
-                out: Path) -> dict:
+                out: Path, curvatures: list[float] | None = None) -> dict:
     """ECE / AUC / Brier of the prefix-survival estimate, raw and as the runtime computed it with the
     drafter's calibration (the request's online offsets included, replayed from the rounds), and
     with the fixed calibration alone when there is an online rate."""
@@ -132,15 +132,17 @@ def _confidence(records, temps: list[float] | None, biases: list[float] | None, 
     from .plots import plot_reliability_pair, plot_threshold_sweep
     report = {"raw": confidence_report(records)}
     if temps:
-        report["calibrated"] = confidence_report(records, temps, biases=biases, online_rate=online_rate)
+        report["calibrated"] = confidence_report(records, temps, biases=biases, online_rate=online_rate,
+                                                 curvatures=curvatures)
         if online_rate:
             report["online_rate"] = online_rate
-            report["calibrated_fixed"] = confidence_report(records, temps, biases=biases)
+            report["calibrated_fixed"] = confidence_report(records, temps, biases=biases, curvatures=curvatures)
     gamma = max(r.proposed for r in records)
     plot_threshold_sweep(records, [i / 20 for i in range(21)], out / f"threshold_sweep-{name}.png",
-                         temperatures=temps, biases=biases, online_rate=online_rate or 0.0)
+                         temperatures=temps, biases=biases, online_rate=online_rate or 0.0, curvatures=curvatures)
     plot_reliability_pair(calibration_dataset(records),
-                          calibration_dataset(records, temps, biases=biases, online_rate=online_rate or 0.0),
+                          calibration_dataset(records, temps, biases=biases, online_rate=online_rate or 0.0,
+                                              curvatures=curvatures),
                           out / f"reliability-{name}.png", positions=list(range(1, gamma + 1)),
                           title=f"{name}: prefix survival, raw vs calibrated")
     return report

@@ -123,28 +123,48 @@ def _per_slot(values: Sequence[float] | None, n: int, default: float) -> np.ndar
     return np.array(v + [default] * (n - len(v)), dtype=np.float64)
 
 
+def curvature(logits: np.ndarray) -> np.ndarray:
+    """The calibration's curvature feature of a confidence logit z: 2 log cosh(z / 2) = softplus(z) +
+    softplus(-z) - 2 log 2, 0 at z = 0, ~|z| - 1.39 far from it, slope tanh(z / 2) in (-1, 1). With it
+    sigmoid(z / T + b + e curvature(z)) is beta calibration of sigmoid(z): one slope for the head's
+    confident side and another for its unsure one, monotone while |e| <= 1 / T. The runtime's torch
+    and C forms compute the same (dspark.drafters.dspark.curvature, qkernels.c rt_markov_sample)."""
+    a = np.abs(logits)
+    return a + 2.0 * np.log1p(np.exp(-a)) - 2.0 * np.log(2.0)
+
+
 def calibrated_confidences(logits: np.ndarray, temperatures: Sequence[float] | None = None,
-                           biases: Sequence[float] | None = None) -> np.ndarray:
-    """c[:, k-1] = sigmoid(logit_k / T_k + b_k), the calibrated conditional confidence of slot k
-    (T = 1, b = 0 past the given ones or when None); NaN stays NaN."""
+                           biases: Sequence[float] | None = None,
+                           curvatures: Sequence[float] | None = None) -> np.ndarray:
+    """c[:, k-1] = sigmoid(logit_k / T_k + b_k + e_k curvature(logit_k)), the calibrated conditional
+    confidence of slot k (T = 1, b = 0, e = 0 past the given ones or when None); NaN stays NaN."""
     logits = np.asarray(logits, dtype=np.float64)
+    return _sigmoid(_calibrated_logits(logits, temperatures, biases, curvatures))
+
+
+def _calibrated_logits(logits: np.ndarray, temperatures, biases, curvatures) -> np.ndarray:
     gamma = logits.shape[-1]
     t, b = _per_slot(temperatures, gamma, 1.0), _per_slot(biases, gamma, 0.0)
-    return _sigmoid(logits / t + b)
+    out = logits / t + b
+    if curvatures is not None:
+        out = out + _per_slot(curvatures, gamma, 0.0) * curvature(logits)
+    return out
 
 
 def runtime_confidences(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
                         biases: Sequence[float] | None = None, gamma: int | None = None,
-                        online_rate: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        online_rate: float = 0.0, curvatures: Sequence[float] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(c, accepted, attempted) over `confidence_arrays`' rows, c [n, gamma] the conditional
-    confidences as the runtime computes them: sigmoid(z_k / T_k + b_k), and with online_rate > 0 each
-    request's online offsets (stats.survival_feedback) replayed over its rounds in order. A request's
-    rounds are the consecutive records with its `request` id; records without one get no offsets."""
+    confidences as the runtime computes them: sigmoid(z_k / T_k + b_k + e_k curvature(z_k)), and with
+    online_rate > 0 each request's online offsets (stats.survival_feedback) replayed over its rounds
+    in order. A request's rounds are the consecutive records with its `request` id; records without
+    one get no offsets."""
     logits, acc, att = confidence_arrays(records, gamma)
-    c = calibrated_confidences(logits, temperatures, biases)
+    s = _calibrated_logits(logits, temperatures, biases, curvatures)
+    c = _sigmoid(s)
     if online_rate:
         g = logits.shape[1]
-        t, b = _per_slot(temperatures, g, 1.0), _per_slot(biases, g, 0.0)
         rows = [r for r in records if r.confidence_logits is not None]
         offsets: list[float] = []
         current = None
@@ -155,7 +175,7 @@ def runtime_confidences(records: Sequence[RoundRecord], temperatures: Sequence[f
                 offsets, current = [], r.request
             if offsets:
                 m = min(len(offsets), g)
-                c[i, :m] = _sigmoid(logits[i, :m] / t[:m] + b[:m] + np.asarray(offsets[:m]))
+                c[i, :m] = _sigmoid(s[i, :m] + np.asarray(offsets[:m]))
             survival_feedback(offsets, c[i, :att[i]], r, online_rate)
     return c, acc, att
 
@@ -173,19 +193,21 @@ def survival_data(c: np.ndarray, acc: np.ndarray, att: np.ndarray) -> dict[int, 
 
 def calibration_dataset(records: Sequence[RoundRecord], temperatures: Sequence[float] | None = None,
                         gamma: int | None = None, biases: Sequence[float] | None = None,
-                        online_rate: float = 0.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+                        online_rate: float = 0.0, curvatures: Sequence[float] | None = None
+                        ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per position j (1-indexed): (predicted prefix survival a_j, realized survival 1[accepted >= j])
     over the rounds that verified slot j and carry confidence logits (`runtime_confidences`)."""
-    return survival_data(*runtime_confidences(records, temperatures, biases, gamma, online_rate))
+    return survival_data(*runtime_confidences(records, temperatures, biases, gamma, online_rate, curvatures))
 
 
 def threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float],
                     temperatures: Sequence[float] | None = None, score: str = "conditional",
-                    biases: Sequence[float] | None = None, online_rate: float = 0.0) -> dict[str, Any]:
+                    biases: Sequence[float] | None = None, online_rate: float = 0.0,
+                    curvatures: Sequence[float] | None = None) -> dict[str, Any]:
     """Static confidence-threshold baseline (the paper's figure 5), replayed on recorded rounds.
 
     For each threshold t every round is truncated before its first slot whose score is below t
-    (score "conditional": c_k = sigmoid(z_k / T_k + b_k), online offsets included with online_rate
+    (score "conditional": c_k = sigmoid(z_k / T_k + b_k + e_k curvature(z_k)), online offsets included with online_rate
     (replayed on the recorded outcomes); "prefix": a_k = prod_{i<=k} c_i). Acceptance inside
     the kept prefix is the recorded one (verification of slot k does not depend on later slots), so a
     round that keeps l slots accepts min(accepted, l) and wastes the rest. Counts are draft tokens only
@@ -196,7 +218,8 @@ def threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float],
     verified), plus "thresholds" and "rounds"."""
     if score not in ("conditional", "prefix"):
         raise ValueError(f"score must be 'conditional' or 'prefix', not {score!r}")
-    c, acc, att = runtime_confidences(records, temperatures, biases, online_rate=online_rate)
+    c, acc, att = runtime_confidences(records, temperatures, biases, online_rate=online_rate,
+                                      curvatures=curvatures)
     n, gamma = c.shape
     s = np.cumprod(c, axis=1) if score == "prefix" else c
     valid = np.arange(1, gamma + 1)[None, :] <= att[:, None]

@@ -92,10 +92,10 @@ def plot_block_length(curves: Mapping[str, Sequence[float | None]], path, refere
 def plot_threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float], path,
                          temperatures: Sequence[float] | None = None, title: str = "Confidence threshold sweep",
                          score: str = "conditional", biases: Sequence[float] | None = None,
-                         online_rate: float = 0.0) -> str:
+                         online_rate: float = 0.0, curvatures: Sequence[float] | None = None) -> str:
     """Stacked bars of accepted and rejected draft tokens per step, acceptance rate on a second axis.
     See `metrics.threshold_sweep` for the replay rule."""
-    sweep = threshold_sweep(records, thresholds, temperatures, score, biases, online_rate)
+    sweep = threshold_sweep(records, thresholds, temperatures, score, biases, online_rate, curvatures)
     x = np.arange(len(thresholds))
     acc = _nan(sweep["accepted_per_step"])
     rej = _nan(sweep["rejected_per_step"])

@@ -156,7 +156,7 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
 
 def calibration_of(drafter, greedy: bool = False, temperature: float | None = None) -> dict | None:
     """The calibration a drafter applies to sampled requests ({"temperatures", "biases"}, and
-    "online_rate" when it has one; with a temperature, the fit a request sampled at it gets, without
+    "curvatures" and "online_rate" when it has them; with a temperature, the fit a request sampled at it gets, without
     the whole file), or with greedy=True to greedy ones (its "greedy" section when it has one); None
     when that is the identity (every STS temperature 1, every bias 0, no online rate) or the drafter
     has no calibration."""
@@ -167,15 +167,17 @@ def calibration_of(drafter, greedy: bool = False, temperature: float | None = No
     if greedy and calib.get("greedy"):
         calib = calib["greedy"]
     elif not greedy and temperature is not None:   # the runtime's own rule picks the fit
-        temps, biases, rate = calibration_in_use(calib, False, temperature=temperature)
-        calib = {"temperatures": temps, "biases": biases, **({"online_rate": rate} if rate else {})}
+        fit = calibration_in_use(calib, False, temperature=temperature)
+        calib = {"temperatures": fit.temperatures, "biases": fit.biases,
+                 **({"curvatures": fit.curvatures} if any(fit.curvatures) else {}),
+                 **({"online_rate": fit.online_rate} if fit.online_rate else {})}
     sections = [calib] + ([calib["greedy"]] if calib.get("greedy") else [])   # sampled: the whole file
     return None if all(_identity(c) for c in sections) else calib
 
 
 def _identity(calib: dict) -> bool:
     return (all(t == 1.0 for t in calib["temperatures"]) and all(b == 0.0 for b in calib.get("biases", []))
-            and not calib.get("online_rate"))
+            and not any(calib.get("curvatures", [])) and not calib.get("online_rate"))
 
 
 def checkpoint_digest(path: str | Path) -> str:

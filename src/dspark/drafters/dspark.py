@@ -25,8 +25,9 @@ x_{k-1}.
 Confidence head: c_k = sigmoid(w^T [h_k ; e_k] + b) (`confidence_head.proj` [1, H + r]; [1, H] with
 confidence_head_with_markov off), h_k = the backbone's final hidden AFTER the final `norm` (the LM
 head's input), in training and inference alike. Proposal.confidence_logits are the raw logits;
-Proposal.confidences = sigmoid(logit_k / T_k + b_k + d_k) with the STS temperatures and biases of
-`load_calibration` and the request's online offsets d_k (Sequence.confidence_offsets, zero unless the
+Proposal.confidences = sigmoid(logit_k / T_k + b_k + e_k curvature(logit_k) + d_k) with the STS
+temperatures, biases and curvatures (zero unless fitted by sts-beta) of `load_calibration` and the
+request's online offsets d_k (Sequence.confidence_offsets, zero unless the
 calibration has an "online_rate": after each verified round they step towards what the request's
 drafts actually do, stats.survival_feedback; a fixed calibration cannot follow one request's domain).
 Behind n-gram lookup (`ngram+dspark`) the drafter drafts only where lookup found nothing, a different
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -66,10 +68,11 @@ def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float], list[float]]:
-    """(temperatures, biases) of a calibration.json's content, checked: gamma positive finite
-    temperatures (any number when gamma is None) and as many finite biases. No "biases" (files
-    written before they existed) means zeros."""
+def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float], list[float], list[float]]:
+    """(temperatures, biases, curvatures) of a calibration.json's content, checked: gamma positive
+    finite temperatures (any number when gamma is None), as many finite biases and as many
+    curvatures e with |e| <= 1 / T (beyond it the map from logit to confidence would not be
+    monotone). No "biases" or "curvatures" (files written before they existed) means zeros."""
     temps = data.get("temperatures") if isinstance(data, dict) else None
     n = gamma if gamma is not None else len(temps) if isinstance(temps, list) else "gamma"
     if not isinstance(temps, list) or len(temps) != n or not all(_number(t) and t > 0 for t in temps):
@@ -77,7 +80,32 @@ def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float
     biases = data.get("biases", [0.0] * n)
     if not isinstance(biases, list) or len(biases) != n or not all(_number(b) for b in biases):
         raise DSparkError(f"calibration 'biases' must be {n} finite numbers (one per temperature), got {biases!r}")
-    return [float(t) for t in temps], [float(b) for b in biases]
+    bends = data.get("curvatures", [0.0] * n)
+    if (not isinstance(bends, list) or len(bends) != n
+            or not all(_number(e) and abs(e) * t <= 1.0 + 1e-9 for e, t in zip(bends, temps))):
+        raise DSparkError(f"calibration 'curvatures' must be {n} numbers e with |e| <= 1 / T (one per "
+                          f"temperature), got {bends!r}")
+    return [float(t) for t in temps], [float(b) for b in biases], [float(e) for e in bends]
+
+
+class CalibrationFit(NamedTuple):
+    """One fit of calibration.json as the runtime applies it: c_k = sigmoid(z_k / T_k + b_k +
+    e_k curvature(z_k) + d_k), d being the request's online offsets, stepped at online_rate."""
+    temperatures: list[float]
+    biases: list[float]
+    online_rate: float
+    curvatures: list[float]
+
+
+def _fit_of(section: dict, gamma: int | None) -> CalibrationFit:
+    temps, biases, bends = calibration_params(section, gamma)
+    return CalibrationFit(temps, biases, online_rate_of(section), bends)
+
+
+def curvature(logits: torch.Tensor) -> torch.Tensor:
+    """2 log cosh(z / 2), the calibration's curvature feature (deepspec.eval.metrics.curvature)."""
+    a = logits.abs()
+    return a + 2.0 * torch.log1p(torch.exp(-a)) - 2.0 * math.log(2.0)
 
 
 LOOKUP_SECTION = "behind_lookup"   # calibration.json: the fit for drafting behind n-gram lookup
@@ -151,8 +179,8 @@ def nearest_fit_temperature(data: dict | list[float], temperature: float) -> flo
 
 def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
                        gamma: int | None = None,
-                       temperature: float = SAMPLED_FIT_TEMPERATURE) -> tuple[list[float], list[float], float]:
-    """(temperatures, biases, online rate) that the runtime applies to a request's confidences, from
+                       temperature: float = SAMPLED_FIT_TEMPERATURE) -> CalibrationFit:
+    """The fit (temperatures, biases, online rate, curvatures) that the runtime applies to a request's confidences, from
     calibration.json's content, checked (gamma of each when given): greedy requests read the "greedy"
     section when there is one, sampled ones the fit for the sampling temperature nearest theirs
     (`nearest_fit_temperature`), and behind n-gram lookup the file as `behind_lookup_calibration`
@@ -166,7 +194,7 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
             raise DSparkError(str(e) if str(e).startswith(prefix) else prefix + str(e)) from None
     if greedy and isinstance(data, dict) and data.get("greedy") is not None:
         try:
-            return (*calibration_params(data["greedy"], gamma), online_rate_of(data["greedy"]))
+            return _fit_of(data["greedy"], gamma)
         except DSparkError as e:
             raise DSparkError(f"calibration 'greedy' section: {e}") from None
     if not greedy:
@@ -175,10 +203,10 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
         if key is not None:
             try:
                 section = data[BY_TEMPERATURE][key]
-                return (*calibration_params(section, gamma), online_rate_of(section))
+                return _fit_of(section, gamma)
             except DSparkError as e:
                 raise DSparkError(f"calibration '{BY_TEMPERATURE}' fit {key}: {e}") from None
-    return (*calibration_params(data, gamma), online_rate_of(data))
+    return _fit_of(data, gamma)
 
 
 @dataclass
@@ -297,9 +325,8 @@ class DSparkDrafter(DFlashDrafter):
                                                                   t or SAMPLED_FIT_TEMPERATURE)
         self.calibration_file, self._fits, self._fit_temps = data, fits, fit_temps
 
-    def fit_in_use(self, greedy: bool, temperature: float = SAMPLED_FIT_TEMPERATURE
-                   ) -> tuple[list[float], list[float], float]:
-        """(temperatures, biases, online rate) applied now to a greedy request or to one sampled at
+    def fit_in_use(self, greedy: bool, temperature: float = SAMPLED_FIT_TEMPERATURE) -> CalibrationFit:
+        """The fit (temperatures, biases, online rate, curvatures) applied now to a greedy request or to one sampled at
         `temperature`."""
         behind = self.drafts_behind_lookup
         if greedy:
@@ -308,9 +335,12 @@ class DSparkDrafter(DFlashDrafter):
 
     def _form(self, behind: bool) -> dict:
         """The fits that apply (behind lookup or not) in calibration.json's form ("biases" always,
-        "online_rate" only where it is not 0, "greedy" only where the file has such a section)."""
-        def form(fit):
-            return {"temperatures": list(fit[0]), "biases": list(fit[1]), **({"online_rate": fit[2]} if fit[2] else {})}
+        "curvatures" and "online_rate" only where they are not 0, "greedy" only where the file has such
+        a section)."""
+        def form(fit: CalibrationFit):
+            return {"temperatures": list(fit.temperatures), "biases": list(fit.biases),
+                    **({"curvatures": list(fit.curvatures)} if any(fit.curvatures) else {}),
+                    **({"online_rate": fit.online_rate} if fit.online_rate else {})}
         data = behind_lookup_calibration(self.calibration_file) if behind else self.calibration_file
         out = form(self._fits[(False, behind, SAMPLED_FIT_TEMPERATURE)])
         if data.get("greedy") is not None:
@@ -336,26 +366,29 @@ class DSparkDrafter(DFlashDrafter):
     def calibrated(self, confidence_logits: torch.Tensor, greedy: bool = False,
                    offsets: list[float] | None = None,
                    temperature: float = SAMPLED_FIT_TEMPERATURE) -> torch.Tensor:
-        """sigmoid(logit_k / T_k + b_k + d_k) over the last dimension (slots 0..n-1), with the fit
-        for a greedy request or for one sampled at `temperature` (`fit_in_use`); d = a request's
-        online offsets (zero past their end, or without them)."""
+        """sigmoid(logit_k / T_k + b_k + e_k curvature(logit_k) + d_k) over the last dimension (slots
+        0..n-1), with the fit for a greedy request or for one sampled at `temperature` (`fit_in_use`);
+        d = a request's online offsets (zero past their end, or without them)."""
         n = confidence_logits.shape[-1]
         like = dict(dtype=confidence_logits.dtype, device=confidence_logits.device)
-        temps, b = self.calibration_terms(greedy, temperature, offsets, n)
-        return torch.sigmoid(confidence_logits / torch.tensor(temps, **like) + torch.tensor(b, **like))
+        temps, b, bends = self.calibration_terms(greedy, temperature, offsets, n)
+        x = confidence_logits / torch.tensor(temps, **like) + torch.tensor(b, **like)
+        if any(bends):
+            x = x + torch.tensor(bends, **like) * curvature(confidence_logits)
+        return torch.sigmoid(x)
 
     def calibration_terms(self, greedy: bool, temperature: float, offsets: list[float] | None,
-                          n: int) -> tuple[list[float], list[float]]:
-        """(T_k, b_k + d_k) of slots 0..n-1 (`calibrated`'s terms)."""
-        temps, biases, _ = self.fit_in_use(greedy, temperature)
-        b = list(biases[:n])
+                          n: int) -> tuple[list[float], list[float], list[float]]:
+        """(T_k, b_k + d_k, e_k) of slots 0..n-1 (`calibrated`'s terms)."""
+        fit = self.fit_in_use(greedy, temperature)
+        b = list(fit.biases[:n])
         for k, d in enumerate((offsets or [])[:n]):
             b[k] += d
-        return list(temps[:n]), b
+        return list(fit.temperatures[:n]), b, list(fit.curvatures[:n])
 
     def verified(self, seq: Sequence, proposal: Proposal, record: RoundRecord) -> None:
         """The request's online calibration learns from the round (when the calibration has a rate)."""
-        rate = self.fit_in_use(seq.params.greedy, seq.params.temperature)[2]
+        rate = self.fit_in_use(seq.params.greedy, seq.params.temperature).online_rate
         if rate and proposal.confidences is not None:
             survival_feedback(seq.confidence_offsets, proposal.confidences.tolist(), record, rate)
 
@@ -423,11 +456,11 @@ class DSparkDrafter(DFlashDrafter):
         if args is None or not args.w1 or (s.draft_stop is not None and not isinstance(s.draft_stop, BatchOneAdmission)):
             return None
         g = logits.shape[1]                                   # the slots this round drafts
-        temps, cal_b = self.calibration_terms(False, s.params.temperature, s.confidence_offsets, g)
+        temps, cal_b, cal_e = self.calibration_terms(False, s.params.temperature, s.confidence_offsets, g)
         sps = None if s.draft_stop is None else s.draft_stop.steps_per_second(g + 1)
         u = torch.rand(g, generator=s.generator, device=s.generator.device)
         idx, final, q, conf = self.runtime.markov_sample(args, logits[0], hidden[0], int(anchors[0]),
-                                                         s.params.temperature, s.params.top_p, u, temps, cal_b, sps)
+                                                         s.params.temperature, s.params.top_p, u, temps, cal_b, cal_e, sps)
         return idx[None], final[None], q, None if conf is None else conf[None]
 
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,

@@ -1891,7 +1891,8 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
 /* A DSpark drafter's sampled vanilla Markov loop over the g slots of one sequence's block (logits and
  * hidden [g, ...], g at most the block size c->g), in one call: per slot,
  * the confidence logit (confidence_logit, as in rt_draft_round), and,
- * with a stop rule, the prefix survival a_k = a_{k-1} * sigmoid(logit / cal_t[k] + cal_b[k]); the
+ * with a stop rule, the prefix survival a_k = a_{k-1} * sigmoid(logit / cal_t[k] + cal_b[k] +
+ * cal_e[k] * 2 log cosh(logit / 2)) (the calibration's curvature term; cal_e may be NULL: zeros); the
  * loop stops at the first draft batch-1 greedy admission would not verify,
  * (tau + a_k) * sps[k + 1] <= tau * sps[k] with tau = 1 + a_1 + ... + a_{k-1} and sps[j] the
  * target's steps per second for j + 1 tokens (Policy.draft_stop). Else final_k = logits_k +
@@ -1900,7 +1901,8 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
  * drafts made, n: idx [n] (draft ids), q [n, V], final [n, V], conf [n]. */
 int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hidden, int64_t g, int64_t anchor,
                          float temperature, float top_p, const float *u, const float *cal_t, const float *cal_b,
-                         const double *sps, float *final, float *q, int64_t *idx, float *conf, int path) {
+                         const float *cal_e, const double *sps, float *final, float *q, int64_t *idx, float *conf,
+                         int path) {
     const int64_t H = c->H, V = c->V;
     float *p = (float *)scratch(SCRATCH_SAMPLE, sizeof(float) * (size_t)V);
     int64_t prev = anchor, k = 0;
@@ -1910,7 +1912,11 @@ int64_t rt_markov_sample(const draft_t *c, const float *logits, const float *hid
         if (c->conf_w) {
             conf[k] = confidence_logit(c, hidden + k * H, e);
             if (sps) {
-                const float x = conf[k] / cal_t[k] + cal_b[k];
+                float x = conf[k] / cal_t[k] + cal_b[k];
+                if (cal_e && cal_e[k] != 0.0f) {   /* 2 log cosh(z / 2) = |z| + 2 log(1 + e^-|z|) - 2 log 2 */
+                    const float az = fabsf(conf[k]);
+                    x += cal_e[k] * (az + 2.0f * log1pf(expf(-az)) - 1.3862944f);
+                }
                 const float ck = 1.0f / (1.0f + expf(-x));
                 a *= ck < 0.0f ? 0.0 : ck > 1.0f ? 1.0 : (double)ck;
                 if (!((tau + a) * sps[k + 1] > tau * sps[k])) break;

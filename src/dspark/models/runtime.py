@@ -93,7 +93,7 @@ class _Lib:
                                      ptr, ptr, c_int]
         self.draft_round.restype = None
         self.markov_sample = dll.rt_markov_sample
-        self.markov_sample.argtypes = [ptr, ptr, ptr, i64, i64, c_float, c_float, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+        self.markov_sample.argtypes = [ptr, ptr, ptr, i64, i64, c_float, c_float, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
                                        ptr, c_int]
         self.markov_sample.restype = i64
         self.probabilities = dll.rt_probabilities
@@ -819,12 +819,12 @@ class DraftForward:
 
     def markov_sample(self, args: "_DraftArgs", logits: torch.Tensor, hidden: torch.Tensor, anchor: int,
                       temperature: float, top_p: float, u: torch.Tensor, cal_t: list[float], cal_b: list[float],
-                      sps: list[float] | None):
+                      cal_e: list[float] | None, sps: list[float] | None):
         """A DSpark drafter's sampled Markov loop over one sequence's block in one C call
         (rt_markov_sample; args.w1 must be set): logits [g, V'] and hidden [g, H] of the backbone
         (g <= args.g: the slots the round drafted),
-        u [g] the uniforms each slot draws at, cal_t / cal_b the calibration's temperatures and
-        biases (the request's online offsets added), sps the one-sequence steps per second for 1 to
+        u [g] the uniforms each slot draws at, cal_t / cal_b / cal_e the calibration's temperatures,
+        biases (the request's online offsets added) and curvatures (None: zeros), sps the one-sequence steps per second for 1 to
         g + 1 tokens when the loop is to stop where batch-1 greedy admission would (None: the whole
         block). Returns (draft ids [n], final logits [g, V'] (the backbone's past slot n), the
         distributions drawn from [n, V'], confidence logits [n] or None)."""
@@ -838,9 +838,10 @@ class DraftForward:
         idx, conf = torch.empty(g, dtype=torch.int64), torch.empty(g)
         u = u.float().contiguous()
         cal_t, cal_b = torch.tensor(cal_t[:g], dtype=torch.float32), torch.tensor(cal_b[:g], dtype=torch.float32)
+        cal_e = torch.tensor(cal_e[:g], dtype=torch.float32) if cal_e is not None and any(cal_e[:g]) else None
         sps_t = None if sps is None else torch.tensor(sps, dtype=torch.float64)
         n = rt.markov_sample(ctypes.addressof(args), logits.data_ptr(), hidden.data_ptr(), g, anchor, temperature,
-                             top_p, u.data_ptr(), cal_t.data_ptr(), cal_b.data_ptr(), _ptr(sps_t), final.data_ptr(),
+                             top_p, u.data_ptr(), cal_t.data_ptr(), cal_b.data_ptr(), _ptr(cal_e), _ptr(sps_t), final.data_ptr(),
                              q.data_ptr(), idx.data_ptr(), conf.data_ptr(), rt.path)
         final[n:] = logits[n:]
         return idx[:n], final, q[:n], (conf[:n] if args.conf_w else None)
