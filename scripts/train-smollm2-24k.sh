@@ -93,6 +93,9 @@ ECE_PER_SET=${ECE_PER_SET:-40}   # prompts per set that only score the calibrati
 # lookup have a noise floor of 1.25 %, too close to the 1.5 % to tell (RESULTS.md, session 26)
 CAL_EXTRA_PER_SET=${CAL_EXTRA_PER_SET:-60}   # greedy fit only: the next prompts of each set (not mt-bench)
 ECE_MORE_PER_SET=${ECE_MORE_PER_SET:-60}     # greedy scoring only: the next ones (sets that have them)
+# deepspec calibrate --method: sts-beta (a temperature, a bias and a curvature per position) since
+# session 53, where it took T = 1 behind lookup from 1.69 to 1.39 % at position 1 (RESULTS.md)
+CAL_METHOD=${CAL_METHOD:-sts-beta}
 # the DSpark run that becomes the committed `dspark` drafter: the fastest at batch 1 on the math and
 # code sets (the issue's rule). DSpark-1o trained on over the writing-chat store with replays
 # (dspark1p, configs/dspark1p-smollm2-135m-writing.toml) since session 51; DSpark-1n trained on over
@@ -121,6 +124,15 @@ train_on_t1_cache() {
   local feats=()
   [ -e "$CACHE_T1/manifest.json" ] && feats=("data.features=$CACHE_T1")
   deepspec train --config "$1" "${feats[@]}"
+}
+
+# eval_once ARGS... --out DIR: deepspec eval, unless DIR/results.json says it ran to the end. A
+# calibration step run again refits on the rounds it has (STEPS="calibrate calibrate-lookup" after a
+# change to the fit), and a step killed half way drafts only what it lacks.
+eval_once() {
+  local out="${*: -1}"
+  if [ -e "$out/results.json" ]; then echo "   $out: its rounds are there, not drafted again"; return; fi
+  deepspec eval "$@"
 }
 
 # eval_prompts SET FROM N: prompts FROM..FROM+N-1 of a benchmark set's seed-0 shuffle (Table 1 reads
@@ -172,6 +184,42 @@ score_shipped() {
   shopt -u nullglob
 }
 
+# The calibration prompts, runs/calibration-{,extra-}prompts-24k.jsonl, which the calibrate and
+# calibrate-lookup steps read (either writes them when they are missing):
+# prompts no drafter trained on: the first user turns of the DSpark run's held-out conversations
+# (from the committed regenerated shards: the prompt file itself is rebuilt only by regen), and
+# CAL_PER_SET prompts of each benchmark set that Table 1 does not score (the eval step reads
+# the first EVAL_SAMPLES of each set's seed-0 shuffle; these are the next ones). The head's
+# level differs by domain: fitted on chat-like prompts alone it was over-confident on the
+# math sets (RESULTS.md, session 17).
+calibration_prompts() {
+  SHIP_RUN=$SHIP_RUN EVAL_SAMPLES=$EVAL_SAMPLES CAL_PER_SET=$CAL_PER_SET ECE_PER_SET=$ECE_PER_SET \
+    CAL_EXTRA_PER_SET=$CAL_EXTRA_PER_SET python - "${DATA[@]}" <<'PY'
+import gzip, json, os, sys
+from pathlib import Path
+from deepspec.eval.evaluate import load_eval_prompts
+# a run held out on a greedy store (t0-heldout) names the same conversations with a -t0 suffix
+held = {i.removesuffix("-t0").removesuffix("-t1") for i in json.load(open(os.environ["SHIP_RUN"] + "/heldout_ids.json"))}
+skip, take = int(os.environ["EVAL_SAMPLES"]), int(os.environ["CAL_PER_SET"])
+# the greedy fit's extra prompts: after Table 1's, the fit's and the ece step's (mt-bench has none left)
+extra_from = skip + take + int(os.environ["ECE_PER_SET"])
+extra_to = extra_from + int(os.environ["CAL_EXTRA_PER_SET"])
+with open("runs/calibration-extra-prompts-24k.jsonl", "w") as f:
+    for path in sys.argv[2::2]:
+        for prompt in load_eval_prompts(Path(path), extra_to, 0)[extra_from:]:
+            f.write(json.dumps({"turns": [prompt]}) + "\n")
+with open("runs/calibration-prompts-24k.jsonl", "w") as f:
+    for shard in sorted(Path("data/regen/smollm2-135m-24k").glob("shard-*.jsonl.gz")):
+        for line in gzip.open(shard, "rt"):
+            r = json.loads(line)
+            if r["id"] in held:
+                f.write(json.dumps({"turns": [m["content"] for m in r["conversations"] if m["role"] == "user"][:1]}) + "\n")
+    for path in sys.argv[2::2]:                       # the --data values
+        for prompt in load_eval_prompts(Path(path), skip + take, 0)[skip:]:
+            f.write(json.dumps({"turns": [prompt]}) + "\n")
+PY
+}
+
 for step in $STEPS; do
   if [ "$SKIP_DONE" = 1 ] && [ -e "$DONE/$step" ]; then
     echo "== $step: finished $(cat "$DONE/$step"), skipped (rm $DONE/$step to run it again)"
@@ -206,80 +254,57 @@ for step in $STEPS; do
     train-eagle3)  deepspec train --config configs/eagle3-smollm2-135m-24k.toml ;;
     curves)        deepspec plot-train "${RUNS[@]}" data/carry/dspark2-smollm2-135m-24k --out runs/curves-smollm2-24k.png ;;
     calibrate)
-      # prompts no drafter trained on: the first user turns of the DSpark run's held-out conversations
-      # (from the committed regenerated shards: the prompt file itself is rebuilt only by regen), and
-      # CAL_PER_SET prompts of each benchmark set that Table 1 does not score (the eval step reads
-      # the first EVAL_SAMPLES of each set's seed-0 shuffle; these are the next ones). The head's
-      # level differs by domain: fitted on chat-like prompts alone it was over-confident on the
-      # math sets (RESULTS.md, session 17).
-      SHIP_RUN=$SHIP_RUN EVAL_SAMPLES=$EVAL_SAMPLES CAL_PER_SET=$CAL_PER_SET ECE_PER_SET=$ECE_PER_SET \
-        CAL_EXTRA_PER_SET=$CAL_EXTRA_PER_SET python - "${DATA[@]}" <<'PY'
-import gzip, json, os, sys
-from pathlib import Path
-from deepspec.eval.evaluate import load_eval_prompts
-# a run held out on a greedy store (t0-heldout) names the same conversations with a -t0 suffix
-held = {i.removesuffix("-t0").removesuffix("-t1") for i in json.load(open(os.environ["SHIP_RUN"] + "/heldout_ids.json"))}
-skip, take = int(os.environ["EVAL_SAMPLES"]), int(os.environ["CAL_PER_SET"])
-# the greedy fit's extra prompts: after Table 1's, the fit's and the ece step's (mt-bench has none left)
-extra_from = skip + take + int(os.environ["ECE_PER_SET"])
-extra_to = extra_from + int(os.environ["CAL_EXTRA_PER_SET"])
-with open("runs/calibration-extra-prompts-24k.jsonl", "w") as f:
-    for path in sys.argv[2::2]:
-        for prompt in load_eval_prompts(Path(path), extra_to, 0)[extra_from:]:
-            f.write(json.dumps({"turns": [prompt]}) + "\n")
-with open("runs/calibration-prompts-24k.jsonl", "w") as f:
-    for shard in sorted(Path("data/regen/smollm2-135m-24k").glob("shard-*.jsonl.gz")):
-        for line in gzip.open(shard, "rt"):
-            r = json.loads(line)
-            if r["id"] in held:
-                f.write(json.dumps({"turns": [m["content"] for m in r["conversations"] if m["role"] == "user"][:1]}) + "\n")
-    for path in sys.argv[2::2]:                       # the --data values
-        for prompt in load_eval_prompts(Path(path), skip + take, 0)[skip:]:
-            f.write(json.dumps({"turns": [prompt]}) + "\n")
-PY
-      # sampled: fitted on half the rounds, scored on the other half; greedy: on every round of the
-      # 740 prompts (the ece step scores it on prompts no fit saw)
-      deepspec eval --threads "$THREADS" --batch 8 --temperature 1 --max-new-tokens "$CAL_TOKENS" --seed 1 \
+      calibration_prompts
+      # T = 1 and greedy: fitted on every round (the ece step scores them on prompts no fit saw; the
+      # three parameters of sts-beta need the rounds: behind lookup at T = 1, fitted on half, it scored
+      # 1.54 % at position 1 there, on all 1.39 %: RESULTS.md, session 53); T 0.7, which the ece step
+      # does not score: fitted on half the rounds, scored on the other half
+      eval_once --threads "$THREADS" --batch 8 --temperature 1 --max-new-tokens "$CAL_TOKENS" --seed 1 \
         --data runs/calibration-prompts-24k.jsonl --drafter "$SHIP_RUN/final" --out "runs/calibration-$SHIP-t1"
       deepspec calibrate --records "runs/calibration-$SHIP-t1/rounds/$SHIP/calibration-prompts-24k.jsonl" \
-        --drafter "$SHIP_RUN/final" --regime sampled --out "runs/calibration-$SHIP-t1"
-      deepspec eval --threads "$THREADS" --batch 8 --temperature 0 --max-new-tokens "$CAL_TOKENS" --seed 1 \
+        --drafter "$SHIP_RUN/final" --regime sampled --method "$CAL_METHOD" --holdout-fraction 0 \
+        --out "runs/calibration-$SHIP-t1"
+      eval_once --threads "$THREADS" --batch 8 --temperature 0 --max-new-tokens "$CAL_TOKENS" --seed 1 \
         --data runs/calibration-prompts-24k.jsonl --data runs/calibration-extra-prompts-24k.jsonl \
         --drafter "$SHIP_RUN/final" --out "runs/calibration-$SHIP-t0"
       deepspec calibrate --records "runs/calibration-$SHIP-t0/rounds/$SHIP/"calibration-{,extra-}prompts-24k.jsonl \
-        --drafter "$SHIP_RUN/final" --regime greedy --holdout-fraction 0 --out "runs/calibration-$SHIP-t0"
+        --drafter "$SHIP_RUN/final" --regime greedy --method "$CAL_METHOD" --holdout-fraction 0 \
+        --out "runs/calibration-$SHIP-t0"
       # requests sampled at T 0.7 top-p 0.9 (chat's usual setting) get their own fit, "by_temperature":
       # the T = 1 fit scored 4.6 % at position 1 on them (RESULTS.md, session 36)
-      deepspec eval --threads "$THREADS" --batch 8 --temperature 0.7 --top-p 0.9 --max-new-tokens "$CAL_TOKENS" \
+      eval_once --threads "$THREADS" --batch 8 --temperature 0.7 --top-p 0.9 --max-new-tokens "$CAL_TOKENS" \
         --seed 1 --data runs/calibration-prompts-24k.jsonl --drafter "$SHIP_RUN/final" --out "runs/calibration-$SHIP-t07"
       deepspec calibrate --records "runs/calibration-$SHIP-t07/rounds/$SHIP/calibration-prompts-24k.jsonl" \
-        --drafter "$SHIP_RUN/final" --regime sampled --temperature 0.7 --out "runs/calibration-$SHIP-t07" ;;
+        --drafter "$SHIP_RUN/final" --regime sampled --temperature 0.7 --method "$CAL_METHOD" \
+        --out "runs/calibration-$SHIP-t07" ;;
     calibrate-lookup)
+      [ -e runs/calibration-extra-prompts-24k.jsonl ] || calibration_prompts
       # the same prompts drafted by the default drafter, n-gram lookup first: the DSpark drafter drafts
       # only where lookup has nothing, and greedy requests then miss the loops lookup takes, so their
       # confidences get their own fit, calibration.json's "behind_lookup" section: greedy, T 0.7 and
       # T = 1. (Session 19's sampled fit behind lookup had scored worse than the standalone one, 1.69
       # against 1.00 % at position 1; in session 52 the standalone T = 1 fit scored 1.92 % there on the
       # ece step's prompts and this one 1.62 %: RESULTS.md, session 52.)
-      deepspec eval --threads "$THREADS" --batch 8 --temperature 0 --max-new-tokens "$CAL_TOKENS" --seed 1 \
+      eval_once --threads "$THREADS" --batch 8 --temperature 0 --max-new-tokens "$CAL_TOKENS" --seed 1 \
         --data runs/calibration-prompts-24k.jsonl --data runs/calibration-extra-prompts-24k.jsonl \
         --drafter "ngram+$SHIP_RUN/final" --out "runs/calibration-lookup-$SHIP-t0"
       deepspec calibrate --records "runs/calibration-lookup-$SHIP-t0/rounds/ngram+$SHIP/"calibration-{,extra-}prompts-24k.jsonl \
-        --drafter "$SHIP_RUN/final" --regime greedy --behind-lookup --holdout-fraction 0 \
+        --drafter "$SHIP_RUN/final" --regime greedy --behind-lookup --method "$CAL_METHOD" --holdout-fraction 0 \
         --out "runs/calibration-lookup-$SHIP-t0"
       # and at T 0.7 top-p 0.9 behind lookup (session 36)
-      deepspec eval --threads "$THREADS" --batch 8 --temperature 0.7 --top-p 0.9 --max-new-tokens "$CAL_TOKENS" \
+      eval_once --threads "$THREADS" --batch 8 --temperature 0.7 --top-p 0.9 --max-new-tokens "$CAL_TOKENS" \
         --seed 1 --data runs/calibration-prompts-24k.jsonl --drafter "ngram+$SHIP_RUN/final" \
         --out "runs/calibration-lookup-$SHIP-t07"
       deepspec calibrate --records "runs/calibration-lookup-$SHIP-t07/rounds/ngram+$SHIP/calibration-prompts-24k.jsonl" \
-        --drafter "$SHIP_RUN/final" --regime sampled --temperature 0.7 --behind-lookup \
+        --drafter "$SHIP_RUN/final" --regime sampled --temperature 0.7 --behind-lookup --method "$CAL_METHOD" \
         --out "runs/calibration-lookup-$SHIP-t07"
       # and at T = 1 behind lookup, on the greedy fit's prompts (session 52)
-      deepspec eval --threads "$THREADS" --batch 8 --temperature 1 --max-new-tokens "$CAL_TOKENS" --seed 1 \
+      eval_once --threads "$THREADS" --batch 8 --temperature 1 --max-new-tokens "$CAL_TOKENS" --seed 1 \
         --data runs/calibration-prompts-24k.jsonl --data runs/calibration-extra-prompts-24k.jsonl \
         --drafter "ngram+$SHIP_RUN/final" --out "runs/calibration-lookup-$SHIP-t1"
       deepspec calibrate --records "runs/calibration-lookup-$SHIP-t1/rounds/ngram+$SHIP/"calibration-{,extra-}prompts-24k.jsonl \
-        --drafter "$SHIP_RUN/final" --regime sampled --behind-lookup --out "runs/calibration-lookup-$SHIP-t1" ;;
+        --drafter "$SHIP_RUN/final" --regime sampled --behind-lookup --method "$CAL_METHOD" --holdout-fraction 0 \
+        --out "runs/calibration-lookup-$SHIP-t1" ;;
     ece)
       # Table 1 (EVAL_SAMPLES per set) alone scores the calibration on 120 requests, too few to
       # tell 1.5 % from 1.9 % ECE (RESULTS.md, session 18): these prompts add as many rounds again
@@ -298,7 +323,7 @@ PY
           > "runs/ece-extra-24k/prompts/$s-more.jsonl"
       done
       for t in 0 1; do
-        deepspec eval --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens "$CAL_TOKENS" --seed 0 \
+        eval_once --threads "$THREADS" --batch 8 --temperature "$t" --max-new-tokens "$CAL_TOKENS" --seed 0 \
           "${EXTRA[@]}" $([ "$t" = 0 ] && echo "${MORE[@]}") --drafter checkpoints/dspark-smollm2-135m \
           --drafter default --out "runs/ece-extra-$SHIP/t$t"
       done
