@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
               f"{_pct(result['ece_after_fixed'][i]):>10} {_pct(result['ece_after'][i]):>10} "
               f"{_pct(result['ece_floor_after'][i]):>12} "
               f"{_fmt_auc(result['auc_before'][i]):>11} {_fmt_auc(result['auc_after'][i]):>10}")
-    print(f"ECE fixed: the fitted temperatures, biases and curvatures (e) alone; after: with the online correction (rate {rate})")
+    print("ECE fixed: the fitted temperatures, biases and curvatures (e) alone; "
+          f"after: with the online correction (rate {rate})")
     print("noise floor: the ECE a perfectly calibrated head would show on these rounds (simulated outcomes)")
     print(f"mean ECE over positions: {_pct(result['ece_mean_before']).strip()} -> "
           f"{_pct(result['ece_mean_after']).strip()};  pooled ECE: {_pct(result['ece_pooled_before']).strip()} -> "

@@ -151,9 +151,9 @@ def confidence_report(records: Sequence[RoundRecord], temperatures: Sequence[flo
                       gamma: int | None = None, n_bins: int = N_BINS,
                       biases: Sequence[float] | None = None, online_rate: float = 0.0,
                       curvatures: Sequence[float] | None = None) -> dict[str, Any]:
-    """Calibration of the prefix-survival estimate a_j (with `temperatures`, `biases` and `curvatures`,
-    raw if None;
-    with online_rate, each request's online offsets replayed as the runtime applies them).
+    """Calibration of the prefix-survival estimate a_j (with `temperatures`, `biases` and
+    `curvatures`, raw if None; with online_rate, each request's online offsets replayed as the
+    runtime applies them).
 
     Returns lists indexed by position (element i = position i+1): "position", "n", "ece",
     "ece_floor" (ece_noise_floor), "auc", "brier", "mean_predicted", "mean_realized"; "ece_mean"
@@ -574,7 +574,8 @@ def score_calibration(records: Sequence[RoundRecord], path: str | Path, regime: 
     data_before = calibration_dataset(rows, None, gamma)
     data_after = calibration_dataset(rows, fit.temperatures, gamma, fit.biases, fit.online_rate, fit.curvatures)
     return {"regime": regime, "behind_lookup": behind_lookup, "temperatures": fit.temperatures,
-            "biases": fit.biases, "curvatures": fit.curvatures, "online_rate": fit.online_rate, "num_rounds": len(rows),
+            "biases": fit.biases, "curvatures": fit.curvatures, "online_rate": fit.online_rate,
+            "num_rounds": len(rows),
             "before": _report(data_before, n_bins), "after": _report(data_after, n_bins),
             "_data_before": data_before, "_data_after": data_after}
 

@@ -207,8 +207,8 @@ def threshold_sweep(records: Sequence[RoundRecord], thresholds: Sequence[float],
     """Static confidence-threshold baseline (the paper's figure 5), replayed on recorded rounds.
 
     For each threshold t every round is truncated before its first slot whose score is below t
-    (score "conditional": c_k = sigmoid(z_k / T_k + b_k + e_k curvature(z_k)), online offsets included with online_rate
-    (replayed on the recorded outcomes); "prefix": a_k = prod_{i<=k} c_i). Acceptance inside
+    (score "conditional": c_k = sigmoid(z_k / T_k + b_k + e_k curvature(z_k)), online offsets
+    included with online_rate (replayed on the recorded outcomes); "prefix": a_k = prod_{i<=k} c_i). Acceptance inside
     the kept prefix is the recorded one (verification of slot k does not depend on later slots), so a
     round that keeps l slots accepts min(accepted, l) and wastes the rest. Counts are draft tokens only
     (no bonus). Only rounds with confidence logits take part.

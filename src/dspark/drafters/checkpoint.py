@@ -156,10 +156,10 @@ def load_drafter(path: str | Path, target, device=None, dtype=None):
 
 def calibration_of(drafter, greedy: bool = False, temperature: float | None = None) -> dict | None:
     """The calibration a drafter applies to sampled requests ({"temperatures", "biases"}, and
-    "curvatures" and "online_rate" when it has them; with a temperature, the fit a request sampled at it gets, without
-    the whole file), or with greedy=True to greedy ones (its "greedy" section when it has one); None
-    when that is the identity (every STS temperature 1, every bias 0, no online rate) or the drafter
-    has no calibration."""
+    "curvatures" and "online_rate" when it has them; with a temperature, the fit a request sampled
+    at it gets, without the whole file), or with greedy=True to greedy ones (its "greedy" section
+    when it has one); None when that is the identity (every STS temperature 1, every bias and
+    curvature 0, no online rate) or the drafter has no calibration."""
     from .dspark import calibration_in_use
     calib = drafter.calibration() if hasattr(drafter, "calibration") else None
     if calib is None:

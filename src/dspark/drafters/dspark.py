@@ -180,11 +180,11 @@ def nearest_fit_temperature(data: dict | list[float], temperature: float) -> flo
 def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
                        gamma: int | None = None,
                        temperature: float = SAMPLED_FIT_TEMPERATURE) -> CalibrationFit:
-    """The fit (temperatures, biases, online rate, curvatures) that the runtime applies to a request's confidences, from
-    calibration.json's content, checked (gamma of each when given): greedy requests read the "greedy"
-    section when there is one, sampled ones the fit for the sampling temperature nearest theirs
-    (`nearest_fit_temperature`), and behind n-gram lookup the file as `behind_lookup_calibration`
-    makes it. The one rule: DSparkDrafter applies it, `deepspec calibrate --score` scores recorded
+    """The fit (temperatures, biases, online rate, curvatures) that the runtime applies to a
+    request's confidences, from calibration.json's content, checked (gamma of each when given):
+    greedy requests read the "greedy" section when there is one, sampled ones the fit for the
+    sampling temperature nearest theirs (`nearest_fit_temperature`), and behind n-gram lookup the
+    file as `behind_lookup_calibration` makes it. The one rule: DSparkDrafter applies it, `deepspec calibrate --score` scores recorded
     rounds with it."""
     if behind_lookup and isinstance(data, dict) and data.get(LOOKUP_SECTION) is not None:
         try:
@@ -460,7 +460,8 @@ class DSparkDrafter(DFlashDrafter):
         sps = None if s.draft_stop is None else s.draft_stop.steps_per_second(g + 1)
         u = torch.rand(g, generator=s.generator, device=s.generator.device)
         idx, final, q, conf = self.runtime.markov_sample(args, logits[0], hidden[0], int(anchors[0]),
-                                                         s.params.temperature, s.params.top_p, u, temps, cal_b, cal_e, sps)
+                                                         s.params.temperature, s.params.top_p, u, temps, cal_b,
+                                                         cal_e, sps)
         return idx[None], final[None], q, None if conf is None else conf[None]
 
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor, hidden: torch.Tensor,

@@ -824,7 +824,8 @@ class DraftForward:
         (rt_markov_sample; args.w1 must be set): logits [g, V'] and hidden [g, H] of the backbone
         (g <= args.g: the slots the round drafted),
         u [g] the uniforms each slot draws at, cal_t / cal_b / cal_e the calibration's temperatures,
-        biases (the request's online offsets added) and curvatures (None: zeros), sps the one-sequence steps per second for 1 to
+        biases (the request's online offsets added) and curvatures (None: zeros), sps the
+        one-sequence steps per second for 1 to
         g + 1 tokens when the loop is to stop where batch-1 greedy admission would (None: the whole
         block). Returns (draft ids [n], final logits [g, V'] (the backbone's past slot n), the
         distributions drawn from [n, V'], confidence logits [n] or None)."""
@@ -841,8 +842,8 @@ class DraftForward:
         cal_e = torch.tensor(cal_e[:g], dtype=torch.float32) if cal_e is not None and any(cal_e[:g]) else None
         sps_t = None if sps is None else torch.tensor(sps, dtype=torch.float64)
         n = rt.markov_sample(ctypes.addressof(args), logits.data_ptr(), hidden.data_ptr(), g, anchor, temperature,
-                             top_p, u.data_ptr(), cal_t.data_ptr(), cal_b.data_ptr(), _ptr(cal_e), _ptr(sps_t), final.data_ptr(),
-                             q.data_ptr(), idx.data_ptr(), conf.data_ptr(), rt.path)
+                             top_p, u.data_ptr(), cal_t.data_ptr(), cal_b.data_ptr(), _ptr(cal_e), _ptr(sps_t),
+                             final.data_ptr(), q.data_ptr(), idx.data_ptr(), conf.data_ptr(), rt.path)
         final[n:] = logits[n:]
         return idx[:n], final, q[:n], (conf[:n] if args.conf_w else None)
 
