@@ -50,7 +50,8 @@
 #                  (configs/dflash-t1b-smollm2-135m.toml, the cache-t1 features, 1,000 steps of 16)
 #   train-dspark2g DSpark-1g grown to 2 draft layers, trained over every store
 #                  (configs/dspark2g-smollm2-135m-grown.toml, online features, 480 steps of 16)
-#   calibrate      STS + bias and each regime's online rate for the DSpark run that ships (SHIP_RUN),
+#   calibrate      CAL_METHOD (sts-beta: a temperature, bias and curvature per position) and each regime's
+#                  online rate for the DSpark run that ships (SHIP_RUN),
 #                  sampled (T = 1; T 0.7 top-p 0.9) and greedy regimes, on the prompts of its 200 held-out conversations (never
 #                  trained on) and on benchmark prompts that Table 1 does not score, CAL_TOKENS answer
 #                  tokens each; greedy rounds also on CAL_EXTRA_PER_SET more benchmark prompts per set
