@@ -167,10 +167,7 @@ def calibration_of(drafter, greedy: bool = False, temperature: float | None = No
     if greedy and calib.get("greedy"):
         calib = calib["greedy"]
     elif not greedy and temperature is not None:   # the runtime's own rule picks the fit
-        fit = calibration_in_use(calib, False, temperature=temperature)
-        calib = {"temperatures": fit.temperatures, "biases": fit.biases,
-                 **({"curvatures": fit.curvatures} if any(fit.curvatures) else {}),
-                 **({"online_rate": fit.online_rate} if fit.online_rate else {})}
+        calib = calibration_in_use(calib, False, temperature=temperature).to_json()
     sections = [calib] + ([calib["greedy"]] if calib.get("greedy") else [])   # sampled: the whole file
     return None if all(_identity(c) for c in sections) else calib
 

@@ -68,11 +68,28 @@ def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float], list[float], list[float]]:
-    """(temperatures, biases, curvatures) of a calibration.json's content, checked: gamma positive
-    finite temperatures (any number when gamma is None), as many finite biases and as many
-    curvatures e with |e| <= 1 / T (beyond it the map from logit to confidence would not be
-    monotone). No "biases" or "curvatures" (files written before they existed) means zeros."""
+class CalibrationFit(NamedTuple):
+    """One fit of calibration.json as the runtime applies it: c_k = sigmoid(z_k / T_k + b_k +
+    e_k curvature(z_k) + d_k), d being the request's online offsets, stepped at online_rate."""
+    temperatures: list[float]
+    biases: list[float]
+    online_rate: float
+    curvatures: list[float]
+
+    def to_json(self) -> dict:
+        """calibration.json's form: "biases" always, "curvatures" and "online_rate" only where they
+        are not 0."""
+        return {"temperatures": list(self.temperatures), "biases": list(self.biases),
+                **({"curvatures": list(self.curvatures)} if any(self.curvatures) else {}),
+                **({"online_rate": self.online_rate} if self.online_rate else {})}
+
+
+def calibration_fit(data: dict, gamma: int | None = None) -> CalibrationFit:
+    """One fit of a calibration.json's content, checked: gamma positive finite temperatures (any
+    number when gamma is None), as many finite biases, as many curvatures e with |e| <= 1 / T
+    (beyond it the map from logit to confidence would not be monotone) and its online rate
+    (`online_rate_of`). No "biases" or "curvatures" (files written before they existed) means
+    zeros."""
     temps = data.get("temperatures") if isinstance(data, dict) else None
     n = gamma if gamma is not None else len(temps) if isinstance(temps, list) else "gamma"
     if not isinstance(temps, list) or len(temps) != n or not all(_number(t) and t > 0 for t in temps):
@@ -85,21 +102,8 @@ def calibration_params(data: dict, gamma: int | None = None) -> tuple[list[float
             or not all(_number(e) and abs(e) * t <= 1.0 + 1e-9 for e, t in zip(bends, temps))):
         raise DSparkError(f"calibration 'curvatures' must be {n} numbers e with |e| <= 1 / T (one per "
                           f"temperature), got {bends!r}")
-    return [float(t) for t in temps], [float(b) for b in biases], [float(e) for e in bends]
-
-
-class CalibrationFit(NamedTuple):
-    """One fit of calibration.json as the runtime applies it: c_k = sigmoid(z_k / T_k + b_k +
-    e_k curvature(z_k) + d_k), d being the request's online offsets, stepped at online_rate."""
-    temperatures: list[float]
-    biases: list[float]
-    online_rate: float
-    curvatures: list[float]
-
-
-def _fit_of(section: dict, gamma: int | None) -> CalibrationFit:
-    temps, biases, bends = calibration_params(section, gamma)
-    return CalibrationFit(temps, biases, online_rate_of(section), bends)
+    return CalibrationFit([float(t) for t in temps], [float(b) for b in biases], online_rate_of(data),
+                          [float(e) for e in bends])
 
 
 def curvature(logits: torch.Tensor) -> torch.Tensor:
@@ -184,8 +188,8 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
     request's confidences, from calibration.json's content, checked (gamma of each when given):
     greedy requests read the "greedy" section when there is one, sampled ones the fit for the
     sampling temperature nearest theirs (`nearest_fit_temperature`), and behind n-gram lookup the
-    file as `behind_lookup_calibration` makes it. The one rule: DSparkDrafter applies it, `deepspec calibrate --score` scores recorded
-    rounds with it."""
+    file as `behind_lookup_calibration` makes it. The one rule: DSparkDrafter applies it, `deepspec
+    calibrate --score` scores recorded rounds with it."""
     if behind_lookup and isinstance(data, dict) and data.get(LOOKUP_SECTION) is not None:
         try:
             return calibration_in_use(behind_lookup_calibration(data), greedy, False, gamma, temperature)
@@ -194,7 +198,7 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
             raise DSparkError(str(e) if str(e).startswith(prefix) else prefix + str(e)) from None
     if greedy and isinstance(data, dict) and data.get("greedy") is not None:
         try:
-            return _fit_of(data["greedy"], gamma)
+            return calibration_fit(data["greedy"], gamma)
         except DSparkError as e:
             raise DSparkError(f"calibration 'greedy' section: {e}") from None
     if not greedy:
@@ -203,10 +207,10 @@ def calibration_in_use(data: dict, greedy: bool, behind_lookup: bool = False,
         if key is not None:
             try:
                 section = data[BY_TEMPERATURE][key]
-                return _fit_of(section, gamma)
+                return calibration_fit(section, gamma)
             except DSparkError as e:
                 raise DSparkError(f"calibration '{BY_TEMPERATURE}' fit {key}: {e}") from None
-    return _fit_of(data, gamma)
+    return calibration_fit(data, gamma)
 
 
 @dataclass
@@ -326,26 +330,21 @@ class DSparkDrafter(DFlashDrafter):
         self.calibration_file, self._fits, self._fit_temps = data, fits, fit_temps
 
     def fit_in_use(self, greedy: bool, temperature: float = SAMPLED_FIT_TEMPERATURE) -> CalibrationFit:
-        """The fit (temperatures, biases, online rate, curvatures) applied now to a greedy request or to one sampled at
-        `temperature`."""
+        """The fit (temperatures, biases, online rate, curvatures) applied now to a greedy request or
+        to one sampled at `temperature`."""
         behind = self.drafts_behind_lookup
         if greedy:
             return self._fits[(True, behind, None)]
         return self._fits[(False, behind, nearest_fit_temperature(self._fit_temps[behind], temperature))]
 
     def _form(self, behind: bool) -> dict:
-        """The fits that apply (behind lookup or not) in calibration.json's form ("biases" always,
-        "curvatures" and "online_rate" only where they are not 0, "greedy" only where the file has such
-        a section)."""
-        def form(fit: CalibrationFit):
-            return {"temperatures": list(fit.temperatures), "biases": list(fit.biases),
-                    **({"curvatures": list(fit.curvatures)} if any(fit.curvatures) else {}),
-                    **({"online_rate": fit.online_rate} if fit.online_rate else {})}
+        """The fits that apply (behind lookup or not) in calibration.json's form
+        (`CalibrationFit.to_json`; "greedy" only where the file has such a section)."""
         data = behind_lookup_calibration(self.calibration_file) if behind else self.calibration_file
-        out = form(self._fits[(False, behind, SAMPLED_FIT_TEMPERATURE)])
+        out = self._fits[(False, behind, SAMPLED_FIT_TEMPERATURE)].to_json()
         if data.get("greedy") is not None:
-            out["greedy"] = form(self._fits[(True, behind, None)])
-        others = {key: form(self._fits[(False, behind, t)]) for t, key in fit_temperatures(data).items() if key}
+            out["greedy"] = self._fits[(True, behind, None)].to_json()
+        others = {key: self._fits[(False, behind, t)].to_json() for t, key in fit_temperatures(data).items() if key}
         if others:
             out[BY_TEMPERATURE] = others
         return out
