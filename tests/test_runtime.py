@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -942,6 +943,53 @@ def test_a_drafting_round_in_one_call_is_the_round_in_steps(arch, layer_form, al
     want = [greedy_reference(model, p, 12) for p in ps]
     got_tokens, _ = run_engine(model, drafter, ps, [SamplingParams()] * len(ps), 12, max_batch=1)
     assert got_tokens == want
+
+
+def test_the_build_with_timers_computes_the_same_and_splits_the_time(monkeypatch):
+    """runtime.profiling_lib (qkernels.c built with RT_PROFILE, for benchmarks/step_profile.py)
+    computes the same bits as the build that runs, and splits a forward's time into its parts:
+    every part of the target's layers and its head, and no drafting part, within the forward's
+    wall time; a drafting round's time goes to the round's parts alone, its layers not counted as
+    the target's. The build that runs has no timers."""
+    from dspark.sequence import Sequence
+    from lossless import random_trained_drafter
+    assert runtime.lib().profile() is None
+    model = packed_tiny("llama", seed=7)
+    drafter = random_trained_drafter("dspark", model, gamma=4, tap_layers=[0, 1], draft_vocab_size=96,
+                                     markov_rank=64)
+    run_on_fast_runtime(drafter)
+    toks = torch.randint(0, 128, (60,), generator=torch.Generator().manual_seed(4)).tolist()
+
+    def run():
+        """(logits of a prefill and of a 4-row step, the step's wall time, the drafts of a round)"""
+        cache = model.new_cache(1, 80)
+        with torch.no_grad():
+            first = model(FlatBatch.build([(cache.allocate(), 0, toks[:50])], "cpu"), cache, taps=[0, 1])
+            runtime.lib().profile()                 # the prefill's parts: not the step's
+            t0 = time.perf_counter()
+            step = model(FlatBatch.build([(0, 50, toks[50:54])], "cpu"), cache)
+            wall = time.perf_counter() - t0
+            parts = runtime.lib().profile()
+            seq = Sequence(0, toks[:51], 50, SamplingParams(), None, 16)
+            seq.num_processed = 50
+            drafter.start(seq)
+            drafter.observe(seq, first.tap_rows, None)
+            drafts = drafter.propose([seq])[0].tokens
+        return [first.logits, step.logits], wall, parts, drafts
+
+    want, _, none, want_drafts = run()
+    assert none is None
+    monkeypatch.setattr(runtime, "_LIB", None)     # the timed build, this test only
+    rt = runtime.profiling_lib()
+    assert runtime.lib() is rt
+    got, wall, parts, drafts = run()
+    assert all(torch.equal(a, b) for a, b in zip(got, want)) and drafts == want_drafts
+    target = [p for p in runtime.PROFILE_PARTS if not p.startswith("draft")]
+    assert all(parts[p] > 0 for p in target) and not any(parts[p] for p in runtime.PROFILE_PARTS if p not in target)
+    assert sum(parts.values()) <= wall
+    drafting = rt.profile()             # the round: its own parts only
+    assert all(drafting[p] > 0 for p in runtime.PROFILE_PARTS if p not in target)
+    assert not any(drafting[p] for p in target)
 
 
 @pytest.mark.parametrize("batch", [1, 3])

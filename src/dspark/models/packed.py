@@ -283,15 +283,17 @@ def default_precision() -> str:
     return value
 
 
-_LIBS: dict[str, object] = {}
+_LIBS: dict[tuple[str, ...], object] = {}
 
 
-def compiled(name: str):
+def compiled(name: str, defines: tuple[str, ...] = ()):
     """The shared library built from `name`.c beside this file (once per machine, into the dspark
-    cache), or False when it cannot be had here (no compiler, not x86-64, DSPARK_PACKED=0)."""
-    if name not in _LIBS:
-        _LIBS[name] = _build(name)
-    return _LIBS[name]
+    cache), or False when it cannot be had here (no compiler, not x86-64, DSPARK_PACKED=0).
+    defines: preprocessor macros of a variant build (qkernels' RT_PROFILE), a library of its own."""
+    key = (name, *defines)
+    if key not in _LIBS:
+        _LIBS[key] = _build(name, defines)
+    return _LIBS[key]
 
 
 def kernel():
@@ -311,13 +313,17 @@ CFLAGS = {"packed_gemv": ["-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPI
           "qkernels": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC", "-pthread"]}
 
 
-def kernel_digest(name: str) -> str:
+def _flags(name: str, defines: tuple[str, ...]) -> list[str]:
+    return CFLAGS[name] + [f"-D{d}" for d in defines]
+
+
+def kernel_digest(name: str, defines: tuple[str, ...] = ()) -> str:
     """What a build of `name`.c is named by: its source and flags (a changed kernel builds anew)."""
     source = Path(__file__).with_name(f"{name}.c")
-    return hashlib.sha256(source.read_bytes() + " ".join(CFLAGS[name]).encode()).hexdigest()[:16]
+    return hashlib.sha256(source.read_bytes() + " ".join(_flags(name, defines)).encode()).hexdigest()[:16]
 
 
-def _build(name: str):
+def _build(name: str, defines: tuple[str, ...] = ()):
     if os.environ.get("DSPARK_PACKED", "1") == "0":
         return False
     if platform.machine() not in ("x86_64", "AMD64") or (
@@ -328,8 +334,8 @@ def _build(name: str):
         log.warning("no C compiler found: packed weights disabled, decoding reads fp32 weights")
         return False
     source = Path(__file__).with_name(f"{name}.c")
-    flags = CFLAGS[name]
-    lib = cache_root() / "kernels" / f"{name}-{kernel_digest(name)}.so"
+    flags = _flags(name, defines)
+    lib = cache_root() / "kernels" / f"{name}-{kernel_digest(name, defines)}.so"
     if not lib.exists():
         log.info("building %s (once per machine)", lib.name)
         lib.parent.mkdir(parents=True, exist_ok=True)

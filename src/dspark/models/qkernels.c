@@ -187,6 +187,46 @@ INLINE int64_t per_task(int64_t items) {
     return k < 1 ? 1 : k;
 }
 
+/* ------------------------------------------------------------ optional timers ------------- */
+
+/* Built with -DRT_PROFILE (runtime.profiling_lib; benchmarks/step_profile.py), the layer, forward
+ * and drafting-round calls add the wall time of their parts into prof_spent, which
+ * rt_profile_read hands out and zeroes: where a forward goes, now that all of it is one C call.
+ * The parts of a drafter's layers count as the round's, not the target's. Without the flag the
+ * laps compile to nothing. */
+enum { PROF_QKV, PROF_ATTENTION, PROF_O, PROF_GATE_UP, PROF_GATE, PROF_DOWN, PROF_HEAD, PROF_DRAFT_CONTEXT,
+       PROF_DRAFT_LAYERS, PROF_DRAFT_HEAD, PROF_DRAFT_MARKOV, PROF_PARTS };
+#ifdef RT_PROFILE
+#include <time.h>
+static double prof_spent[PROF_PARTS];
+static int prof_drafting;            /* inside rt_draft_round: its layers are its own part */
+static double prof_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+#define PROF_START() double prof_t0 = prof_now()
+#define PROF_LAP(part) do { const double prof_t = prof_now(); prof_spent[part] += prof_t - prof_t0; \
+                            prof_t0 = prof_t; } while (0)
+#define PROF_LAYER_LAP(part) do { if (!prof_drafting) PROF_LAP(part); } while (0)
+#define PROF_DRAFTING(on) (prof_drafting = (on))
+/* Seconds per part (the PROF_* order) since the last call into out [n], then zero; returns the
+ * number of parts (0 in a build without timers). */
+int rt_profile_read(double *out, int n) {
+    for (int i = 0; i < PROF_PARTS && i < n; i++) {
+        out[i] = prof_spent[i];
+        prof_spent[i] = 0.0;
+    }
+    return PROF_PARTS;
+}
+#else
+#define PROF_START() ((void)0)
+#define PROF_LAP(part) ((void)0)
+#define PROF_LAYER_LAP(part) ((void)0)
+#define PROF_DRAFTING(on) ((void)0)
+int rt_profile_read(double *out, int n) { (void)out; (void)n; return 0; }
+#endif
+
 /* ------------------------------------------------------- activation quantization ------------ */
 
 /* Rows of x [M, K] (optionally RMS-normalized with weight nw first) -> qx int8 [M, K], dx fp32
@@ -1215,27 +1255,35 @@ void rt_layer(const layer_t *c, const float *x, int64_t n, const float *cos, con
     float *mid = carve(&mem, nh);                                    /* x after the attention branch */
     float *gu = carve(&mem, ngu), *a = carve(&mem, na);
     float *h = c->sandwich ? carve(&mem, nh) : NULL;                 /* a branch's output before its norm */
+    PROF_START();
     layer_product(c, P_QKV, x, n, H, c->input_norm, c->qkv_bias, NULL, qkv, path);
+    PROF_LAYER_LAP(PROF_QKV);
     rt_attention(qkv, n, c->Hq, c->Hk, c->D, c->q_norm, c->k_norm, c->eps, cos, sin, kc, vc, max_len, slot, pos,
                  last, c->window, c->scale, c->softcap, attn, path);
+    PROF_LAYER_LAP(PROF_ATTENTION);
     if (c->sandwich) {
         layer_product(c, P_O, attn, n, QD, NULL, NULL, NULL, h, path);
         add_normed(x, h, c->post_attn_norm, c->eps, n, H, mid);
+        PROF_LAYER_LAP(PROF_O);
         layer_product(c, P_GATE_UP, mid, n, H, c->pre_ff_norm, NULL, NULL, gu, path);
     } else {
         layer_product(c, P_O, attn, n, QD, NULL, NULL, x, mid, path);
+        PROF_LAYER_LAP(PROF_O);
         layer_product(c, P_GATE_UP, mid, n, H, c->post_attn_norm, NULL, NULL, gu, path);
     }
+    PROF_LAYER_LAP(PROF_GATE_UP);
     /* rows in parallel from 2 (0.16 -> 0.08 ms a 4-row SmolLM2 forward; one row alone is ~1 us a layer) */
     const gate_t g = {gu, a, I, c->act, path};
     if (n >= 2) parallel(gate_task, &g, n);
     else gate_rows(&g, 0, n);
+    PROF_LAYER_LAP(PROF_GATE);
     if (c->sandwich) {
         layer_product(c, P_DOWN, a, n, I, NULL, NULL, NULL, h, path);
         add_normed(mid, h, c->post_ff_norm, c->eps, n, H, out);
     } else {
         layer_product(c, P_DOWN, a, n, I, NULL, NULL, mid, out, path);
     }
+    PROF_LAYER_LAP(PROF_DOWN);
 }
 
 /* A target model's constants for rt_forward, filled once by runtime.FastForward: its layers
@@ -1306,8 +1354,10 @@ int64_t rt_forward(const model_t *c, const int64_t *tokens, int64_t n, const flo
         float *picked = logit_rows ? carve(&mem, npick) : NULL;
         for (int64_t r = 0; picked && r < n_logits; r++)
             memcpy(picked + r * H, out + logit_rows[r] * H, sizeof(float) * (size_t)H);
+        PROF_START();
         rt_qmatmul(picked ? picked : out, picked ? n_logits : n, H, c->final_norm, c->eps, c->head_w, c->head_S,
                    c->head_L, c->V, (int)c->head_bits, NULL, NULL, logits, path);
+        PROF_LAP(PROF_HEAD);
     }
     return 0;
 }
@@ -1845,6 +1895,8 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
                     int path) {
     const int64_t H = c->H, D = c->D, n0 = start + m, rows = m > g ? m : g;
     const float eps = c->layers[0].eps;
+    PROF_START();
+    PROF_DRAFTING(1);
     int64_t *slot = calloc((size_t)rows, sizeof(int64_t));
     int64_t *pos = malloc(sizeof(int64_t) * (size_t)rows), *last = malloc(sizeof(int64_t) * (size_t)g);
     if (m > 0) {                                   /* the context rows' keys and values */
@@ -1862,6 +1914,7 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
         }
         free(f);
     }
+    PROF_LAP(PROF_DRAFT_CONTEXT);
     float *x = malloc(sizeof(float) * (size_t)(g * H)), *y = malloc(sizeof(float) * (size_t)(g * H));
     for (int64_t j = 0; j < H; j++) x[j] = c->embed_scale == 1.0f ? c->embed[anchor * H + j]
                                                                   : c->embed[anchor * H + j] * c->embed_scale;
@@ -1871,11 +1924,13 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
         rt_layer(&c->layers[i], x, g, cos + n0 * D, sin + n0 * D, kc[i], vc[i], max_len, slot, pos, last, y, path);
         float *t = x; x = y; y = t;
     }
+    PROF_LAP(PROF_DRAFT_LAYERS);
     rms_rows(x, g, H, c->final_norm, eps, hidden);
     rt_qmatmul(hidden, g, H, NULL, 0.0f, c->head_w, c->head_S, c->head_L, c->V, (int)c->head_bits, NULL, NULL,
                logits, path);
     if (c->logit_softcap > 0.0f)
         for (int64_t i = 0; i < g * c->V; i++) logits[i] = c->logit_softcap * tanhf(logits[i] / c->logit_softcap);
+    PROF_LAP(PROF_DRAFT_HEAD);
     if (greedy && c->w1) {                         /* the Markov loop, then the confidences */
         int64_t last = anchor;
         rt_markov_greedy(logits, 1, g, c->V, c->w1, c->r, c->w2, c->w2_S, c->w2_L, (int)c->w2_bits, c->d2t, &last,
@@ -1885,6 +1940,8 @@ void rt_draft_round(const draft_t *c, const float *taps, int64_t m, int64_t star
             prev = idx[k] + (c->d2t ? c->d2t[idx[k]] : 0);
         }
     }
+    PROF_LAP(PROF_DRAFT_MARKOV);
+    PROF_DRAFTING(0);
     free(x); free(y); free(slot); free(pos); free(last);
 }
 

@@ -108,6 +108,10 @@ class _Lib:
         self.block_verdict = dll.rt_block_verdict
         self.block_verdict.argtypes = [ptr, ptr, i64, i64, ptr, ptr, c_float, ptr, c_int]
         self.block_verdict.restype = i64
+        self._profile_read = dll.rt_profile_read
+        self._profile_read.argtypes = [ptr, c_int]
+        self._profile_read.restype = c_int
+        self.timed = self._profile_read(None, 0) > 0     # built with RT_PROFILE (profiling_lib)
         self._set_threads = dll.rt_set_threads
         self._set_threads.argtypes = [c_int]
         dll.rt_path_supported.argtypes = [c_int]
@@ -119,6 +123,15 @@ class _Lib:
         forced = os.environ.get("DSPARK_KERNEL_PATH")
         if forced:
             self.force(forced)
+
+    def profile(self) -> dict[str, float] | None:
+        """Seconds spent in each part of the C calls (PROFILE_PARTS) since the last read, which
+        zeroes them; None for a build without timers (see profiling_lib)."""
+        if not self.timed:
+            return None
+        out = (ctypes.c_double * len(PROFILE_PARTS))()
+        self._profile_read(out, len(PROFILE_PARTS))
+        return dict(zip(PROFILE_PARTS, out))
 
     def force(self, name: str) -> None:
         """Run on a narrower instruction-set path (tests; DSPARK_KERNEL_PATH)."""
@@ -187,11 +200,30 @@ def path_name(path: int) -> str:
 
 _LIB: _Lib | None = None
 
+# qkernels.c's timed parts in a build with RT_PROFILE (its PROF_* order): the target layers' four
+# products, attention and gated activation (an o or down part includes a sandwich norm), the head,
+# and a drafting round's context rows, layers, head and greedy Markov loop with confidences.
+PROFILE_PARTS = ("qkv", "attention", "o", "gate_up", "gate", "down", "head", "draft_context", "draft_layers",
+                 "draft_head", "draft_markov")
+
 
 def lib() -> _Lib:
     global _LIB
     if _LIB is None:
         dll = compiled("qkernels")
+        if not dll:
+            raise RuntimeError("the integer CPU runtime (qkernels.c) could not be built here")
+        _LIB = _Lib(dll)
+    return _LIB
+
+
+def profiling_lib() -> _Lib:
+    """Switch the runtime to its build with timers (RT_PROFILE; a library of its own, the same
+    arithmetic) and return it: `lib().profile()` then splits the C calls' time into
+    PROFILE_PARTS (benchmarks/step_profile.py). Each part adds two clock reads a call."""
+    global _LIB
+    if _LIB is None or not _LIB.timed:
+        dll = compiled("qkernels", ("RT_PROFILE",))
         if not dll:
             raise RuntimeError("the integer CPU runtime (qkernels.c) could not be built here")
         _LIB = _Lib(dll)
