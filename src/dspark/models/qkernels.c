@@ -324,6 +324,13 @@ INLINE float f16_to_f32(uint16_t h) {
 typedef struct {
     const int8_t *qx; const float *dx; const float *sxf;
     int64_t M, K, N;
+    /* The same three, rows in groups of 8 (the last group the rest) for the AVX-512 tiles: the group
+     * of R rows from row m0 on holds, from byte m0 * K (float m0 * K / 32) on, its rows' 4-byte
+     * chunks side by side, [K / 4][R] (and [K / 32][R]). A register tile then finds every value it
+     * broadcasts at a constant offset from one pointer: with a pointer per row, the 8-row tile
+     * spent more instructions on addresses, spills and reloads than on its products. With one row
+     * they are qx, dx and sxf themselves. */
+    const int8_t *qxi; const float *dxi, *sxi;
     const uint8_t *w; const void *S, *L;
     int bits, sform;             /* sform: how S and L are stored (SCALES_*) */
     const float *bias, *residual;
@@ -426,46 +433,53 @@ T512 INLINE void scales_512(const qmm_t *c, int64_t i, __m512 *s, __m512 *l) {
               _mm_loadu_si128((const __m128i *)((const int8_t *)c->L + i)))));
 }
 
+/* isum += the 4-byte dot products of w's unsigned bytes with the signed bytes at p, broadcast to every
+ * lane: vpdpbusd with its memory operand broadcast. Written as one instruction because GCC, given the
+ * broadcast as an intrinsic, hoisted the 5-7-row tiles' 40-56 broadcasts into registers it then spilled
+ * (those tiles ran 0.75-0.88x the speed of the 8-row tile's code per row). */
+#define DPBUSD_BCAST(isum, w, p) \
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(isum) : "v"(w), "m"(*(const int32_t *)(p)))
+
 T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
     const int64_t nb = c->K / BLOCK, K = c->K, N = c->N;
     const int cb = TILE * BLOCK * c->bits / 8;
     const uint8_t *wt = c->w + t * tile_bytes(c);
     const __m512i low4 = _mm512_set1_epi8(15);
     const int prefetch = m0 == 0;   /* the first row group reads the tile from memory */
-    __m512 acc[RT];
+    const int8_t *xg = c->qxi + m0 * K;                        /* the row group's interleaved copies */
+    const float *dg = c->dxi + m0 * nb, *sg = c->sxi + m0 * nb;
+    /* arrays of a constant size (RT is one where inlined): sized by RT they were variable-length
+     * arrays, which GCC kept on the stack, stored and reloaded every block */
+    __m512 acc[8];
     for (int r = 0; r < RT; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         if (prefetch) prefetch_block(c, t, b, cb);
-        __m512i isum[RT];
+        __m512i isum[8];
         for (int r = 0; r < RT; r++) isum[r] = _mm512_setzero_si512();
         const uint8_t *wb = wt + b * cb;
-        const int8_t *xb = c->qx + m0 * K + b * BLOCK;
+        const int32_t *xb = (const int32_t *)(xg + b * BLOCK * RT);   /* chunk j of row r: xb[j * RT + r] */
         if (c->bits == 4) {
             for (int ch = 0; ch < 4; ch++) {
                 const __m512i v = _mm512_loadu_si512(wb + 64 * ch);
                 const __m512i lo = _mm512_and_si512(v, low4);
                 const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
                 for (int r = 0; r < RT; r++) {
-                    const int8_t *xr = xb + r * K + 8 * ch;
-                    isum[r] = _mm512_dpbusd_epi32(isum[r], lo, _mm512_set1_epi32(*(const int32_t *)xr));
-                    isum[r] = _mm512_dpbusd_epi32(isum[r], hi, _mm512_set1_epi32(*(const int32_t *)(xr + 4)));
+                    DPBUSD_BCAST(isum[r], lo, xb + 2 * ch * RT + r);
+                    DPBUSD_BCAST(isum[r], hi, xb + (2 * ch + 1) * RT + r);
                 }
             }
         } else {
             for (int ch = 0; ch < 8; ch++) {
                 const __m512i v = _mm512_loadu_si512(wb + 64 * ch);
-                for (int r = 0; r < RT; r++)
-                    isum[r] = _mm512_dpbusd_epi32(isum[r], v,
-                                                  _mm512_set1_epi32(*(const int32_t *)(xb + r * K + 4 * ch)));
+                for (int r = 0; r < RT; r++) DPBUSD_BCAST(isum[r], v, xb + ch * RT + r);
             }
         }
         __m512 s, l;
         scales_512(c, (t * nb + b) * TILE, &s, &l);
         for (int r = 0; r < RT; r++) {
-            const int64_t i = (m0 + r) * nb + b;
-            const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps(c->sxf[i]),
-                                              _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r]), s));
-            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(c->dx[i]), tv, acc[r]);
+            const int64_t i = b * RT + r;
+            const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps(sg[i]), _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r]), s));
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dg[i]), tv, acc[r]);
         }
     }
     for (int r = 0; r < RT; r++) {
@@ -532,11 +546,11 @@ TARGET INLINE void NAME(const qmm_t *c, int64_t t, int h, int64_t m0, const int 
     const uint8_t *wt = c->w + t * tile_bytes(c) + 32 * h;                                         \
     const __m256i low4 = _mm256_set1_epi8(15);                                                     \
     const int prefetch = m0 == 0 && h == 0;                                                        \
-    __m256 acc[RT];                                                                                \
+    __m256 acc[4];                  /* constant sizes: see tile_512 */                             \
     for (int r = 0; r < RT; r++) acc[r] = _mm256_setzero_ps();                                     \
     for (int64_t b = 0; b < nb; b++) {                                                             \
         if (prefetch) prefetch_block(c, t, b, cb);                                                 \
-        __m256i isum[RT];                                                                          \
+        __m256i isum[4];                                                                           \
         for (int r = 0; r < RT; r++) isum[r] = _mm256_setzero_si256();                             \
         const uint8_t *wb = wt + b * cb;                                                           \
         const int8_t *xb = c->qx + m0 * K + b * BLOCK;                                             \
@@ -642,6 +656,7 @@ static task_fn qmm_task(int path) {
 typedef struct {
     const float *x; int64_t M, K; const float *nw; float eps;
     int8_t *qx; float *dx; float *sxf;
+    int32_t *qxi; float *dxi, *sxi;      /* the interleaved copies (qmm_t), or NULL: none wanted */
     int64_t rows_per_task;
     int path;
 } quant_t;
@@ -657,6 +672,15 @@ static void quantize_task(const void *ctx, int64_t task) {
     else if (q->path != PATH_GENERIC) rows = quantize_rows_avx2;
 #endif
     rows(q->x + m0 * q->K, m1 - m0, q->K, q->nw, q->eps, q->qx + m0 * q->K, q->dx + m0 * nb, q->sxf + m0 * nb);
+    for (int64_t m = m0; q->qxi && m < m1; m++) {          /* row m's place in its group of 8 */
+        const int64_t g0 = m / 8 * 8, r = m - g0, R = q->M - g0 < 8 ? q->M - g0 : 8, K4 = q->K / 4;
+        const int32_t *src = (const int32_t *)(q->qx + m * q->K);
+        for (int64_t j = 0; j < K4; j++) q->qxi[g0 * K4 + j * R + r] = src[j];
+        for (int64_t b = 0; b < nb; b++) {
+            q->dxi[g0 * nb + b * R + r] = q->dx[m * nb + b];
+            q->sxi[g0 * nb + b * R + r] = q->sxf[m * nb + b];
+        }
+    }
 }
 
 /* A product's tiles as tasks, first[i] .. first[i + 1] - 1 for task i; returns the number of tasks.
@@ -688,15 +712,19 @@ void rt_qmatmul(const float *x, int64_t M, int64_t K, const float *nw, float eps
                 const float *bias, const float *residual, float *y, int path) {
     const int64_t nb = K / BLOCK;
     const size_t nq = (size_t)(M * K), ns = sizeof(float) * (size_t)(M * nb);
-    char *mem = scratch(SCRATCH_PRODUCT, carve_size(nq) + 2 * carve_size(ns));
+    const int interleave = path == PATH_AVX512VNNI && M > 1;      /* one row is its own copy */
+    char *mem = scratch(SCRATCH_PRODUCT, (carve_size(nq) + 2 * carve_size(ns)) * (interleave ? 2 : 1));
     int8_t *qx = carve(&mem, nq);
     float *dx = carve(&mem, ns), *sxf = carve(&mem, ns);
+    int32_t *qxi = interleave ? carve(&mem, nq) : NULL;
+    float *dxi = interleave ? carve(&mem, ns) : NULL, *sxi = interleave ? carve(&mem, ns) : NULL;
     /* Rows are quantized independently: in parallel once there are a few (a row per task). */
-    quant_t quant = {x, M, K, nw, eps, qx, dx, sxf, M >= 8 ? 1 : M, path};
+    quant_t quant = {x, M, K, nw, eps, qx, dx, sxf, qxi, dxi, sxi, M >= 8 ? 1 : M, path};
     parallel(quantize_task, &quant, (M + quant.rows_per_task - 1) / quant.rows_per_task);
     int64_t first[MAX_TASKS + 1];
     const int64_t ntasks = split_tiles(N / TILE, first);
-    qmm_t c = {qx, dx, sxf, M, K, N, w, S, L, bits & 0xff, bits >> 8, bias, residual, y, first};
+    qmm_t c = {qx, dx, sxf, M, K, N, interleave ? (const int8_t *)qxi : qx, interleave ? dxi : dx,
+               interleave ? sxi : sxf, w, S, L, bits & 0xff, bits >> 8, bias, residual, y, first};
     parallel(qmm_task(path), &c, ntasks);
 }
 
