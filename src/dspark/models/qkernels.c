@@ -478,7 +478,8 @@ T512 INLINE void tile_512(const qmm_t *c, int64_t t, int64_t m0, const int RT) {
         scales_512(c, (t * nb + b) * TILE, &s, &l);
         for (int r = 0; r < RT; r++) {
             const int64_t i = b * RT + r;
-            const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps(sg[i]), _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r]), s));
+            const __m512 tv = _mm512_fmadd_ps(l, _mm512_set1_ps(sg[i]),
+                                              _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r]), s));
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dg[i]), tv, acc[r]);
         }
     }
