@@ -1,11 +1,10 @@
 """Session 55: the DSpark policy's observe / timed / drafted and the drafter's verified (online
 calibration) stubbed out, against the full round, interleaved per prompt: what that bookkeeping costs.
 """
-import sys, time
+import sys
 sys.path.insert(0, "/work/main/benchmarks")
 import dspark, torch
 from decode_speed import sample_prompts
-from dspark import engine as E
 from dspark.drafters import load as load_drafter
 from dspark.drafters.dspark import DSparkDrafter
 from dspark.generate import generate

@@ -4,7 +4,7 @@ Apply weight_locality.diff or spin_rounds.diff first (they make the macro settab
     python docs/results/session55/builds_ab.py WEIGHT_LOCALITY=0 10
     python docs/results/session55/builds_ab.py SPIN_ROUNDS=40000 10
 """
-import sys, time, ctypes, statistics
+import sys
 import dspark, torch
 sys.path.insert(0, "/work/main/benchmarks")
 from decode_speed import sample_prompts

@@ -2,7 +2,7 @@
     py-spy record -r 2000 -f raw -o spy.txt -- python docs/results/session55/pyspy_workload.py dspark
     python docs/results/session55/pyspy_round.py spy.txt 50
 """
-import re, collections, sys
+import collections, sys
 total = 0; incl = collections.Counter(); lines = collections.Counter()
 for line in open(sys.argv[1]):
     stack, _, n = line.rstrip().rpartition(" "); n = int(n)

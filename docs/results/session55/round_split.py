@@ -1,7 +1,7 @@
 """Session 55: a batch-1 DSpark round split by wrapped calls (round, prefill, forward, propose, observe,
 verify, commit), ms per round.  python docs/results/session55/round_split.py [drafter]
 """
-import sys, time, statistics
+import sys, time
 sys.path.insert(0, "/work/main/benchmarks")
 import dspark, torch
 from collections import defaultdict
@@ -29,8 +29,6 @@ def wrap(obj, name, label):
 wrap(E.Engine, "_decode_round", "round"); wrap(E.Engine, "_prefill", "prefill")
 wrap(D.TargetModel, "__call__", "forward"); wrap(type(dr), "propose", "propose"); wrap(type(dr), "observe", "observe")
 wrap(E, "verify", "verify"); wrap(E.Engine, "_commit_tokens", "commit")
-import dspark.schedule as S
-pol = None
 prompts = sample_prompts(10, "gsm8k,humaneval,math500,mbpp,livecodebench")
 tot = defaultdict(float); toks = 0; wall = 0
 for p in prompts:
@@ -40,10 +38,9 @@ for p in prompts:
     r = generate(target, dr, ids, SamplingParams(), 128, policy="dspark", sps_table=sps)
     wall += time.perf_counter() - t0; toks += r["num_new_tokens"]
     for k in T: tot[k] += T[k]
-    tot["nround"] += N["round"]; tot["nfwd"] += N["forward"]; tot["nprefill"] += N["prefill"]
+    tot["nround"] += N["round"]
 R = tot["nround"]
-pf_fwd = tot["forward"] - 0  # forwards inside prefill are counted in forward too
 print(f"tok/s {toks/wall:.1f} tokens/round {toks/R:.2f} wall/round {wall/R*1e3:.2f} ms")
 for k in ("round", "prefill", "forward", "propose", "observe", "verify", "commit"):
-    print(f"  {k}: {tot[k]/R*1e3:.3f} ms/round")
+    print(f"  {k}: {tot[k]/R*1e3:.3f} ms/round")   # forward includes the prefill's forwards
 print("  outside round+prefill:", (wall - tot['round'] - tot['prefill'])/R*1e3)

@@ -2,9 +2,9 @@
 most frequent target tokens of the training stores' answers added; the Markov head's output rows of the
 old tokens copied, the new ones zero (the draft head is the target's own head rows).
 
-    python widen_vocab.py SRC_DIR OUT_DIR SIZE [SIZE...]
+    python docs/results/session55/widen_vocab.py SRC_DIR OUT_DIR SIZE [SIZE...]   (from the repository root)
 """
-import gzip, json, glob, shutil, sys, collections
+import gzip, json, glob, shutil, sys
 from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
@@ -17,20 +17,14 @@ sizes = [int(s) for s in sys.argv[3:]]
 w = load_file(src / "model.safetensors")
 cfg = json.loads((src / "config.json").read_text())
 tok = load_target("smollm2-135m", tokenizer=True).tokenizer
-V = w["t2d"].numel()
-counts = torch.zeros(V, dtype=torch.long)
 stores = ["writing-chat", "algorithm-code-2", "competition-math-2", "extra-8k", "t0-heldout"]
-n = 0
-for s in stores:
-    for f in sorted(glob.glob(f"/work/main/data/regen/smollm2-135m-{s}/shard-*.jsonl.gz")):
-        for line in gzip.open(f, "rt"):
-            r = json.loads(line)
-            for turn in r["conversations"]:
-                if turn.get("role") == "assistant":
-                    ids = tok.encode(turn["content"], add_special_tokens=False)
-                    if ids:
-                        counts += torch.bincount(torch.tensor(ids), minlength=V)[:V]
-            n += 1
+conversations = [json.loads(line) for s in stores
+                 for f in sorted(glob.glob(f"data/regen/smollm2-135m-{s}/shard-*.jsonl.gz"))
+                 for line in gzip.open(f, "rt")]
+answers = (tok.encode(turn["content"], add_special_tokens=False)
+           for r in conversations for turn in r["conversations"] if turn.get("role") == "assistant")
+counts = dvocab.count_tokens(answers, w["t2d"].numel())
+n = len(conversations)
 print(n, "conversations,", int(counts.sum()), "answer tokens")
 old_ids = dvocab.target_ids(w["d2t"])
 for size in sizes:
@@ -40,10 +34,9 @@ for size in sizes:
     new_ids = dvocab.target_ids(d2t)
     w2_old = w["markov_head.markov_w2.weight"]
     w2 = torch.zeros(size, w2_old.shape[1], dtype=w2_old.dtype)
-    pos_old = {int(t): i for i, t in enumerate(old_ids)}
-    for i, t in enumerate(new_ids.tolist()):
-        if t in pos_old:
-            w2[i] = w2_old[pos_old[t]]
+    kept = w["t2d"][new_ids]                       # the new draft tokens that were old ones
+    old_index = torch.cumsum(w["t2d"].long(), 0) - 1   # an old draft index is a prefix count of t2d
+    w2[kept] = w2_old[old_index[new_ids[kept]]]
     nw = dict(w)
     nw["d2t"], nw["t2d"], nw["markov_head.markov_w2.weight"] = d2t, t2d, w2
     d = out.parent / f"{out.name}-{size}"
@@ -55,4 +48,4 @@ for size in sizes:
         shutil.copy(src / "calibration.json", d / "calibration.json")
     cov = float(counts[new_ids].sum() / counts.sum())
     print(size, "coverage of the stores' answer tokens", round(cov, 4), "->", d)
-print("8192 coverage", round(float(counts[old_ids].sum() / counts.sum()), 4))
+print(old_ids.numel(), "coverage", round(float(counts[old_ids].sum() / counts.sum()), 4))
