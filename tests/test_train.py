@@ -147,7 +147,7 @@ def test_config_unknown_key_names_key_and_section(tmp_path, env):
     # overrides are typed like the file
     cfg = load_config(write_config(tmp_path / "h.toml", env), ["batch.sequences=8", "data.features=online"])
     assert cfg.batch.sequences == 8 and cfg.data.features == "online"
-    assert cfg.loss_alphas().as_dict() == {"ce": 0.1, "l1": 0.9, "bce": 1.0, "soft_ce": 0.0}
+    assert cfg.loss_alphas().as_dict() == {"ce": 0.1, "l1": 0.9, "bce": 1.0, "soft_ce": 0.0, "greedy_ce": 0.0}
 
 
 def test_committed_configs_load():
@@ -354,6 +354,28 @@ def test_greedy_metric_is_the_prefix_of_argmax_matches():
     assert [m[f"greedy_accept@{k}"] for k in (1, 2, 3)] == pytest.approx([0.5, 0.5, 0.0])
     assert m["tau_greedy"] == pytest.approx(2.0)
     assert 1.0 < m["tau_sim"] < 1.5          # c* < 1 even where the argmaxes agree
+
+
+def test_greedy_ce_is_the_nll_of_the_targets_argmax_and_pulls_the_draft_argmax_to_it():
+    """greedy_ce = weighted mean of -log p_d(argmax p_t), whatever the (sampled) label; a gradient step
+    on it alone moves the draft's argmax onto the target's where l1 has no preference between them."""
+    v, g = 5, 2
+    plan = losses.make_plan(torch.arange(6) % v, torch.ones(6, dtype=torch.long), torch.tensor([0]),
+                            losses.position_weights(g))
+    den = losses.combine_denominators([plan])
+    target = torch.tensor([[0.0, 2.0, 1.9, -5.0, -5.0], [3.0, 0.0, 0.0, 0.0, 0.0]])   # argmaxes 1, 0
+    draft = torch.tensor([[[0.0, 1.9, 2.0, -5.0, -5.0], [0.0, 0.0, 0.0, 3.0, 0.0]]], requires_grad=True)
+    labels = torch.tensor([[2, 3]])                    # sampled labels, not the argmaxes: ignored
+    alphas = losses.LossWeights(greedy_ce=1.0)
+    loss, sums = losses.block_losses(draft, target, labels, plan, alphas, den)
+    w = losses.position_weights(g)
+    logp = torch.log_softmax(draft.detach()[0], -1)
+    expect = -(w * logp[torch.arange(g), torch.tensor([1, 0])]).sum() / w.sum()
+    assert float(loss.detach()) == pytest.approx(float(expect), rel=1e-6)
+    assert losses.summarize(sums, den, alphas)["loss_greedy_ce"] == pytest.approx(float(expect), rel=1e-6)
+    loss.backward()
+    stepped = draft.detach() - 5.0 * draft.grad
+    assert stepped[0].argmax(-1).tolist() == [1, 0] and draft.detach()[0].argmax(-1).tolist() == [2, 3]
 
 
 # --- training end to end ---------------------------------------------------------------------
@@ -911,3 +933,39 @@ def test_init_from_grows_draft_layers(tmp_path, env, capsys):
                           **common)
     with pytest.raises(DSparkError, match="num_layers 2 there, 1 here"):
         run_inprocess(shrink)
+
+
+def test_init_from_grows_the_markov_rank(tmp_path, env, capsys):
+    """A config with a larger Markov rank than its init_from checkpoint widens the head: the new
+    columns add nothing at step 0 (the held-out evaluation is the trained drafter's last one), then
+    training moves them. A confidence head that reads h alone keeps its shape. A gated head is not
+    grown (its gate reads the rank), it is refused."""
+    common = dict(data={"holdout": 4}, logging={"eval_every": 100, "checkpoint_every": 100})
+    drafter = {"block_size": 4, "markov_rank": 8, "draft_vocab_size": 64}
+    run_inprocess(write_config(tmp_path / "a.toml", env, drafter=drafter, out="a", schedule={"total_steps": 3},
+                               **common))
+    a_final = tmp_path / "a" / "final"
+    grown = write_config(tmp_path / "b.toml", env, drafter={**drafter, "markov_rank": 24}, out="b",
+                         schedule={"total_steps": 2}, init_from=str(a_final), **common)
+    run_inprocess(grown)
+    held_a = [r for r in read_log(tmp_path / "a") if r["split"] == "heldout"]
+    held_b = [r for r in read_log(tmp_path / "b") if r["split"] == "heldout"]
+    for k in ("loss", "accept_rate@1", "tau_sim", "tau_greedy"):
+        assert held_b[0][k] == pytest.approx(held_a[-1][k], rel=1e-5)
+    assert "Markov rank grown from 8 to 24" in capsys.readouterr().err
+    target = load_target_tiny(env)
+    a, b = load_drafter(a_final, target), load_drafter(tmp_path / "b" / "final", target)
+    assert b.markov_head.markov_w1.weight.shape[1] == 24
+    assert b.confidence_head.proj.weight.shape[1] == a.confidence_head.proj.weight.shape[1] + 16
+    assert b.markov_head.markov_w2.weight[:, 8:].abs().sum() > 0       # trained away from zero
+    plain = {**drafter, "confidence_head_with_markov": False}      # a confidence head on h alone keeps its shape
+    run_inprocess(write_config(tmp_path / "p.toml", env, drafter=plain, out="p", schedule={"total_steps": 1}, **common))
+    run_inprocess(write_config(tmp_path / "q.toml", env, drafter={**plain, "markov_rank": 24}, out="q",
+                               schedule={"total_steps": 1}, init_from=str(tmp_path / "p" / "final"), **common))
+    q = load_drafter(tmp_path / "q" / "final", target)
+    assert q.markov_head.markov_w1.weight.shape[1] == 24
+    assert q.confidence_head.proj.weight.shape[1] == target.config.hidden_size
+    gated = write_config(tmp_path / "c.toml", env, drafter={**drafter, "markov_rank": 24, "markov_head_type": "gated"},
+                         out="c", init_from=str(a_final), **common)
+    with pytest.raises(DSparkError, match="markov_rank 8 there, 24 here"):
+        run_inprocess(gated)

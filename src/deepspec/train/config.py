@@ -94,6 +94,7 @@ class LossConfig(_Section):
     l1: float | None = None
     bce: float | None = None
     soft_ce: float | None = None
+    greedy_ce: float | None = None
     position_decay: float = 4.0
     step_weight: float = 0.8
 
@@ -313,7 +314,8 @@ def validate(cfg: TrainConfig) -> None:
     need(lg.eval_every >= 0, f"[logging] eval_every must be >= 0 (0 = only the final step), got {lg.eval_every}")
     need(cfg.loss.position_decay > 0, "[loss] position_decay must be > 0")
     need(cfg.loss.step_weight > 0, "[loss] step_weight must be > 0")
-    for t in ("ce", "l1", "bce", "soft_ce"):
+    from .losses import TERMS
+    for t in TERMS:
         v = getattr(cfg.loss, t)
         need(v is None or v >= 0, f"[loss] {t} must be >= 0")
     alphas = cfg.loss_alphas()

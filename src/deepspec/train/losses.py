@@ -22,6 +22,9 @@ Terms (alpha = the config's weight; defaults in `DEFAULT_WEIGHTS`):
     l1       ||p_d - p_t||_1                      (p_d = the Markov-corrected draft distribution)
     bce      BCE(confidence logit, c*)            c* = 1 - 0.5 ||p_d - p_t||_1, detached
     soft_ce  -sum_v p_t(v) log p_d(v)
+    greedy_ce -log p_d(argmax p_t)                (the target's greedy token, whatever was sampled: what
+                                                   T = 0 acceptance asks of the draft's argmax, which l1
+                                                   weighs no more than any other token's mass)
 
 With a reduced draft vocabulary both p_d and p_t are distributions over the draft vocabulary
 (`drafter.head_logits` on the target's hidden gives the target logits restricted to it).
@@ -56,14 +59,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-TERMS = ("ce", "l1", "bce", "soft_ce")
+TERMS = ("ce", "l1", "bce", "soft_ce", "greedy_ce")
 
 # Per algorithm the default alpha of each term (METHOD section 3).
 DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
-    "dspark": {"ce": 0.1, "l1": 0.9, "bce": 1.0, "soft_ce": 0.0},
-    "dflash": {"ce": 1.0, "l1": 0.0, "bce": 0.0, "soft_ce": 0.0},
-    "eagle3": {"ce": 0.0, "l1": 0.0, "bce": 0.0, "soft_ce": 1.0},
-    "mtp": {"ce": 0.5, "l1": 0.0, "bce": 0.0, "soft_ce": 0.5},
+    "dspark": {"ce": 0.1, "l1": 0.9, "bce": 1.0, "soft_ce": 0.0, "greedy_ce": 0.0},
+    "dflash": {"ce": 1.0, "l1": 0.0, "bce": 0.0, "soft_ce": 0.0, "greedy_ce": 0.0},
+    "eagle3": {"ce": 0.0, "l1": 0.0, "bce": 0.0, "soft_ce": 1.0, "greedy_ce": 0.0},
+    "mtp": {"ce": 0.5, "l1": 0.0, "bce": 0.0, "soft_ce": 0.5, "greedy_ce": 0.0},
 }
 BLOCK_ALGORITHMS = ("dspark", "dflash")      # parallel blocks: exp(-k / decay) position weights
 CHAIN_ALGORITHMS = ("eagle3", "mtp")         # training-time test: step_weight ** k
@@ -100,7 +103,7 @@ class BlockPlan:
     ce_ok: torch.Tensor            # [A, gamma] bool: supervised and label in the draft vocabulary
 
     def denominators(self) -> dict[str, float]:
-        """Weight sums: 'all' (l1, bce, soft_ce) and 'ce' (labels in the draft vocabulary)."""
+        """Weight sums: 'all' (l1, bce, soft_ce, greedy_ce) and 'ce' (labels in the draft vocabulary)."""
         return {"all": float(self.weights.sum()), "ce": float(self.weights[self.ce_ok].sum()),
                 "blocks": float(self.anchors.numel()), "slots": float(self.supervised.sum())}
 
@@ -134,6 +137,7 @@ class LossWeights:
     l1: float = 0.0
     bce: float = 0.0
     soft_ce: float = 0.0
+    greedy_ce: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {t: getattr(self, t) for t in TERMS}
@@ -174,6 +178,9 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
         terms["l1"] = (w * l1).sum() / den_all
     if alphas.soft_ce:
         terms["soft_ce"] = (w * -(p_t * logp_d).sum(-1)).sum() / den_all
+    if alphas.greedy_ce:
+        nll = -logp_d.gather(-1, logp_t.argmax(-1, keepdim=True)).squeeze(-1)
+        terms["greedy_ce"] = (w * nll).sum() / den_all
     if alphas.ce:
         ce_ok = plan.ce_ok[sup].to(d.device)
         lab = labels.to(d.device)[sup.to(d.device)].clamp(min=0)
@@ -201,15 +208,23 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
 
 
 def greedy_walk(loss_mask: torch.Tensor, anchors: torch.Tensor, accepted: torch.Tensor) -> tuple[int, int]:
-    """(tokens, rounds) of greedy decoding replayed over one sequence's answers. loss_mask [T]: the
-    answer tokens (each contiguous run is one answer, decoded from its first token on, which the
-    prompt's forward gives); anchors [A]: every position p with loss_mask[p] and loss_mask[p + 1];
-    accepted [A]: the leading argmax matches of the block at each anchor (0..gamma). A round at p
-    commits L = accepted(p) drafts and the target's next token, unless the answer ends first (no
-    token after its last, as no bonus follows an EOS)."""
+    """(tokens, rounds) of greedy decoding replayed over one sequence's answers (`walk_rounds`)."""
+    tokens = rounds = 0
+    for _, committed in walk_rounds(loss_mask, anchors, accepted):
+        rounds += 1
+        tokens += committed
+    return tokens, rounds
+
+
+def walk_rounds(loss_mask: torch.Tensor, anchors: torch.Tensor, accepted: torch.Tensor):
+    """The rounds of greedy decoding replayed over one sequence's answers, as (anchor position, tokens
+    committed). loss_mask [T]: the answer tokens (each contiguous run is one answer, decoded from its
+    first token on, which the prompt's forward gives); anchors [A]: every position p with loss_mask[p]
+    and loss_mask[p + 1]; accepted [A]: the leading argmax matches of the block at each anchor
+    (0..gamma). A round at p commits L = accepted(p) drafts and the target's next token, unless the
+    answer ends first (no token after its last, as no bonus follows an EOS)."""
     m = loss_mask.bool().flatten().tolist()
     at = dict(zip(anchors.tolist(), accepted.tolist()))
-    tokens = rounds = 0
     p, n = 0, len(m)
     while p < n:
         if not m[p]:
@@ -220,11 +235,9 @@ def greedy_walk(loss_mask: torch.Tensor, anchors: torch.Tensor, accepted: torch.
             end += 1                      # this answer is p..end
         while p < end:
             k = min(at[p], end - p)
-            rounds += 1
-            tokens += k + (1 if p + k < end else 0)
+            yield p, k + (1 if p + k < end else 0)
             p += k + 1
         p = end + 1
-    return tokens, rounds
 
 
 def summarize(totals: dict, denominators: dict[str, float], alphas: LossWeights) -> dict[str, float]:

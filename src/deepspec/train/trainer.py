@@ -27,8 +27,9 @@ curve tells data-limited from step-limited (`deepspec plot-train`).
 Starting from a trained drafter (`init_from = "DIR"`): its weights and draft vocabulary replace the
 random initialisation of a new run (its drafter config and target must match); the run has its own
 schedule and optimizer, and evaluates its held-out samples once at step 0, where it begins. A config
-with more draft layers than the checkpoint grows it (`grow_layers`): the new layers start as the
-identity, so step 0 drafts as the trained drafter does.
+with more draft layers than the checkpoint grows it (`grow_layers`), and one with a larger Markov rank
+grows its sequential head (`grow_markov_rank`): the new parts start adding nothing, so step 0 drafts
+as the trained drafter does.
 
 Output directory:
     train_log.jsonl                  one line per log interval ("split": "train"): every loss term, lr,
@@ -75,12 +76,12 @@ from .checkpoints import STATE_FILE, find_latest, read_carry_log, rng_state, set
 from .config import TrainConfig
 from .data import EpochSampler, derived_seed, ids_digest, load_samples, lr_lambda
 from .distributed import Dist
-from .losses import (BLOCK_ALGORITHMS, block_losses, combine_denominators, greedy_walk, make_plan,
+from .losses import (BLOCK_ALGORITHMS, TERMS, block_losses, combine_denominators, greedy_walk, make_plan,
                      position_weights, step_weights, summarize)
 
 LOG_FILE = "train_log.jsonl"
 HELDOUT_FILE = "heldout_ids.json"
-STAT_KEYS = ("ce", "l1", "bce", "soft_ce", "l1_mean_sum")   # the scalar sums of `block_losses`
+STAT_KEYS = (*TERMS, "l1_mean_sum")   # the scalar sums of `block_losses`
 PREFIX_KEYS = ("acc_sum", "greedy_sum", "acc_cnt")           # its [gamma] sums
 # Testing aid: sleep this many seconds after every step (lets a test kill a run mid-way reliably).
 THROTTLE_ENV = "DEEPSPEC_TRAIN_THROTTLE_S"
@@ -102,6 +103,28 @@ def grow_layers(state: dict[str, torch.Tensor], have: int, want: int) -> dict[st
         for name, v in last.items():
             zero = name.split(".")[-2] in ("o_proj", "down_proj")
             out[f"layers.{i}.{name}"] = torch.zeros_like(v) if zero else v.clone()
+    return out
+
+
+def grow_markov_rank(state: dict[str, torch.Tensor], have: int, want: int, seed: int,
+                     confidence_reads_markov: bool) -> dict[str, torch.Tensor]:
+    """A vanilla Markov head of rank `have` widened to `want` (> have): the embedding W1 [V, r] gains
+    columns drawn at the trained columns' spread, the output W2 [V', r] and the confidence head's
+    weights on W1[x] (when it reads them) gain zero columns, so the bias W2 W1[x] and the confidences
+    are unchanged at step 0; W2's new columns learn from the first step (their gradient reads W1's
+    new columns), W1's through them."""
+    w1, w2 = state["markov_head.markov_w1.weight"], state["markov_head.markov_w2.weight"]
+    if w1.shape[1] != have or w2.shape[1] != have:
+        raise DSparkError(f"cannot grow the Markov rank: the checkpoint's head is not rank {have}")
+    g = torch.Generator().manual_seed(seed)
+    spread = float(w1.float().std())
+    extra = torch.randn(w1.shape[0], want - have, generator=g) * spread
+    out = dict(state)
+    out["markov_head.markov_w1.weight"] = torch.cat([w1, extra.to(w1.dtype)], 1)
+    out["markov_head.markov_w2.weight"] = torch.cat([w2, w2.new_zeros(w2.shape[0], want - have)], 1)
+    conf = state.get("confidence_head.proj.weight")
+    if conf is not None and confidence_reads_markov:     # [h; W1[x]]: W1's part is the last `have` inputs
+        out["confidence_head.proj.weight"] = torch.cat([conf, conf.new_zeros(1, want - have)], 1)
     return out
 
 
@@ -339,15 +362,25 @@ class Trainer:
         grow = isinstance(have, int) and isinstance(want, int) and 0 < have < want
         if grow:
             theirs["num_layers"] = want
+        rank_have, rank_want = theirs.get("markov_rank"), ours.get("markov_rank")
+        grow_rank = (isinstance(rank_have, int) and isinstance(rank_want, int) and 0 < rank_have < rank_want
+                     and theirs.get("markov_head_type") == ours.get("markov_head_type") == "vanilla")
+        if grow_rank:
+            theirs["markov_rank"] = rank_want
         if theirs != ours:
             diff = ", ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here"
                              for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
             raise DSparkError(f"init_from {path}: its drafter config differs from [drafter]: {diff}")
         if grow:
             state = grow_layers(state, have, want)
+        if grow_rank:
+            state = grow_markov_rank(state, rank_have, rank_want, self.cfg.seed,
+                                     bool(ours.get("confidence_head_with_markov")))
         load_weights(drafter, state, f"init_from {path}")
         self.log(f"initialised from {path} (its weights and draft vocabulary)"
-                 + (f"; grown from {have} to {want} draft layers, the new ones the identity at first" if grow else ""))
+                 + (f"; grown from {have} to {want} draft layers, the new ones the identity at first" if grow else "")
+                 + (f"; Markov rank grown from {rank_have} to {rank_want}, the new part adding nothing at first"
+                    if grow_rank else ""))
 
     def _resume_point(self) -> tuple[Path | None, dict | None]:
         """The checkpoint to continue from and its trainer state: the run's newest checkpoint or the
