@@ -909,22 +909,29 @@ def test_init_from_starts_where_the_trained_drafter_ends(tmp_path, env, capsys):
     assert not (tmp_path / "c" / "final").exists() and not (tmp_path / "e" / "final").exists()
 
 
+def _grow_from_trained(tmp_path, env, drafter: dict, grown: dict) -> tuple[Path, dict]:
+    """Train run a (3 steps, `drafter`), then run b (2 steps, `grown`) from a's final weights; assert
+    that b's step-0 held-out row is a's last one (what grows adds nothing at first). Returns (a's
+    final directory, the shared config sections)."""
+    common = dict(data={"holdout": 4}, logging={"eval_every": 100, "checkpoint_every": 100})
+    run_inprocess(write_config(tmp_path / "a.toml", env, drafter=drafter, out="a", schedule={"total_steps": 3},
+                               **common))
+    a_final = tmp_path / "a" / "final"
+    run_inprocess(write_config(tmp_path / "b.toml", env, drafter=grown, out="b", schedule={"total_steps": 2},
+                               init_from=str(a_final), **common))
+    held_a = [r for r in read_log(tmp_path / "a") if r["split"] == "heldout"]
+    held_b = [r for r in read_log(tmp_path / "b") if r["split"] == "heldout"]
+    for k in ("loss", "accept_rate@1", "tau_sim", "tau_greedy"):
+        assert held_b[0][k] == pytest.approx(held_a[-1][k], rel=1e-5)
+    return a_final, common
+
+
 def test_init_from_grows_draft_layers(tmp_path, env, capsys):
     """A config with more draft layers than its init_from checkpoint grows it: the new layer starts
     as the identity (its output projections zero), so the step-0 held-out evaluation is the trained
     drafter's last one, and training then moves the new layer. Fewer layers are refused."""
-    common = dict(data={"holdout": 4}, logging={"eval_every": 100, "checkpoint_every": 100})
     drafter = {"block_size": 4, "markov_rank": 16, "draft_vocab_size": 64}
-    run_inprocess(write_config(tmp_path / "a.toml", env, drafter=drafter, out="a", schedule={"total_steps": 3},
-                               **common))
-    a_final = tmp_path / "a" / "final"
-    grown = write_config(tmp_path / "b.toml", env, drafter={**drafter, "num_layers": 2}, out="b",
-                         schedule={"total_steps": 2}, init_from=str(a_final), **common)
-    run_inprocess(grown)
-    held_a = [r for r in read_log(tmp_path / "a") if r["split"] == "heldout"]
-    held_b = [r for r in read_log(tmp_path / "b") if r["split"] == "heldout"]
-    for k in ("loss", "accept_rate@1", "tau_sim"):
-        assert held_b[0][k] == pytest.approx(held_a[-1][k], rel=1e-5)
+    _, common = _grow_from_trained(tmp_path, env, drafter, {**drafter, "num_layers": 2})
     assert "grown from 1 to 2 draft layers" in capsys.readouterr().err
     target = load_target_tiny(env)
     b = load_drafter(tmp_path / "b" / "final", target)
@@ -940,18 +947,8 @@ def test_init_from_grows_the_markov_rank(tmp_path, env, capsys):
     columns add nothing at step 0 (the held-out evaluation is the trained drafter's last one), then
     training moves them. A confidence head that reads h alone keeps its shape. A gated head is not
     grown (its gate reads the rank), it is refused."""
-    common = dict(data={"holdout": 4}, logging={"eval_every": 100, "checkpoint_every": 100})
     drafter = {"block_size": 4, "markov_rank": 8, "draft_vocab_size": 64}
-    run_inprocess(write_config(tmp_path / "a.toml", env, drafter=drafter, out="a", schedule={"total_steps": 3},
-                               **common))
-    a_final = tmp_path / "a" / "final"
-    grown = write_config(tmp_path / "b.toml", env, drafter={**drafter, "markov_rank": 24}, out="b",
-                         schedule={"total_steps": 2}, init_from=str(a_final), **common)
-    run_inprocess(grown)
-    held_a = [r for r in read_log(tmp_path / "a") if r["split"] == "heldout"]
-    held_b = [r for r in read_log(tmp_path / "b") if r["split"] == "heldout"]
-    for k in ("loss", "accept_rate@1", "tau_sim", "tau_greedy"):
-        assert held_b[0][k] == pytest.approx(held_a[-1][k], rel=1e-5)
+    a_final, common = _grow_from_trained(tmp_path, env, drafter, {**drafter, "markov_rank": 24})
     assert "Markov rank grown from 8 to 24" in capsys.readouterr().err
     target = load_target_tiny(env)
     a, b = load_drafter(a_final, target), load_drafter(tmp_path / "b" / "final", target)

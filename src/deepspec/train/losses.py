@@ -169,6 +169,7 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
     with torch.no_grad():
         logp_t = F.log_softmax(target_logits.float(), dim=-1)
         p_t = logp_t.exp()
+        greedy_t = logp_t.argmax(-1)                                 # [M] the target's greedy token
     l1 = (p_d - p_t).abs().sum(-1)                                  # [M]
     c_star = (1.0 - 0.5 * l1).detach().clamp(0.0, 1.0)
     den_all = max(denominators["all"], 1e-12)
@@ -179,7 +180,7 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
     if alphas.soft_ce:
         terms["soft_ce"] = (w * -(p_t * logp_d).sum(-1)).sum() / den_all
     if alphas.greedy_ce:
-        nll = -logp_d.gather(-1, logp_t.argmax(-1, keepdim=True)).squeeze(-1)
+        nll = -logp_d.gather(-1, greedy_t[:, None]).squeeze(-1)
         terms["greedy_ce"] = (w * nll).sum() / den_all
     if alphas.ce:
         ce_ok = plan.ce_ok[sup].to(d.device)
@@ -198,7 +199,7 @@ def block_losses(draft_logits: torch.Tensor, target_logits: torch.Tensor, labels
     # decoding prod_{i<=k} [argmax p_d == argmax p_t]
     with torch.no_grad():
         supd = sup.to(c_star.device)
-        for name, per_slot in (("acc_sum", c_star.float()), ("greedy_sum", (d.argmax(-1) == logp_t.argmax(-1)).float())):
+        for name, per_slot in (("acc_sum", c_star.float()), ("greedy_sum", (d.argmax(-1) == greedy_t).float())):
             full = torch.ones(sup.shape, dtype=torch.float32, device=c_star.device)
             full[supd] = per_slot
             sums[name] = (full.cumprod(dim=1) * supd).sum(0).cpu()
