@@ -1,0 +1,150 @@
+"""Session 57: what draft acceptance each speed target needs on this CPU, measured in the engine.
+
+An oracle drafter runs DSpark-1p's real drafting round every time (so drafting costs what it costs),
+then replaces the drafts with the target's own greedy continuation, each slot kept with probability
+`a` independently (else a token the target did not pick): conditional acceptance a at every slot, as
+a drafter with that acceptance would have. The fixed policy verifies k drafts per request a round.
+Every variant runs the same prompts through the same engine at concurrency c (c requests at once),
+interleaved prompt group by prompt group, against plain decoding (`none`) and the real DSpark-1p
+(its whole block, its policy, and its drafts cut to k under the fixed policy: where it sits on the
+oracle's scale). Output must equal plain greedy's (the oracle cannot change what the
+target accepts); the script checks it.
+
+    python docs/results/session57/oracle_acceptance.py [--concurrency 1,2,4] [--prompts 8]
+"""
+import argparse
+import itertools
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from decode_speed import sample_prompts  # noqa: E402
+
+from dspark.drafters import load as load_drafter  # noqa: E402
+from dspark.drafters.base import Drafter, Proposal  # noqa: E402
+from dspark.engine import make_engine  # noqa: E402
+from dspark.models.loader import load_target  # noqa: E402
+from dspark.profile import sps_for_policies  # noqa: E402
+from dspark.sampling import SamplingParams  # noqa: E402
+
+
+class Oracle(Drafter):
+    algorithm = "oracle"
+
+    def __init__(self, inner, refs: dict, accept: float | None, width: int, vocab: int, seed: int = 0):
+        self.inner, self.refs, self.accept, self.width, self.vocab = inner, refs, accept, width, vocab
+        self.gamma, self.tap_layers = inner.gamma, inner.tap_layers
+        self.reads_hidden, self.observes_positions = inner.reads_hidden, inner.observes_positions
+        self.rng = random.Random(seed)
+        self.real: dict[int, Proposal] = {}
+
+    def start(self, seq):
+        self.inner.start(seq)
+
+    def observe(self, seq, taps, hidden):
+        self.inner.observe(seq, taps, hidden)
+
+    def finish(self, seq):
+        self.inner.finish(seq)
+        self.real.pop(seq.id, None)
+
+    def propose(self, seqs):
+        out = []
+        for seq, real in zip(seqs, self.inner.propose(seqs)):     # the real round: its cost
+            self.real[seq.id] = real
+            if self.accept is None:                 # the real drafts, cut to the width
+                out.append(real.truncated(self.width))
+                continue
+            ref = self.refs[tuple(seq.tokens[:seq.prompt_len])]
+            done = len(seq.tokens) - seq.prompt_len
+            truth = (ref[done:done + self.width] + [0] * self.width)[:self.width]
+            out.append(Proposal([t if self.rng.random() < self.accept else (t + 1) % self.vocab for t in truth],
+                                source="oracle"))
+        return out
+
+    def verified(self, seq, proposal, record):
+        self.inner.verified(seq, self.real.pop(seq.id, Proposal([])).truncated(record.proposed), record)
+
+
+def run_group(target, drafter, prompts, c, policy, sps, max_new):
+    eng = make_engine(target, drafter, tokens=max(len(p) for p in prompts) + max_new, max_batch=c,
+                      policy=policy, sps_table=sps)
+    seqs = [eng.add_request(p, SamplingParams(), max_new) for p in prompts]
+    t0 = time.perf_counter()
+    eng.run_until_done()
+    wall = time.perf_counter() - t0
+    return wall, [s.output_ids for s in seqs], eng.stats
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--concurrency", default="1,2,4")
+    ap.add_argument("--prompts", type=int, default=8)
+    ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--accept", default="0.6,0.7,0.8,0.9")
+    ap.add_argument("--widths", default="1,2,3,5,7")
+    ap.add_argument("--real-widths", default="2,3,5", help="the real drafts, cut to these widths (fixed policy)")
+    ap.add_argument("--sets", default="gsm8k,humaneval,math500,mbpp,livecodebench")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    target = load_target("smollm2-135m")
+    inner = load_drafter("dspark", target)
+    sps = sps_for_policies("dspark", target)
+    prompts = [target.encode_prompt(p) for p in sample_prompts(args.prompts, args.sets)]
+    n = args.max_new_tokens
+    # the references: plain greedy continuations, a block longer than any run needs
+    refs = {}
+    for p in prompts:
+        _, [o], _ = run_group(target, None, [p], 1, "fixed", None, n + inner.gamma + 1)
+        refs[tuple(p)] = o
+    variants = {"none": (None, "fixed"), "dspark fixed 7": (inner, "fixed"), "dspark policy": (inner, "dspark")}
+    for a, k in itertools.product([float(x) for x in args.accept.split(",") if x],
+                                 [int(x) for x in args.widths.split(",") if x]):
+        variants[f"oracle a={a:.1f} k={k}"] = (Oracle(inner, refs, a, k, target.config.vocab_size), "fixed")
+    for k in [int(x) for x in args.real_widths.split(",") if x]:
+        variants[f"dspark fixed {k}"] = (Oracle(inner, refs, None, k, target.config.vocab_size), "fixed")
+    rows = {}
+    for rep, c in enumerate(int(x) for x in args.concurrency.split(",")):
+        wall, toks, rounds, drafts, committed = defaultdict(float), *(defaultdict(int) for _ in range(4))
+        groups = [prompts[i:i + c] for i in range(0, len(prompts), c)]
+        names = list(variants)
+        prefill = 0.0          # plain's time to the first token of each group: what every variant shares
+        for gi, group in enumerate(groups):
+            prefill += run_group(target, None, group, c, "fixed", None, 1)[0]
+            order = names[gi % len(names):] + names[:gi % len(names)]     # rotate: spread the drift
+            for name in order:
+                drafter, policy = variants[name]
+                w, outs, st = run_group(target, drafter, group, c, policy, sps, n)
+                for p, o in zip(group, outs):
+                    if o != refs[tuple(p)][:len(o)]:
+                        raise SystemExit(f"{name} c={c}: output differs from plain greedy")
+                wall[name] += w
+                toks[name] += sum(len(o) for o in outs)
+                rounds[name] += st.request_rounds
+                drafts[name] += st.drafted
+                committed[name] += st.committed
+        base = toks["none"] / wall["none"]
+        base_after = (toks["none"] - len(prompts)) / (wall["none"] - prefill)
+        print(f"\n== concurrency {c}: none {base:.1f} tok/s ({len(prompts)} prompts, {n} tokens)")
+        for name in names:
+            r = toks[name] / wall[name]
+            tau = committed[name] / rounds[name] if rounds[name] else 0.0
+            dr = drafts[name] / rounds[name] if rounds[name] else 0.0
+            after = (toks[name] - len(prompts)) / (wall[name] - prefill) / base_after
+            rows[f"c{c} {name}" + (f" #{rep}" if f"c{c} {name}" in rows else "")] = {"tok_s": r, "ratio": r / base, "ratio_after_prefill": after,
+                                    "tokens_per_round": tau, "drafts_per_round": dr}
+            print(f"  {name:22s} {r:7.1f} tok/s  {r / base:5.2f}x  ({after:4.2f}x after the prefill)  "
+                  f"tokens/round {tau:.2f}  drafts/round {dr:.2f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
