@@ -1,16 +1,24 @@
-"""Session 57: what draft acceptance each speed target needs on this CPU, measured in the engine.
+"""What draft acceptance speculation needs on this machine, measured in the engine (a script, not a
+test).
 
-An oracle drafter runs DSpark-1p's real drafting round every time (so drafting costs what it costs),
+An oracle drafter runs a real drafter's round every time (so drafting costs what it costs),
 then replaces the drafts with the target's own greedy continuation, each slot kept with probability
 `a` independently (else a token the target did not pick): conditional acceptance a at every slot, as
 a drafter with that acceptance would have. The fixed policy verifies k drafts per request a round.
 Every variant runs the same prompts through the same engine at concurrency c (c requests at once),
-interleaved prompt group by prompt group, against plain decoding (`none`) and the real DSpark-1p
-(its whole block, its policy, and its drafts cut to k under the fixed policy: where it sits on the
-oracle's scale). Output must equal plain greedy's (the oracle cannot change what the
-target accepts); the script checks it.
+interleaved prompt group by prompt group, against plain decoding (`none`) and the real drafter
+(its whole block, the dspark policy, and its drafts cut to k under the fixed policy: where it sits
+on the oracle's scale). Ratios include the prompts' prefill; "after the prefill" subtracts plain's
+time to each group's first token. Outputs should equal plain greedy's (the oracle cannot change
+what the target accepts); the script counts those that do not (the fp32 near-ties of MODELS.md on
+a device whose kernels are not batch-invariant).
 
-    python docs/results/session57/oracle_acceptance.py [--concurrency 1,2,4] [--prompts 8]
+    python benchmarks/oracle_acceptance.py [--target smollm2-135m] [--drafter dspark]
+        [--concurrency 1,2,4] [--prompts 16] [--accept 0.6,0.7,0.8,0.9,1.0] [--widths 2,3,5,7]
+        [--real-widths 2,3,5] [--out rows.json]
+
+RESULTS.md, session 57: on 2 Zen 4 cores 1.5x at batch 1 needed a of 0.7-0.8, and concurrency 4
+stayed under 1.35x even at a = 1.
 """
 import argparse
 import itertools
@@ -23,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from decode_speed import sample_prompts  # noqa: E402
 
 from dspark.drafters import load as load_drafter  # noqa: E402
@@ -84,18 +92,25 @@ def run_group(target, drafter, prompts, c, policy, sps, max_new):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--concurrency", default="1,2,4")
-    ap.add_argument("--prompts", type=int, default=8)
+    ap.add_argument("--target", default="smollm2-135m")
+    ap.add_argument("--drafter", default="dspark", help="a drafter spec or directory (dspark.drafters.load)")
+    ap.add_argument("--concurrency", default="1,2,4", help="repeat a value to repeat its run")
+    ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=128)
-    ap.add_argument("--accept", default="0.6,0.7,0.8,0.9")
-    ap.add_argument("--widths", default="1,2,3,5,7")
+    ap.add_argument("--accept", default="0.6,0.7,0.8,0.9,1.0")
+    ap.add_argument("--widths", default="2,3,5,7")
     ap.add_argument("--real-widths", default="2,3,5", help="the real drafts, cut to these widths (fixed policy)")
     ap.add_argument("--sets", default="gsm8k,humaneval,math500,mbpp,livecodebench")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    torch.set_num_threads(2)
-    target = load_target("smollm2-135m")
-    inner = load_drafter("dspark", target)
+    torch.set_num_threads(args.threads)
+    target = load_target(args.target, device=args.device)
+    inner = load_drafter(args.drafter, target)
+    widths = [int(x) for x in args.widths.split(",") if x] + [int(x) for x in args.real_widths.split(",") if x]
+    if any(not 1 <= k <= inner.gamma for k in widths):
+        raise SystemExit(f"widths must be 1..{inner.gamma}, the drafter's block")
     sps = sps_for_policies("dspark", target)
     prompts = [target.encode_prompt(p) for p in sample_prompts(args.prompts, args.sets)]
     n = args.max_new_tokens
@@ -104,15 +119,15 @@ def main():
     for p in prompts:
         _, [o], _ = run_group(target, None, [p], 1, "fixed", None, n + inner.gamma + 1)
         refs[tuple(p)] = o
-    variants = {"none": (None, "fixed"), "dspark fixed 7": (inner, "fixed"), "dspark policy": (inner, "dspark")}
+    variants = {"none": (None, "fixed"), "real, whole block": (inner, "fixed"), "real, dspark policy": (inner, "dspark")}
     for a, k in itertools.product([float(x) for x in args.accept.split(",") if x],
                                  [int(x) for x in args.widths.split(",") if x]):
         variants[f"oracle a={a:.1f} k={k}"] = (Oracle(inner, refs, a, k, target.config.vocab_size), "fixed")
     for k in [int(x) for x in args.real_widths.split(",") if x]:
-        variants[f"dspark fixed {k}"] = (Oracle(inner, refs, None, k, target.config.vocab_size), "fixed")
+        variants[f"real, cut to {k}"] = (Oracle(inner, refs, None, k, target.config.vocab_size), "fixed")
     rows = {}
     for rep, c in enumerate(int(x) for x in args.concurrency.split(",")):
-        wall, toks, rounds, drafts, committed = defaultdict(float), *(defaultdict(int) for _ in range(4))
+        wall, toks, rounds, drafts, committed, differ = defaultdict(float), *(defaultdict(int) for _ in range(5))
         groups = [prompts[i:i + c] for i in range(0, len(prompts), c)]
         names = list(variants)
         prefill = 0.0          # plain's time to the first token of each group: what every variant shares
@@ -122,9 +137,7 @@ def main():
             for name in order:
                 drafter, policy = variants[name]
                 w, outs, st = run_group(target, drafter, group, c, policy, sps, n)
-                for p, o in zip(group, outs):
-                    if o != refs[tuple(p)][:len(o)]:
-                        raise SystemExit(f"{name} c={c}: output differs from plain greedy")
+                differ[name] += sum(o != refs[tuple(p)][:len(o)] for p, o in zip(group, outs))
                 wall[name] += w
                 toks[name] += sum(len(o) for o in outs)
                 rounds[name] += st.request_rounds
@@ -138,10 +151,13 @@ def main():
             tau = committed[name] / rounds[name] if rounds[name] else 0.0
             dr = drafts[name] / rounds[name] if rounds[name] else 0.0
             after = (toks[name] - len(prompts)) / (wall[name] - prefill) / base_after
-            rows[f"c{c} {name}" + (f" #{rep}" if f"c{c} {name}" in rows else "")] = {"tok_s": r, "ratio": r / base, "ratio_after_prefill": after,
-                                    "tokens_per_round": tau, "drafts_per_round": dr}
+            key = f"c{c} {name}"
+            rows[key + (f" #{rep}" if key in rows else "")] = {
+                "tok_s": r, "ratio": r / base, "ratio_after_prefill": after, "tokens_per_round": tau,
+                "drafts_per_round": dr, "differ_from_plain": differ[name]}
             print(f"  {name:22s} {r:7.1f} tok/s  {r / base:5.2f}x  ({after:4.2f}x after the prefill)  "
-                  f"tokens/round {tau:.2f}  drafts/round {dr:.2f}")
+                  f"tokens/round {tau:.2f}  drafts/round {dr:.2f}"
+                  + (f"  ({differ[name]} outputs differ from plain greedy)" if differ[name] else ""))
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
 
