@@ -122,7 +122,7 @@ def main():
     variants = {"none": (None, "fixed"), "real, whole block": (inner, "fixed"), "real, dspark policy": (inner, "dspark")}
     for a, k in itertools.product([float(x) for x in args.accept.split(",") if x],
                                  [int(x) for x in args.widths.split(",") if x]):
-        variants[f"oracle a={a:.1f} k={k}"] = (Oracle(inner, refs, a, k, target.config.vocab_size), "fixed")
+        variants[f"oracle a={a:g} k={k}"] = (Oracle(inner, refs, a, k, target.config.vocab_size), "fixed")
     for k in [int(x) for x in args.real_widths.split(",") if x]:
         variants[f"real, cut to {k}"] = (Oracle(inner, refs, None, k, target.config.vocab_size), "fixed")
     rows = {}
