@@ -144,13 +144,16 @@ def main():
                 drafts[name] += st.drafted
                 committed[name] += st.committed
         base = toks["none"] / wall["none"]
-        base_after = (toks["none"] - len(prompts)) / (wall["none"] - prefill)
+        def after_prefill(name):   # tok/s past each group's first token; plain's prefill, timed apart,
+            spent = wall[name] - prefill   # can exceed a short run's whole wall time: no rate then
+            return (toks[name] - len(prompts)) / spent if spent > 0 else float("nan")
+        base_after = after_prefill("none")
         print(f"\n== concurrency {c}: none {base:.1f} tok/s ({len(prompts)} prompts, {n} tokens)")
         for name in names:
             r = toks[name] / wall[name]
             tau = committed[name] / rounds[name] if rounds[name] else 0.0
             dr = drafts[name] / rounds[name] if rounds[name] else 0.0
-            after = (toks[name] - len(prompts)) / (wall[name] - prefill) / base_after
+            after = after_prefill(name) / base_after
             key = f"c{c} {name}"
             rows[key + (f" #{rep}" if key in rows else "")] = {
                 "tok_s": r, "ratio": r / base, "ratio_after_prefill": after, "tokens_per_round": tau,
